@@ -1,0 +1,5 @@
+"""`python -m qwenvid` runs the CLI."""
+
+from qwenvid.cli import main
+
+main()
