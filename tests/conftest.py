@@ -1,0 +1,27 @@
+"""Test isolation: a private state folder, no real keys, stable terminal settings."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.support.fixtures import *  # noqa: F403  (shared fixtures: emulator, clocks, canary key)
+
+REAL_KEY_VARS = ("DASHSCOPE_API_KEY", "QWEN_API_KEY", "QWEN_BASE_URL", "QWEN_REGION", "DASHSCOPE_HTTP_BASE_URL")
+
+
+@pytest.fixture(autouse=True)
+def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Every test gets its own state folder and working directory and never sees a real key."""
+    for var in REAL_KEY_VARS:
+        monkeypatch.delenv(var, raising=False)
+    home = tmp_path / "qwenvid-home"
+    monkeypatch.setenv("QWENVID_HOME", str(home))
+    monkeypatch.setenv("NO_COLOR", "1")
+    monkeypatch.setenv("COLUMNS", "80")
+    monkeypatch.setenv("TERM", "unknown")
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    return home
