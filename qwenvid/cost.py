@@ -1,0 +1,88 @@
+"""Cost notice data: billable seconds, resolution tier, and an amount only from the user's own price table."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+# The official pricing page. qwenvid never invents a price: amounts come only from the user's config.
+PRICING_URL = "https://www.alibabacloud.com/help/en/model-studio/model-pricing"
+
+# Short side → tier name, for `size` values such as "1280*720".
+_TIER_BY_SHORT_SIDE = ((1080, "1080P"), (720, "720P"), (480, "480P"))
+
+
+@dataclass(frozen=True)
+class CostEstimate:
+    """What a submit will bill, as far as it can be known before the task runs."""
+
+    model: str
+    billable_seconds: float
+    tier: str | None
+    amount: float | None = None
+    currency: str | None = None
+    rate_source: str | None = None
+    pricing_url: str = PRICING_URL
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "model": self.model,
+            "billable_seconds": self.billable_seconds,
+            "tier": self.tier,
+            "amount": self.amount,
+            "currency": self.currency,
+            "rate_source": self.rate_source,
+            "pricing_url": self.pricing_url,
+        }
+
+
+def tier_of(size: str | None = None, resolution: str | None = None) -> str | None:
+    """The resolution tier ("480P", "720P", "1080P") of a `size` like "1280*720" or a `resolution`."""
+    if resolution:
+        return resolution.upper()
+    if not size:
+        return None
+    try:
+        width, height = (int(part) for part in size.replace("x", "*").split("*"))
+    except ValueError:
+        return None
+    # Every size in dashscope-api.md §2.1 sits in its tier by its short side (624*624 is 480P, 960*960 720P).
+    short = min(width, height)
+    for tier_short, name in _TIER_BY_SHORT_SIDE:
+        if short >= tier_short:
+            return name
+    return "480P"
+
+
+def estimate_cost(
+    model: str,
+    billable_seconds: float,
+    tier: str | None,
+    prices: Mapping[str, object] | None,
+) -> CostEstimate:
+    """Attach an amount when the user's price table (config file `[prices]`) has a rate for this model and tier.
+
+    The table maps a model id (or "default") to either a per-second rate or a mapping of tier → rate;
+    `currency` names the unit. Anything else in the table is ignored rather than guessed at.
+    """
+    if not prices:
+        return CostEstimate(model=model, billable_seconds=billable_seconds, tier=tier)
+    currency = prices.get("currency") if isinstance(prices.get("currency"), str) else None
+    entry = prices.get(model, prices.get("default"))
+    rate: float | None = None
+    if isinstance(entry, int | float):
+        rate = float(entry)
+    elif isinstance(entry, Mapping) and tier is not None:
+        value = entry.get(tier, entry.get(tier.lower()))
+        if isinstance(value, int | float):
+            rate = float(value)
+    if rate is None:
+        return CostEstimate(model=model, billable_seconds=billable_seconds, tier=tier)
+    return CostEstimate(
+        model=model,
+        billable_seconds=billable_seconds,
+        tier=tier,
+        amount=round(rate * billable_seconds, 6),
+        currency=str(currency) if currency else None,
+        rate_source="your price table in config.toml",
+    )

@@ -1,0 +1,637 @@
+"""One generation from request to verified MP4: ledger row, uploads, submit, wait, download, sidecar.
+
+The `Session` is the library's front door for the CLI and for scripts. It owns a settings object, a
+lazily created DashScope client and the ledger, and reports progress through a `Reporter` so that no
+display code lives here. Every path that can lose a paid task writes to the ledger first:
+
+    create row ──► uploads ──► submitting ──► submit ──► submitted(task_id) ──► wait ──► download
+                                   │                                    │
+                                   └─► outcome_unknown (resume reconciles through the task list)
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
+
+from qwenvid import errors
+from qwenvid.cost import CostEstimate, estimate_cost, tier_of
+
+if TYPE_CHECKING:
+    import httpx
+
+    from qwenvid.catalogue import ModelSpec
+    from qwenvid.client import DashScopeClient, TaskInfo, TaskPage
+    from qwenvid.config import Settings
+    from qwenvid.ledger import Ledger, LedgerRow
+    from qwenvid.requests import LocalInput, Payload
+
+TERMINAL = frozenset({"SUCCEEDED", "FAILED", "CANCELED", "UNKNOWN"})
+MASKED_AUTH = "Bearer sk-…"
+# How long after an ambiguous submit the account task list is searched for the task it may have made.
+RECONCILE_BEFORE = timedelta(minutes=2)
+RECONCILE_AFTER = timedelta(minutes=10)
+
+
+class Phase(StrEnum):
+    VALIDATING = "validating"
+    UPLOADING = "uploading"
+    SUBMITTING = "submitting"
+    QUEUED = "queued"
+    RENDERING = "rendering"
+    DOWNLOADING = "downloading"
+    VERIFYING = "verifying"
+    DONE = "done"
+
+
+class Reporter(Protocol):
+    """Progress sink; the CLI implements it with Rich or plain lines."""
+
+    def phase(self, phase: Phase, message: str = "") -> None: ...
+
+    def task_update(self, info: TaskInfo, elapsed: float, estimate: float) -> None: ...
+
+    def transfer(self, phase: Phase, done: int, total: int | None) -> None: ...
+
+    def notice(self, text: str) -> None: ...
+
+    def close(self) -> None: ...
+
+
+class NullReporter:
+    """Reports nothing (scripts, --quiet)."""
+
+    def phase(self, phase: Phase, message: str = "") -> None:
+        pass
+
+    def task_update(self, info: TaskInfo, elapsed: float, estimate: float) -> None:
+        pass
+
+    def transfer(self, phase: Phase, done: int, total: int | None) -> None:
+        pass
+
+    def notice(self, text: str) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+@dataclass
+class RunOptions:
+    output: Path | None = None
+    timeout: float | None = None
+    detach: bool = False
+    estimate: float | None = None
+
+
+@dataclass
+class RunResult:
+    """The outcome of a generation, a follow-up or a fetch; `to_json` is the §3 contract."""
+
+    local_id: str | None
+    task_id: str
+    status: str
+    mode: str | None
+    model: str | None
+    video_path: Path | None = None
+    video_url: str | None = None
+    usage: dict[str, Any] | None = None
+    request_id: str | None = None
+    billed_seconds: float | None = None
+    sha256: str | None = None
+    size: int | None = None
+    actual_prompt: str | None = None
+    sidecar_path: Path | None = None
+
+    @property
+    def finished(self) -> bool:
+        return self.status in TERMINAL
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "task_id": self.task_id,
+            "status": self.status,
+            "mode": self.mode,
+            "model": self.model,
+            "video_path": str(self.video_path) if self.video_path else None,
+            "video_url": self.video_url,
+            "usage": self.usage,
+            "request_id": self.request_id,
+            "local_id": self.local_id,
+            "billed_seconds": self.billed_seconds,
+            "sha256": self.sha256,
+            "size": self.size,
+            "actual_prompt": self.actual_prompt,
+            "sidecar_path": str(self.sidecar_path) if self.sidecar_path else None,
+        }
+
+
+@dataclass
+class Plan:
+    """A validated request, its wire payload and what it will cost; built with no network."""
+
+    request: Any
+    spec: ModelSpec | None
+    payload: Payload
+    local_inputs: list[LocalInput]
+    warnings: list[str]
+    cost: CostEstimate
+
+    @property
+    def mode(self) -> str:
+        return str(self.request.mode)
+
+    @property
+    def model(self) -> str:
+        return str(self.request.model)
+
+
+@dataclass
+class StatusReport:
+    row: LedgerRow | None
+    remote: TaskInfo | None
+
+    def to_json(self) -> dict[str, Any]:
+        data: dict[str, Any] = {"local": self.row.to_dict() if self.row else None, "remote": None}
+        if self.remote is not None:
+            data["remote"] = {
+                "task_id": self.remote.task_id,
+                "status": self.remote.status,
+                "submit_time": self.remote.submit_time,
+                "scheduled_time": self.remote.scheduled_time,
+                "end_time": self.remote.end_time,
+                "video_url": self.remote.video_url,
+                "code": self.remote.code,
+                "message": self.remote.message,
+                "usage": self.remote.usage,
+                "request_id": self.remote.request_id,
+            }
+        return data
+
+
+@dataclass
+class ResumeOutcome:
+    ref: str
+    result: RunResult | None = None
+    error: errors.QwenvidError | None = None
+    note: str | None = None
+
+
+@dataclass
+class Session:
+    """Settings + client + ledger: the operations behind every CLI command."""
+
+    settings: Settings
+    transport: httpx.BaseTransport | None = None
+    clock: Callable[[], float] = time.monotonic
+    sleep: Callable[[float], None] = time.sleep
+    emulated: bool = False
+    _client: DashScopeClient | None = field(default=None, init=False, repr=False)
+    _ledger: Ledger | None = field(default=None, init=False, repr=False)
+
+    # -- plumbing ---------------------------------------------------------------------------------
+
+    @property
+    def client(self) -> DashScopeClient:
+        if self._client is None:
+            from qwenvid.client import DashScopeClient
+            from qwenvid.config import require_key
+
+            key = require_key(self.settings)
+            self._client = DashScopeClient(
+                key, self.settings.base_url, transport=self.transport, sleep=self.sleep, clock=self.clock
+            )
+        return self._client
+
+    @property
+    def ledger(self) -> Ledger:
+        if self._ledger is None:
+            from qwenvid.ledger import Ledger
+
+            self._ledger = Ledger(self.settings.ledger_path)
+        return self._ledger
+
+    def close(self) -> None:
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+        if self._ledger is not None:
+            self._ledger.close()
+            self._ledger = None
+
+    def __enter__(self) -> Session:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- planning ---------------------------------------------------------------------------------
+
+    def plan(self, request: Any) -> Plan:
+        """Validate the request (local files included) and build its payload; nothing is sent."""
+        from qwenvid.catalogue import billable_seconds, get_model
+        from qwenvid.requests import build_payload, local_inputs, validate_request
+
+        warnings = validate_request(request)
+        spec = get_model(request.model)
+        inputs = local_inputs(request)
+        placeholders = {item.path: f"oss://<upload of {Path(item.path).name}>" for item in inputs}
+        payload = build_payload(request, placeholders)
+        params = payload.body.get("parameters", {})
+        duration = params.get("duration") or (spec.durations.default if spec else 5)
+        reference_seconds = _reference_video_seconds(inputs)
+        seconds = billable_seconds(spec, duration, reference_seconds) if spec else float(duration or 0)
+        tier = tier_of(params.get("size"), params.get("resolution"))
+        cost = estimate_cost(request.model, seconds, tier, self.settings.prices)
+        return Plan(request, spec, payload, inputs, list(warnings), cost)
+
+    def dry_run(self, plan: Plan) -> dict[str, Any]:
+        """The §3 dry-run object: method, url, headers (key masked), payload, uploads."""
+        headers = {
+            "Authorization": MASKED_AUTH,
+            "Content-Type": "application/json",
+            "X-DashScope-Async": "enable",
+        }
+        if plan.payload.oss_resolve or plan.local_inputs:
+            headers["X-DashScope-OssResourceResolve"] = "enable"
+        return {
+            "method": "POST",
+            "url": self.settings.base_url.rstrip("/") + plan.payload.endpoint_path,
+            "headers": headers,
+            "payload": plan.payload.body,
+            "uploads": [
+                {"path": str(item.path), "field": item.field, "kind": item.kind, "size": item.size}
+                for item in plan.local_inputs
+            ],
+        }
+
+    # -- generation -------------------------------------------------------------------------------
+
+    def run(self, plan: Plan, options: RunOptions, reporter: Reporter) -> RunResult:
+        """Submit the plan and follow it to a verified MP4 (or detach)."""
+        from qwenvid.requests import build_payload
+        from qwenvid.validation import check_body
+
+        client = self.client  # raises for a missing key before a ledger row exists
+        ledger = self.ledger
+        row = ledger.create(
+            mode=plan.mode,
+            model=plan.model,
+            endpoint=plan.payload.endpoint_path,
+            request_json=plan.payload.body,
+            fingerprint=_fingerprint(plan),
+            output_target=str(options.output) if options.output else None,
+            prompt=getattr(plan.request, "prompt", None),
+            duration=plan.payload.body.get("parameters", {}).get("duration"),
+            tier=plan.cost.tier,
+            billable_seconds_estimate=plan.cost.billable_seconds,
+        )
+        try:
+            uploaded: dict[str, str] = {}
+            for item in plan.local_inputs:
+                reporter.phase(Phase.UPLOADING, Path(item.path).name)
+                uploaded[item.path] = client.upload_file(
+                    Path(item.path),
+                    plan.model,
+                    on_progress=lambda done, total: reporter.transfer(Phase.UPLOADING, done, total),
+                )
+            payload = build_payload(plan.request, uploaded) if plan.local_inputs else plan.payload
+            check_body(payload.endpoint_path, payload.body)
+        except BaseException as exc:
+            ledger.mark_rejected(row.id, "NotSubmitted", f"not submitted: {exc}")
+            raise
+
+        reporter.phase(Phase.SUBMITTING, plan.model)
+        ledger.mark_submitting(row.id, request_json=payload.body)
+        try:
+            submitted = client.submit(payload.endpoint_path, payload.body, oss_resolve=payload.oss_resolve)
+        except errors.SubmitOutcomeUnknown as exc:
+            ledger.mark_outcome_unknown(row.id, exc.message)
+            exc.hint = (
+                "A task may have been created and billed. Do not resubmit: run `qwenvid resume`, "
+                "which looks it up in the account task list."
+            )
+            raise
+        except KeyboardInterrupt:
+            ledger.mark_outcome_unknown(row.id, "interrupted while the submit request was in flight")
+            raise errors.Interrupted(
+                "Interrupted while submitting; a task may exist.",
+                hint="Run `qwenvid resume` to find it in the account task list before submitting again.",
+            ) from None
+        except errors.QwenvidError as exc:
+            # Refused (4xx) or certainly never sent (connect error): nothing was created.
+            ledger.mark_rejected(row.id, exc.code or type(exc).__name__, exc.message)
+            raise
+        row = ledger.mark_submitted(row.id, submitted.task_id, submitted.request_id, submitted.task_status)
+        reporter.notice(f"Task {submitted.task_id} submitted ({plan.model}).")
+        if options.detach:
+            return self._result_from_row(row)
+        return self._follow_row(row, options, reporter)
+
+    def follow(self, ref: str, options: RunOptions, reporter: Reporter) -> RunResult:
+        """Wait for a known task (ledger id or task id) and download its video."""
+        row = self.ledger.get(ref)
+        if row is None:
+            row = self.ledger.record_external(ref)
+        return self._follow_row(row, options, reporter)
+
+    def fetch(self, task_id: str, options: RunOptions, reporter: Reporter) -> RunResult:
+        """Download the video of a finished task, also one the ledger never saw."""
+        row = self.ledger.get(task_id) or self.ledger.record_external(task_id)
+        assert row.task_id is not None
+        info = self._poll_once(row)
+        if info.status in TERMINAL and info.status != "SUCCEEDED":
+            raise errors.task_failure(
+                info.status, info.code, info.message, task_id=row.task_id, request_id=info.request_id
+            )
+        if info.status != "SUCCEEDED":
+            raise errors.StillRunning(
+                f"Task {row.task_id} is {info.status}; there is nothing to fetch yet.",
+                hint=f"Follow it with `qwenvid status {row.task_id} --wait`.",
+                task_id=row.task_id,
+            )
+        return self._download(self.ledger.get(row.id) or row, info, options, reporter)
+
+    def status(self, ref: str) -> StatusReport:
+        """The ledger row (if any) and the remote state (when a key is available)."""
+        row = self.ledger.get(ref)
+        task_id = row.task_id if row and row.task_id else ref
+        if row is not None and row.task_id is None:
+            return StatusReport(row, None)
+        info = self.client.get_task(task_id)
+        if row is not None:
+            self._record(row, info)
+            row = self.ledger.get(row.id)
+        return StatusReport(row, info)
+
+    def cancel(self, ref: str) -> str:
+        row = self.ledger.get(ref)
+        task_id = row.task_id if row and row.task_id else ref
+        request_id = self.client.cancel(task_id)
+        if row is not None:
+            self.ledger.update_remote(row.id, "CANCELED")
+        return request_id
+
+    def list_local(self, **filters: Any) -> list[LedgerRow]:
+        return self.ledger.list(**filters)
+
+    def list_remote(self, **filters: Any) -> TaskPage:
+        return self.client.list_tasks(**filters)
+
+    # -- resume and reconciliation ----------------------------------------------------------------
+
+    def reconcile(self, reporter: Reporter) -> list[ResumeOutcome]:
+        """Find the task each outcome-unknown submit created (or prove it created none)."""
+        from qwenvid.ledger import reconcile_candidates
+
+        outcomes: list[ResumeOutcome] = []
+        for row in self.ledger.outcome_unknown():
+            created = _as_datetime(row.created_at)
+            start, end = created - RECONCILE_BEFORE, created + RECONCILE_AFTER
+            remote = list(self.client.iter_tasks(start=start, end=min(end, datetime.now(UTC)), model=row.model))
+            match = reconcile_candidates(row, remote)
+            if match is not None:
+                self.ledger.adopt(row.id, match.task_id, match.status)
+                reporter.notice(f"Adopted task {match.task_id} for {row.id} (found in the account task list).")
+                outcomes.append(ResumeOutcome(row.id, note=f"adopted {match.task_id}"))
+            elif datetime.now(UTC) > end:
+                # The whole window has passed and the account list holds no such task: nothing was created.
+                self.ledger.mark_rejected(row.id, "NotCreated", "no task was created by this submit")
+                outcomes.append(ResumeOutcome(row.id, note="no task was created; safe to submit again"))
+            else:
+                outcomes.append(ResumeOutcome(row.id, note="not in the task list yet; run resume again later"))
+        return outcomes
+
+    def resume(self, options: RunOptions, reporter: Reporter) -> list[ResumeOutcome]:
+        """Reconcile ambiguous submits, then follow and download everything unfinished."""
+        outcomes = self.reconcile(reporter)
+        for row in self.ledger.unfinished():
+            ref = row.task_id or row.id
+            try:
+                outcomes.append(ResumeOutcome(ref, result=self._follow_row(row, options, reporter)))
+            except errors.Interrupted:
+                raise
+            except errors.QwenvidError as exc:
+                outcomes.append(ResumeOutcome(ref, error=exc))
+        return outcomes
+
+    # -- internals --------------------------------------------------------------------------------
+
+    def _follow_row(self, row: LedgerRow, options: RunOptions, reporter: Reporter) -> RunResult:
+        from qwenvid.polling import wait_for_task
+
+        task_id = row.task_id
+        assert task_id is not None
+        if row.remote_status == "SUCCEEDED" and row.video_url and not row.video_path:
+            info = self._poll_once(row)
+            if info.status == "SUCCEEDED":
+                return self._download(row, info, options, reporter)
+        estimate = options.estimate if options.estimate is not None else self._estimate(row)
+        started = self.clock()
+        last_status: list[str] = [row.remote_status or ""]
+
+        def on_update(info: TaskInfo, elapsed: float) -> None:
+            if info.status != last_status[0]:
+                last_status[0] = info.status
+                if info.status == "PENDING":
+                    reporter.phase(Phase.QUEUED, task_id)
+                elif info.status == "RUNNING":
+                    reporter.phase(Phase.RENDERING, task_id)
+            reporter.task_update(info, elapsed, estimate)
+
+        try:
+            info = wait_for_task(
+                lambda: self._poll_once(row),
+                estimate=estimate,
+                timeout=options.timeout,
+                clock=self.clock,
+                sleep=self.sleep,
+                on_update=on_update,
+            )
+        except KeyboardInterrupt:
+            raise errors.Interrupted(
+                f"Stopped waiting for task {task_id}; it keeps running on the server.",
+                hint=f"Continue with `qwenvid status {task_id} --wait` (or `qwenvid resume`).",
+                task_id=task_id,
+            ) from None
+        except errors.StillRunning as exc:
+            exc.task_id = task_id
+            exc.hint = exc.hint or f"Continue with `qwenvid status {task_id} --wait`."
+            raise
+        del started
+        if info.status != "SUCCEEDED":
+            raise errors.task_failure(
+                info.status, info.code, info.message, task_id=task_id, request_id=info.request_id
+            )
+        return self._download(self.ledger.get(row.id) or row, info, options, reporter)
+
+    def _poll_once(self, row: LedgerRow) -> TaskInfo:
+        assert row.task_id is not None
+        info = self.client.get_task(row.task_id)
+        self._record(row, info)
+        return info
+
+    def _record(self, row: LedgerRow, info: TaskInfo) -> None:
+        self.ledger.update_remote(
+            row.id,
+            info.status,
+            submit_time=info.submit_time,
+            end_time=info.end_time,
+            error_code=info.code,
+            error_message=info.message,
+        )
+        if info.status == "SUCCEEDED":
+            self.ledger.set_result(
+                row.id,
+                video_url=info.video_url,
+                usage=info.usage,
+                actual_prompt=info.actual_prompt,
+                end_time=info.end_time,
+            )
+
+    def _estimate(self, row: LedgerRow) -> float:
+        from qwenvid.catalogue import get_model
+        from qwenvid.polling import estimate_from_history
+
+        spec = get_model(row.model) if row.model else None
+        typical = float(spec.typical_seconds) if spec else 180.0
+        history = self.ledger.history_durations(row.model, row.duration, row.tier) if row.model else []
+        return estimate_from_history(history, typical)
+
+    def _download(self, row: LedgerRow, info: TaskInfo, options: RunOptions, reporter: Reporter) -> RunResult:
+        from qwenvid.download import download_video, write_sidecar
+
+        task_id = info.task_id
+        if not info.video_url:
+            raise errors.DownloadError(
+                f"Task {task_id} succeeded but returned no video URL.", task_id=task_id, hint=None
+            )
+        target = options.output or (Path(row.output_target) if row.output_target else self.settings.output_dir)
+        reporter.phase(Phase.DOWNLOADING, task_id)
+        http = self.client.http_for_downloads()
+        try:
+            result = download_video(
+                info.video_url,
+                target,
+                http=http,
+                name_hint=_name_hint(row, task_id),
+                expect=_expectation(row),
+                on_progress=lambda done, total: reporter.transfer(Phase.DOWNLOADING, done, total),
+                sleep=self.sleep,
+            )
+        except errors.DownloadError as exc:
+            self.ledger.set_download_error(row.id, exc.message)
+            exc.task_id = task_id
+            exc.hint = f"The video is kept on the server for 24 h after it finished: `qwenvid fetch {task_id}`."
+            raise
+        finally:
+            http.close()
+        reporter.phase(Phase.VERIFYING, str(result.path))
+        self.ledger.set_download(row.id, result.path, result.size, result.sha256)
+        final = self.ledger.get(row.id) or row
+        sidecar = write_sidecar(
+            result.path,
+            {
+                "task_id": task_id,
+                "request_id": info.request_id,
+                "mode": final.mode,
+                "model": final.model,
+                "request": final.request_json,
+                "prompt": final.prompt,
+                "orig_prompt": info.orig_prompt,
+                "actual_prompt": info.actual_prompt,
+                "usage": info.usage,
+                "submit_time": info.submit_time,
+                "end_time": info.end_time,
+                "sha256": result.sha256,
+                "size": result.size,
+                "probe": _probe_dict(result.probe),
+            },
+        )
+        reporter.phase(Phase.DONE, str(result.path))
+        out = self._result_from_row(final)
+        out.video_path = result.path
+        out.sha256 = result.sha256
+        out.size = result.size
+        out.sidecar_path = sidecar
+        out.status = "SUCCEEDED"
+        out.video_url = info.video_url
+        out.usage = info.usage
+        out.actual_prompt = info.actual_prompt
+        return out
+
+    def _result_from_row(self, row: LedgerRow) -> RunResult:
+        return RunResult(
+            local_id=row.id,
+            task_id=row.task_id or "",
+            status=row.remote_status or "PENDING",
+            mode=row.mode,
+            model=row.model,
+            video_path=Path(row.video_path) if row.video_path else None,
+            video_url=row.video_url,
+            usage=row.usage,
+            request_id=row.request_id,
+            billed_seconds=row.billed_seconds,
+            sha256=row.video_sha256,
+            size=row.video_size,
+            actual_prompt=row.actual_prompt,
+        )
+
+
+def _fingerprint(plan: Plan) -> str:
+    """Hash of model + normalized body + local input contents, to recognise the same request again."""
+    digest = hashlib.sha256()
+    digest.update(plan.model.encode())
+    digest.update(json.dumps(plan.payload.body, sort_keys=True, ensure_ascii=False).encode())
+    for item in plan.local_inputs:
+        with open(item.path, "rb") as handle:
+            for chunk in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _reference_video_seconds(inputs: Iterable[LocalInput]) -> float:
+    """Reference videos are billed too for r2v; local ones can be measured before submit."""
+    from qwenvid.media import inspect_video
+
+    total = 0.0
+    for item in inputs:
+        if item.kind == "video" and "reference" in item.field:
+            total += inspect_video(Path(item.path)).duration
+    return total
+
+
+def _as_datetime(value: Any) -> datetime:
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
+    return datetime.fromisoformat(str(value)).astimezone(UTC)
+
+
+def _name_hint(row: LedgerRow, task_id: str) -> str:
+    created = _as_datetime(row.created_at).strftime("%Y%m%d-%H%M%S")
+    return "_".join(part for part in (created, row.mode, row.model, task_id[:8], row.prompt or "") if part)
+
+
+def _expectation(row: LedgerRow) -> Any:
+    """What the downloaded MP4 must show: duration, and audio when the model promises it."""
+    from qwenvid.catalogue import expected_output
+
+    return expected_output(row.model, row.request_json) if row.model else None
+
+
+def _probe_dict(probe: Any) -> dict[str, Any] | None:
+    if probe is None:
+        return None
+    return {
+        key: getattr(probe, key)
+        for key in ("duration", "width", "height", "fps", "video_codec", "has_audio", "audio_codec")
+        if hasattr(probe, key)
+    }
