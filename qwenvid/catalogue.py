@@ -417,7 +417,6 @@ class ModelSpec:
         return (self.id, *self.aliases)
 
 
-
 VACE_LIMITS = InputLimits(
     image=VACE_IMAGE,
     video=VACE_VIDEO,
