@@ -1037,3 +1037,44 @@ def _check_catalogue(models: Mapping[str, ModelSpec]) -> None:
 
 
 _check_catalogue(_BY_ID)
+
+
+@dataclass(frozen=True)
+class ExpectedOutput:
+    """What a finished video of a request should show; None = cannot be known before the task runs."""
+
+    duration: float | None
+    has_audio: bool | None
+    width: int | None = None
+    height: int | None = None
+
+
+def expected_output(model_id: str, body: Mapping[str, object]) -> ExpectedOutput | None:
+    """The duration, audio track and (for `size` models) dimensions a submitted wire body promises."""
+    spec = get_model(model_id)
+    if spec is None:
+        return None
+    raw_parameters = body.get("parameters")
+    parameters: Mapping[str, object] = raw_parameters if isinstance(raw_parameters, Mapping) else {}
+    duration = parameters.get("duration", spec.durations.default)
+    seconds = float(duration) if isinstance(duration, int) and duration > 0 and spec.durations.parameter else None
+    if spec.audio == "toggle":
+        has_audio: bool | None = parameters.get("audio", True) is not False
+    elif spec.audio == "always":
+        has_audio = None if spec.audio_settings else True  # videoedit: the model decides (audio_setting auto)
+    else:
+        has_audio = False
+    size = parameters.get("size")
+    if spec.resolution_field == "size" and isinstance(size, str) and size in spec.sizes:
+        width, height = parse_size(size)
+        return ExpectedOutput(seconds, has_audio, width, height)
+    if spec.resolution_field == "resolution+ratio" and spec.mode == "t2v":
+        resolution, ratio = parameters.get("resolution"), parameters.get("ratio")
+        key = (
+            resolution if isinstance(resolution, str) else spec.default_resolution or "1080P",
+            ratio if isinstance(ratio, str) else spec.default_ratio or "16:9",
+        )
+        if key in WAN27_DIMENSIONS:
+            width, height = WAN27_DIMENSIONS[key]
+            return ExpectedOutput(seconds, has_audio, width, height)
+    return ExpectedOutput(seconds, has_audio)
