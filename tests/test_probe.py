@@ -82,8 +82,10 @@ def _audio_only(tmp_path: Path) -> Path:
     [
         (lambda tmp: tmp / "missing.mp4", "not a readable video"),
         (lambda tmp: (tmp / "empty.mp4", (tmp / "empty.mp4").write_bytes(b""))[0], "not a readable video"),
-        (lambda tmp: (tmp / "text.mp4", (tmp / "text.mp4").write_text("<Error>AccessDenied</Error>"))[0],
-         "not a readable video"),
+        (
+            lambda tmp: (tmp / "text.mp4", (tmp / "text.mp4").write_text("<Error>AccessDenied</Error>"))[0],
+            "not a readable video",
+        ),
         (_truncated_mp4, "not a readable video"),
         (_audio_only, "no video track"),
     ],
