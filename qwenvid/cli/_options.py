@@ -1,0 +1,148 @@
+"""Options shared by several commands, declared once as Annotated aliases with units and defaults."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+GEN = "Generation"
+INPUTS = "Inputs"
+RUN = "Run control"
+
+# -- prompts and models ----------------------------------------------------------------------
+PromptArg = Annotated[str, typer.Argument(help="What the video shows (the text prompt).", show_default=False)]
+OptionalPromptArg = Annotated[
+    str | None, typer.Argument(help="What the video shows (optional for this mode).", show_default=False)
+]
+ModelOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--model", "-m", help="Model id. Default: the mode's default model (see `qwenvid models`).", rich_help_panel=GEN
+    ),
+]
+DurationOpt = Annotated[
+    int | None,
+    typer.Option(
+        "--duration",
+        "-d",
+        help="Video length in seconds. Default: the model's default (usually 5).",
+        rich_help_panel=GEN,
+    ),
+]
+SizeOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--size", help="Output size WIDTH*HEIGHT, e.g. 1280*720 (models that take a size).", rich_help_panel=GEN
+    ),
+]
+ResolutionOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--resolution", help="Resolution tier 480P, 720P or 1080P (models that take a resolution).", rich_help_panel=GEN
+    ),
+]
+RatioOpt = Annotated[
+    str | None,
+    typer.Option("--ratio", help="Aspect ratio 16:9, 9:16, 1:1, 4:3 or 3:4 (wan2.7 models).", rich_help_panel=GEN),
+]
+NegativePromptOpt = Annotated[
+    str | None,
+    typer.Option("--negative-prompt", "-n", help="What to avoid (up to 500 characters).", rich_help_panel=GEN),
+]
+SeedOpt = Annotated[
+    int | None,
+    typer.Option("--seed", help="Random seed, 0 to 2147483647. Default: random.", rich_help_panel=GEN),
+]
+PromptExtendOpt = Annotated[
+    bool | None,
+    typer.Option(
+        "--prompt-extend/--no-prompt-extend",
+        help="Let the service rewrite the prompt. Default: the model's default (on).",
+        show_default=False,
+        rich_help_panel=GEN,
+    ),
+]
+WatermarkOpt = Annotated[
+    bool | None,
+    typer.Option(
+        "--watermark/--no-watermark",
+        help="Add the 'AI generated' mark. Default: off.",
+        show_default=False,
+        rich_help_panel=GEN,
+    ),
+]
+AudioOpt = Annotated[
+    bool | None,
+    typer.Option(
+        "--audio/--no-audio",
+        help="Sound on or off (models with an audio switch). Default: the model's default.",
+        show_default=False,
+        rich_help_panel=GEN,
+    ),
+]
+AudioFileOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--audio-file", help="Custom soundtrack: a local wav/mp3 (3-30 s, max 15 MB) or a URL.", rich_help_panel=INPUTS
+    ),
+]
+ShotTypeOpt = Annotated[
+    str | None,
+    typer.Option("--shot-type", help="single or multi (multi-shot; needs prompt extension on).", rich_help_panel=GEN),
+]
+
+# -- run control -------------------------------------------------------------------------------
+RequestOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--request",
+        help="A request in the QwenCloud video skill's JSON shape (flags override it).",
+        rich_help_panel=RUN,
+    ),
+]
+FileOpt = Annotated[
+    Path | None,
+    typer.Option("--file", "-f", help="Read the skill-shaped request JSON from this file.", rich_help_panel=RUN),
+]
+DryRunOpt = Annotated[
+    bool,
+    typer.Option(
+        "--dry-run", help="Print the exact HTTP request that would be sent, and send nothing.", rich_help_panel=RUN
+    ),
+]
+DetachOpt = Annotated[
+    bool,
+    typer.Option(
+        "--detach", help="Submit, print the task id, and return (exit 5) without waiting.", rich_help_panel=RUN
+    ),
+]
+TimeoutOpt = Annotated[
+    float | None,
+    typer.Option(
+        "--timeout",
+        help="Stop waiting after this many seconds (exit 5; the task keeps running). Default: wait until done.",
+        rich_help_panel=RUN,
+    ),
+]
+OutputOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--output",
+        "-o",
+        help="Folder or .mp4 file for the video. Default: output/qwenvid/ in the working directory.",
+        rich_help_panel=RUN,
+    ),
+]
+YesOpt = Annotated[
+    bool,
+    typer.Option("--yes", "-y", help="Submit without asking, whatever the billable seconds.", rich_help_panel=RUN),
+]
+JsonOpt = Annotated[
+    bool, typer.Option("--json", help="Print the result as one JSON object on stdout (same as the global --json).")
+]
+WaitOpt = Annotated[bool, typer.Option("--wait", "-w", help="Follow the task live until it ends, then download it.")]
+TaskRefArg = Annotated[
+    str, typer.Argument(help="A task id, or a local id (or its first characters) from `qwenvid tasks`.")
+]

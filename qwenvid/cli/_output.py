@@ -1,0 +1,83 @@
+"""The output sink: results (a path or JSON) on stdout, everything else on a stderr console."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import sys
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from qwenvid.errors import scrub
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+# CSI / OSC / other escape sequences, then any remaining C0/C1 control character except tab and newline.
+_ESCAPES = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b[@-Z\\-_]|\x9b[0-?]*[ -/]*[@-~]")
+_CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def clean(text: object) -> str:
+    """Text from a server or a file made safe for a terminal: no escape sequences, no secrets."""
+    return scrub(_CONTROLS.sub("", _ESCAPES.sub("", str(text))))
+
+
+def stderr_is_terminal() -> bool:
+    """True when progress can be drawn live (a person is watching stderr)."""
+    return sys.stderr.isatty() and os.environ.get("TERM") not in ("dumb", "unknown")
+
+
+@dataclass
+class Output:
+    """Where every byte the CLI writes goes; configured once by the global options."""
+
+    json: bool = False
+    quiet: bool = False
+    debug: bool = False
+    _console: Console | None = field(default=None, repr=False)
+
+    @property
+    def console(self) -> Console:
+        """The stderr console (Rich honours NO_COLOR and non-terminals by itself)."""
+        if self._console is None:
+            from rich.console import Console
+
+            self._console = Console(stderr=True, highlight=False, soft_wrap=True)
+        return self._console
+
+    # -- stdout: results only ---------------------------------------------------------------
+    def result(self, text: str) -> None:
+        """One result line on stdout (a path, an id)."""
+        sys.stdout.write(clean(text) + "\n")
+        sys.stdout.flush()
+
+    def result_json(self, data: Any) -> None:
+        """One JSON document on stdout; keys keep their order so the shape stays stable."""
+        sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n")
+        sys.stdout.flush()
+
+    # -- stderr: everything else ------------------------------------------------------------
+    def info(self, text: str) -> None:
+        """A line for people (suppressed by --quiet)."""
+        if not self.quiet:
+            self.console.print(clean(text), markup=False)
+
+    def rich(self, renderable: Any) -> None:
+        """A Rich renderable (table, panel) for people, on stderr."""
+        if not self.quiet:
+            self.console.print(renderable)
+
+    def notice(self, text: str) -> None:
+        """Something the user should read before money is spent; shown even with --json."""
+        if not self.quiet:
+            self.console.print(clean(text), markup=False, style="bold")
+
+    def warning(self, text: str) -> None:
+        self.console.print("Warning: " + clean(text), markup=False, style="yellow")
+
+    def error(self, text: str, hint: str | None = None) -> None:
+        self.console.print("Error: " + clean(text), markup=False, style="red")
+        if hint:
+            self.console.print("Hint: " + clean(hint), markup=False)

@@ -1,0 +1,231 @@
+"""Progress reporters for the runner: a Rich live display, plain lines for logs, and silence."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from qwenvid.cli._output import Output, clean, stderr_is_terminal
+
+if TYPE_CHECKING:
+    from rich.console import Console, RenderableType
+    from rich.live import Live
+
+PHASE_LABELS = {
+    "validating": "Validating",
+    "uploading": "Uploading",
+    "submitting": "Submitting",
+    "queued": "Queued",
+    "rendering": "Rendering",
+    "downloading": "Downloading",
+    "verifying": "Verifying",
+    "done": "Done",
+}
+
+
+def phase_name(phase: object) -> str:
+    """'rendering' for Phase.RENDERING, whatever the enum's exact shape."""
+    return str(getattr(phase, "value", phase)).lower()
+
+
+def human_bytes(count: float) -> str:
+    for unit in ("B", "KB", "MB", "GB"):
+        if count < 1024 or unit == "GB":
+            return f"{count:.0f} {unit}" if unit == "B" else f"{count:.1f} {unit}"
+        count /= 1024
+    return f"{count:.1f} GB"
+
+
+def clock_text(seconds: float) -> str:
+    seconds = max(0, int(seconds))
+    return f"{seconds // 60}:{seconds % 60:02d}"
+
+
+class BaseReporter:
+    """Remembers the task id it has seen, so that Ctrl-C can name it."""
+
+    def __init__(self) -> None:
+        self.task_id: str | None = None
+        self.status: str | None = None
+
+    def phase(self, phase: object, message: str = "") -> None:
+        pass
+
+    def task_update(self, info: Any, elapsed: float, estimate: float) -> None:
+        self.task_id = getattr(info, "task_id", None) or self.task_id
+
+    def transfer(self, phase: object, done: int, total: int | None) -> None:
+        pass
+
+    def notice(self, text: str) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+class NullReporter(BaseReporter):
+    """--quiet and --json: nothing but the result."""
+
+
+class PlainReporter(BaseReporter):
+    """One line per state change, for CI logs and pipes."""
+
+    def __init__(self, out: Output) -> None:
+        super().__init__()
+        self.out = out
+        self._last_phase: str | None = None
+        self._reported_transfer_end: set[str] = set()
+
+    def _line(self, text: str) -> None:
+        self.out.info(text)
+
+    def phase(self, phase: object, message: str = "") -> None:
+        name = phase_name(phase)
+        if name == self._last_phase and not message:
+            return
+        self._last_phase = name
+        label = PHASE_LABELS.get(name, name.capitalize())
+        self._line(f"{label}: {clean(message)}" if message else f"{label}…")
+
+    def task_update(self, info: Any, elapsed: float, estimate: float) -> None:
+        super().task_update(info, elapsed, estimate)
+        status = str(getattr(info, "status", "") or "")
+        if status == self.status:
+            return
+        self.status = status
+        self._line(f"Task {self.task_id}: {status} after {clock_text(elapsed)} (estimate ~{clock_text(estimate)})")
+
+    def transfer(self, phase: object, done: int, total: int | None) -> None:
+        name = phase_name(phase)
+        if total is not None and done >= total and name not in self._reported_transfer_end:
+            self._reported_transfer_end.add(name)
+            verb = "Uploaded" if name == "uploading" else "Downloaded"
+            self._line(f"{verb} {human_bytes(done)}")
+
+    def notice(self, text: str) -> None:
+        self._line(text)
+
+
+class RichReporter(BaseReporter):
+    """A live display on a terminal: phase, spinner, and a bar for bytes or for time against the estimate."""
+
+    def __init__(
+        self,
+        console: Console,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        auto_refresh: bool = True,
+    ) -> None:
+        super().__init__()
+        self.console = console
+        self.clock = clock
+        self.auto_refresh = auto_refresh
+        self._phase = "validating"
+        self._message = ""
+        self._done: float = 0
+        self._total: float | None = None
+        self._elapsed: float = 0
+        self._estimate: float = 0
+        self._transfer_start: tuple[float, int] | None = None
+        self._live: Live | None = None
+
+    # -- the Reporter protocol --------------------------------------------------------------
+    def phase(self, phase: object, message: str = "") -> None:
+        name = phase_name(phase)
+        if name != self._phase:
+            self._done, self._total, self._transfer_start = 0, None, None
+        self._phase, self._message = name, clean(message)
+        if name == "done":
+            self.close()
+            return
+        self._refresh()
+
+    def task_update(self, info: Any, elapsed: float, estimate: float) -> None:
+        super().task_update(info, elapsed, estimate)
+        self.status = str(getattr(info, "status", "") or "")
+        self._phase = "rendering" if self.status == "RUNNING" else "queued" if self.status == "PENDING" else self._phase
+        self._elapsed, self._estimate = elapsed, estimate
+        self._refresh()
+
+    def transfer(self, phase: object, done: int, total: int | None) -> None:
+        self._phase = phase_name(phase)
+        now = self.clock()
+        if self._transfer_start is None:
+            self._transfer_start = (now, done)
+        self._done, self._total = done, total
+        self._refresh()
+
+    def notice(self, text: str) -> None:
+        self.console.print(clean(text), markup=False)
+
+    def close(self) -> None:
+        if self._live is not None:
+            self._live.update(self.render(), refresh=True)
+            self._live.stop()
+            self._live = None
+
+    # -- drawing ----------------------------------------------------------------------------
+    def _refresh(self) -> None:
+        if self._live is None:
+            from rich.live import Live
+
+            self._live = Live(
+                self.render(),
+                console=self.console,
+                auto_refresh=self.auto_refresh,
+                refresh_per_second=4,
+                transient=False,
+                get_renderable=self.render if self.auto_refresh else None,
+            )
+            self._live.start()
+        self._live.update(self.render(), refresh=not self.auto_refresh)
+
+    def speed(self) -> float | None:
+        """Bytes per second since the transfer began."""
+        if self._transfer_start is None:
+            return None
+        start_time, start_done = self._transfer_start
+        spent = self.clock() - start_time
+        return (self._done - start_done) / spent if spent > 0 else None
+
+    def render(self) -> RenderableType:
+        from rich.progress_bar import ProgressBar
+        from rich.spinner import Spinner
+        from rich.table import Table
+
+        row = Table.grid(padding=(0, 1))
+        label = PHASE_LABELS.get(self._phase, self._phase.capitalize())
+        head = f"{label}" + (f" {self._message}" if self._message else "")
+        if self.task_id and self._phase in ("queued", "rendering"):
+            head += f" (task {self.task_id})"
+        cells: list[RenderableType] = [Spinner("dots"), head]
+        if self._phase == "rendering" and self._estimate > 0:
+            # The bar is time against the estimate, never a server percentage: the API reports none.
+            done = min(self._elapsed, self._estimate * 0.99)
+            cells += [
+                ProgressBar(total=self._estimate, completed=done, width=30),
+                f"{clock_text(self._elapsed)} / ~{clock_text(self._estimate)} (estimate)",
+            ]
+        elif self._phase == "queued":
+            cells.append(f"{clock_text(self._elapsed)} waiting for a slot")
+        elif self._phase in ("uploading", "downloading"):
+            if self._total:
+                cells.append(ProgressBar(total=self._total, completed=self._done, width=30))
+            text = human_bytes(self._done) + (f" / {human_bytes(self._total)}" if self._total else "")
+            speed = self.speed()
+            if speed:
+                text += f"  {human_bytes(speed)}/s"
+            cells.append(text)
+        row.add_row(*cells)
+        return row
+
+
+def make_reporter(out: Output) -> BaseReporter:
+    """Rich on a terminal, plain lines otherwise, nothing with --quiet or --json."""
+    if out.quiet or out.json:
+        return NullReporter()
+    if stderr_is_terminal():
+        return RichReporter(out.console)
+    return PlainReporter(out)

@@ -1,0 +1,80 @@
+"""The global options, and opening a library Session for them (against the in-process emulator if asked)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import typer
+
+from qwenvid.cli._output import Output
+
+if TYPE_CHECKING:
+    from qwenvid.runner import Session
+
+# The in-process emulator accepts any key; this one only exists so the library has something to send.
+_EMULATOR_KEY = "sk-qwenvid-local-emulator"
+# The emulator renders in about a second by default; the progress bar should say so.
+EMULATOR_ESTIMATE_SECONDS = 2.0
+
+
+@dataclass
+class CliState:
+    """What the global options asked for; lives in ctx.obj."""
+
+    base_url: str | None = None
+    region: str | None = None
+    emulator: bool = False
+    out: Output = field(default_factory=Output)
+
+
+def state_of(ctx: typer.Context, json_flag: bool = False) -> CliState:
+    """The CLI state, with a command's own --json folded into the global one."""
+    state = ctx.obj if isinstance(ctx.obj, CliState) else CliState()
+    ctx.obj = state
+    if json_flag:
+        state.out.json = True
+    return state
+
+
+@dataclass
+class OpenSession:
+    """A live Session plus what the CLI needs to know about how it was opened."""
+
+    session: Session
+    settings: Any
+    emulated: bool
+
+
+def load_settings(state: CliState, *, api_key: str | None = None, base_url: str | None = None) -> Any:
+    from qwenvid.config import load_settings as _load
+
+    return _load(api_key=api_key, region=state.region, base_url=base_url or state.base_url)
+
+
+@contextmanager
+def open_session(state: CliState) -> Iterator[OpenSession]:
+    """A Session for this command; with --emulator, an emulator runs for exactly as long as the command."""
+    from qwenvid.runner import Session
+
+    if not state.emulator:
+        settings = load_settings(state)
+        session = Session(settings)
+        try:
+            yield OpenSession(session, settings, emulated=False)
+        finally:
+            session.close()
+        return
+
+    from qwenvid.emulator.config import EmulatorConfig
+    from qwenvid.emulator.server import EmulatorThread
+
+    with EmulatorThread(EmulatorConfig()) as emulator:
+        settings = load_settings(state, api_key=_EMULATOR_KEY, base_url=emulator.base_url)
+        session = Session(settings, emulated=True)
+        try:
+            yield OpenSession(session, settings, emulated=True)
+        finally:
+            session.close()

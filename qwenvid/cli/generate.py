@@ -1,0 +1,595 @@
+"""Generation commands: t2v, i2v, kf2v, r2v, vace and generate, all through one shared run flow."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from qwenvid.cli._cost import confirm_cost
+from qwenvid.cli._options import (
+    INPUTS,
+    AudioFileOpt,
+    AudioOpt,
+    DetachOpt,
+    DryRunOpt,
+    DurationOpt,
+    FileOpt,
+    JsonOpt,
+    ModelOpt,
+    NegativePromptOpt,
+    OptionalPromptArg,
+    OutputOpt,
+    PromptExtendOpt,
+    RatioOpt,
+    RequestOpt,
+    ResolutionOpt,
+    SeedOpt,
+    ShotTypeOpt,
+    SizeOpt,
+    TimeoutOpt,
+    WatermarkOpt,
+    YesOpt,
+)
+from qwenvid.cli._output import Output
+from qwenvid.cli._progress import make_reporter
+from qwenvid.cli._session import EMULATOR_ESTIMATE_SECONDS, CliState, open_session, state_of
+from qwenvid.errors import Interrupted, StillRunning, ValidationError
+
+VACE_FUNCTIONS_HELP = (
+    "image_reference (ref), video_repainting (repaint), video_edit (edit), video_extension (extend), "
+    "video_outpainting (outpaint), or instruct (videoedit: wan2.7-videoedit)"
+)
+
+
+@dataclass
+class RunFlags:
+    """The run-control options every generation command shares."""
+
+    request_json: str | None = None
+    file: Path | None = None
+    dry_run: bool = False
+    detach: bool = False
+    timeout: float | None = None
+    output: Path | None = None
+    yes: bool = False
+
+
+def examples(*lines: str) -> str:
+    """An Examples epilog; one command per line (Rich keeps the line breaks)."""
+    return "[bold]Examples[/bold]\n\n" + "\n\n".join(f"  $ {line}" for line in lines)
+
+
+# -- building requests ---------------------------------------------------------------------------
+
+
+def read_skill_json(flags: RunFlags) -> dict[str, Any] | None:
+    """The skill-shaped request from --request or --file, if one was given."""
+    if flags.request_json is not None and flags.file is not None:
+        raise ValidationError("Give either --request or --file, not both.")
+    text = flags.request_json
+    if flags.file is not None:
+        try:
+            text = flags.file.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise ValidationError(f"Cannot read {flags.file}: {exc.strerror}.") from None
+    if text is None:
+        return None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ValidationError(f"The request is not valid JSON: {exc.msg} (line {exc.lineno}).") from None
+    if not isinstance(data, dict):
+        raise ValidationError("The request must be a JSON object.")
+    return data
+
+
+def request_of(cls_name: str, values: dict[str, Any], skill: dict[str, Any] | None, mode: str | None) -> Any:
+    """The library request object: the skill JSON (if any) with every flag the user gave laid over it."""
+    from qwenvid import requests
+
+    given = {key: value for key, value in values.items() if value is not None and value != [] and value != ()}
+    if skill is not None:
+        detected = requests.detect_mode(skill)
+        if mode is not None and detected != mode:
+            raise ValidationError(
+                f"The request JSON is a {detected} request, not {mode}.",
+                hint=f"Run it with `qwenvid {detected} --request ...` or `qwenvid generate --request ...`.",
+            )
+        base = requests.request_from_skill_json(skill)
+        return dataclasses.replace(base, **_known_fields(type(base), given))
+    cls = getattr(requests, cls_name)
+    return cls(**_known_fields(cls, given))
+
+
+def _known_fields(cls: type, given: dict[str, Any]) -> dict[str, Any]:
+    names = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(given) - names)
+    if unknown:
+        options = ", ".join("--" + name.replace("_", "-") for name in unknown)
+        raise ValidationError(f"{options} cannot be used with {cls.__name__}.")
+    return given
+
+
+def common_values(
+    model: str | None,
+    prompt: str | None,
+    negative_prompt: str | None,
+    duration: int | None,
+    size: str | None,
+    resolution: str | None,
+    ratio: str | None,
+    seed: int | None,
+    prompt_extend: bool | None,
+    watermark: bool | None,
+) -> dict[str, Any]:
+    return {
+        "model": model,
+        "prompt": prompt,
+        "negative_prompt": negative_prompt,
+        "duration": duration,
+        "size": size,
+        "resolution": resolution,
+        "ratio": ratio,
+        "seed": seed,
+        "prompt_extend": prompt_extend,
+        "watermark": watermark,
+    }
+
+
+# -- the one run flow ----------------------------------------------------------------------------
+
+
+def run_request(state: CliState, request: Any, flags: RunFlags) -> None:
+    """Validate, show the cost, submit, follow, download, and print the result (or the dry run)."""
+    from qwenvid.runner import Phase, RunOptions
+
+    out = state.out
+    with open_session(state) as opened:
+        reporter = make_reporter(out)
+        try:
+            reporter.phase(Phase.VALIDATING)
+            plan = opened.session.plan(request)
+            for warning in plan.warnings:
+                out.warning(warning)
+            if flags.dry_run:
+                reporter.close()
+                out.result_json(opened.session.dry_run(plan))
+                return
+            confirm_cost(plan.cost, settings=opened.settings, out=out, emulated=opened.emulated, yes=flags.yes)
+            options = RunOptions(
+                output=flags.output,
+                timeout=flags.timeout,
+                detach=flags.detach,
+                estimate=EMULATOR_ESTIMATE_SECONDS if opened.emulated else None,
+            )
+            try:
+                result = opened.session.run(plan, options, reporter)
+            except KeyboardInterrupt:
+                raise interrupted(reporter.task_id) from None
+        finally:
+            reporter.close()
+    emit_result(out, result)
+
+
+def interrupted(task_id: str | None) -> Interrupted:
+    """Ctrl-C outside the library's own wait: name the task if there is one; never cancel it."""
+    if task_id:
+        return Interrupted(
+            f"Stopped waiting for task {task_id}; it keeps running on the server.",
+            hint=f"Continue with `qwenvid status {task_id} --wait`.",
+            task_id=task_id,
+        )
+    return Interrupted("Interrupted.", hint="Run `qwenvid resume` to finish anything that was submitted.")
+
+
+def emit_result(out: Output, result: Any) -> None:
+    """A finished video's path (or its JSON); a detached task's id, then exit 5."""
+    if result.video_path is None:
+        if out.json:
+            out.result_json(result.to_json())
+        else:
+            out.result(result.task_id)
+        raise StillRunning(
+            f"Task {result.task_id} is {result.status}; not waiting for it.",
+            hint=f"Follow it with `qwenvid status {result.task_id} --wait`.",
+            task_id=result.task_id,
+        )
+    if out.json:
+        out.result_json(result.to_json())
+    else:
+        out.result(str(result.video_path))
+
+
+# -- commands ------------------------------------------------------------------------------------
+
+T2V_EXAMPLES = examples(
+    'qwenvid t2v "A kitten running in the moonlight"',
+    'qwenvid t2v "A city at dawn" --model wan2.7-t2v --resolution 720P --ratio 9:16 --duration 8',
+    'qwenvid t2v "Waves" --size 1280*720 --no-audio --dry-run --json',
+    'qwenvid --emulator t2v "A kitten running in the moonlight"',
+)
+
+
+def t2v(
+    ctx: typer.Context,
+    prompt: OptionalPromptArg = None,
+    model: ModelOpt = None,
+    duration: DurationOpt = None,
+    size: SizeOpt = None,
+    resolution: ResolutionOpt = None,
+    ratio: RatioOpt = None,
+    negative_prompt: NegativePromptOpt = None,
+    seed: SeedOpt = None,
+    prompt_extend: PromptExtendOpt = None,
+    watermark: WatermarkOpt = None,
+    audio: AudioOpt = None,
+    audio_file: AudioFileOpt = None,
+    shot_type: ShotTypeOpt = None,
+    request_json: RequestOpt = None,
+    file: FileOpt = None,
+    dry_run: DryRunOpt = False,
+    detach: DetachOpt = False,
+    timeout: TimeoutOpt = None,
+    output: OutputOpt = None,
+    yes: YesOpt = False,
+    json_out: JsonOpt = False,
+) -> None:
+    """Make a video from a text prompt."""
+    flags = RunFlags(request_json, file, dry_run, detach, timeout, output, yes)
+    values = common_values(
+        model, prompt, negative_prompt, duration, size, resolution, ratio, seed, prompt_extend, watermark
+    )
+    values |= {"audio": audio, "audio_file": audio_file, "shot_type": shot_type}
+    request = request_of("T2VRequest", values, read_skill_json(flags), "t2v")
+    run_request(state_of(ctx, json_out), request, flags)
+
+
+I2V_EXAMPLES = examples(
+    'qwenvid i2v "The cat turns its head" --image cat.png',
+    'qwenvid i2v "She smiles" --image https://example.com/face.jpg --resolution 720P --duration 10',
+    'qwenvid i2v "Bloom" --model wan2.7-i2v --image bud.png --last-frame flower.png',
+    'qwenvid i2v "Keep going" --model wan2.7-i2v --clip start.mp4',
+    'qwenvid i2v "Sing" --model wan2.7-i2v --image singer.png --driving-audio song.mp3',
+)
+
+
+def i2v(
+    ctx: typer.Context,
+    prompt: OptionalPromptArg = None,
+    image: Annotated[
+        str | None, typer.Option("--image", "-i", help="First frame: local image or URL.", rich_help_panel=INPUTS)
+    ] = None,
+    last_frame: Annotated[
+        str | None, typer.Option("--last-frame", help="Last frame (wan2.7-i2v): image or URL.", rich_help_panel=INPUTS)
+    ] = None,
+    clip: Annotated[
+        str | None,
+        typer.Option("--clip", help="Video to continue (wan2.7-i2v, 2-10 s): mp4/mov or URL.", rich_help_panel=INPUTS),
+    ] = None,
+    driving_audio: Annotated[
+        str | None,
+        typer.Option(
+            "--driving-audio",
+            help="Audio that drives the video (wan2.7-i2v, 2-30 s): wav/mp3 or URL.",
+            rich_help_panel=INPUTS,
+        ),
+    ] = None,
+    model: ModelOpt = None,
+    duration: DurationOpt = None,
+    resolution: ResolutionOpt = None,
+    size: SizeOpt = None,
+    ratio: RatioOpt = None,
+    negative_prompt: NegativePromptOpt = None,
+    seed: SeedOpt = None,
+    prompt_extend: PromptExtendOpt = None,
+    watermark: WatermarkOpt = None,
+    audio: AudioOpt = None,
+    audio_file: AudioFileOpt = None,
+    shot_type: ShotTypeOpt = None,
+    request_json: RequestOpt = None,
+    file: FileOpt = None,
+    dry_run: DryRunOpt = False,
+    detach: DetachOpt = False,
+    timeout: TimeoutOpt = None,
+    output: OutputOpt = None,
+    yes: YesOpt = False,
+    json_out: JsonOpt = False,
+) -> None:
+    """Animate an image (first frame; wan2.7-i2v also last frame, clip continuation, driving audio)."""
+    flags = RunFlags(request_json, file, dry_run, detach, timeout, output, yes)
+    values = common_values(
+        model, prompt, negative_prompt, duration, size, resolution, ratio, seed, prompt_extend, watermark
+    )
+    values |= {
+        "image": image,
+        "last_frame": last_frame,
+        "clip": clip,
+        "driving_audio": driving_audio,
+        "audio": audio,
+        "audio_file": audio_file,
+        "shot_type": shot_type,
+    }
+    request = request_of("I2VRequest", values, read_skill_json(flags), "i2v")
+    run_request(state_of(ctx, json_out), request, flags)
+
+
+KF2V_EXAMPLES = examples(
+    'qwenvid kf2v "The bud opens" --first-frame bud.png --last-frame flower.png',
+    "qwenvid kf2v --first-frame a.jpg --last-frame b.jpg --resolution 480P --dry-run --json",
+)
+
+
+def kf2v(
+    ctx: typer.Context,
+    prompt: OptionalPromptArg = None,
+    first_frame: Annotated[
+        str | None, typer.Option("--first-frame", help="First frame: image or URL.", rich_help_panel=INPUTS)
+    ] = None,
+    last_frame: Annotated[
+        str | None, typer.Option("--last-frame", help="Last frame: image or URL.", rich_help_panel=INPUTS)
+    ] = None,
+    model: ModelOpt = None,
+    duration: DurationOpt = None,
+    resolution: ResolutionOpt = None,
+    size: SizeOpt = None,
+    ratio: RatioOpt = None,
+    negative_prompt: NegativePromptOpt = None,
+    seed: SeedOpt = None,
+    prompt_extend: PromptExtendOpt = None,
+    watermark: WatermarkOpt = None,
+    request_json: RequestOpt = None,
+    file: FileOpt = None,
+    dry_run: DryRunOpt = False,
+    detach: DetachOpt = False,
+    timeout: TimeoutOpt = None,
+    output: OutputOpt = None,
+    yes: YesOpt = False,
+    json_out: JsonOpt = False,
+) -> None:
+    """Make a video between a first and a last frame."""
+    flags = RunFlags(request_json, file, dry_run, detach, timeout, output, yes)
+    values = common_values(
+        model, prompt, negative_prompt, duration, size, resolution, ratio, seed, prompt_extend, watermark
+    )
+    values |= {"first_frame": first_frame, "last_frame": last_frame}
+    request = request_of("KF2VRequest", values, read_skill_json(flags), "kf2v")
+    run_request(state_of(ctx, json_out), request, flags)
+
+
+R2V_EXAMPLES = examples(
+    'qwenvid r2v "character1 waves at character2" --ref alice.png --ref bob.png',
+    'qwenvid r2v "character1 dances" --ref dancer.mp4 --size 1280*720 --duration 8',
+    'qwenvid r2v "Image 1 walks on the beach" --model wan2.7-r2v --ref person.png --resolution 720P --ratio 1:1',
+)
+
+
+def r2v(
+    ctx: typer.Context,
+    prompt: OptionalPromptArg = None,
+    ref: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--ref",
+            "-r",
+            help="Reference image or video (local or URL); repeat for several (up to 5).",
+            rich_help_panel=INPUTS,
+        ),
+    ] = None,
+    first_frame: Annotated[
+        str | None,
+        typer.Option("--first-frame", help="Optional first frame (wan2.7-r2v): image or URL.", rich_help_panel=INPUTS),
+    ] = None,
+    model: ModelOpt = None,
+    duration: DurationOpt = None,
+    size: SizeOpt = None,
+    resolution: ResolutionOpt = None,
+    ratio: RatioOpt = None,
+    negative_prompt: NegativePromptOpt = None,
+    seed: SeedOpt = None,
+    prompt_extend: PromptExtendOpt = None,
+    watermark: WatermarkOpt = None,
+    audio: AudioOpt = None,
+    shot_type: ShotTypeOpt = None,
+    request_json: RequestOpt = None,
+    file: FileOpt = None,
+    dry_run: DryRunOpt = False,
+    detach: DetachOpt = False,
+    timeout: TimeoutOpt = None,
+    output: OutputOpt = None,
+    yes: YesOpt = False,
+    json_out: JsonOpt = False,
+) -> None:
+    """Make a video of the characters in reference images or videos."""
+    flags = RunFlags(request_json, file, dry_run, detach, timeout, output, yes)
+    values = common_values(
+        model, prompt, negative_prompt, duration, size, resolution, ratio, seed, prompt_extend, watermark
+    )
+    values |= {"references": list(ref or []), "first_frame": first_frame, "audio": audio, "shot_type": shot_type}
+    request = request_of("R2VRequest", values, read_skill_json(flags), "r2v")
+    run_request(state_of(ctx, json_out), request, flags)
+
+
+VACE_EXAMPLES = examples(
+    'qwenvid vace ref "A girl in a garden" --ref-image girl.png --ref-image garden.png --obj-or-bg obj --obj-or-bg bg',
+    'qwenvid vace repaint "Turn it into claymation" --video dance.mp4 --control-condition depth',
+    'qwenvid vace edit "A red hat" --video walk.mp4 --mask-image mask.png',
+    'qwenvid vace extend "The dog keeps running" --first-clip start.mp4',
+    'qwenvid vace outpaint "Wide beach" --video beach.mp4 --left-scale 1.5 --right-scale 1.5',
+    'qwenvid vace instruct "Make it snow" --video street.mp4 --resolution 720P',
+)
+
+
+def vace(
+    ctx: typer.Context,
+    function: Annotated[str, typer.Argument(help=f"What to do: {VACE_FUNCTIONS_HELP}.", show_default=False)],
+    prompt: OptionalPromptArg = None,
+    video: Annotated[
+        str | None, typer.Option("--video", help="Source video: mp4 or URL.", rich_help_panel=INPUTS)
+    ] = None,
+    ref_image: Annotated[
+        list[str] | None,
+        typer.Option("--ref-image", help="Reference image (local or URL); repeatable.", rich_help_panel=INPUTS),
+    ] = None,
+    mask_image: Annotated[
+        str | None,
+        typer.Option("--mask-image", help="video_edit mask image (white = edit).", rich_help_panel=INPUTS),
+    ] = None,
+    mask_video: Annotated[
+        str | None,
+        typer.Option("--mask-video", help="video_edit mask video (white = edit).", rich_help_panel=INPUTS),
+    ] = None,
+    mask_frame_id: Annotated[
+        int | None,
+        typer.Option(
+            "--mask-frame-id", help="Frame the mask image belongs to (1-based). Default: 1.", rich_help_panel=INPUTS
+        ),
+    ] = None,
+    first_clip: Annotated[
+        str | None,
+        typer.Option("--first-clip", help="video_extension: clip to continue (<=3 s).", rich_help_panel=INPUTS),
+    ] = None,
+    last_clip: Annotated[
+        str | None,
+        typer.Option("--last-clip", help="video_extension: clip to lead into (<=3 s).", rich_help_panel=INPUTS),
+    ] = None,
+    first_frame: Annotated[
+        str | None, typer.Option("--first-frame", help="video_extension: first frame image.", rich_help_panel=INPUTS)
+    ] = None,
+    last_frame: Annotated[
+        str | None, typer.Option("--last-frame", help="video_extension: last frame image.", rich_help_panel=INPUTS)
+    ] = None,
+    obj_or_bg: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--obj-or-bg", help="image_reference: obj or bg per --ref-image, in order.", rich_help_panel=INPUTS
+        ),
+    ] = None,
+    control_condition: Annotated[
+        str | None,
+        typer.Option("--control-condition", help="video_repainting: posebodyface, posebody, depth or scribble."),
+    ] = None,
+    strength: Annotated[
+        float | None,
+        typer.Option("--strength", help="video_repainting: 0.0-1.0, closeness to the source. Default 1.0."),
+    ] = None,
+    mask_type: Annotated[
+        str | None, typer.Option("--mask-type", help="video_edit: tracking (default) or fixed.")
+    ] = None,
+    expand_ratio: Annotated[
+        float | None, typer.Option("--expand-ratio", help="video_edit: mask growth 0.0-1.0. Default 0.05.")
+    ] = None,
+    expand_mode: Annotated[
+        str | None, typer.Option("--expand-mode", help="video_edit: hull, bbox or original.")
+    ] = None,
+    top_scale: Annotated[
+        float | None, typer.Option("--top-scale", help="video_outpainting: 1.0-2.0. Default 1.0.")
+    ] = None,
+    bottom_scale: Annotated[
+        float | None, typer.Option("--bottom-scale", help="video_outpainting: 1.0-2.0. Default 1.0.")
+    ] = None,
+    left_scale: Annotated[
+        float | None, typer.Option("--left-scale", help="video_outpainting: 1.0-2.0. Default 1.0.")
+    ] = None,
+    right_scale: Annotated[
+        float | None, typer.Option("--right-scale", help="video_outpainting: 1.0-2.0. Default 1.0.")
+    ] = None,
+    audio_setting: Annotated[
+        str | None, typer.Option("--audio-setting", help="instruct (wan2.7-videoedit): auto (default) or origin.")
+    ] = None,
+    model: ModelOpt = None,
+    duration: DurationOpt = None,
+    size: SizeOpt = None,
+    resolution: ResolutionOpt = None,
+    ratio: RatioOpt = None,
+    negative_prompt: NegativePromptOpt = None,
+    seed: SeedOpt = None,
+    prompt_extend: PromptExtendOpt = None,
+    watermark: WatermarkOpt = None,
+    request_json: RequestOpt = None,
+    file: FileOpt = None,
+    dry_run: DryRunOpt = False,
+    detach: DetachOpt = False,
+    timeout: TimeoutOpt = None,
+    output: OutputOpt = None,
+    yes: YesOpt = False,
+    json_out: JsonOpt = False,
+) -> None:
+    """Edit or extend videos: the five VACE functions, or instruction editing with wan2.7-videoedit."""
+    from qwenvid.catalogue import INSTRUCT, canonical_vace_function
+
+    name = canonical_vace_function(function)
+    if name is None:
+        raise ValidationError(f"Unknown vace function {function!r}.", hint=f"Use one of: {VACE_FUNCTIONS_HELP}.")
+    flags = RunFlags(request_json, file, dry_run, detach, timeout, output, yes)
+    values = common_values(
+        model, prompt, negative_prompt, duration, size, resolution, ratio, seed, prompt_extend, watermark
+    )
+    values |= {"video": video, "ref_images": list(ref_image or [])}
+    if name == INSTRUCT:
+        values |= {"audio_setting": audio_setting}
+        request = request_of("VideoEditRequest", values, read_skill_json(flags), None)
+    else:
+        values |= {
+            "function": name,
+            "mask_image": mask_image,
+            "mask_video": mask_video,
+            "mask_frame_id": mask_frame_id,
+            "first_clip": first_clip,
+            "last_clip": last_clip,
+            "first_frame": first_frame,
+            "last_frame": last_frame,
+            "obj_or_bg": list(obj_or_bg or []),
+            "control_condition": control_condition,
+            "strength": strength,
+            "mask_type": mask_type,
+            "expand_ratio": expand_ratio,
+            "expand_mode": expand_mode,
+            "top_scale": top_scale,
+            "bottom_scale": bottom_scale,
+            "left_scale": left_scale,
+            "right_scale": right_scale,
+            "audio_setting": audio_setting,
+        }
+        request = request_of("VaceRequest", values, read_skill_json(flags), "vace")
+    run_request(state_of(ctx, json_out), request, flags)
+
+
+GENERATE_EXAMPLES = examples(
+    """qwenvid generate --request '{"prompt": "A kitten in the moonlight", "model": "wan2.6-t2v"}'""",
+    "qwenvid generate --file request.json --dry-run --json",
+    "qwenvid --emulator generate --file request.json",
+)
+
+
+def generate(
+    ctx: typer.Context,
+    request_json: RequestOpt = None,
+    file: FileOpt = None,
+    dry_run: DryRunOpt = False,
+    detach: DetachOpt = False,
+    timeout: TimeoutOpt = None,
+    output: OutputOpt = None,
+    yes: YesOpt = False,
+    json_out: JsonOpt = False,
+) -> None:
+    """Run a request in the QwenCloud video skill's JSON shape; the mode is detected from its fields."""
+    flags = RunFlags(request_json, file, dry_run, detach, timeout, output, yes)
+    skill = read_skill_json(flags)
+    if skill is None:
+        raise ValidationError("generate needs --request JSON or --file FILE.", hint="See `qwenvid generate --help`.")
+    run_request(state_of(ctx, json_out), request_of("", {}, skill, None), flags)
+
+
+def register(app: typer.Typer) -> None:
+    """Add the generation commands to the app."""
+    app.command(epilog=T2V_EXAMPLES)(t2v)
+    app.command(epilog=I2V_EXAMPLES)(i2v)
+    app.command(epilog=KF2V_EXAMPLES)(kf2v)
+    app.command(epilog=R2V_EXAMPLES)(r2v)
+    app.command(epilog=VACE_EXAMPLES)(vace)
+    app.command(epilog=GENERATE_EXAMPLES)(generate)

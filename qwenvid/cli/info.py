@@ -1,0 +1,180 @@
+"""Commands that describe rather than generate: models (the catalogue) and doctor (the set-up)."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from qwenvid.cli._options import JsonOpt
+from qwenvid.cli._output import Output
+from qwenvid.cli._session import CliState, load_settings, state_of
+from qwenvid.cli.generate import examples
+from qwenvid.errors import QwenvidError
+
+MODELS_EXAMPLES = examples("qwenvid models", "qwenvid models --mode i2v", "qwenvid models --json")
+DOCTOR_EXAMPLES = examples("qwenvid doctor", "qwenvid doctor --json", "qwenvid doctor --write-env")
+
+
+def models(
+    ctx: typer.Context,
+    mode: Annotated[str | None, typer.Option("--mode", help="Only this mode: t2v, i2v, kf2v, r2v or vace.")] = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """List the Wan models qwenvid knows, with what each one accepts."""
+    from qwenvid.catalogue import DEFAULT_MODELS, MODELS
+
+    state = state_of(ctx, json_out)
+    specs = [spec for spec in MODELS if mode is None or spec.mode == mode]
+    if state.out.json:
+        state.out.result_json([_model_json(spec, spec.id == DEFAULT_MODELS.get(spec.mode)) for spec in specs])
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(box=None, header_style="bold", pad_edge=False)
+    for column in ("model", "mode", "takes", "durations", "audio", "regions"):
+        table.add_column(column, overflow="fold")
+    for spec in specs:
+        default = " (default)" if DEFAULT_MODELS.get(spec.mode) == spec.id else ""
+        table.add_row(
+            spec.id + default,
+            spec.mode,
+            _resolution_text(spec),
+            spec.durations.describe(),
+            spec.audio + (" +soundtrack" if spec.audio_url else ""),
+            ", ".join(spec.regions),
+        )
+    Console(highlight=False).print(table)
+    state.out.info("Details: `qwenvid models --json`. Unknown model ids are passed through with a warning.")
+
+
+def _resolution_text(spec: Any) -> str:
+    if spec.resolution_field == "size":
+        return "--size " + " ".join(spec.sizes)
+    text = "--resolution " + "/".join(spec.resolutions)
+    if spec.resolution_field == "resolution+ratio":
+        text += " --ratio " + "/".join(spec.ratios)
+    return text
+
+
+def _model_json(spec: Any, is_default: bool) -> dict[str, Any]:
+    data = dataclasses.asdict(spec)
+    data["default"] = is_default
+    data["durations"]["text"] = spec.durations.describe()
+    return data
+
+
+def doctor(
+    ctx: typer.Context,
+    write_env: Annotated[
+        bool, typer.Option("--write-env", help="Write a .env placeholder (mode 0600) in the working directory.")
+    ] = False,
+    json_out: JsonOpt = False,
+) -> None:
+    """Check the set-up: key set or not (never its value), key kind, region, base URL, reachability, paths."""
+    from qwenvid.config import explain_key_kind, write_env_placeholder
+
+    state = state_of(ctx, json_out)
+    out = state.out
+    if write_env:
+        path = write_env_placeholder(Path.cwd() / ".env")
+        out.info(f"Wrote {path} (readable by you only). Put your key after DASHSCOPE_API_KEY=.")
+    settings = load_settings(state)
+    kind = settings.key_kind
+    report: dict[str, Any] = {
+        "key_set": settings.has_key,
+        "key_source": settings.key_source,
+        "key_kind": kind,
+        "key_kind_text": explain_key_kind(kind) if kind else None,
+        "region": settings.region,
+        "region_source": settings.region_source,
+        "base_url": settings.base_url,
+        "base_url_source": settings.base_url_source,
+        "reachable": None,
+        "key_accepted": None,
+        "home": str(settings.home),
+        "ledger": str(settings.ledger_path),
+        "config": str(settings.config_path),
+        "output_dir": str(settings.output_dir),
+        "confirm_above_seconds": settings.confirm_above_seconds,
+        "price_table": bool(settings.prices),
+        "warnings": list(settings.warnings),
+    }
+    report["reachable"], report["reach_detail"] = _reachable(settings.base_url)
+    if settings.has_key and report["reachable"]:
+        report["key_accepted"], report["key_detail"] = _key_accepted(state)
+    if out.json:
+        out.result_json(report)
+    else:
+        _print_doctor(out, report)
+
+
+def _reachable(base_url: str) -> tuple[bool, str]:
+    """Can we open an HTTP connection to the service at all? Any HTTP answer counts."""
+    import httpx
+
+    try:
+        response = httpx.get(base_url, timeout=5.0)
+    except httpx.HTTPError as exc:
+        return False, f"{type(exc).__name__}: {exc}"
+    return True, f"HTTP {response.status_code}"
+
+
+def _key_accepted(state: CliState) -> tuple[bool | None, str]:
+    """One cheap authenticated call (the task list) tells whether the key works for this region."""
+    from qwenvid.errors import AuthenticationError
+    from qwenvid.runner import Session
+
+    session = Session(load_settings(state))
+    try:
+        session.list_remote(page_size=1)
+    except AuthenticationError as exc:
+        return False, exc.message
+    except QwenvidError as exc:
+        return None, exc.message
+    finally:
+        session.close()
+    return True, "the task list answered"
+
+
+def _print_doctor(out: Output, report: dict[str, Any]) -> None:
+    def mark(value: bool | None) -> str:
+        return {True: "ok", False: "NO", None: "?"}[value]
+
+    key = "set" if report["key_set"] else "not set"
+    lines = [
+        f"API key:      {key}" + (f" (from {report['key_source']})" if report["key_source"] else ""),
+    ]
+    if report["key_kind"]:
+        lines.append(f"Key kind:     {report['key_kind']}: {report['key_kind_text']}")
+    lines += [
+        f"Region:       {report['region']} (from {report['region_source']})",
+        f"Base URL:     {report['base_url']} (from {report['base_url_source']})",
+        f"Reachable:    {mark(report['reachable'])} ({report['reach_detail']})",
+    ]
+    if report["key_accepted"] is not None or report.get("key_detail"):
+        lines.append(f"Key accepted: {mark(report['key_accepted'])} ({report.get('key_detail', '')})")
+    lines += [
+        f"State folder: {report['home']}",
+        f"Ledger:       {report['ledger']}",
+        f"Config file:  {report['config']}",
+        f"Videos go to: {report['output_dir']}",
+        f"Confirm above {report['confirm_above_seconds']:g} billable seconds"
+        + ("; amounts from your price table" if report["price_table"] else ""),
+    ]
+    for line in lines:
+        out.result(line)
+    for warning in report["warnings"]:
+        out.warning(warning)
+    if not report["key_set"]:
+        out.info(
+            "Next: export DASHSCOPE_API_KEY=sk-... (or `qwenvid doctor --write-env`), or try `qwenvid --emulator`."
+        )
+
+
+def register(app: typer.Typer) -> None:
+    app.command(epilog=MODELS_EXAMPLES)(models)
+    app.command(epilog=DOCTOR_EXAMPLES)(doctor)

@@ -1,0 +1,319 @@
+"""Commands for tasks that already exist: status, fetch, cancel, tasks and resume."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from typing import Annotated, Any
+
+import typer
+
+from qwenvid.cli._options import JsonOpt, OutputOpt, TaskRefArg, TimeoutOpt, WaitOpt
+from qwenvid.cli._output import Output, clean
+from qwenvid.cli._progress import make_reporter
+from qwenvid.cli._session import EMULATOR_ESTIMATE_SECONDS, open_session, state_of
+from qwenvid.cli.generate import emit_result, examples, interrupted
+from qwenvid.errors import QwenvidError, ValidationError
+
+STATUS_EXAMPLES = examples(
+    "qwenvid status 0385dc79-5ff8-4d82-bcb6-0123456789ab",
+    "qwenvid status 0385dc79 --wait",
+    "qwenvid status 0385dc79 --json",
+)
+FETCH_EXAMPLES = examples(
+    "qwenvid fetch 0385dc79-5ff8-4d82-bcb6-0123456789ab",
+    "qwenvid fetch 0385dc79-5ff8-4d82-bcb6-0123456789ab -o videos/kitten.mp4",
+)
+CANCEL_EXAMPLES = examples("qwenvid cancel 0385dc79-5ff8-4d82-bcb6-0123456789ab")
+TASKS_EXAMPLES = examples(
+    "qwenvid tasks",
+    "qwenvid tasks --status FAILED --since 2026-01-01",
+    "qwenvid tasks --mode t2v --model wan2.6-t2v --json",
+    "qwenvid tasks --remote --since 2026-01-31T08:00",
+)
+RESUME_EXAMPLES = examples("qwenvid resume", "qwenvid resume --timeout 600 --json")
+
+
+def _run_options(opened: Any, output: Any, timeout: float | None) -> Any:
+    from qwenvid.runner import RunOptions
+
+    estimate = EMULATOR_ESTIMATE_SECONDS if opened.emulated else None
+    return RunOptions(output=output, timeout=timeout, estimate=estimate)
+
+
+def status(
+    ctx: typer.Context,
+    ref: TaskRefArg,
+    wait: WaitOpt = False,
+    timeout: TimeoutOpt = None,
+    output: OutputOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Show one task from the local ledger and the service; --wait follows it and downloads the video."""
+    state = state_of(ctx, json_out)
+    out = state.out
+    with open_session(state) as opened:
+        if wait:
+            reporter = make_reporter(out)
+            try:
+                result = opened.session.follow(ref, _run_options(opened, output, timeout), reporter)
+            except KeyboardInterrupt:
+                raise interrupted(reporter.task_id or ref) from None
+            finally:
+                reporter.close()
+            emit_result(out, result)
+            return
+        report = opened.session.status(ref)
+    if out.json:
+        out.result_json(report.to_json())
+        return
+    _print_status(out, report)
+
+
+def _print_status(out: Output, report: Any) -> None:
+    """Human view of a status report: the important fields on stdout, one per line."""
+    row, remote = report.row, report.remote
+    fields: list[tuple[str, Any]] = []
+    if row is not None:
+        fields += [
+            ("local id", row.id),
+            ("mode", row.mode),
+            ("model", row.model),
+            ("prompt", row.prompt),
+            ("created", row.created_at),
+        ]
+    if remote is not None:
+        fields += [
+            ("task id", remote.task_id),
+            ("status", remote.status),
+            ("submitted", remote.submit_time),
+            ("ended", remote.end_time),
+            ("error", f"{remote.code}: {remote.message}" if remote.code else None),
+            ("video url", remote.video_url),
+        ]
+    elif row is not None:
+        fields += [("task id", row.task_id), ("status", row.remote_status or row.local_state)]
+    if row is not None:
+        fields += [("video", row.video_path), ("billed seconds", row.billed_seconds)]
+    for label, value in fields:
+        if value not in (None, ""):
+            out.result(f"{label + ':':<16}{clean(value)}")
+
+
+def fetch(
+    ctx: typer.Context,
+    task_id: Annotated[str, typer.Argument(help="The task id (one `qwenvid tasks` lists, or any of your account).")],
+    output: OutputOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Download the video of a finished task, also one this machine never submitted."""
+    state = state_of(ctx, json_out)
+    with open_session(state) as opened:
+        reporter = make_reporter(state.out)
+        try:
+            result = opened.session.fetch(task_id, _run_options(opened, output, None), reporter)
+        finally:
+            reporter.close()
+    emit_result(state.out, result)
+
+
+def cancel(ctx: typer.Context, ref: TaskRefArg, json_out: JsonOpt = False) -> None:
+    """Cancel a task that is still queued (PENDING); running tasks cannot be cancelled."""
+    state = state_of(ctx, json_out)
+    with open_session(state) as opened:
+        request_id = opened.session.cancel(ref)
+    if state.out.json:
+        state.out.result_json({"task": ref, "canceled": True, "request_id": request_id})
+    else:
+        state.out.info(f"Canceled {ref}.")
+        state.out.result(ref)
+
+
+def parse_when(value: str | None, *, end: bool = False) -> datetime | None:
+    """YYYY-MM-DD (a whole day) or an ISO date-time, as an aware UTC datetime."""
+    if value is None:
+        return None
+    try:
+        if len(value) == 10:
+            day = date.fromisoformat(value)
+            moment = datetime(day.year, day.month, day.day, tzinfo=UTC)
+            return moment + timedelta(days=1) if end else moment
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise ValidationError(
+            f"{value!r} is not a date.", hint="Use YYYY-MM-DD or YYYY-MM-DDTHH:MM (ISO 8601)."
+        ) from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def tasks(
+    ctx: typer.Context,
+    status_filter: Annotated[
+        str | None, typer.Option("--status", "-s", help="Only this status (SUCCEEDED, FAILED, PENDING, ...).")
+    ] = None,
+    mode: Annotated[str | None, typer.Option("--mode", help="Only this mode: t2v, i2v, kf2v, r2v or vace.")] = None,
+    model: Annotated[str | None, typer.Option("--model", "-m", help="Only this model id.")] = None,
+    since: Annotated[
+        str | None, typer.Option("--since", help="Created on or after this date (YYYY-MM-DD or ISO date-time, UTC).")
+    ] = None,
+    until: Annotated[
+        str | None, typer.Option("--until", help="Created before the end of this date (YYYY-MM-DD or ISO, UTC).")
+    ] = None,
+    limit: Annotated[int, typer.Option("--limit", "-n", help="Show at most this many tasks, newest first.")] = 50,
+    remote: Annotated[
+        bool, typer.Option("--remote", help="List the account's tasks from the service (24 h windows) instead.")
+    ] = False,
+    page: Annotated[int, typer.Option("--page", help="With --remote: page number, from 1.")] = 1,
+    page_size: Annotated[int, typer.Option("--page-size", help="With --remote: tasks per page.")] = 20,
+    json_out: JsonOpt = False,
+) -> None:
+    """List your tasks from the local ledger (with billed-seconds totals), or the account's with --remote."""
+    state = state_of(ctx, json_out)
+    start, end = parse_when(since), parse_when(until, end=True)
+    with open_session(state) as opened:
+        if remote:
+            task_page = opened.session.list_remote(
+                start=start, end=end, model=model, status=status_filter, page_no=page, page_size=page_size
+            )
+            _print_remote(state.out, task_page)
+            return
+        rows = opened.session.list_local(
+            status=status_filter, mode=mode, model=model, since=start, until=end, limit=limit
+        )
+    _print_local(state.out, rows)
+
+
+def _print_local(out: Output, rows: list[Any]) -> None:
+    billed = sum(float(row.billed_seconds or 0) for row in rows)
+    if out.json:
+        out.result_json({"tasks": [row.to_dict() for row in rows], "count": len(rows), "billed_seconds": billed})
+        return
+    if not rows:
+        out.info('No tasks in the ledger match. Make one with `qwenvid t2v "..."`.')
+        return
+    from rich.table import Table
+
+    table = Table(box=None, header_style="bold", pad_edge=False)
+    for column in ("local id", "task id", "status", "mode", "model", "created", "billed s", "video"):
+        table.add_column(column, overflow="fold")
+    for row in rows:
+        table.add_row(
+            clean(row.id),
+            clean(row.task_id or "-"),
+            clean(row.remote_status or row.local_state or "-"),
+            clean(row.mode or "-"),
+            clean(row.model or "-"),
+            clean(str(row.created_at)[:19]),
+            f"{row.billed_seconds:g}" if row.billed_seconds is not None else "-",
+            clean(row.video_path or "-"),
+        )
+    _print_table_stdout(table)
+    out.info(f"{len(rows)} task(s); {billed:g} billed seconds in total.")
+
+
+def _print_table_stdout(table: Any) -> None:
+    """A table is the result of a listing, so it goes to stdout (without colour when piped)."""
+    from rich.console import Console
+
+    Console(soft_wrap=False, highlight=False).print(table)
+
+
+def _print_remote(out: Output, task_page: Any) -> None:
+    items = list(getattr(task_page, "tasks", None) or getattr(task_page, "data", None) or [])
+    if out.json:
+        out.result_json(
+            {
+                "total": getattr(task_page, "total", len(items)),
+                "page_no": getattr(task_page, "page_no", None),
+                "page_size": getattr(task_page, "page_size", None),
+                "tasks": [_as_dict(item) for item in items],
+            }
+        )
+        return
+    if not items:
+        out.info("The service lists no tasks for that window (it keeps them for 24 h).")
+        return
+    from rich.table import Table
+
+    table = Table(box=None, header_style="bold", pad_edge=False)
+    for column in ("task id", "status", "model", "created"):
+        table.add_column(column, overflow="fold")
+    for item in items:
+        data = _as_dict(item)
+        table.add_row(
+            clean(data.get("task_id", "-")),
+            clean(data.get("status", "-")),
+            clean(data.get("model_name") or data.get("model") or "-"),
+            clean(data.get("gmt_create") or data.get("created") or "-"),
+        )
+    _print_table_stdout(table)
+    out.info(f"{getattr(task_page, 'total', len(items))} task(s) on the service for that window.")
+
+
+def _as_dict(item: Any) -> dict[str, Any]:
+    import dataclasses
+
+    if dataclasses.is_dataclass(item) and not isinstance(item, type):
+        return dataclasses.asdict(item)
+    return dict(item) if isinstance(item, dict) else {"value": str(item)}
+
+
+def resume(
+    ctx: typer.Context,
+    timeout: TimeoutOpt = None,
+    output: OutputOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Finish every unfinished task: reconcile unknown submits, wait, download. Safe to run any time."""
+    state = state_of(ctx, json_out)
+    out = state.out
+    with open_session(state) as opened:
+        reporter = make_reporter(out)
+        try:
+            outcomes = opened.session.resume(_run_options(opened, output, timeout), reporter)
+        except KeyboardInterrupt:
+            raise interrupted(reporter.task_id) from None
+        finally:
+            reporter.close()
+    worst = _report_outcomes(out, outcomes)
+    if worst is not None:
+        raise worst
+
+
+def _report_outcomes(out: Output, outcomes: list[Any]) -> QwenvidError | None:
+    """Paths (or JSON) for what finished, one line per problem; the worst error decides the exit code."""
+    errors = [item.error for item in outcomes if item.error is not None]
+    if out.json:
+        out.result_json(
+            {
+                "outcomes": [
+                    {
+                        "ref": item.ref,
+                        "result": item.result.to_json() if item.result else None,
+                        "error": item.error.to_dict() if item.error else None,
+                        "note": item.note,
+                    }
+                    for item in outcomes
+                ]
+            }
+        )
+    else:
+        if not outcomes:
+            out.info("Nothing to resume: every task in the ledger is finished.")
+        for item in outcomes:
+            if item.result is not None and item.result.video_path is not None:
+                out.result(str(item.result.video_path))
+            elif item.error is not None:
+                out.warning(f"{item.ref}: {item.error.message}" + (f" ({item.error.hint})" if item.error.hint else ""))
+            elif item.note:
+                out.info(f"{item.ref}: {item.note}")
+    if not errors:
+        return None
+    return max(errors, key=lambda exc: int(exc.exit_code))
+
+
+def register(app: typer.Typer) -> None:
+    app.command(epilog=STATUS_EXAMPLES)(status)
+    app.command(epilog=FETCH_EXAMPLES)(fetch)
+    app.command(epilog=CANCEL_EXAMPLES)(cancel)
+    app.command(epilog=TASKS_EXAMPLES)(tasks)
+    app.command(epilog=RESUME_EXAMPLES)(resume)
