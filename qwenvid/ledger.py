@@ -8,8 +8,8 @@ There is no column for the API key or any header: secrets cannot end up here.
     ledger = Ledger(home / "ledger.sqlite3")
 
 Writing, in the order a generation runs:
-    create(mode=, model=, endpoint=, request=, ...) -> LedgerRow     local_state "created"
-    mark_submitting(id)                                              "submitting" (request about to leave)
+    create(mode=, model=, endpoint=, request_json=, tier=, ...)      local_state "created"
+    mark_submitting(id, request_json=None)                           "submitting" (request about to leave)
     mark_submitted(id, task_id, request_id, status)                  "submitted"
     mark_outcome_unknown(id, error)                                  "outcome_unknown" (ambiguous failure)
     mark_rejected(id, code, message)                                 "rejected" (the server said no; nothing billed)
@@ -26,7 +26,15 @@ Reading:
     list(status=, mode=, model=, since=, until=, limit=)             newest first
     unfinished()          submitted and not terminal, or SUCCEEDED, not downloaded, URL not expired
     outcome_unknown()     rows to reconcile (plus rows stuck in "submitting" by a crash)
-    reconcile_candidates(row, remote_tasks) -> ReconcileMatch        which remote task this row created
+    match_remote(row, remote_tasks) -> ReconcileMatch                which remote task this row created, and why
+    known_task_ids() -> set[str]                                     task ids rows already own
+
+Module functions: reconcile_candidates(row, remote_tasks, taken=) -> remote task | None and
+pick_reconcile_match(...) -> ReconcileMatch (the same, with the reason), billed_seconds_from_usage,
+url_expiry, request_fingerprint, parse_server_time.
+
+LedgerRow fields mirror the columns; `request_json` and `usage` are parsed dicts; `to_dict()` is
+the `--json` shape.
     totals(since=, until=, model=) -> list[ModelTotal]               billed seconds per model
     history_durations(model, duration, tier) -> list[float]          render seconds of finished tasks
     by_fingerprint(fingerprint) -> list[LedgerRow]                   earlier attempts of the same request
@@ -94,7 +102,7 @@ def _migration_1_initial(conn: sqlite3.Connection) -> None:
             output_target TEXT,
             prompt TEXT,
             duration REAL,
-            resolution_tier TEXT,
+            tier TEXT,
             billable_seconds_estimate REAL,
             local_state TEXT NOT NULL,
             submitting_at TEXT,
@@ -170,12 +178,12 @@ class LedgerRow:
     mode: str | None
     model: str | None
     endpoint: str | None
-    request: dict[str, Any] | None
+    request_json: dict[str, Any] | None
     fingerprint: str | None
     output_target: str | None
     prompt: str | None
     duration: float | None
-    resolution_tier: str | None
+    tier: str | None
     billable_seconds_estimate: float | None
     local_state: str
     submitting_at: str | None
@@ -214,7 +222,7 @@ class LedgerRow:
     @classmethod
     def from_sql(cls, row: sqlite3.Row) -> LedgerRow:
         values = dict(row)
-        values["request"] = _loads(values.pop("request_json"))
+        values["request_json"] = _loads(values["request_json"])
         values["usage"] = _loads(values.pop("usage_json"))
         known = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in values.items() if k in known})
@@ -352,6 +360,22 @@ def remote_created_at(value: int | float | str | datetime | None) -> datetime | 
     return datetime.fromtimestamp(float(value) / 1000.0, UTC)
 
 
+def reconcile_candidates(
+    row: LedgerRow,
+    remote_tasks: Iterable[Any],
+    *,
+    taken: Iterable[str] = (),
+    window: tuple[float, float] = RECONCILE_WINDOW,
+) -> Any | None:
+    """The remote task `row` created, or None (nothing matched, or the match is ambiguous).
+
+    `taken` must hold the task ids other rows already own (`Ledger.known_task_ids()`), or a
+    neighbouring submit of the same model could be adopted; `Ledger.match_remote` does that for
+    you and also says why nothing matched.
+    """
+    return pick_reconcile_match(row, remote_tasks, taken=taken, window=window).task
+
+
 def pick_reconcile_match(
     row: LedgerRow,
     remote_tasks: Iterable[Any],
@@ -467,10 +491,10 @@ class Ledger:
         mode: str,
         model: str,
         endpoint: str,
-        request: Mapping[str, Any],
+        request_json: Mapping[str, Any],
         prompt: str | None = None,
         duration: float | None = None,
-        resolution_tier: str | None = None,
+        tier: str | None = None,
         billable_seconds_estimate: float | None = None,
         output_target: str | Path | None = None,
         fingerprint: str | None = None,
@@ -483,22 +507,28 @@ class Ledger:
             "mode": mode,
             "model": model,
             "endpoint": endpoint,
-            "request_json": _scrubbed_json(request),
-            "fingerprint": fingerprint or request_fingerprint(model, request),
+            "request_json": _scrubbed_json(request_json),
+            "fingerprint": fingerprint or request_fingerprint(model, request_json),
             "output_target": str(output_target) if output_target is not None else None,
             "prompt": prompt,
             "duration": duration,
-            "resolution_tier": resolution_tier,
+            "tier": tier,
             "billable_seconds_estimate": billable_seconds_estimate,
             "local_state": "created",
             "origin": "local",
         }
         return self._insert(values, now)
 
-    def mark_submitting(self, local_id: str) -> LedgerRow:
-        """The submit request is about to leave; reconciliation measures its window from here."""
-        now = self._now()
-        return self._update(local_id, {"local_state": "submitting", "submitting_at": now})
+    def mark_submitting(self, local_id: str, request_json: Mapping[str, Any] | None = None) -> LedgerRow:
+        """The submit request is about to leave; reconciliation measures its window from here.
+
+        `request_json` replaces the stored body with the one actually sent (uploads resolved to
+        `oss://` URLs); the fingerprint keeps describing the request as the user made it.
+        """
+        changes: dict[str, Any] = {"local_state": "submitting", "submitting_at": self._now()}
+        if request_json is not None:
+            changes["request_json"] = _scrubbed_json(request_json)
+        return self._update(local_id, changes)
 
     def mark_submitted(
         self, local_id: str, task_id: str, request_id: str | None = None, status: str = "PENDING"
@@ -751,7 +781,7 @@ class Ledger:
         rows = self._conn().execute("SELECT task_id FROM tasks WHERE task_id IS NOT NULL")
         return {r["task_id"] for r in rows}
 
-    def reconcile_candidates(
+    def match_remote(
         self, row: LedgerRow, remote_tasks: Iterable[Any], *, window: tuple[float, float] = RECONCILE_WINDOW
     ) -> ReconcileMatch:
         """pick_reconcile_match with every task id this ledger already holds counted as taken."""
@@ -801,7 +831,7 @@ class Ledger:
         rows = self._conn().execute(
             """
             SELECT submit_time, end_time FROM tasks
-            WHERE model = ? AND duration IS ? AND resolution_tier IS ? AND remote_status = 'SUCCEEDED'
+            WHERE model = ? AND duration IS ? AND tier IS ? AND remote_status = 'SUCCEEDED'
                   AND submit_time IS NOT NULL AND end_time IS NOT NULL
             ORDER BY created_at DESC LIMIT ?
             """,

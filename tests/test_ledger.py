@@ -24,6 +24,7 @@ from qwenvid.ledger import (
     billed_seconds_from_usage,
     iso,
     pick_reconcile_match,
+    reconcile_candidates,
     request_fingerprint,
     url_expiry,
 )
@@ -61,10 +62,10 @@ def new_row(ledger: Ledger, *, model: str = "wan2.6-t2v", mode: str = "t2v", **e
         mode=mode,
         model=model,
         endpoint="/services/aigc/video-generation/video-synthesis",
-        request={**BODY, "model": model},
+        request_json={**BODY, "model": model},
         prompt="A kitten running in the moonlight",
         duration=extra.pop("duration", 5.0),
-        resolution_tier=extra.pop("resolution_tier", "720P"),
+        tier=extra.pop("tier", "720P"),
         billable_seconds_estimate=extra.pop("billable_seconds_estimate", 5.0),
         **extra,
     )
@@ -137,7 +138,7 @@ def test_row_is_on_disk_before_the_submit_and_holds_no_secret(tmp_path: Path, cl
     ledger = Ledger(path, clock=clock)
     body = {**BODY, "input": {"prompt": "leaked sk-abcdef0123456789 here"}}
 
-    row = ledger.create(mode="t2v", model="wan2.6-t2v", endpoint="/x", request=body, prompt="p")
+    row = ledger.create(mode="t2v", model="wan2.6-t2v", endpoint="/x", request_json=body, prompt="p")
 
     # A separate connection (as a crash-surviving reader would) already sees it.
     raw = (
@@ -145,10 +146,21 @@ def test_row_is_on_disk_before_the_submit_and_holds_no_secret(tmp_path: Path, cl
     )
     assert raw[0] == "created"
     assert "abcdef0123456789" not in raw[1]
-    assert row.request == {**body, "input": {"prompt": "leaked sk-*** here"}}
+    assert row.request_json == {**body, "input": {"prompt": "leaked sk-*** here"}}
     assert row.fingerprint == request_fingerprint("wan2.6-t2v", body)
     assert row.created_at == iso(T0)
     ledger.close()
+
+
+def test_mark_submitting_stores_the_body_actually_sent(ledger: Ledger):
+    row = new_row(ledger, tier="1080P")
+    sent = {**BODY, "input": {"prompt": "p", "img_url": "oss://dashscope-instant/abc/cat.png"}}
+
+    updated = ledger.mark_submitting(row.id, request_json=sent)
+
+    assert updated.request_json == sent
+    assert updated.fingerprint == row.fingerprint
+    assert updated.tier == "1080P"
 
 
 def test_local_ids_are_time_sortable_and_unique(ledger: Ledger, clock: Clock):
@@ -401,7 +413,12 @@ def test_list_filters_newest_first(ledger: Ledger, clock: Clock):
 def test_record_external_is_idempotent_and_get_finds_it(ledger: Ledger):
     row = ledger.record_external("foreign-1", status="succeeded", model="wan2.6-t2v")
 
-    assert (row.origin, row.local_state, row.remote_status, row.request) == ("external", "submitted", "SUCCEEDED", None)
+    assert (row.origin, row.local_state, row.remote_status, row.request_json) == (
+        "external",
+        "submitted",
+        "SUCCEEDED",
+        None,
+    )
     assert ledger.record_external("foreign-1") == row
     assert ledger.get("foreign") == row
 
@@ -414,7 +431,7 @@ def test_rows_serialise_to_json(ledger: Ledger):
 
     assert data["task_id"] == "task-j"
     assert data["usage"] == {"duration": 5}
-    assert data["request"]["model"] == "wan2.6-t2v"
+    assert data["request_json"]["model"] == "wan2.6-t2v"
 
 
 def test_totals_by_model(ledger: Ledger, clock: Clock):
@@ -448,7 +465,7 @@ def test_history_durations_for_the_adaptive_poller(ledger: Ledger, clock: Clock)
         ("other-duration", "2026-03-01 20:09:00.000", 10.0, "720P"),
     ]:
         clock.advance(1)
-        submitted(ledger, task_id, duration=duration, resolution_tier=tier)
+        submitted(ledger, task_id, duration=duration, tier=tier)
         ledger.set_result(task_id, video_url="https://h/v.mp4", submit_time="2026-03-01 20:00:00.000", end_time=end)
     submitted(ledger, "failed")
     ledger.update_remote("failed", "FAILED", submit_time="2026-03-01 20:00:00.000", end_time="2026-03-01 20:00:09.0")
@@ -585,6 +602,7 @@ def test_pick_reconcile_match(
     assert (match.task.task_id if match.task else None) == expected
     assert match.found is (expected is not None)
     assert reason in match.reason
+    assert reconcile_candidates(row, remote, taken=taken) is match.task
 
 
 def test_reconcile_candidates_skips_tasks_the_ledger_already_holds(ledger: Ledger, clock: Clock):
@@ -595,7 +613,7 @@ def test_reconcile_candidates_skips_tasks_the_ledger_already_holds(ledger: Ledge
     submitted(ledger, "already-mine")
     remote = [Remote("already-mine", "wan2.6-t2v", SENT_MS + 100), Remote("lost", "wan2.6-t2v", SENT_MS + 300)]
 
-    match = ledger.reconcile_candidates(row, remote)
+    match = ledger.match_remote(row, remote)
 
     assert match.task is remote[1]
     assert ledger.adopt(row.id, match.task.task_id, match.task.status).task_id == "lost"
@@ -634,7 +652,7 @@ import sys
 from qwenvid.ledger import Ledger
 ledger = Ledger(sys.argv[1])
 for n in range(40):
-    row = ledger.create(mode="t2v", model="wan2.6-t2v", endpoint="/x", request={"n": n})
+    row = ledger.create(mode="t2v", model="wan2.6-t2v", endpoint="/x", request_json={"n": n})
     ledger.mark_submitted(row.id, f"{sys.argv[2]}-{n}", None, "PENDING")
 ledger.close()
 """
