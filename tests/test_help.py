@@ -1,0 +1,81 @@
+"""Every command keeps a one-line summary, option help with units/defaults, and an Examples section."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+import typer
+from typer.testing import CliRunner
+
+from qwenvid.cli import app
+
+COMMANDS = sorted(typer.main.get_command(app).commands)  # type: ignore[attr-defined]
+EXPECTED = {
+    "t2v", "i2v", "kf2v", "r2v", "vace", "generate", "status", "fetch", "cancel", "tasks", "resume",
+    "models", "doctor", "emulator",
+}  # fmt: skip
+
+
+def test_every_product_command_is_registered() -> None:
+    assert EXPECTED <= set(COMMANDS)
+
+
+@pytest.mark.parametrize("name", COMMANDS)
+def test_command_has_summary_option_help_and_examples(name: str) -> None:
+    command = typer.main.get_command(app).commands[name]  # type: ignore[attr-defined]
+    summary = (command.help or "").strip().splitlines()
+    assert summary and summary[0].endswith("."), f"{name}: one-line summary ending in a period"
+    assert "Examples" in (command.epilog or ""), f"{name}: no Examples epilog"
+    assert f"qwenvid {name}" in (command.epilog or "") or name == "emulator", f"{name}: examples do not run {name}"
+    for param in command.params:
+        if param.param_type_name == "option" and param.name != "help":
+            assert getattr(param, "help", None), f"{name} {param.opts}: option without help"
+
+
+@pytest.mark.parametrize("name", COMMANDS)
+def test_help_renders_examples(name: str) -> None:
+    result = CliRunner().invoke(app, [name, "--help"], env={"COLUMNS": "120"})
+    assert result.exit_code == 0, result.output
+    assert "Examples" in result.stdout
+    assert "$ qwenvid" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("command", "phrase"),
+    [
+        ("t2v", "seconds"),
+        ("t2v", "1280*720"),
+        ("t2v", "Default"),
+        ("status", "--wait"),
+        ("tasks", "YYYY-MM-DD"),
+        ("emulator", "throttle:TARGET"),
+    ],
+)
+def test_help_names_units_and_defaults(command: str, phrase: str) -> None:
+    result = CliRunner().invoke(app, [command, "--help"], env={"COLUMNS": "200"})
+    assert phrase in " ".join(result.stdout.split())
+
+
+def test_top_level_help_lists_exit_codes() -> None:
+    result = CliRunner().invoke(app, ["--help"], env={"COLUMNS": "200"})
+    assert result.exit_code == 0
+    text = " ".join(result.stdout.split())
+    for code in ("130 interrupted", "7 confirmation needed", "10 content moderation"):
+        assert code in text
+
+
+def test_help_does_not_import_heavy_modules() -> None:
+    """`qwenvid --help` stays fast: none of the heavy libraries load for it."""
+    probe = (
+        "import sys\n"
+        "sys.argv = ['qwenvid', '--help']\n"
+        "from qwenvid.cli import main\n"
+        "try:\n    main()\nexcept SystemExit:\n    pass\n"
+        "heavy = [m for m in ('httpx', 'av', 'PIL', 'starlette', 'uvicorn', 'questionary') if m in sys.modules]\n"
+        "sys.stderr.write('HEAVY=' + ','.join(heavy))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60)
+    assert "HEAVY=" in result.stderr
+    assert result.stderr.split("HEAVY=")[1].strip() == ""
