@@ -92,15 +92,9 @@ def request_of(cls_name: str, values: dict[str, Any], skill: dict[str, Any] | No
     """The library request object: the skill JSON (if any) with every flag the user gave laid over it."""
     from qwenvid import requests
 
-    given = {key: value for key, value in values.items() if value is not None and value != [] and value != ()}
+    given = {key: value for key, value in values.items() if value is not None and value != []}
     if skill is not None:
-        detected = requests.detect_mode(skill)
-        if mode is not None and detected != mode:
-            raise ValidationError(
-                f"The request JSON is a {detected} request, not {mode}.",
-                hint=f"Run it with `qwenvid {detected} --request ...` or `qwenvid generate --request ...`.",
-            )
-        base = requests.request_from_skill_json(skill)
+        base = requests.request_from_skill_json(skill, mode=mode)  # type: ignore[arg-type]
         return dataclasses.replace(base, **_known_fields(type(base), given))
     cls = getattr(requests, cls_name)
     return cls(**_known_fields(cls, given))
@@ -279,6 +273,10 @@ def i2v(
             rich_help_panel=INPUTS,
         ),
     ] = None,
+    template: Annotated[
+        str | None,
+        typer.Option("--template", help="Effect template name (wan2.1 models), e.g. flying.", rich_help_panel=INPUTS),
+    ] = None,
     model: ModelOpt = None,
     duration: DurationOpt = None,
     resolution: ResolutionOpt = None,
@@ -310,6 +308,7 @@ def i2v(
         "last_frame": last_frame,
         "clip": clip,
         "driving_audio": driving_audio,
+        "template": template,
         "audio": audio,
         "audio_file": audio_file,
         "shot_type": shot_type,
@@ -332,6 +331,10 @@ def kf2v(
     ] = None,
     last_frame: Annotated[
         str | None, typer.Option("--last-frame", help="Last frame: image or URL.", rich_help_panel=INPUTS)
+    ] = None,
+    template: Annotated[
+        str | None,
+        typer.Option("--template", help="Effect template name (wan2.1 models), e.g. flying.", rich_help_panel=INPUTS),
     ] = None,
     model: ModelOpt = None,
     duration: DurationOpt = None,
@@ -356,7 +359,7 @@ def kf2v(
     values = common_values(
         model, prompt, negative_prompt, duration, size, resolution, ratio, seed, prompt_extend, watermark
     )
-    values |= {"first_frame": first_frame, "last_frame": last_frame}
+    values |= {"first_frame": first_frame, "last_frame": last_frame, "template": template}
     request = request_of("KF2VRequest", values, read_skill_json(flags), "kf2v")
     run_request(state_of(ctx, json_out), request, flags)
 
@@ -377,6 +380,14 @@ def r2v(
             "--ref",
             "-r",
             help="Reference image or video (local or URL); repeat for several (up to 5).",
+            rich_help_panel=INPUTS,
+        ),
+    ] = None,
+    ref_voice: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--ref-voice",
+            help="wan2.7-r2v: voice (wav/mp3, 1-10 s) for the --ref at the same position; repeatable.",
             rich_help_panel=INPUTS,
         ),
     ] = None,
@@ -409,7 +420,13 @@ def r2v(
     values = common_values(
         model, prompt, negative_prompt, duration, size, resolution, ratio, seed, prompt_extend, watermark
     )
-    values |= {"references": list(ref or []), "first_frame": first_frame, "audio": audio, "shot_type": shot_type}
+    values |= {
+        "refs": list(ref or []),
+        "ref_voices": list(ref_voice or []),
+        "first_frame": first_frame,
+        "audio": audio,
+        "shot_type": shot_type,
+    }
     request = request_of("R2VRequest", values, read_skill_json(flags), "r2v")
     run_request(state_of(ctx, json_out), request, flags)
 
@@ -426,7 +443,10 @@ VACE_EXAMPLES = examples(
 
 def vace(
     ctx: typer.Context,
-    function: Annotated[str, typer.Argument(help=f"What to do: {VACE_FUNCTIONS_HELP}.", show_default=False)],
+    function: Annotated[
+        str | None,
+        typer.Argument(help=f"What to do: {VACE_FUNCTIONS_HELP}. Optional with --request/--file.", show_default=False),
+    ] = None,
     prompt: OptionalPromptArg = None,
     video: Annotated[
         str | None, typer.Option("--video", help="Source video: mp4 or URL.", rich_help_panel=INPUTS)
@@ -446,7 +466,10 @@ def vace(
     mask_frame_id: Annotated[
         int | None,
         typer.Option(
-            "--mask-frame-id", help="Frame the mask image belongs to (1-based). Default: 1.", rich_help_panel=INPUTS
+            "--mask-frame",
+            "--mask-frame-id",
+            help="Frame the mask image belongs to (1-based). Default: 1.",
+            rich_help_panel=INPUTS,
         ),
     ] = None,
     first_clip: Annotated[
@@ -522,40 +545,39 @@ def vace(
     """Edit or extend videos: the five VACE functions, or instruction editing with wan2.7-videoedit."""
     from qwenvid.catalogue import INSTRUCT, canonical_vace_function
 
-    name = canonical_vace_function(function)
-    if name is None:
+    skill = read_skill_json(flags := RunFlags(request_json, file, dry_run, detach, timeout, output, yes))
+    if function is None and skill is None:
+        raise ValidationError("vace needs a function first.", hint=f"Use one of: {VACE_FUNCTIONS_HELP}.")
+    name = canonical_vace_function(function) if function is not None else None
+    if function is not None and name is None:
         raise ValidationError(f"Unknown vace function {function!r}.", hint=f"Use one of: {VACE_FUNCTIONS_HELP}.")
-    flags = RunFlags(request_json, file, dry_run, detach, timeout, output, yes)
     values = common_values(
         model, prompt, negative_prompt, duration, size, resolution, ratio, seed, prompt_extend, watermark
     )
-    values |= {"video": video, "ref_images": list(ref_image or [])}
-    if name == INSTRUCT:
-        values |= {"audio_setting": audio_setting}
-        request = request_of("VideoEditRequest", values, read_skill_json(flags), None)
-    else:
-        values |= {
-            "function": name,
-            "mask_image": mask_image,
-            "mask_video": mask_video,
-            "mask_frame_id": mask_frame_id,
-            "first_clip": first_clip,
-            "last_clip": last_clip,
-            "first_frame": first_frame,
-            "last_frame": last_frame,
-            "obj_or_bg": list(obj_or_bg or []),
-            "control_condition": control_condition,
-            "strength": strength,
-            "mask_type": mask_type,
-            "expand_ratio": expand_ratio,
-            "expand_mode": expand_mode,
-            "top_scale": top_scale,
-            "bottom_scale": bottom_scale,
-            "left_scale": left_scale,
-            "right_scale": right_scale,
-            "audio_setting": audio_setting,
-        }
-        request = request_of("VaceRequest", values, read_skill_json(flags), "vace")
+    values |= {
+        "function": None if name == INSTRUCT else name,
+        "video": video,
+        "ref_images": list(ref_image or []),
+        "mask_image": mask_image,
+        "mask_video": mask_video,
+        "mask_frame_id": mask_frame_id,
+        "first_clip": first_clip,
+        "last_clip": last_clip,
+        "first_frame": first_frame,
+        "last_frame": last_frame,
+        "obj_or_bg": list(obj_or_bg or []),
+        "control_condition": control_condition,
+        "strength": strength,
+        "mask_type": mask_type,
+        "expand_ratio": expand_ratio,
+        "expand_mode": expand_mode,
+        "top_scale": top_scale,
+        "bottom_scale": bottom_scale,
+        "left_scale": left_scale,
+        "right_scale": right_scale,
+        "audio_setting": audio_setting,
+    }
+    request = request_of("VideoEditRequest" if name == INSTRUCT else "VaceRequest", values, skill, "vace")
     run_request(state_of(ctx, json_out), request, flags)
 
 
