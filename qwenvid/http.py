@@ -75,7 +75,14 @@ def _parse_seconds(raw: str | None) -> float | None:
     return value if math.isfinite(value) else None
 
 
+_WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+_DAY_NAMES = frozenset(_WEEKDAYS) | {day[:3] for day in _WEEKDAYS}
+
+
 def _parse_http_date(raw: str, now: float) -> float | None:
+    day = re.match(r"\s*([A-Za-z]+),", raw)
+    if day and day.group(1).lower() not in _DAY_NAMES:  # email.utils would skip a garbled day name
+        return None
     try:
         when = email.utils.parsedate_to_datetime(raw.strip())
     except (TypeError, ValueError, IndexError, OverflowError):
