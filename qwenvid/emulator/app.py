@@ -1,0 +1,569 @@
+"""The emulator's Starlette app: DashScope's async video API, the OSS upload form, signed results, controls."""
+
+from __future__ import annotations
+
+import asyncio
+import email.parser
+import email.policy
+import hashlib
+import json
+import logging
+import math
+import uuid
+from collections.abc import Awaitable, Callable, Iterator, Mapping
+from dataclasses import dataclass, fields
+from typing import Any
+from xml.sax.saxutils import escape
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import FileResponse, JSONResponse, Response
+from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
+
+from qwenvid.catalogue import PATHS
+from qwenvid.emulator.config import Clock, EmulatorConfig
+from qwenvid.emulator.faults import Fault, describe, parse_fault
+from qwenvid.emulator.state import (
+    FAILURE_MESSAGES,
+    REJECT_MESSAGES,
+    STATUSES,
+    UNKNOWN,
+    ApiFailure,
+    EmulatorState,
+    ListQuery,
+    OssFailure,
+    throttled,
+)
+from qwenvid.errors import ValidationError
+from qwenvid.validation import check_body, deferred_failure, truncate_text_fields
+
+API = "/api/v1"
+OSS_PATH = "/__oss"
+RESULTS_PATH = "/__results"
+OSS_HOST_ID = "dashscope-file-mgr.oss-emulator.local"
+DAY_SECONDS = 24 * 3600
+ASYNC_REQUIRED = "current user api does not support synchronous calls"
+CANCEL_REFUSED = "Failed to cancel the task, please confirm if the task is in PENDING status."
+SERVER_ERROR = "An internal error has occurred, please try again later or contact service support."
+SERVICE_UNAVAILABLE = "Too many requests in route. Please try again later."
+
+log = logging.getLogger("qwenvid.emulator")
+Handler = Callable[[Request, "Call"], Awaitable[Response]]
+
+
+class ConnectionDropped(Exception):
+    """Raised after the response headers went out, so the server closes the connection mid-response."""
+
+
+class _QuietDrops(logging.Filter):
+    """Keep injected connection drops out of uvicorn's error log; they are on purpose."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        error = record.exc_info[1] if record.exc_info else None
+        return not isinstance(error, ConnectionDropped)
+
+
+logging.getLogger("uvicorn.error").addFilter(_QuietDrops())
+
+
+@dataclass(frozen=True)
+class Call:
+    """What a DashScope handler gets besides the request."""
+
+    state: EmulatorState
+    request_id: str
+    api_key_id: str
+
+
+# ---------------------------------------------------------------------------------------------
+# Responses
+# ---------------------------------------------------------------------------------------------
+
+
+def api_json(body: dict[str, Any], request_id: str, status: int = 200, headers: Mapping[str, str] | None = None
+             ) -> JSONResponse:
+    """A DashScope JSON answer: always a request_id in the body and the X-Request-ID header."""
+    return JSONResponse({**body, "request_id": request_id}, status_code=status,
+                        headers={"X-Request-ID": request_id, **(headers or {})})
+
+
+def api_error(failure: ApiFailure, request_id: str) -> JSONResponse:
+    return api_json({"code": failure.code, "message": failure.message}, request_id, failure.status, failure.headers)
+
+
+def oss_error(failure: OssFailure, request_id: str, head_only: bool = False) -> Response:
+    """An OSS error: XML body (omitted for HEAD), x-oss-request-id header."""
+    extra = "".join(f"  <{k}>{escape(v)}</{k}>\n" for k, v in failure.extra.items())
+    body = (
+        '<?xml version="1.0" encoding="UTF-8"?>\n<Error>\n'
+        f"  <Code>{escape(failure.code)}</Code>\n  <Message>{escape(failure.message)}</Message>\n"
+        f"  <RequestId>{request_id}</RequestId>\n  <HostId>{OSS_HOST_ID}</HostId>\n{extra}</Error>\n"
+    )
+    headers = {"x-oss-request-id": request_id, "x-oss-ec": failure.code}
+    return Response(b"" if head_only else body.encode(), failure.status, headers, media_type="application/xml")
+
+
+class DroppedResponse(Response):
+    """Sends the status line and headers of a JSON answer, then drops the connection."""
+
+    def __init__(self, request_id: str) -> None:
+        super().__init__(b"", 200, {"X-Request-ID": request_id}, media_type="application/json")
+        self.headers["content-length"] = "512"
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await send({"type": "http.response.start", "status": self.status_code, "headers": self.raw_headers})
+        raise ConnectionDropped("injected fault: connection dropped")
+
+
+class TruncatedFileResponse(Response):
+    """Serves about half of the requested bytes of a file, then drops the connection."""
+
+    def __init__(self, path: str, size: int, start: int, end: int, headers: Mapping[str, str]) -> None:
+        status = 206 if (start, end) != (0, size - 1) else 200
+        super().__init__(b"", status, dict(headers), media_type="video/mp4")
+        self.path, self.start, self.end = path, start, end
+        self.headers["content-length"] = str(end - start + 1)
+        if status == 206:
+            self.headers["content-range"] = f"bytes {start}-{end}/{size}"
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await send({"type": "http.response.start", "status": self.status_code, "headers": self.raw_headers})
+        remaining = max(1, (self.end - self.start + 1) // 2)
+        with open(self.path, "rb") as file:
+            file.seek(self.start)
+            while remaining > 0:
+                chunk = file.read(min(remaining, 1 << 16))
+                if not chunk:
+                    break
+                remaining -= len(chunk)
+                await send({"type": "http.response.body", "body": chunk, "more_body": True})
+        raise ConnectionDropped("injected fault: download truncated")
+
+
+def _single_range(header: str | None, size: int) -> tuple[int, int]:
+    """(start, end) of a simple `bytes=a-b` / `bytes=a-` / `bytes=-n` header, else the whole file."""
+    if not header or not header.startswith("bytes=") or "," in header:
+        return 0, size - 1
+    first, _, last = header[6:].strip().partition("-")
+    try:
+        if not first:
+            return max(0, size - int(last)), size - 1
+        return int(first), min(size - 1, int(last)) if last else size - 1
+    except ValueError:
+        return 0, size - 1
+
+
+# ---------------------------------------------------------------------------------------------
+# The wrapper every DashScope route goes through: slow, auth, faults, query limits, errors
+# ---------------------------------------------------------------------------------------------
+
+
+def _emulator(request: Request) -> EmulatorState:
+    state: EmulatorState = request.app.state.emulator
+    return state
+
+
+def api_key_id(key: str) -> str:
+    """A stable public id for a key (DashScope lists `api_key_id`), without keeping the key."""
+    return str(int.from_bytes(hashlib.sha256(key.encode()).digest()[:4], "big") % 1_000_000)
+
+
+def _authenticate(request: Request, state: EmulatorState) -> str:
+    scheme, _, key = request.headers.get("authorization", "").strip().partition(" ")
+    key = key.strip()
+    if scheme.lower() != "bearer" or not key:
+        raise ApiFailure(401, "InvalidApiKey", "No API-key provided.")
+    if state.config.api_keys and key not in state.config.api_keys:
+        raise ApiFailure(401, "InvalidApiKey", "Invalid API-key provided.")
+    return api_key_id(key)
+
+
+async def _slow(state: EmulatorState, target: str) -> None:
+    fault = state.faults.take("slow", target)
+    if fault is not None and fault.seconds:
+        await asyncio.sleep(fault.seconds)
+
+
+def _generic_fault(state: EmulatorState, target: str, request_id: str) -> Response | None:
+    """The answer of an armed throttle / 5xx / 503 / drop fault for this request, if one fires."""
+    if (fault := state.faults.take("throttle", target)) is not None:
+        return api_error(throttled(retry_after=fault.seconds if fault.seconds is not None else 1), request_id)
+    if state.faults.take("5xx", target) is not None:
+        return api_error(ApiFailure(500, "InternalError", SERVER_ERROR), request_id)
+    if state.faults.take("503", target) is not None:
+        return api_error(ApiFailure(503, "ServiceUnavailable", SERVICE_UNAVAILABLE), request_id)
+    if state.faults.take("drop", target) is not None:
+        return DroppedResponse(request_id)
+    return None
+
+
+QUERY_LIMITED = ("query", "list", "cancel")
+
+
+def api_route(path: str, handler: Handler, target: str, methods: list[str]) -> Route:
+    async def endpoint(request: Request) -> Response:
+        state = _emulator(request)
+        request_id = str(uuid.uuid4())
+        try:
+            await _slow(state, target)
+            key_id = _authenticate(request, state)
+            if (faulted := _generic_fault(state, target, request_id)) is not None:
+                return faulted
+            if target in QUERY_LIMITED:
+                state.check_rate(target, state.config.query_qps)
+            return await handler(request, Call(state, request_id, key_id))
+        except ApiFailure as failure:
+            return api_error(failure, request_id)
+        except Exception:  # an emulator bug must still look like a DashScope answer
+            log.exception("emulator error on %s %s", request.method, request.url.path)
+            return api_error(ApiFailure(500, "InternalError", SERVER_ERROR), request_id)
+
+    return Route(path, endpoint, methods=methods)
+
+
+def _base(request: Request) -> str:
+    return f"{request.url.scheme}://{request.url.netloc}"
+
+
+# ---------------------------------------------------------------------------------------------
+# DashScope handlers
+# ---------------------------------------------------------------------------------------------
+
+
+def _oss_urls(value: Any) -> Iterator[str]:
+    if isinstance(value, str):
+        if value.startswith("oss://"):
+            yield value
+    elif isinstance(value, Mapping):
+        for item in value.values():
+            yield from _oss_urls(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _oss_urls(item)
+
+
+def submit_handler(path: str) -> Handler:
+    async def submit(request: Request, call: Call) -> Response:
+        state = call.state
+        if request.headers.get("x-dashscope-async", "").strip().lower() != "enable":
+            raise ApiFailure(403, "AccessDenied", ASYNC_REQUIRED)
+        try:
+            body = json.loads(await request.body() or b"null")
+        except (ValueError, UnicodeDecodeError):
+            raise ApiFailure(400, "InvalidParameter",
+                             "Required body invalid, please check the request body format.") from None
+        try:
+            spec = check_body(API + path, body, lenient=True)
+        except ValidationError as error:
+            raise ApiFailure(400, error.code or "InvalidParameter", error.message) from None
+        if spec is None:  # check_body(lenient=True) refuses unknown models itself; kept for type narrowing
+            raise ApiFailure(400, "InvalidParameter", "Model not exist.")
+        if (reject := state.faults.take("reject", "submit")) is not None and reject.code:
+            raise ApiFailure(400, reject.code, REJECT_MESSAGES.get(reject.code, f"Request rejected: {reject.code}"))
+        oss_urls = list(_oss_urls(body.get("input")))
+        if oss_urls and request.headers.get("x-dashscope-ossresourceresolve", "").strip().lower() != "enable":
+            raise ApiFailure(400, "InvalidParameter", f"The provided URL does not appear to be valid: {oss_urls[0]}. "
+                             "oss:// temporary URLs need the request header X-DashScope-OssResourceResolve: enable.")
+        for url in oss_urls:
+            state.resolve_oss(url, spec, str(body["model"]))
+        if state.faults.take("drop-before-create", "submit") is not None:
+            return DroppedResponse(call.request_id)
+        body = truncate_text_fields(body, spec)
+        fail = state.faults.take("fail", "submit")
+        planned = ((fail.code, FAILURE_MESSAGES.get(fail.code, f"Task failed: {fail.code}"))
+                   if fail is not None and fail.code else deferred_failure(body))
+        task = state.create_task(spec, path, body, api_key_id=call.api_key_id, request_id=call.request_id,
+                                 planned_failure=planned)
+        if state.faults.take("drop-after-create", "submit") is not None:
+            return DroppedResponse(call.request_id)
+        if state.faults.take("5xx-after-create", "submit") is not None:
+            raise ApiFailure(500, "InternalError", SERVER_ERROR)
+        return api_json({"output": {"task_status": task.status, "task_id": task.task_id}}, call.request_id)
+
+    return submit
+
+
+async def get_task(request: Request, call: Call) -> Response:
+    task_id = request.path_params["task_id"]
+    task = call.state.get_task(task_id)
+    if task is None:
+        return api_json({"output": {"task_id": task_id, "task_status": UNKNOWN}}, call.request_id)
+    output, usage = call.state.task_output(task, _base(request))
+    body: dict[str, Any] = {"output": output}
+    if usage is not None:
+        body["usage"] = usage
+    return api_json(body, call.request_id)
+
+
+def _int_param(request: Request, name: str, default: int) -> int:
+    text = request.query_params.get(name)
+    if text is None or text == "":
+        return default
+    try:
+        value = int(text)
+    except ValueError:
+        raise ApiFailure(400, "InvalidParameter", f"{name} must be a positive integer, not {text!r}") from None
+    if value < 1:
+        raise ApiFailure(400, "InvalidParameter", f"{name} must be a positive integer, not {text!r}")
+    return value
+
+
+def _list_window(request: Request, state: EmulatorState) -> tuple[float, float]:
+    """[start, end] of a list call: defaults per §1.3, 24 h at most, times 'YYYYMMDDhhmmss'."""
+    texts = {name: request.query_params.get(name) or None for name in ("start_time", "end_time")}
+    parsed: dict[str, float] = {}
+    for name, text in texts.items():
+        if text is not None:
+            try:
+                parsed[name] = state.parse_list_time(text)
+            except ValueError:
+                raise ApiFailure(400, "InvalidParameter", f"{name} {text!r} is not a time in the format "
+                                 "YYYYMMDDhhmmss") from None
+    start, end = parsed.get("start_time"), parsed.get("end_time")
+    if start is None and end is None:
+        end = state.now()
+        start = end - DAY_SECONDS
+    elif start is None:
+        start = end - DAY_SECONDS  # type: ignore[operator]
+    elif end is None:
+        end = start + DAY_SECONDS
+    assert start is not None and end is not None
+    if end < start:
+        raise ApiFailure(400, "InvalidParameter", "start_time must not be later than end_time.")
+    if end - start > DAY_SECONDS:
+        raise ApiFailure(400, "InvalidParameter", "The time range between start_time and end_time cannot exceed "
+                         "24 hours.")
+    return start, end + 0.999  # end_time has second precision: include the whole last second
+
+
+async def list_tasks(request: Request, call: Call) -> Response:
+    state = call.state
+    start, end = _list_window(request, state)
+    params = request.query_params
+    status = params.get("status") or None
+    if status is not None and status.upper() not in STATUSES:
+        raise ApiFailure(400, "InvalidParameter", f"status {status!r} is not one of {', '.join(STATUSES)}")
+    page_no, page_size = _int_param(request, "page_no", 1), _int_param(request, "page_size", 10)
+    query = ListQuery(start, end, params.get("task_id") or None, params.get("model_name") or None, status,
+                      params.get("api_key_id") or None, params.get("region") or None)
+    found = state.list_tasks(query)
+    page = found[(page_no - 1) * page_size: page_no * page_size]
+    return api_json(
+        {
+            "total": len(found),
+            "data": [state.list_entry(task) for task in page],
+            "total_page": math.ceil(len(found) / page_size),
+            "page_no": page_no,
+            "page_size": page_size,
+        },
+        call.request_id,
+    )
+
+
+async def cancel_task(request: Request, call: Call) -> Response:
+    if not call.state.cancel(request.path_params["task_id"]):
+        raise ApiFailure(400, "UnsupportedOperation", CANCEL_REFUSED)
+    return api_json({}, call.request_id)
+
+
+async def upload_policy(request: Request, call: Call) -> Response:
+    params = request.query_params
+    if params.get("action") != "getPolicy":
+        raise ApiFailure(400, "InvalidParameter", f"Unsupported action {params.get('action')!r}; use getPolicy.")
+    model = (params.get("model") or "").strip()
+    if not model:
+        raise ApiFailure(400, "InvalidParameter", "Field required: model")
+    call.state.check_rate(f"policy:{model}", call.state.config.policy_qps)
+    data = call.state.issue_policy(model, _base(request) + OSS_PATH)
+    return api_json({"data": data}, call.request_id)
+
+
+# ---------------------------------------------------------------------------------------------
+# OSS: the upload form and signed result downloads (no DashScope key here)
+# ---------------------------------------------------------------------------------------------
+
+
+def _parse_form(content_type: str, body: bytes) -> tuple[dict[str, str], bytes, str]:
+    """(text fields, file bytes, file content type) of a multipart/form-data body."""
+    message = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(
+        b"Content-Type: " + content_type.encode("latin-1") + b"\r\n\r\n" + body
+    )
+    if not message.is_multipart():
+        raise OssFailure(400, "InvalidArgument", "The body of a POST upload must be multipart/form-data.")
+    fields: dict[str, str] = {}
+    data: bytes | None = None
+    file_type = "application/octet-stream"
+    for part in message.iter_parts():
+        name = part.get_param("name", header="content-disposition")
+        payload = part.get_payload(decode=True)
+        if not isinstance(name, str) or not isinstance(payload, bytes):
+            continue
+        if name == "file":
+            data, file_type = payload, part.get_content_type()
+        else:
+            fields[name] = payload.decode("utf-8", "replace")
+    if data is None:
+        raise OssFailure(400, "InvalidArgument", "The form field file is required.")
+    return fields, data, file_type
+
+
+async def oss_upload(request: Request) -> Response:
+    state = _emulator(request)
+    request_id = uuid.uuid4().hex[:24].upper()
+    await _slow(state, "upload")
+    if state.faults.take("5xx", "upload") is not None or state.faults.take("503", "upload") is not None:
+        return oss_error(OssFailure(503, "ServiceUnavailable", "Please reduce your request rate."), request_id)
+    if state.faults.take("drop", "upload") is not None:
+        return DroppedResponse(request_id)
+    try:
+        fields, data, file_type = _parse_form(request.headers.get("content-type", ""), await request.body())
+        upload = await asyncio.to_thread(state.accept_upload, fields, data, file_type)
+    except OssFailure as failure:
+        return oss_error(failure, request_id)
+    except (ValueError, KeyError):
+        return oss_error(OssFailure(400, "InvalidPolicyDocument", "Invalid Policy: Invalid JSON."), request_id)
+    status = fields.get("success_action_status", "204")
+    headers = {"x-oss-request-id": request_id, "ETag": f'"{hashlib.md5(data).hexdigest().upper()}"'}
+    if status == "201":
+        xml = (f'<?xml version="1.0" encoding="UTF-8"?>\n<PostResponse><Bucket>dashscope-file-mgr</Bucket>'
+               f"<Key>{escape(upload.key)}</Key><ETag>{headers['ETag']}</ETag></PostResponse>")
+        return Response(xml, 201, headers, media_type="application/xml")
+    return Response(b"", 200 if status == "200" else 204, headers)
+
+
+async def result_download(request: Request) -> Response:
+    state = _emulator(request)
+    request_id = uuid.uuid4().hex[:24].upper()
+    head_only = request.method == "HEAD"
+    await _slow(state, "download")
+    if request.headers.get("authorization"):
+        state.auth_on_download += 1
+        return oss_error(OssFailure(400, "InvalidArgument", "Only one auth mechanism allowed: this URL is already "
+                                    "signed, so the request must not carry an Authorization header."),
+                         request_id, head_only)
+    if state.faults.take("5xx", "download") is not None or state.faults.take("503", "download") is not None:
+        return oss_error(OssFailure(503, "ServiceUnavailable", "Please reduce your request rate."), request_id,
+                         head_only)
+    if state.faults.take("drop", "download") is not None:
+        return DroppedResponse(request_id)
+    params = request.query_params
+    try:
+        path = state.result_file(request.path_params["name"], params.get("Expires"), params.get("OSSAccessKeyId"),
+                                 params.get("Signature"))
+    except OssFailure as failure:
+        return oss_error(failure, request_id, head_only)
+    headers = {"x-oss-request-id": request_id, "x-oss-object-type": "Normal"}
+    if not head_only and state.faults.take("truncate", "download") is not None:
+        size = path.stat().st_size
+        start, end = _single_range(request.headers.get("range"), size)
+        return TruncatedFileResponse(str(path), size, start, end, headers)
+    return FileResponse(path, media_type="video/mp4", headers=headers)
+
+
+# ---------------------------------------------------------------------------------------------
+# Controls (not DashScope): state, faults, clock
+# ---------------------------------------------------------------------------------------------
+
+
+async def control_state(request: Request) -> Response:
+    state = _emulator(request)
+    tasks = state.tasks
+    return JSONResponse({
+        "task_count": state.task_count(),
+        "tasks_by_status": state.counts_by_status(),
+        "tasks": [{"task_id": t.task_id, "model": t.model, "status": t.status} for t in tasks],
+        "uploads": state.upload_count(),
+        "faults": [describe(f) for f in state.faults.armed()],
+        "auth_on_download": state.auth_on_download,
+        "clock": {"time": state.now(), "manual": bool(getattr(state.clock, "manual", False))},
+    })
+
+
+def _fault_from_json(item: Any) -> Fault:
+    if isinstance(item, str):
+        return parse_fault(item)
+    if isinstance(item, Mapping):
+        if "spec" in item:
+            return parse_fault(str(item["spec"]))
+        known = {f.name for f in fields(Fault)}
+        return Fault(**{k: v for k, v in item.items() if k in known})
+    raise ValueError(f"not a fault: {item!r}")
+
+
+async def control_faults(request: Request) -> Response:
+    state = _emulator(request)
+    if request.method == "POST":
+        try:
+            payload = json.loads(await request.body() or b"[]")
+            if isinstance(payload, Mapping) and payload.get("clear"):
+                state.faults.clear()
+            items = payload.get("faults", [payload] if "spec" in payload or "kind" in payload else []) \
+                if isinstance(payload, Mapping) else payload
+            for item in items if isinstance(items, list) else [items]:
+                state.faults.arm(_fault_from_json(item))
+        except (ValueError, TypeError, ValidationError) as error:
+            message = error.message if isinstance(error, ValidationError) else str(error)
+            return JSONResponse({"error": message}, status_code=400)
+    return JSONResponse({"faults": [describe(f) for f in state.faults.armed()]})
+
+
+async def control_clock(request: Request) -> Response:
+    state = _emulator(request)
+    advance = getattr(state.clock, "advance", None)
+    if request.method == "POST":
+        if advance is None:
+            return JSONResponse({"error": "the emulator clock is not manual"}, status_code=400)
+        try:
+            payload = json.loads(await request.body() or b"{}")
+            seconds = float(payload.get("seconds", 0))
+            advance(seconds)
+        except (ValueError, TypeError, AttributeError) as error:
+            return JSONResponse({"error": str(error)}, status_code=400)
+    return JSONResponse({"time": state.now(), "manual": advance is not None})
+
+
+async def control_wait(request: Request) -> Response:
+    state = _emulator(request)
+    payload = json.loads(await request.body() or b"{}")
+    done = await asyncio.to_thread(state.wait_rendered, float(payload.get("timeout", 30)))
+    return JSONResponse({"rendered": done})
+
+
+async def not_found(request: Request, exc: Exception) -> Response:
+    status = exc.status_code if isinstance(exc, HTTPException) else 500
+    code = {404: "NotFound", 405: "MethodNotAllowed"}.get(status, "InternalError")
+    request_id = str(uuid.uuid4())
+    message = f"{request.method} {request.url.path} is not a DashScope API path served here"
+    return api_json({"code": code, "message": message}, request_id, status)
+
+
+# ---------------------------------------------------------------------------------------------
+# The app
+# ---------------------------------------------------------------------------------------------
+
+
+def create_app(config: EmulatorConfig | None = None, clock: Clock | None = None,
+               state: EmulatorState | None = None) -> Starlette:
+    """The emulator as an ASGI app; its state is `app.state.emulator`."""
+    state = state or EmulatorState(config, clock)
+    routes = [
+        *(api_route(API + path, submit_handler(path), "submit", ["POST"]) for path in PATHS.values()),
+        api_route(API + "/tasks", list_tasks, "list", ["GET"]),
+        api_route(API + "/tasks/", list_tasks, "list", ["GET"]),
+        api_route(API + "/tasks/{task_id}", get_task, "query", ["GET"]),
+        api_route(API + "/tasks/{task_id}/cancel", cancel_task, "cancel", ["POST"]),
+        api_route(API + "/uploads", upload_policy, "policy", ["GET"]),
+        Route(OSS_PATH, oss_upload, methods=["POST"]),
+        Route(OSS_PATH + "/", oss_upload, methods=["POST"]),
+        Route(RESULTS_PATH + "/{name}", result_download, methods=["GET", "HEAD"]),
+        Route("/__emulator/state", control_state, methods=["GET"]),
+        Route("/__emulator/faults", control_faults, methods=["GET", "POST"]),
+        Route("/__emulator/clock", control_clock, methods=["GET", "POST"]),
+        Route("/__emulator/clock/advance", control_clock, methods=["POST"]),
+        Route("/__emulator/wait-rendered", control_wait, methods=["POST"]),
+    ]
+    app = Starlette(routes=routes, exception_handlers={404: not_found, 405: not_found})
+    app.state.emulator = state
+    return app

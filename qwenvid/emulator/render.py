@@ -1,0 +1,265 @@
+"""Real MP4 results for the emulator: H.264 30 fps frames that show the prompt, plus an AAC tone when asked."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import math
+import os
+import struct
+import tempfile
+import textwrap
+import threading
+from array import array
+from dataclasses import asdict, dataclass
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+import av
+from PIL import Image, ImageDraw, ImageFont, ImageOps
+
+FPS = 30
+AUDIO_RATE = 48000
+AUDIO_FRAME_SAMPLES = 1024
+# 375 Hz at 48 kHz is exactly 128 samples per period, so one 1024-sample chunk loops seamlessly.
+TONE_HZ = 375.0
+TONE_AMPLITUDE = 0.04
+# The progress marker moves in this many steps per second; a few distinct frames keep encoding fast.
+MARKER_STEPS_PER_SECOND = 2
+MAX_DISTINCT_FRAMES = 30
+RENDER_VERSION = 1  # bump when the picture changes, so cached files are not reused
+
+
+@dataclass(frozen=True)
+class RenderJob:
+    """What a result video must be: exact size, duration, audio, and what its frames show."""
+
+    model: str
+    prompt: str
+    width: int
+    height: int
+    seconds: float
+    audio: bool
+    first_image: bytes | None = None  # encoded image the video starts from (i2v, kf2v)
+    last_image: bytes | None = None  # encoded image the video ends on (kf2v, wan2.7 last_frame)
+    label: str = ""  # extra line, e.g. the mode or VACE function
+
+    @property
+    def frame_count(self) -> int:
+        return max(1, round(self.seconds * FPS))
+
+    def cache_key(self) -> str:
+        """A stable name for this job's file: equal jobs share one render."""
+        fields: dict[str, Any] = asdict(self)
+        for name in ("first_image", "last_image"):
+            data = fields[name]
+            fields[name] = hashlib.sha256(data).hexdigest() if data else None
+        fields["version"] = RENDER_VERSION
+        blob = json.dumps(fields, sort_keys=True, ensure_ascii=False).encode()
+        return hashlib.sha256(blob).hexdigest()[:32]
+
+
+def render_video(job: RenderJob, path: Path) -> None:
+    """Encode `job` to an MP4 at `path` (written beside it first, then renamed into place)."""
+    if job.width % 2 or job.height % 2:
+        raise ValueError(f"H.264 yuv420p needs even dimensions, got {job.width}x{job.height}")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=path.stem, suffix=".tmp.mp4", dir=path.parent)
+    os.close(fd)
+    try:
+        _encode(job, Path(tmp_name))
+        os.replace(tmp_name, path)
+    except BaseException:
+        Path(tmp_name).unlink(missing_ok=True)
+        raise
+
+
+def _encode(job: RenderJob, path: Path) -> None:
+    frames = _distinct_frames(job)
+    with av.open(str(path), "w", format="mp4", options={"movflags": "+faststart"}) as container:
+        video = container.add_stream("libx264", rate=FPS)
+        video.width = job.width
+        video.height = job.height
+        video.pix_fmt = "yuv420p"
+        video.options = {"preset": "ultrafast", "crf": "30"}
+        video.time_base = Fraction(1, FPS)
+        audio = _add_audio_stream(container) if job.audio else None
+        audio_chunk = _tone_chunk() if audio is not None else b""
+        total_samples = round(job.seconds * AUDIO_RATE)
+        samples_done = 0
+        count = job.frame_count
+        for index in range(count):
+            frame = frames[index * len(frames) // count]
+            frame.pts = index
+            container.mux(video.encode(frame))
+            if audio is not None:
+                until = min(total_samples, round((index + 1) * AUDIO_RATE / FPS))
+                while samples_done < until:
+                    samples = min(AUDIO_FRAME_SAMPLES, total_samples - samples_done)
+                    container.mux(audio.encode(_audio_frame(audio_chunk, samples, samples_done)))
+                    samples_done += samples
+        container.mux(video.encode(None))
+        if audio is not None:
+            container.mux(audio.encode(None))
+
+
+def _add_audio_stream(container: Any) -> Any:
+    stream = container.add_stream("aac", rate=AUDIO_RATE)
+    stream.layout = "mono"
+    stream.format = "fltp"
+    return stream
+
+
+def _tone_chunk() -> bytes:
+    samples = array(
+        "f",
+        (TONE_AMPLITUDE * math.sin(2 * math.pi * TONE_HZ * n / AUDIO_RATE) for n in range(AUDIO_FRAME_SAMPLES)),
+    )
+    return samples.tobytes()
+
+
+def _audio_frame(chunk: bytes, samples: int, pts: int) -> Any:
+    frame = av.AudioFrame(format="fltp", layout="mono", samples=samples)
+    frame.planes[0].update(chunk[: samples * 4])
+    frame.sample_rate = AUDIO_RATE
+    frame.pts = pts
+    frame.time_base = Fraction(1, AUDIO_RATE)
+    return frame
+
+
+# ---------------------------------------------------------------------------------------------
+# Pictures
+# ---------------------------------------------------------------------------------------------
+
+
+def _distinct_frames(job: RenderJob) -> list[Any]:
+    """The few different pictures the video cycles through, already converted to yuv420p."""
+    steps = max(1, min(MAX_DISTINCT_FRAMES, math.ceil(job.seconds * MARKER_STEPS_PER_SECOND), job.frame_count))
+    first = _background(job.first_image, job)
+    last = _background(job.last_image, job) if job.last_image else None
+    unit = max(12, job.height // 36)
+    caption = _caption(job, unit)
+    frames = []
+    for step in range(steps):
+        progress = step / max(1, steps - 1)
+        picture = Image.blend(first, last, progress) if last is not None else first.copy()
+        picture.paste(caption, (unit, unit), caption)
+        _draw_progress(picture, job, progress, unit)
+        frame = av.VideoFrame.from_image(picture).reformat(format="yuv420p")
+        frames.append(frame)
+    return frames
+
+
+def _background(image_bytes: bytes | None, job: RenderJob) -> Image.Image:
+    size = (job.width, job.height)
+    if image_bytes:
+        try:
+            with Image.open(io.BytesIO(image_bytes)) as source:
+                return ImageOps.fit(source.convert("RGB"), size)
+        except (OSError, ValueError, Image.DecompressionBombError):
+            pass  # not a readable image: fall back to the generated backdrop, as a lenient server would
+    digest = hashlib.sha256(job.model.encode()).digest()
+    dark = (digest[0] // 4, digest[1] // 4, 40 + digest[2] // 4)
+    light = (80 + digest[3] // 2, 80 + digest[4] // 2, 120 + digest[5] // 3)
+    gradient = Image.linear_gradient("L").rotate(45, expand=False).resize(size)
+    return ImageOps.colorize(gradient, dark, light)
+
+
+def _font(size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
+    return ImageFont.load_default(size=size)
+
+
+def _caption(job: RenderJob, unit: int) -> Image.Image:
+    """A translucent panel with the model, the prompt and the output facts."""
+    width = job.width - 2 * unit
+    title_font, body_font = _font(int(unit * 1.6)), _font(unit)
+    chars_per_line = max(10, int(width / (unit * 0.55)))
+    prompt_lines = textwrap.wrap(job.prompt or "(no prompt)", chars_per_line)[: max(1, job.height // (unit * 4))]
+    facts = f"{job.width}x{job.height} · {job.seconds:g} s · {FPS} fps · {'audio' if job.audio else 'silent'}"
+    lines: list[tuple[str, Any]] = [(f"qwenvid emulator · {job.model}", title_font)]
+    if job.label:
+        lines.append((job.label, body_font))
+    lines += [(line, body_font) for line in prompt_lines]
+    lines.append((facts, body_font))
+    height = int(unit * 1.6) + int(unit * 1.4) * (len(lines) - 1) + 2 * unit
+    panel = Image.new("RGBA", (width, min(height, job.height - 4 * unit)), (0, 0, 0, 150))
+    draw = ImageDraw.Draw(panel)
+    y = unit // 2
+    for text, font in lines:
+        draw.text((unit // 2, y), text, fill=(255, 255, 255, 255), font=font)
+        y += int(unit * 1.9) if font is title_font else int(unit * 1.4)
+    return panel
+
+
+def _draw_progress(picture: Image.Image, job: RenderJob, progress: float, unit: int) -> None:
+    """A bar along the bottom with a marker that moves from left to right as the video plays."""
+    draw = ImageDraw.Draw(picture)
+    left, right = unit, job.width - unit
+    top = job.height - 2 * unit
+    draw.rectangle((left, top, right, top + unit // 2), fill=(30, 30, 30))
+    x = left + int((right - left) * progress)
+    draw.rectangle((left, top, x, top + unit // 2), fill=(255, 190, 40))
+    radius = unit // 2 + 2
+    draw.ellipse((x - radius, top + unit // 4 - radius, x + radius, top + unit // 4 + radius), fill=(255, 255, 255))
+    draw.text((left, top - int(unit * 1.4)), f"t = {progress * job.seconds:4.1f} s", fill=(255, 255, 255),
+              font=_font(unit))
+
+
+# ---------------------------------------------------------------------------------------------
+# Cache and padding
+# ---------------------------------------------------------------------------------------------
+
+
+class RenderCache:
+    """Renders each distinct job once into `directory`; safe to call from many threads."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        self._guard = threading.Lock()
+        self._locks: dict[str, threading.Lock] = {}
+
+    def path_for(self, job: RenderJob, padding_bytes: int = 0) -> Path:
+        """The finished file for `job` (rendering it, and padding it, on first use)."""
+        key = job.cache_key()
+        path = self.directory / f"{key}.mp4"
+        with self._lock_for(key):
+            if not path.exists():
+                render_video(job, path)
+        if padding_bytes <= path.stat().st_size:
+            return path
+        padded = self.directory / f"{key}-{padding_bytes}.mp4"
+        with self._lock_for(padded.name):
+            if not padded.exists():
+                pad_mp4(path, padded, padding_bytes)
+        return padded
+
+    def _lock_for(self, key: str) -> threading.Lock:
+        with self._guard:
+            return self._locks.setdefault(key, threading.Lock())
+
+
+def free_box_header(box_size: int) -> bytes:
+    """The header of an ISO-BMFF `free` box of `box_size` bytes (64-bit size when it needs one)."""
+    if box_size < 16:
+        raise ValueError("a free box needs at least 16 bytes here")
+    if box_size < 2**32:
+        return struct.pack(">I4s", box_size, b"free")
+    return struct.pack(">I4sQ", 1, b"free", box_size)
+
+
+def pad_mp4(source: Path, target: Path, total_bytes: int) -> None:
+    """Copy `source` and append one `free` box so the file is exactly `total_bytes` long.
+
+    The box body is left as a sparse hole, so even a 1 GiB file is written in constant memory and time.
+    """
+    size = source.stat().st_size
+    box = total_bytes - size
+    tmp = target.with_suffix(".tmp")
+    with source.open("rb") as src, tmp.open("wb") as dst:
+        while chunk := src.read(1 << 20):
+            dst.write(chunk)
+        dst.write(free_box_header(box))
+        dst.truncate(total_bytes)
+    os.replace(tmp, target)

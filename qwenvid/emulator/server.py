@@ -1,0 +1,145 @@
+"""Running the emulator: `serve()` for `qwenvid emulator`, `EmulatorThread` for tests and `--emulator`."""
+
+from __future__ import annotations
+
+import socket
+import sys
+import threading
+import time
+from types import TracebackType
+from typing import Any, TextIO
+
+import uvicorn
+
+from qwenvid.emulator.app import API, create_app
+from qwenvid.emulator.config import Clock, EmulatorConfig, ManualClock
+from qwenvid.emulator.faults import Fault
+from qwenvid.emulator.state import EmulatorState
+
+STARTUP_TIMEOUT = 10.0
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.listen(128)
+    sock.set_inheritable(True)
+    return sock
+
+
+def _base_url(host: str, port: int) -> str:
+    shown = f"[{host}]" if ":" in host else host
+    return f"http://{shown}:{port}{API}"
+
+
+def _uvicorn_config(app: Any, log_level: str) -> uvicorn.Config:
+    return uvicorn.Config(
+        app,
+        log_level=log_level,
+        access_log=False,
+        lifespan="off",
+        timeout_graceful_shutdown=2,
+        server_header=False,
+    )
+
+
+def serve(
+    host: str = "127.0.0.1",
+    port: int = 8765,
+    config: EmulatorConfig | None = None,
+    *,
+    clock: Clock | None = None,
+    out: TextIO | None = None,
+    log_level: str = "warning",
+) -> None:
+    """Serve the emulator until interrupted; the first line on stdout is the base URL (real port if 0)."""
+    sock = _bind(host, port)
+    state = EmulatorState(config, clock)
+    stream = out or sys.stdout
+    try:
+        stream.write(_base_url(host, sock.getsockname()[1]) + "\n")
+        stream.flush()
+        uvicorn.Server(_uvicorn_config(create_app(state=state), log_level)).run(sockets=[sock])
+    finally:
+        sock.close()
+        state.close()
+
+
+class EmulatorThread:
+    """The emulator on a free loopback port in a daemon thread, as a context manager.
+
+    with EmulatorThread(EmulatorConfig(), clock=ManualClock()) as emu:
+        emu.base_url      # "http://127.0.0.1:PORT/api/v1"
+        emu.state         # EmulatorState: task_count(), tasks, wait_rendered()
+        emu.arm("5xx:query:2")
+    """
+
+    def __init__(self, config: EmulatorConfig | None = None, clock: Clock | None = None,
+                 host: str = "127.0.0.1", log_level: str = "error") -> None:
+        self.config = config or EmulatorConfig()
+        self.state = EmulatorState(self.config, clock)
+        self.host = host
+        self._log_level = log_level
+        self._server: uvicorn.Server | None = None
+        self._thread: threading.Thread | None = None
+        self._sock: socket.socket | None = None
+        self.port = 0
+
+    @property
+    def clock(self) -> Clock:
+        return self.state.clock
+
+    @property
+    def manual_clock(self) -> ManualClock:
+        """The clock as a ManualClock (tests); TypeError when the emulator runs on real time."""
+        if not isinstance(self.state.clock, ManualClock):
+            raise TypeError("this emulator runs on the system clock")
+        return self.state.clock
+
+    @property
+    def root_url(self) -> str:
+        shown = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{shown}:{self.port}"
+
+    @property
+    def base_url(self) -> str:
+        return _base_url(self.host, self.port)
+
+    def arm(self, fault: Fault | str) -> Fault:
+        """Arm a fault (a spec string such as 'throttle:submit:2', or a Fault)."""
+        return self.state.faults.arm(fault)
+
+    def start(self) -> EmulatorThread:
+        self._sock = _bind(self.host, 0)
+        self.port = self._sock.getsockname()[1]
+        self._server = uvicorn.Server(_uvicorn_config(create_app(state=self.state), self._log_level))
+        sockets = [self._sock]
+        self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": sockets},
+                                        name=f"qwenvid-emulator-{self.port}", daemon=True)
+        self._thread.start()
+        deadline = time.monotonic() + STARTUP_TIMEOUT
+        while not self._server.started:
+            if not self._thread.is_alive() or time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError("the emulator did not start")
+            time.sleep(0.005)
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.should_exit = True
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+        if self._sock is not None:
+            self._sock.close()
+        self.state.close()
+        self._server = self._thread = self._sock = None
+
+    def __enter__(self) -> EmulatorThread:
+        return self.start()
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
+                 traceback: TracebackType | None) -> None:
+        self.stop()
