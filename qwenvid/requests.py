@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -169,7 +169,7 @@ REQUEST_TYPES: dict[Mode, type[BaseRequest]] = {
 
 def as_video_edit(req: VaceRequest) -> VideoEditRequest:
     """A `vace instruct` request as the wan2.7-videoedit request it is."""
-    common = {name: getattr(req, name) for name in BaseRequest.__dataclass_fields__}
+    common = {f.name: getattr(req, f.name) for f in fields(BaseRequest)}
     return VideoEditRequest(**common, video=req.video, ref_images=list(req.ref_images), audio_setting=req.audio_setting)
 
 
@@ -854,14 +854,15 @@ def _check_r2v_inputs(req: R2VRequest, spec: ModelSpec) -> None:
         raise _error("more --ref-voice than --ref", "ref_voices", len(req.ref_voices))
     videos = _reference_video_count(req)
     images = len(req.refs) - videos
-    allowed = f"1-{limits.max_total} references: images <= {limits.max_images}, videos <= {limits.max_videos}"
+    allowed = f"1-{limits.max_total} references, images <= {limits.max_images}, videos <= {limits.max_videos}"
     if (
         images > limits.max_images
         or videos > limits.max_videos
         or not limits.min_total <= len(req.refs) <= limits.max_total
     ):
         raise _error(
-            f"{spec.id} cannot take {images} reference image(s) and {videos} video(s); allowed: {allowed}",
+            f"--ref: {images} reference image(s) and {videos} video(s) are not accepted by {spec.id}; "
+            f"allowed: {allowed}",
             "refs",
             len(req.refs),
             allowed,

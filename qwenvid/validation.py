@@ -122,7 +122,9 @@ def check_body(
     inputs = body.get("input")
     if not isinstance(inputs, Mapping):
         fail("Field required: input", field="input", code="BadRequest.EmptyInput")
-    parameters = body.get("parameters") or {}
+    parameters = body.get("parameters")
+    if parameters is None:
+        parameters = {}
     if not isinstance(parameters, Mapping):
         fail("parameters must be a JSON object", field="parameters", value=parameters)
     checked = _Body(spec, inputs, parameters, lenient)
@@ -440,8 +442,10 @@ def _check_reference_counts(model: str, field: str, images: int, videos: int, bo
     limits = body.spec.limits.references
     assert limits is not None
     max_total = (limits.lenient_max_total or limits.max_total) if body.lenient else limits.max_total
-    allowed = f"images <= {limits.max_images}, videos <= {limits.max_videos}, together {limits.min_total}-{max_total}"
-    if images > limits.max_images or videos > limits.max_videos or not limits.min_total <= images + videos <= max_total:
+    # VACE: the API ignores reference images beyond the third, so the lenient reading lifts that cap too.
+    max_images = limits.lenient_max_total if body.lenient and limits.lenient_max_total else limits.max_images
+    allowed = f"images <= {max_images}, videos <= {limits.max_videos}, together {limits.min_total}-{max_total}"
+    if images > max_images or videos > limits.max_videos or not limits.min_total <= images + videos <= max_total:
         fail(
             f"{field}: {images} image(s) and {videos} video(s) are not accepted by {model}; allowed: {allowed}",
             field=field,
