@@ -81,6 +81,12 @@ def _seconds(container: Any, stream: Any) -> float:
     return 0.0
 
 
+def _is_still_image(container: Any) -> bool:
+    """FFmpeg opens PNG/JPEG files as one-frame "videos" through its image demuxers."""
+    name = str(container.format.name)
+    return name.endswith("_pipe") or name in ("image2", "gif", "apng", "webp")
+
+
 def inspect_video(path: str | Path, *, field: str = "video") -> VideoInfo:
     """Container format, duration, frame size and audio track of a video file."""
     import av
@@ -94,6 +100,8 @@ def inspect_video(path: str | Path, *, field: str = "video") -> VideoInfo:
     with container:
         if not container.streams.video:
             raise _unreadable(path, "video", field, "no video track")
+        if _is_still_image(container):
+            raise _unreadable(path, "video", field, "it is a still image")
         video = container.streams.video[0]
         return VideoInfo(
             format=_container_format(container, path),
