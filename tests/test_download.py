@@ -501,3 +501,96 @@ def test_sidecar_serialises_probes_and_paths(result_host: ResultHost, http: http
     assert saved["download"]["probe"]["has_audio"] is True
     assert saved["download"]["sha256"] == sha(clip)
     assert saved["path"] == str(result.path)
+
+
+# --------------------------------------------------------------------------- against the real emulator
+
+T2V_PATH = "/services/aigc/video-generation/video-synthesis"
+
+
+def finished_result(emulator: Any, body: dict[str, Any]) -> tuple[str, Path]:
+    """Submit `body` to the emulator, let its manual clock run the task, return (video_url, file on its side)."""
+    headers = {"Authorization": "Bearer sk-test-0123456789", "X-DashScope-Async": "enable"}
+    with httpx.Client(base_url=emulator.base_url, headers=headers, timeout=10.0) as api:
+        submitted = api.post(T2V_PATH, json=body)
+        assert submitted.status_code == 200, submitted.text
+        task_id = submitted.json()["output"]["task_id"]
+        assert emulator.state.wait_rendered()
+        emulator.manual_clock.advance(30)
+        output = api.get(f"/tasks/{task_id}").json()["output"]
+    assert output["task_status"] == "SUCCEEDED", output
+    return output["video_url"], emulator.state.get_task(task_id).result.path
+
+
+WAN26_BODY = {
+    "model": "wan2.6-t2v",
+    "input": {"prompt": "A kitten running in the moonlight"},
+    "parameters": {"size": "1280*720", "duration": 5},
+}
+
+
+def test_emulator_truncated_download_resumes_to_the_same_sha256(emulator: Any, http: httpx.Client, out: Path):
+    from qwenvid.catalogue import expected_output
+
+    url, served = finished_result(emulator, WAN26_BODY)
+    emulator.arm("truncate:download:1")
+    sleeps = Sleeps()
+
+    result = download_video(
+        url, out, http=http, name_hint="kitten", expect=expected_output("wan2.6-t2v", WAN26_BODY), sleep=sleeps
+    )
+
+    assert result.resumes == 1 and len(sleeps) == 1
+    assert result.sha256 == sha(served.read_bytes())
+    assert result.size == served.stat().st_size
+    assert (result.probe.width, result.probe.height, result.probe.has_audio) == (1280, 720, True)
+    assert result.probe.duration == pytest.approx(5.0, abs=0.5)
+    assert [p.name for p in out.iterdir()] == ["kitten.mp4"]
+    assert emulator.state.auth_on_download == 0
+
+
+def test_emulator_silent_model_matches_its_catalogue_promise(emulator: Any, http: httpx.Client, out: Path):
+    from qwenvid.catalogue import expected_output
+
+    body = {"model": "wan2.2-t2v-plus", "input": {"prompt": "A quiet lake"}, "parameters": {"size": "832*480"}}
+    url, served = finished_result(emulator, body)
+    expect = expected_output("wan2.2-t2v-plus", body)
+    assert expect is not None and expect.has_audio is False
+
+    result = download_video(url, out, http=http, name_hint="lake", expect=expect, sleep=Sleeps())
+
+    assert result.sha256 == sha(served.read_bytes())
+    assert (result.probe.has_audio, result.probe.width, result.probe.height) == (False, 832, 480)
+
+
+def test_emulator_video_unlike_the_request_is_rejected(emulator: Any, http: httpx.Client, out: Path):
+    url, served = finished_result(emulator, WAN26_BODY)
+
+    with pytest.raises(DownloadError, match="duration 5.0\\d s, expected 10 s"):
+        download_video(url, out, http=http, name_hint="kitten", expect=Expect(duration=10.0), sleep=Sleeps())
+
+    [part] = out.iterdir()
+    assert part.name == "kitten.mp4.part" and part.read_bytes() == served.read_bytes()
+
+
+def test_emulator_expired_link_is_not_retried(emulator: Any, http: httpx.Client, out: Path):
+    url, _ = finished_result(emulator, WAN26_BODY)
+    emulator.manual_clock.advance(25 * 3600)
+    sleeps = Sleeps()
+
+    with pytest.raises(DownloadError, match="link expired.*24 h.*Request has expired"):
+        download_video(url, out, http=http, name_hint="kitten", sleep=sleeps)
+
+    assert sleeps == [] and list(out.iterdir()) == []
+
+
+def test_emulator_transient_errors_are_retried(emulator: Any, http: httpx.Client, out: Path):
+    url, served = finished_result(emulator, WAN26_BODY)
+    emulator.arm("503:download:2")
+    emulator.arm("drop:download:1")
+    sleeps = Sleeps()
+
+    result = download_video(url, out, http=http, name_hint="kitten", sleep=sleeps)
+
+    assert len(sleeps) == 3
+    assert result.sha256 == sha(served.read_bytes())
