@@ -1049,12 +1049,12 @@ class ExpectedOutput:
     height: int | None = None
 
 
-def expected_output(model_id: str, body: Mapping[str, object]) -> ExpectedOutput | None:
+def expected_output(model_id: str, body: Mapping[str, object] | None) -> ExpectedOutput | None:
     """The duration, audio track and (for `size` models) dimensions a submitted wire body promises."""
     spec = get_model(model_id)
     if spec is None:
         return None
-    raw_parameters = body.get("parameters")
+    raw_parameters = (body or {}).get("parameters")
     parameters: Mapping[str, object] = raw_parameters if isinstance(raw_parameters, Mapping) else {}
     duration = parameters.get("duration", spec.durations.default)
     seconds = float(duration) if isinstance(duration, int) and duration > 0 and spec.durations.parameter else None
