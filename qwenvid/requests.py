@@ -830,8 +830,12 @@ def _check_i2v_inputs(req: I2VRequest, spec: ModelSpec) -> None:
     if frozenset(given) not in WAN27_I2V_COMBINATIONS:
         allowed = " | ".join(_i2v_combination_text(c) for c in WAN27_I2V_COMBINATIONS)
         raise _error(
-            f"{spec.id} cannot take {_i2v_combination_text(frozenset(given)) or 'no input'}; "
-            f"allowed combinations: {allowed}",
+            (
+                f"{spec.id} cannot take {_i2v_combination_text(frozenset(given))} together"
+                if given
+                else f"{spec.id} needs an input"
+            )
+            + f"; allowed combinations: {allowed}",
             "image",
             _i2v_combination_text(frozenset(given)),
             allowed,
