@@ -124,7 +124,7 @@ def _target(dest: str | Path, name_hint: str | None) -> tuple[Path, bool]:
     """(wanted final path, whether the user named the file exactly)."""
     raw = str(dest)
     path = Path(raw).expanduser()
-    is_folder = path.is_dir() or raw.endswith(("/", os.sep)) or not path.suffix
+    is_folder = path.is_dir() or raw.endswith(("/", os.sep)) or not (path.suffix or path.exists())
     if is_folder:
         return path / video_file_name(name_hint), False
     return path, True
@@ -218,7 +218,10 @@ def download_video(
     """
     _refuse_credentials_in_url(url)
     wanted, explicit = _target(dest, name_hint)
-    final, handle = _reserve(wanted)
+    try:
+        final, handle = _reserve(wanted)
+    except OSError as exc:
+        raise DownloadError(f"Cannot write into {wanted.parent}: {exc.strerror or exc}") from exc
     part = _part(final)
     notices: list[str] = []
     if explicit and final != wanted:
@@ -229,12 +232,17 @@ def download_video(
             _transfer(url, http, progress, on_progress, retries, sleep, chunk_size)
             handle.flush()
             os.fsync(handle.fileno())
-    except BaseException:
+    except BaseException as exc:
         if progress.written == 0:
             part.unlink(missing_ok=True)  # nothing worth keeping, and it would hold the name
+        if isinstance(exc, OSError):  # disk full, permissions: not a network problem
+            raise DownloadError(f"Cannot write {part}: {exc.strerror or exc}") from exc
         raise
     probe = _verify(part, expect)
-    placed = _place(part, final)
+    try:
+        placed = _place(part, final)
+    except OSError as exc:
+        raise DownloadError(f"Cannot move {part.name} to {final.name}: {exc.strerror or exc}") from exc
     if placed != final:
         notices.append(f"{final.name} appeared while downloading; saved as {placed.name} instead.")
     _fsync_folder(placed.parent)

@@ -594,3 +594,25 @@ def test_emulator_transient_errors_are_retried(emulator: Any, http: httpx.Client
 
     assert len(sleeps) == 3
     assert result.sha256 == sha(served.read_bytes())
+
+
+def test_an_unwritable_folder_is_a_download_error(result_host: ResultHost, http: httpx.Client, clip: bytes, out: Path):
+    result_host.files["v.mp4"] = clip
+    blocker = out / "not-a-folder"
+    blocker.write_bytes(b"")
+
+    with pytest.raises(DownloadError, match="Cannot write into"):
+        get(result_host, http, blocker / "sub" / "v.mp4")
+
+    assert result_host.requests == []
+
+
+def test_an_existing_file_without_suffix_is_a_file_target(
+    result_host: ResultHost, http: httpx.Client, clip: bytes, out: Path
+):
+    result_host.files["v.mp4"] = clip
+    (out / "video").write_bytes(b"keep")
+
+    result = get(result_host, http, out / "video")
+
+    assert result.path == out / "video-1" and (out / "video").read_bytes() == b"keep"
