@@ -30,7 +30,7 @@ from datetime import UTC, datetime, timedelta, timezone
 from importlib import metadata
 from pathlib import Path
 from typing import IO, Any, BinaryIO, TypeVar, cast
-from urllib.parse import quote, urlsplit
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -554,10 +554,19 @@ class _ProgressReader:
 # -- parsing ---------------------------------------------------------------------------------------
 
 
+_TASK_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}")
+
+
 def _path_id(task_id: str) -> str:
-    if not task_id or not task_id.strip():
-        raise ValidationError("A task id is required.", field="task_id")
-    return quote(task_id.strip(), safe="")
+    """A task id made safe for a URL path: DashScope ids are UUID-like, so anything else is refused."""
+    task_id = task_id.strip()
+    if not _TASK_ID.fullmatch(task_id):
+        raise ValidationError(
+            f"{task_id!r} is not a task id (they look like 0385dc79-5ff8-4d82-bcb6-0123456789ab).",
+            field="task_id",
+            value=task_id,
+        )
+    return task_id
 
 
 def _request_id(response: httpx.Response) -> str | None:
