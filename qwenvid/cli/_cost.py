@@ -27,7 +27,7 @@ def cost_lines(cost: Any, *, emulated: bool) -> list[str]:
         what += f" at {cost.tier}"
     what += f" on {cost.model}"
     if emulated:
-        return [f"Cost: free (local emulator; a real run would bill {what})."]
+        return [f"Cost: free (local emulator). A real run: {what}."]
     lines = [f"Cost: {what}. Official prices: {cost.pricing_url}"]
     if cost.amount is not None:
         currency = f" {cost.currency}" if cost.currency else ""

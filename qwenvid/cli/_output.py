@@ -58,6 +58,24 @@ class Output:
         sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n")
         sys.stdout.flush()
 
+    def table(self, columns: list[str], rows: list[list[str]]) -> None:
+        """A listing on stdout: a Rich table for a person, tab-separated lines for a pipe."""
+        cells = [[clean(cell) for cell in row] for row in rows]
+        if not sys.stdout.isatty():
+            for line in [columns, *cells]:
+                sys.stdout.write("\t".join(line) + "\n")
+            sys.stdout.flush()
+            return
+        from rich.console import Console
+        from rich.table import Table
+
+        table = Table(box=None, header_style="bold", pad_edge=False)
+        for column in columns:
+            table.add_column(column, overflow="fold")
+        for row in cells:
+            table.add_row(*row, style=None)
+        Console(highlight=False).print(table)
+
     # -- stderr: everything else ------------------------------------------------------------
     def info(self, text: str) -> None:
         """A line for people (suppressed by --quiet)."""

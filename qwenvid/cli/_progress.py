@@ -196,11 +196,16 @@ class RichReporter(BaseReporter):
         from rich.table import Table
 
         row = Table.grid(padding=(0, 1))
+        row.add_column(no_wrap=True)
+        row.add_column(no_wrap=True, overflow="ellipsis", max_width=48)
+        row.add_column(no_wrap=True)
+        row.add_column(no_wrap=True)
         label = PHASE_LABELS.get(self._phase, self._phase.capitalize())
-        head = f"{label}" + (f" {self._message}" if self._message else "")
-        if self.task_id and self._phase in ("queued", "rendering"):
+        head = label + (f" {self._message}" if self._message else "")
+        if self.task_id and self._phase in ("queued", "rendering") and self.task_id not in head:
             head += f" (task {self.task_id})"
-        cells: list[RenderableType] = [Spinner("dots"), head]
+        marker: RenderableType = "✓" if self._phase == "done" else Spinner("dots")
+        cells: list[RenderableType] = [marker, head]
         if self._phase == "rendering" and self._estimate > 0:
             # The bar is time against the estimate, never a server percentage: the API reports none.
             done = min(self._elapsed, self._estimate * 0.99)
@@ -218,6 +223,8 @@ class RichReporter(BaseReporter):
             if speed:
                 text += f"  {human_bytes(speed)}/s"
             cells.append(text)
+        while len(cells) < 4:
+            cells.append("")
         row.add_row(*cells)
         return row
 

@@ -18,6 +18,9 @@ if TYPE_CHECKING:
 _EMULATOR_KEY = "sk-qwenvid-local-emulator"
 # The emulator renders in about a second by default; the progress bar should say so.
 EMULATOR_ESTIMATE_SECONDS = 2.0
+# Time sources injected by tests (rule: inject clocks and sleeps, never patch globals):
+# "session" -> Session keyword arguments (clock, sleep); "emulator_clock" -> the --emulator emulator's clock.
+INJECTED: dict[str, Any] = {}
 
 
 @dataclass
@@ -61,7 +64,7 @@ def open_session(state: CliState) -> Iterator[OpenSession]:
 
     if not state.emulator:
         settings = load_settings(state)
-        session = Session(settings)
+        session = Session(settings, **INJECTED.get("session", {}))
         try:
             yield OpenSession(session, settings, emulated=False)
         finally:
@@ -71,9 +74,9 @@ def open_session(state: CliState) -> Iterator[OpenSession]:
     from qwenvid.emulator.config import EmulatorConfig
     from qwenvid.emulator.server import EmulatorThread
 
-    with EmulatorThread(EmulatorConfig()) as emulator:
+    with EmulatorThread(EmulatorConfig(), clock=INJECTED.get("emulator_clock")) as emulator:
         settings = load_settings(state, api_key=_EMULATOR_KEY, base_url=emulator.base_url)
-        session = Session(settings, emulated=True)
+        session = Session(settings, emulated=True, **INJECTED.get("session", {}))
         try:
             yield OpenSession(session, settings, emulated=True)
         finally:

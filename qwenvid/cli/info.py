@@ -31,23 +31,18 @@ def models(
     if state.out.json:
         state.out.result_json([_model_json(spec, spec.id == DEFAULT_MODELS.get(spec.mode)) for spec in specs])
         return
-    from rich.console import Console
-    from rich.table import Table
-
-    table = Table(box=None, header_style="bold", pad_edge=False)
-    for column in ("model", "mode", "takes", "durations", "audio", "regions"):
-        table.add_column(column, overflow="fold")
-    for spec in specs:
-        default = " (default)" if DEFAULT_MODELS.get(spec.mode) == spec.id else ""
-        table.add_row(
-            spec.id + default,
+    rows = [
+        [
+            spec.id + (" (default)" if DEFAULT_MODELS.get(spec.mode) == spec.id else ""),
             spec.mode,
             _resolution_text(spec),
             spec.durations.describe(),
             spec.audio + (" +soundtrack" if spec.audio_url else ""),
             ", ".join(spec.regions),
-        )
-    Console(highlight=False).print(table)
+        ]
+        for spec in specs
+    ]
+    state.out.table(["model", "mode", "takes", "durations", "audio", "regions"], rows)
     state.out.info("Details: `qwenvid models --json`. Unknown model ids are passed through with a warning.")
 
 

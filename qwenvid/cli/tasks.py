@@ -190,31 +190,23 @@ def _print_local(out: Output, rows: list[Any]) -> None:
     if not rows:
         out.info('No tasks in the ledger match. Make one with `qwenvid t2v "..."`.')
         return
-    from rich.table import Table
-
-    table = Table(box=None, header_style="bold", pad_edge=False)
-    for column in ("local id", "task id", "status", "mode", "model", "created", "billed s", "video"):
-        table.add_column(column, overflow="fold")
-    for row in rows:
-        table.add_row(
-            clean(row.id),
-            clean(row.task_id or "-"),
-            clean(row.remote_status or row.local_state or "-"),
-            clean(row.mode or "-"),
-            clean(row.model or "-"),
-            clean(str(row.created_at)[:19]),
-            f"{row.billed_seconds:g}" if row.billed_seconds is not None else "-",
-            clean(row.video_path or "-"),
-        )
-    _print_table_stdout(table)
+    out.table(
+        ["local id", "task id", "status", "mode", "model", "created", "billed s", "video"],
+        [
+            [
+                row.id,
+                row.task_id or "-",
+                row.remote_status or row.local_state or "-",
+                row.mode or "-",
+                row.model or "-",
+                str(row.created_at)[:19],
+                f"{row.billed_seconds:g}" if row.billed_seconds is not None else "-",
+                row.video_path or "-",
+            ]
+            for row in rows
+        ],
+    )
     out.info(f"{len(rows)} task(s); {billed:g} billed seconds in total.")
-
-
-def _print_table_stdout(table: Any) -> None:
-    """A table is the result of a listing, so it goes to stdout (without colour when piped)."""
-    from rich.console import Console
-
-    Console(soft_wrap=False, highlight=False).print(table)
 
 
 def _print_remote(out: Output, task_page: Any) -> None:
@@ -232,20 +224,18 @@ def _print_remote(out: Output, task_page: Any) -> None:
     if not items:
         out.info("The service lists no tasks for that window (it keeps them for 24 h).")
         return
-    from rich.table import Table
-
-    table = Table(box=None, header_style="bold", pad_edge=False)
-    for column in ("task id", "status", "model", "created"):
-        table.add_column(column, overflow="fold")
+    rows = []
     for item in items:
         data = _as_dict(item)
-        table.add_row(
-            clean(data.get("task_id", "-")),
-            clean(data.get("status", "-")),
-            clean(data.get("model_name") or data.get("model") or "-"),
-            clean(data.get("gmt_create") or data.get("created") or "-"),
+        rows.append(
+            [
+                str(data.get("task_id", "-")),
+                str(data.get("status", "-")),
+                str(data.get("model_name") or data.get("model") or "-"),
+                str(data.get("gmt_create") or data.get("created") or "-"),
+            ]
         )
-    _print_table_stdout(table)
+    out.table(["task id", "status", "model", "created"], rows)
     out.info(f"{getattr(task_page, 'total', len(items))} task(s) on the service for that window.")
 
 
