@@ -185,7 +185,7 @@ def test_nothing_listening_is_exit_6(
 def test_timeout_is_exit_5_with_the_command_to_continue(cli: EmulatorThread) -> None:
     result = run("t2v", "A kitten", *SMALL, "--timeout", "0.01")
     assert result.exit_code == 5, result.stderr
-    task_id = cli.state.tasks()[0].task_id
+    task_id = cli.state.tasks[0].task_id
     assert f"qwenvid status {task_id} --wait" in result.stderr
 
 
