@@ -536,3 +536,80 @@ def test_malformed_task_ids_are_refused_before_sending(
         with pytest.raises(ValidationError):
             client.cancel(bad)
     assert transport.sent == []
+
+
+# -- failures the emulator cannot produce (a mock transport stands in for the network) ----------------
+
+
+@pytest.mark.parametrize(
+    "failure",
+    [
+        httpx.ReadTimeout("timed out"),
+        httpx.WriteError("broken pipe"),
+        httpx.RemoteProtocolError("Server disconnected without sending a response."),
+        httpx.ReadError("connection reset"),
+        httpx.Response(200, text="<html>proxy page</html>"),
+        httpx.Response(200, json={"output": {"task_status": "PENDING"}, "request_id": "r-1"}),
+        httpx.Response(502, text="Bad Gateway"),
+    ],
+    ids=["read-timeout", "write-error", "disconnected", "read-error", "html-200", "no-task-id", "502"],
+)
+def test_any_failure_after_sending_is_outcome_unknown_after_one_request(
+    canary_key: str, sleeps: Sleeps, caught: Caught, failure: Exception | httpx.Response
+) -> None:
+    sent: list[httpx.Request] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        sent.append(request)
+        if isinstance(failure, Exception):
+            raise failure
+        return failure
+
+    client = DashScopeClient(canary_key, "https://dashscope.example/api/v1", transport=httpx.MockTransport(answer))
+    with client, pytest.raises(SubmitOutcomeUnknown) as error:
+        client.submit(T2V_PATH, T2V_BODY)
+    caught.add(error.value)
+    assert len(sent) == 1
+    assert "a task may have been created" in error.value.message
+
+
+def test_connect_timeouts_are_retried_and_then_a_real_answer_is_used(canary_key: str, sleeps: Sleeps) -> None:
+    answers: list[Exception | httpx.Response] = [
+        httpx.ConnectTimeout("connect timed out"),
+        httpx.ConnectError("refused"),
+        httpx.Response(200, json={"output": {"task_id": "t-1", "task_status": "PENDING"}, "request_id": "r-1"}),
+    ]
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        item = answers.pop(0)
+        if isinstance(item, Exception):
+            raise item
+        return item
+
+    import random
+
+    client = DashScopeClient(
+        canary_key,
+        "https://dashscope.example/api/v1",
+        transport=httpx.MockTransport(answer),
+        retry=RetryPolicy(rng=random.Random(1)),
+        sleep=sleeps,
+    )
+    with client:
+        result = client.submit(T2V_PATH, T2V_BODY)
+    assert (result.task_id, result.task_status, result.request_id) == ("t-1", "PENDING", "r-1")
+    assert len(sleeps.retries) == 2
+
+
+def test_results_fallback_url_is_read() -> None:
+    body = {
+        "request_id": "r",
+        "output": {"task_id": "t", "task_status": "SUCCEEDED", "results": [{"url": "https://x/v.mp4"}]},
+    }
+    client = DashScopeClient(
+        "sk-x0000000",
+        "https://dashscope.example/api/v1",
+        transport=httpx.MockTransport(lambda request: httpx.Response(200, json=body)),
+    )
+    with client:
+        assert client.get_task("t").video_url == "https://x/v.mp4"

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 
-from qwenvid.client import TaskInfo
+from qwenvid.client import DashScopeClient, TaskInfo
+from qwenvid.emulator.config import EmulatorConfig, ManualClock
 from qwenvid.errors import ExitCode, NetworkError, QuotaError, ServerError, StillRunning, ThrottledError
 from qwenvid.polling import MAX_TRANSIENT_FAILURES, PollSchedule, estimate_from_history, wait_for_task
+from tests.support.emulator import EmulatorFactory
 
 
 class NoJitter(random.Random):
@@ -267,3 +270,37 @@ def test_already_elapsed_counts_from_submit() -> None:
         already_elapsed=100.0,
     )
     assert updates == [pytest.approx(101.5)]
+
+
+# -- against the real emulator, on one manual clock ------------------------------------------------------
+
+
+def test_wait_follows_an_emulated_render_on_a_shared_manual_clock(
+    make_emulator: EmulatorFactory, manual_clock: ManualClock, canary_key: str, tmp_path: Path
+) -> None:
+    emulator = make_emulator(
+        EmulatorConfig(pending_seconds=5.0, running_seconds=55.0, results_dir=tmp_path), clock=manual_clock
+    )
+    client = DashScopeClient(canary_key, emulator.base_url, sleep=manual_clock.sleep, clock=manual_clock)
+    seen: list[tuple[str, float]] = []
+    with client:
+        task_id = client.submit(
+            "/services/aigc/video-generation/video-synthesis",
+            {"model": "wan2.6-t2v", "input": {"prompt": "a slow dawn"}, "parameters": {"size": "1280*720"}},
+        ).task_id
+        assert emulator.state.wait_rendered()
+        began = manual_clock.time()
+        result = wait_for_task(
+            lambda: client.get_task(task_id),
+            estimate=60,
+            timeout=600,
+            clock=manual_clock,
+            sleep=manual_clock.sleep,
+            on_update=lambda i, elapsed: seen.append((i.status, elapsed)),
+            schedule=PollSchedule(60, NoJitter()),
+        )
+    assert result.status == "SUCCEEDED" and result.video_url
+    statuses = [status for status, _ in seen]
+    assert statuses[0] == "PENDING" and "RUNNING" in statuses and statuses[-1] == "SUCCEEDED"
+    assert len(seen) == 11  # the 60 s schedule: 1.5, 16.1, ... 58.6 s, then 61.6 s sees the finished task
+    assert manual_clock.time() - began == pytest.approx(61.6, abs=0.2)
