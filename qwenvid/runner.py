@@ -389,26 +389,43 @@ class Session:
     # -- resume and reconciliation ----------------------------------------------------------------
 
     def reconcile(self, reporter: Reporter) -> list[ResumeOutcome]:
-        """Find the task each outcome-unknown submit created (or prove it created none)."""
-        from qwenvid.ledger import reconcile_candidates
+        """Find the task each outcome-unknown submit created, or prove from the task list that it made none.
 
+        A row is adopted only when exactly one unknown task of its model was created in its time window;
+        several candidates are told apart by their original prompt. Nothing is ever resubmitted here.
+        """
         outcomes: list[ResumeOutcome] = []
         for row in self.ledger.outcome_unknown():
-            created = _as_datetime(row.created_at)
+            created = _as_datetime(row.submitting_at or row.created_at)
             start, end = created - RECONCILE_BEFORE, created + RECONCILE_AFTER
-            remote = list(self.client.iter_tasks(start=start, end=min(end, datetime.now(UTC)), model=row.model))
-            match = reconcile_candidates(row, remote)
-            if match is not None:
-                self.ledger.adopt(row.id, match.task_id, match.status)
-                reporter.notice(f"Adopted task {match.task_id} for {row.id} (found in the account task list).")
-                outcomes.append(ResumeOutcome(row.id, note=f"adopted {match.task_id}"))
-            elif datetime.now(UTC) > end:
+            now = datetime.now(UTC)
+            remote = list(self.client.iter_tasks(start=start, end=min(end, now), model=row.model))
+            match = self.ledger.match_remote(row, remote)
+            task = match.task
+            if task is None and len(match.candidates) > 1:
+                task = self._disambiguate(row, [t for t in remote if t.task_id in match.candidates])
+            if task is not None:
+                self.ledger.adopt(row.id, task.task_id, task.status)
+                reporter.notice(f"Adopted task {task.task_id} for {row.id} (found in the account task list).")
+                outcomes.append(ResumeOutcome(row.id, note=f"adopted task {task.task_id}"))
+            elif match.candidates:
+                outcomes.append(
+                    ResumeOutcome(row.id, note=f"{match.reason}; adopt one with `qwenvid status <task_id>`")
+                )
+            elif now > end:
                 # The whole window has passed and the account list holds no such task: nothing was created.
-                self.ledger.mark_rejected(row.id, "NotCreated", "no task was created by this submit")
-                outcomes.append(ResumeOutcome(row.id, note="no task was created; safe to submit again"))
+                self.ledger.mark_rejected(row.id, "NotCreated", "the submit created no task (checked the task list)")
+                outcomes.append(ResumeOutcome(row.id, note="no task was created; it is safe to submit again"))
             else:
-                outcomes.append(ResumeOutcome(row.id, note="not in the task list yet; run resume again later"))
+                outcomes.append(ResumeOutcome(row.id, note="not in the task list yet; run `qwenvid resume` later"))
         return outcomes
+
+    def _disambiguate(self, row: LedgerRow, candidates: list[Any]) -> Any | None:
+        """Among several same-model tasks in the window, the one whose original prompt is this row's."""
+        if not row.prompt:
+            return None
+        same = [task for task in candidates if self.client.get_task(task.task_id).orig_prompt == row.prompt]
+        return same[0] if len(same) == 1 else None
 
     def resume(self, options: RunOptions, reporter: Reporter) -> list[ResumeOutcome]:
         """Reconcile ambiguous submits, then follow and download everything unfinished."""
