@@ -137,9 +137,16 @@ def _migration_2_origin_and_indexes(conn: sqlite3.Connection) -> None:
     conn.execute("CREATE INDEX tasks_fingerprint ON tasks (fingerprint)")
 
 
+def _migration_3_base_url(conn: sqlite3.Connection) -> None:
+    # The API base a task was submitted to: a task exists on one service only (a region, or an emulator),
+    # so resume must not look for it anywhere else. NULL for rows written before this column existed.
+    conn.execute("ALTER TABLE tasks ADD COLUMN base_url TEXT")
+
+
 MIGRATIONS: Sequence[Callable[[sqlite3.Connection], None]] = (
     _migration_1_initial,
     _migration_2_origin_and_indexes,
+    _migration_3_base_url,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -206,6 +213,7 @@ class LedgerRow:
     downloaded_at: str | None
     download_error: str | None
     origin: str = "local"
+    base_url: str | None = None
 
     @property
     def is_terminal(self) -> bool:
@@ -498,6 +506,7 @@ class Ledger:
         billable_seconds_estimate: float | None = None,
         output_target: str | Path | None = None,
         fingerprint: str | None = None,
+        base_url: str | None = None,
     ) -> LedgerRow:
         """Write the row for a generation before its submit request leaves."""
         now = self._clock()
@@ -516,6 +525,7 @@ class Ledger:
             "billable_seconds_estimate": billable_seconds_estimate,
             "local_state": "created",
             "origin": "local",
+            "base_url": base_url,
         }
         return self._insert(values, now)
 
@@ -659,6 +669,7 @@ class Ledger:
         mode: str | None = None,
         prompt: str | None = None,
         request_id: str | None = None,
+        base_url: str | None = None,
     ) -> LedgerRow:
         """A task this ledger did not create (e.g. `qwenvid fetch <foreign id>`); returns the known row if any."""
         with self._write() as conn:
@@ -674,6 +685,7 @@ class Ledger:
             "prompt": prompt,
             "local_state": "submitted",
             "origin": "external",
+            "base_url": base_url,
             "task_id": task_id,
             "request_id": request_id,
             "remote_status": status.upper() if status else None,

@@ -86,6 +86,8 @@ class NullReporter:
 
 @dataclass
 class RunOptions:
+    """How to run: where the video goes, how long to wait (None: the configured wait_timeout), detach."""
+
     output: Path | None = None
     timeout: float | None = None
     detach: bool = False
@@ -207,7 +209,12 @@ class Session:
 
             key = require_key(self.settings)
             self._client = DashScopeClient(
-                key, self.settings.base_url, transport=self.transport, sleep=self.sleep, clock=self.clock
+                key,
+                self.settings.base_url,
+                transport=self.transport,
+                sleep=self.sleep,
+                clock=self.clock,
+                query_qps=self.settings.query_qps,
             )
         return self._client
 
@@ -293,6 +300,7 @@ class Session:
             duration=plan.payload.body.get("parameters", {}).get("duration"),
             tier=plan.cost.tier,
             billable_seconds_estimate=plan.cost.billable_seconds,
+            base_url=self.settings.base_url,
         )
         try:
             uploaded: dict[str, str] = {}
@@ -338,14 +346,12 @@ class Session:
 
     def follow(self, ref: str, options: RunOptions, reporter: Reporter) -> RunResult:
         """Wait for a known task (ledger id or task id) and download its video."""
-        row = self.ledger.get(ref)
-        if row is None:
-            row = self.ledger.record_external(ref)
+        row = self.ledger.get(ref) or self.ledger.record_external(ref, base_url=self.settings.base_url)
         return self._follow_row(row, options, reporter)
 
     def fetch(self, task_id: str, options: RunOptions, reporter: Reporter) -> RunResult:
         """Download the video of a finished task, also one the ledger never saw."""
-        row = self.ledger.get(task_id) or self.ledger.record_external(task_id)
+        row = self.ledger.get(task_id) or self.ledger.record_external(task_id, base_url=self.settings.base_url)
         assert row.task_id is not None
         info = self._poll_once(row)
         if info.status in TERMINAL and info.status != "SUCCEEDED":
@@ -396,6 +402,9 @@ class Session:
         """
         outcomes: list[ResumeOutcome] = []
         for row in self.ledger.outcome_unknown():
+            if not self._here(row):
+                outcomes.append(ResumeOutcome(row.id, note=_elsewhere(row)))
+                continue
             created = _as_datetime(row.submitting_at or row.created_at)
             start, end = created - RECONCILE_BEFORE, created + RECONCILE_AFTER
             now = datetime.now(UTC)
@@ -432,6 +441,9 @@ class Session:
         outcomes = self.reconcile(reporter)
         for row in self.ledger.unfinished():
             ref = row.task_id or row.id
+            if not self._here(row):
+                outcomes.append(ResumeOutcome(ref, note=_elsewhere(row)))
+                continue
             try:
                 outcomes.append(ResumeOutcome(ref, result=self._follow_row(row, options, reporter)))
             except errors.Interrupted:
@@ -441,6 +453,10 @@ class Session:
         return outcomes
 
     # -- internals --------------------------------------------------------------------------------
+
+    def _here(self, row: LedgerRow) -> bool:
+        """Whether the row's task lives on the service this session talks to (a task exists in one place)."""
+        return row.base_url is None or row.base_url.rstrip("/") == self.settings.base_url.rstrip("/")
 
     def _follow_row(self, row: LedgerRow, options: RunOptions, reporter: Reporter) -> RunResult:
         from qwenvid.polling import wait_for_task
@@ -468,7 +484,7 @@ class Session:
             info = wait_for_task(
                 lambda: self._poll_once(row),
                 estimate=estimate,
-                timeout=options.timeout,
+                timeout=options.timeout if options.timeout is not None else self.settings.wait_timeout,
                 clock=self.clock,
                 sleep=self.sleep,
                 on_update=on_update,
@@ -624,6 +640,10 @@ def _reference_video_seconds(inputs: Iterable[LocalInput]) -> float:
         if item.kind == "video" and "reference" in item.field:
             total += inspect_video(Path(item.path)).duration
     return total
+
+
+def _elsewhere(row: LedgerRow) -> str:
+    return f"submitted to {row.base_url}; resume it with `qwenvid --base-url {row.base_url} resume`"
 
 
 def _as_datetime(value: Any) -> datetime:
