@@ -14,9 +14,7 @@ import tempfile
 import time
 from pathlib import Path
 
-COMMANDS = (
-    "t2v i2v kf2v r2v vace generate status fetch cancel tasks resume models doctor emulator wizard".split()
-)
+COMMANDS = "t2v i2v kf2v r2v vace generate status fetch cancel tasks resume models doctor emulator wizard".split()
 
 BARE_APP = '''
 import typer
