@@ -129,14 +129,20 @@ class EmulatorThread:
             time.sleep(0.005)
         return self
 
-    def stop(self) -> None:
+    def stop(self, wait: bool = True) -> None:
+        """Stop serving. `wait=False` returns at once (the server needs ~0.2 s to wind down): call `join()`."""
         if self._server is not None:
             self._server.should_exit = True
+        self.state.close(wait=wait)
+        if wait:
+            self.join()
+
+    def join(self, timeout: float = 5.0) -> None:
+        """Wait until the server thread has ended and release the socket."""
         if self._thread is not None:
-            self._thread.join(timeout=5)
+            self._thread.join(timeout=timeout)
         if self._sock is not None:
             self._sock.close()
-        self.state.close()
         self._server = self._thread = self._sock = None
 
     def __enter__(self) -> EmulatorThread:

@@ -620,8 +620,9 @@ class EmulatorState:
 
     # ---- shutdown ---------------------------------------------------------------------------
 
-    def close(self) -> None:
-        self._executor.shutdown(wait=True, cancel_futures=True)
+    def close(self, wait: bool = True) -> None:
+        """Stop rendering (queued renders are dropped) and remove the temporary folder if it is ours."""
+        self._executor.shutdown(wait=wait, cancel_futures=True)
         if self._own_dir:
             shutil.rmtree(self.directory, ignore_errors=True)
 

@@ -15,7 +15,15 @@ import pytest
 from qwenvid.emulator.config import Clock, EmulatorConfig, ManualClock
 from qwenvid.emulator.server import EmulatorThread
 
-__all__ = ["canary_key", "emulator", "emulator_results_dir", "live_emulator", "make_emulator", "manual_clock"]
+__all__ = [
+    "canary_key",
+    "emulator",
+    "emulator_results_dir",
+    "live_emulator",
+    "make_emulator",
+    "manual_clock",
+    "stopping_emulators",
+]
 
 CANARY_KEY = "sk-canary-0123456789abcdef"
 T2V_PATH = "/services/aigc/video-generation/video-synthesis"
@@ -43,8 +51,18 @@ def emulator_results_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("emulator-results")
 
 
+@pytest.fixture(scope="session")
+def stopping_emulators() -> Iterator[list[EmulatorThread]]:
+    """Emulators stopped without waiting (a stop takes ~0.2 s); joined once, at the end of the run."""
+    stopping: list[EmulatorThread] = []
+    yield stopping
+    for emulator in stopping:
+        emulator.join()
+
+
 @pytest.fixture
-def make_emulator(emulator_results_dir: Path) -> Iterator[EmulatorFactory]:
+def make_emulator(emulator_results_dir: Path, stopping_emulators: list[EmulatorThread]
+                  ) -> Iterator[EmulatorFactory]:
     """Start emulators with any config / clock: `make_emulator(EmulatorConfig(...), clock=...)`; all stop after."""
     started: list[EmulatorThread] = []
 
@@ -58,7 +76,8 @@ def make_emulator(emulator_results_dir: Path) -> Iterator[EmulatorFactory]:
 
     yield make
     for emulator in started:
-        emulator.stop()
+        emulator.stop(wait=False)
+        stopping_emulators.append(emulator)
 
 
 @pytest.fixture
