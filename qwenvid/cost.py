@@ -8,10 +8,6 @@ from dataclasses import dataclass
 # The official pricing page. qwenvid never invents a price: amounts come only from the user's config.
 PRICING_URL = "https://www.alibabacloud.com/help/en/model-studio/model-pricing"
 
-# Short side → tier name, for `size` values such as "1280*720".
-_TIER_BY_SHORT_SIDE = ((1080, "1080P"), (720, "720P"), (480, "480P"))
-
-
 @dataclass(frozen=True)
 class CostEstimate:
     """What a submit will bill, as far as it can be known before the task runs."""
@@ -34,24 +30,6 @@ class CostEstimate:
             "rate_source": self.rate_source,
             "pricing_url": self.pricing_url,
         }
-
-
-def tier_of(size: str | None = None, resolution: str | None = None) -> str | None:
-    """The resolution tier ("480P", "720P", "1080P") of a `size` like "1280*720" or a `resolution`."""
-    if resolution:
-        return resolution.upper()
-    if not size:
-        return None
-    try:
-        width, height = (int(part) for part in size.replace("x", "*").split("*"))
-    except ValueError:
-        return None
-    # Every size in dashscope-api.md §2.1 sits in its tier by its short side (624*624 is 480P, 960*960 720P).
-    short = min(width, height)
-    for tier_short, name in _TIER_BY_SHORT_SIDE:
-        if short >= tier_short:
-            return name
-    return "480P"
 
 
 def estimate_cost(

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from qwenvid import errors
-from qwenvid.cost import CostEstimate, estimate_cost, tier_of
+from qwenvid.cost import CostEstimate, estimate_cost
 
 if TYPE_CHECKING:
     import httpx
@@ -244,7 +244,7 @@ class Session:
 
     def plan(self, request: Any) -> Plan:
         """Validate the request (local files included) and build its payload; nothing is sent."""
-        from qwenvid.catalogue import billable_seconds, get_model
+        from qwenvid.catalogue import billable_seconds, get_model, resolution_tier, tier_of_size
         from qwenvid.requests import build_payload, local_inputs, validate_request
 
         warnings = validate_request(request)
@@ -253,10 +253,17 @@ class Session:
         placeholders = {item.path: f"oss://<upload of {Path(item.path).name}>" for item in inputs}
         payload = build_payload(request, placeholders)
         params = payload.body.get("parameters", {})
-        duration = params.get("duration") or (spec.durations.default if spec else 5)
-        reference_seconds = _reference_video_seconds(inputs)
-        seconds = billable_seconds(spec, duration, reference_seconds) if spec else float(duration or 0)
-        tier = tier_of(params.get("size"), params.get("resolution"))
+        size, resolution = params.get("size"), params.get("resolution")
+        if spec is None:
+            # An unknown model passes with a warning; bill what was asked for, as well as it can be read.
+            duration = params.get("duration") or 5
+            cost = estimate_cost(request.model, float(duration), resolution or tier_of_size(size or ""), None)
+            return Plan(request, None, payload, inputs, list(warnings), cost)
+        reference_seconds, input_seconds = _input_video_seconds(inputs)
+        seconds = billable_seconds(
+            spec, params.get("duration"), reference_seconds, input_video_seconds=input_seconds
+        )
+        tier = resolution_tier(spec, size=size, resolution=resolution)
         cost = estimate_cost(request.model, seconds, tier, self.settings.prices)
         return Plan(request, spec, payload, inputs, list(warnings), cost)
 
@@ -631,15 +638,20 @@ def _fingerprint(plan: Plan) -> str:
     return digest.hexdigest()
 
 
-def _reference_video_seconds(inputs: Iterable[LocalInput]) -> float:
-    """Reference videos are billed too for r2v; local ones can be measured before submit."""
+def _input_video_seconds(inputs: Iterable[LocalInput]) -> tuple[float, float | None]:
+    """Seconds of local reference videos (r2v bills them) and of the video being edited (vace, videoedit)."""
     from qwenvid.media import inspect_video
 
-    total = 0.0
+    references, edited = 0.0, None
     for item in inputs:
-        if item.kind == "video" and "reference" in item.field:
-            total += inspect_video(Path(item.path)).duration
-    return total
+        if item.kind != "video":
+            continue
+        seconds = inspect_video(Path(item.path)).duration
+        if "reference" in item.field:
+            references += seconds
+        elif item.field in ("video_url", "media.video"):
+            edited = seconds
+    return references, edited
 
 
 def _elsewhere(row: LedgerRow) -> str:
