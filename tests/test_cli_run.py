@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import socket
+import time
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +35,13 @@ def cli(
 def use_emulator(emu: EmulatorThread, clock: ManualClock, key: str, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("QWEN_BASE_URL", emu.base_url)
     monkeypatch.setenv("DASHSCOPE_API_KEY", key)
-    monkeypatch.setitem(_session.INJECTED, "session", {"clock": clock, "sleep": clock.sleep})
+
+    def sleep(seconds: float) -> None:
+        """Time passes on the shared clock, and the renders it made due get finished (they run in threads)."""
+        clock.sleep(seconds)
+        emu.state.wait_rendered()
+
+    monkeypatch.setitem(_session.INJECTED, "session", {"clock": clock, "sleep": sleep})
 
 
 # A small, fast render for runs whose subject is not the model.
@@ -347,7 +354,13 @@ def test_emulator_flag_runs_without_a_key(
     manual_clock: ManualClock, monkeypatch: pytest.MonkeyPatch, isolated_env: Path
 ) -> None:
     low_threshold(isolated_env)
-    monkeypatch.setitem(_session.INJECTED, "session", {"clock": manual_clock, "sleep": manual_clock.sleep})
+
+    def sleep(seconds: float) -> None:
+        # The in-process emulator is out of reach here; a short real pause lets its render threads work.
+        manual_clock.sleep(seconds)
+        time.sleep(0.01)
+
+    monkeypatch.setitem(_session.INJECTED, "session", {"clock": manual_clock, "sleep": sleep})
     monkeypatch.setitem(_session.INJECTED, "emulator_clock", manual_clock)
     result = run("--emulator", "t2v", "A kitten running in the moonlight", *SMALL)
     assert result.exit_code == 0, result.stderr  # free: no confirmation even above the threshold

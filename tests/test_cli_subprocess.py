@@ -129,7 +129,7 @@ def start_and_wait_for_submit(base_url: str, env: dict[str, str], prompt: str) -
 
 def emulator_state(base_url: str) -> dict[str, object]:
     root = base_url.removesuffix("/api/v1")
-    return httpx.get(root + "/__emulator/state").json()  # type: ignore[no-any-return]
+    return httpx.get(root + "/__emulator/state").json()
 
 
 def test_sigint_and_sigkill_mid_wait_are_finished_by_resume(emulator_process: str, tmp_path: Path) -> None:
