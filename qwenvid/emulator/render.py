@@ -227,7 +227,7 @@ class RenderCache:
         with self._lock_for(key):
             if not path.exists():
                 render_video(job, path)
-        if padding_bytes <= path.stat().st_size:
+        if padding_bytes < path.stat().st_size + 16:  # nothing to pad, or too little room for a box
             return path
         padded = self.directory / f"{key}-{padding_bytes}.mp4"
         with self._lock_for(padded.name):
