@@ -1,0 +1,549 @@
+"""The wizard's questions: mode, model, inputs and options, each answer checked as it is given."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, TypeVar
+
+import questionary
+
+from qwenvid.catalogue import (
+    DEFAULT_MODELS,
+    INSTRUCT,
+    SEED_RANGE,
+    SIZE_TABLE,
+    VACE_CONTROL_CONDITIONS,
+    VACE_FUNCTIONS,
+    VACE_MASK_TYPES,
+    VACE_OBJ_OR_BG,
+    VACE_SCALE_RANGE,
+    VACE_UNIT_RANGE,
+    AudioLimits,
+    ImageLimits,
+    MediaKind,
+    Mode,
+    ModelSpec,
+    VideoLimits,
+    guess_kind,
+    models_for_mode,
+)
+from qwenvid.errors import ValidationError
+from qwenvid.requests import (
+    BaseRequest,
+    I2VRequest,
+    KF2VRequest,
+    R2VRequest,
+    T2VRequest,
+    VaceRequest,
+    VideoEditRequest,
+    is_url,
+)
+
+T = TypeVar("T")
+Check = Callable[[str], bool | str]
+Limits = ImageLimits | VideoLimits | AudioLimits | None
+
+MODE_CHOICES: tuple[tuple[Mode, str], ...] = (
+    ("t2v", "t2v   text to video: describe a scene"),
+    ("i2v", "i2v   image to video: animate a picture (its first frame)"),
+    ("kf2v", "kf2v  first + last frame: the video between two pictures (fixed 5 s, silent)"),
+    ("r2v", "r2v   reference to video: your characters from reference images or videos"),
+    (
+        "vace",
+        "vace  edit a video: at most 5 s, silent; five VACE functions, or instruction editing (wan2.7-videoedit)",
+    ),
+)
+
+FUNCTION_CHOICES: tuple[tuple[str, str], ...] = (
+    ("image_reference", "image_reference    a video from 1-3 reference images (objects or backgrounds)"),
+    ("video_repainting", "video_repainting   restyle a video, keeping its motion (pose, depth or scribble)"),
+    ("video_edit", "video_edit         change the masked area of a video"),
+    ("video_extension", "video_extension    continue clips or frames into a longer video"),
+    ("video_outpainting", "video_outpainting  widen the frame of a video"),
+    (INSTRUCT, "instruct           edit a 2-10 s video by instruction (wan2.7-videoedit, keeps sound)"),
+)
+
+# wan2.7-i2v input combinations (catalogue WAN27_I2V_COMBINATIONS), as the request fields they fill.
+WAN27_I2V_INPUTS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("first frame", ("image",)),
+    ("first + last frame", ("image", "last_frame")),
+    ("first frame + driving audio (the video follows the sound)", ("image", "driving_audio")),
+    ("first + last frame + driving audio", ("image", "last_frame", "driving_audio")),
+    ("continue a video clip", ("clip",)),
+    ("continue a video clip into a last frame", ("clip", "last_frame")),
+)
+
+VACE_EXTENSION_INPUTS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("a first clip to continue (<=3 s)", ("first_clip",)),
+    ("a last clip to lead into (<=3 s)", ("last_clip",)),
+    ("a first clip and a last clip (fill the gap)", ("first_clip", "last_clip")),
+    ("a first frame", ("first_frame",)),
+    ("a last frame", ("last_frame",)),
+    ("a first frame and a last frame", ("first_frame", "last_frame")),
+)
+
+# Request field -> (media kind, InputLimits slot, CLI option, question) for every input the wizard asks for.
+INPUT_SLOTS: dict[str, tuple[MediaKind, str, str, str]] = {
+    "image": ("image", "image", "--image", "First frame image"),
+    "last_frame": ("image", "image", "--last-frame", "Last frame image"),
+    "first_frame": ("image", "image", "--first-frame", "First frame image"),
+    "clip": ("video", "clip", "--clip", "Video clip to continue (2-10 s)"),
+    "driving_audio": ("audio", "audio", "--driving-audio", "Driving audio (wav/mp3, 2-30 s)"),
+    "audio_file": ("audio", "audio", "--audio-file", "Soundtrack (wav/mp3)"),
+    "ref_voice": ("audio", "voice", "--ref-voice", "Voice (wav/mp3, 1-10 s)"),
+    "video": ("video", "video", "--video", "Video to edit"),
+    "mask_image": ("image", "image", "--mask-image", "Mask image (white = edit, black = keep)"),
+    "mask_video": ("video", "video", "--mask-video", "Mask video (white = edit, black = keep)"),
+    "first_clip": ("video", "clip", "--first-clip", "First clip (mp4, <=3 s)"),
+    "last_clip": ("video", "clip", "--last-clip", "Last clip (mp4, <=3 s)"),
+}
+
+_ALLOWED_LOCATIONS = "a local file path or a URL (http://, https://, oss://)"
+
+
+# ---------------------------------------------------------------------------------------------
+# Validators: True, or a message that says what is allowed
+# ---------------------------------------------------------------------------------------------
+
+
+def clean_path(text: str) -> str:
+    """A path as typed, without the spaces and quotes a terminal adds when a file is dropped on it."""
+    text = text.strip()
+    if len(text) >= 2 and text[0] == text[-1] and text[0] in "'\"":
+        text = text[1:-1]
+    return text
+
+
+def file_check(kind: MediaKind, limits: Limits, option: str, *, required: bool = True) -> Check:
+    """Checks a typed path as it stands (exists, format, dimensions, duration, size); URLs pass."""
+    from qwenvid.media import check_local_file
+
+    def check(text: str) -> bool | str:
+        value = clean_path(text)
+        if not value:
+            return True if not required else f"{option} is required: {_ALLOWED_LOCATIONS}"
+        if is_url(value):
+            return True
+        try:
+            check_local_file(Path(value).expanduser(), kind, limits, field=option)
+        except ValidationError as error:
+            if not Path(value).expanduser().exists():
+                return f"{error.message}; give {_ALLOWED_LOCATIONS}"
+            return error.message
+        return True
+
+    return check
+
+
+def text_check(option: str, *, max_chars: int, required: bool) -> Check:
+    def check(text: str) -> bool | str:
+        value = text.strip()
+        if required and not value:
+            return f"{option} is required (1-{max_chars} characters)"
+        if len(value) > max_chars:
+            return f"{option} is {len(value)} characters; at most {max_chars} are allowed"
+        return True
+
+    return check
+
+
+def int_check(option: str, low: int, high: int, *, extra: tuple[int, ...] = (), optional: bool = True) -> Check:
+    allowed = " or ".join([*(str(v) for v in extra), f"a whole number {low}-{high}"])
+
+    def check(text: str) -> bool | str:
+        value = text.strip()
+        if not value:
+            return True if optional else f"{option}: enter {allowed}"
+        try:
+            number = int(value)
+        except ValueError:
+            return f"{option} {value!r} is not allowed: enter {allowed}"
+        if number in extra or low <= number <= high:
+            return True
+        return f"{option} {number} is not allowed: enter {allowed}"
+
+    return check
+
+
+def float_check(option: str, low: float, high: float) -> Check:
+    def check(text: str) -> bool | str:
+        value = text.strip()
+        if not value:
+            return True
+        try:
+            number = float(value)
+        except ValueError:
+            return f"{option} {value!r} is not a number; allowed: {low:g} to {high:g}"
+        if not low <= number <= high:
+            return f"{option} {number:g} is out of range; allowed: {low:g} to {high:g}"
+        return True
+
+    return check
+
+
+# ---------------------------------------------------------------------------------------------
+# Asking
+# ---------------------------------------------------------------------------------------------
+
+
+class Prompter:
+    """questionary prompts that all share one prompt_toolkit input/output; Ctrl-C raises KeyboardInterrupt."""
+
+    def __init__(self, note: Callable[[str], None], pt_kwargs: dict[str, Any]) -> None:
+        self.note = note
+        self.pt_kwargs = pt_kwargs
+
+    def choose(self, message: str, choices: Sequence[tuple[T, str]]) -> T:
+        """One of `choices` (value, title); the first is the default the cursor starts on."""
+        options = [questionary.Choice(title, value=str(index)) for index, (_, title) in enumerate(choices)]
+        answer = questionary.select(message, choices=options, **self.pt_kwargs).unsafe_ask()
+        return choices[int(answer)][0]
+
+    def text(self, message: str, check: Check, instruction: str | None = None) -> str:
+        answer = questionary.text(
+            message, validate=check, instruction=instruction, validate_while_typing=False, **self.pt_kwargs
+        ).unsafe_ask()
+        return str(answer).strip()
+
+    def confirm(self, message: str, default: bool = True) -> bool:
+        return bool(questionary.confirm(message, default=default, **self.pt_kwargs).unsafe_ask())
+
+    def file(self, field: str, spec: ModelSpec, *, required: bool = True, message: str | None = None) -> str | None:
+        kind, slot, option, question = INPUT_SLOTS[field]
+        limits = getattr(spec.limits, slot)
+        hint = "(path or URL)" if required else "(path or URL; Enter for none)"
+        answer = clean_path(self.text(message or question, file_check(kind, limits, option, required=required), hint))
+        return answer or None
+
+
+# ---------------------------------------------------------------------------------------------
+# The flow
+# ---------------------------------------------------------------------------------------------
+
+
+def build_request(note: Callable[[str], None] | None = None, **pt_kwargs: Any) -> BaseRequest:
+    """Ask mode → (function) → model → inputs → options and return the request they make.
+
+    `pt_kwargs` go to every questionary prompt (tests pass `input=` a pipe and `output=DummyOutput()`).
+    Ctrl-C raises KeyboardInterrupt.
+    """
+    ask = Prompter(note or (lambda _text: None), pt_kwargs)
+    mode = ask.choose("What do you want to make?", MODE_CHOICES)
+    function = ask.choose("Which VACE function?", FUNCTION_CHOICES) if mode == "vace" else None
+    spec = choose_model(ask, mode, function)
+    values: dict[str, Any] = {"model": spec.id}
+    if mode == "t2v":
+        values["prompt"] = ask_prompt(ask, spec)
+    elif mode == "i2v":
+        values |= ask_i2v_inputs(ask, spec)
+    elif mode == "kf2v":
+        values["first_frame"] = ask.file("first_frame", spec)
+        values["last_frame"] = ask.file("last_frame", spec)
+        values["prompt"] = ask_prompt(ask, spec)
+    elif mode == "r2v":
+        values |= ask_r2v_inputs(ask, spec)
+    elif function == INSTRUCT:
+        values |= ask_instruct_inputs(ask, spec)
+    else:
+        values |= ask_vace_inputs(ask, spec, str(function))
+    values |= ask_options(ask, spec, function, values)
+    return make_request(mode, function, values)
+
+
+def make_request(mode: Mode, function: str | None, values: dict[str, Any]) -> BaseRequest:
+    """The request class the matching one-liner builds (`vace instruct` is a VideoEditRequest there too)."""
+    given = {key: value for key, value in values.items() if value is not None and value != []}
+    if mode == "vace":
+        if function == INSTRUCT:
+            return VideoEditRequest(**given)
+        return VaceRequest(function=str(function), **given)
+    cls: type[BaseRequest] = {"t2v": T2VRequest, "i2v": I2VRequest, "kf2v": KF2VRequest, "r2v": R2VRequest}[mode]
+    return cls(**given)
+
+
+def choose_model(ask: Prompter, mode: Mode, function: str | None) -> ModelSpec:
+    specs = models_for_mode(mode)
+    if mode == "vace":
+        specs = [spec for spec in specs if (function == INSTRUCT) == (spec.functions == (INSTRUCT,))]
+    if len(specs) == 1:
+        ask.note(f"Model: {specs[0].id} (the only model for this), {specs[0].summary}")
+        return specs[0]
+    width = max(len(spec.id) for spec in specs) + len(" (default)")
+    choices = [
+        (spec, f"{(spec.id + (' (default)' if spec.id == DEFAULT_MODELS[mode] else '')):<{width}}  {spec.summary}")
+        for spec in specs
+    ]
+    return ask.choose("Which model?", choices)
+
+
+def ask_prompt(ask: Prompter, spec: ModelSpec, *, required: bool | None = None, label: str = "Prompt") -> str | None:
+    required = spec.prompt_required if required is None else required
+    how = "required" if required else "optional, Enter to skip"
+    hint = f"({how}; up to {spec.prompt_max} characters)"
+    if spec.mode == "r2v" and spec.protocol == "legacy":
+        hint += " - call the references character1, character2, ... in order"
+    answer = ask.text(
+        f"{label}: what should the video show?",
+        text_check("the prompt", max_chars=spec.prompt_max, required=required),
+        hint,
+    )
+    return answer or None
+
+
+def ask_i2v_inputs(ask: Prompter, spec: ModelSpec) -> dict[str, Any]:
+    values: dict[str, Any] = {}
+    fields: tuple[str, ...] = ("image",)
+    if spec.protocol == "media":
+        fields = ask.choose("Which inputs?", [(names, title) for title, names in WAN27_I2V_INPUTS])
+    for name in fields:
+        values[name] = ask.file(name, spec)
+    values["prompt"] = ask_prompt(ask, spec)
+    return values
+
+
+def ask_r2v_inputs(ask: Prompter, spec: ModelSpec) -> dict[str, Any]:
+    limits = spec.limits.references
+    assert limits is not None
+    refs: list[str] = []
+    voices: list[str] = []
+    with_voices = spec.limits.voice is not None
+    for number in range(1, limits.max_total + 1):
+        optional = number > limits.min_total
+        hint = "(image or video, path or URL" + ("; Enter to finish)" if optional else ")")
+        ref = clean_path(ask.text(f"Reference {number}", reference_check(spec, refs, required=not optional), hint))
+        if not ref:
+            break
+        refs.append(ref)
+        # Voices pair with references by position (--ref-voice), so only an unbroken run from the first can be given.
+        if with_voices and len(voices) == len(refs) - 1:
+            voice = ask.file(
+                "ref_voice", spec, required=False, message=f"Voice for reference {number} (wav/mp3, 1-10 s)"
+            )
+            if voice:
+                voices.append(voice)
+    values: dict[str, Any] = {"refs": refs, "ref_voices": voices}
+    if spec.protocol == "media":
+        values["first_frame"] = ask.file("first_frame", spec, required=False, message="First frame image (optional)")
+    values["prompt"] = ask_prompt(ask, spec)
+    return values
+
+
+def reference_check(spec: ModelSpec, refs: list[str], *, required: bool) -> Check:
+    """A reference is an image or a video within the model's counts and limits."""
+    limits = spec.limits.references
+    assert limits is not None
+
+    def check(text: str) -> bool | str:
+        value = clean_path(text)
+        if not value:
+            return True if not required else f"--ref is required: an image or a video, {_ALLOWED_LOCATIONS}"
+        kind = guess_kind(value)
+        if kind == "audio":
+            return f"--ref {value}: a reference is an image or a video, not audio"
+        videos = sum(1 for ref in refs if guess_kind(ref) == "video") + (kind == "video")
+        images = len(refs) + 1 - videos
+        if videos > limits.max_videos or images > limits.max_images:
+            return (
+                f"--ref: {spec.id} takes at most {limits.max_images} images and {limits.max_videos} videos "
+                f"({limits.max_total} references in all)"
+            )
+        slot = spec.limits.reference_video if kind == "video" else spec.limits.image
+        return file_check(kind, slot, "--ref")(value)
+
+    return check
+
+
+def ask_instruct_inputs(ask: Prompter, spec: ModelSpec) -> dict[str, Any]:
+    values: dict[str, Any] = {"video": ask.file("video", spec, message="Video to edit (2-10 s)")}
+    values["ref_images"] = ask_reference_images(ask, spec, minimum=0, maximum=4)
+    values["prompt"] = ask_prompt(ask, spec, label="Instruction")
+    values["audio_setting"] = ask.choose(
+        "Sound of the result?",
+        [
+            ("auto", "auto    the model decides (default)"),
+            ("origin", "origin  keep the input video's sound"),
+        ],
+    )
+    return values
+
+
+def ask_reference_images(ask: Prompter, spec: ModelSpec, *, minimum: int, maximum: int) -> list[str]:
+    images: list[str] = []
+    limits = spec.limits.image
+    for number in range(1, maximum + 1):
+        required = number <= minimum
+        hint = "(path or URL)" if required else "(path or URL; Enter to finish)"
+        check = file_check("image", limits, "--ref-image", required=required)
+        answer = clean_path(ask.text(f"Reference image {number}", check, hint))
+        if not answer:
+            break
+        images.append(answer)
+    return images
+
+
+def ask_vace_inputs(ask: Prompter, spec: ModelSpec, function: str) -> dict[str, Any]:
+    values: dict[str, Any] = {}
+    if function == "image_reference":
+        values["ref_images"] = images = ask_reference_images(ask, spec, minimum=1, maximum=3)
+        values["obj_or_bg"] = [
+            ask.choose(
+                f"Reference image {number} is",
+                [
+                    (kind, {"obj": "obj  an object or person to place", "bg": "bg   the background"}[kind])
+                    for kind in VACE_OBJ_OR_BG
+                ],
+            )
+            for number in range(1, len(images) + 1)
+        ]
+    elif function == "video_repainting":
+        values["video"] = ask.file("video", spec, message="Video to repaint (mp4, <=5 s)")
+        values["control_condition"] = ask.choose(
+            "Keep which part of its motion?",
+            [(name, name) for name in VACE_CONTROL_CONDITIONS],
+        )
+        values["strength"] = ask_float(ask, "Strength: closeness to the source", "--strength", VACE_UNIT_RANGE, 1.0)
+    elif function == "video_edit":
+        values["video"] = ask.file("video", spec, message="Video to edit (mp4, <=5 s)")
+        mask = ask.choose("Mask as", [("mask_image", "an image"), ("mask_video", "a video")])
+        values[mask] = ask.file(mask, spec)
+        values["mask_type"] = ask.choose(
+            "Mask type",
+            [
+                (name, {"tracking": "tracking  follows the object", "fixed": "fixed     stays in place"}[name])
+                for name in VACE_MASK_TYPES
+            ],
+        )
+        if values["mask_type"] == "tracking":
+            values["expand_ratio"] = ask_float(ask, "Mask growth", "--expand-ratio", VACE_UNIT_RANGE, 0.05)
+    elif function == "video_extension":
+        fields = ask.choose("Extend from", [(names, title) for title, names in VACE_EXTENSION_INPUTS])
+        for name in fields:
+            values[name] = ask.file(name, spec)
+    elif function == "video_outpainting":
+        values["video"] = ask.file("video", spec, message="Video to widen (mp4, <=5 s)")
+        for side in ("top", "bottom", "left", "right"):
+            values[f"{side}_scale"] = ask_float(ask, f"Scale {side}", f"--{side}-scale", VACE_SCALE_RANGE, 1.0)
+    required = VACE_FUNCTIONS[function].prompt_required or spec.prompt_required
+    values["prompt"] = ask_prompt(ask, spec, required=required)
+    return values
+
+
+def ask_float(ask: Prompter, message: str, option: str, bounds: tuple[float, float], default: float) -> float | None:
+    low, high = bounds
+    answer = ask.text(message, float_check(option, low, high), f"({low:g}-{high:g}; Enter for {default:g})")
+    return float(answer) if answer else None
+
+
+# ---------------------------------------------------------------------------------------------
+# Options: only those the chosen model supports
+# ---------------------------------------------------------------------------------------------
+
+
+def ask_options(ask: Prompter, spec: ModelSpec, function: str | None, values: dict[str, Any]) -> dict[str, Any]:
+    options: dict[str, Any] = {"duration": ask_duration(ask, spec, values)}
+    options |= ask_resolution(ask, spec, function)
+    options |= ask_audio(ask, spec)
+    if spec.shot_type and ask.choose(
+        "Shots",
+        [(False, "single shot (default)"), (True, "multi-shot: the service plans several shots (prompt extension on)")],
+    ):
+        options["shot_type"] = "multi"
+        if spec.prompt_extend:
+            options["prompt_extend"] = True
+    low, high = SEED_RANGE
+    seed = ask.text("Seed", int_check("--seed", low, high), f"({low}-{high}; Enter for random)")
+    options["seed"] = int(seed) if seed else None
+    negative = ask.text(
+        "Negative prompt: what to avoid",
+        text_check("--negative-prompt", max_chars=spec.negative_prompt_max, required=False),
+        f"(Enter for none; up to {spec.negative_prompt_max} characters)",
+    )
+    options["negative_prompt"] = negative or None
+    return options
+
+
+def ask_duration(ask: Prompter, spec: ModelSpec, values: dict[str, Any]) -> int | None:
+    rule = spec.durations
+    if not rule.parameter or rule.fixed:
+        ask.note(f"Duration: {rule.describe()}")
+        return None
+    if rule.choices:
+        ordered = sorted(rule.choices, key=lambda seconds: seconds != rule.default)
+        return ask.choose("Duration", [(s, f"{s} s" + (" (default)" if s == rule.default else "")) for s in ordered])
+    assert rule.min is not None and rule.max is not None
+    high = rule.max
+    with_video = any(guess_kind(ref) == "video" for ref in values.get("refs", []))
+    if spec.duration_max_with_reference_video and with_video:
+        high = spec.duration_max_with_reference_video
+    default = "0 = the input's length" if rule.default == 0 else f"{rule.default}"
+    extra = " or 0 = the input's length" if 0 in rule.extra else ""
+    answer = ask.text(
+        "Duration in seconds",
+        int_check("--duration", rule.min, high, extra=rule.extra),
+        f"({rule.min}-{high}{extra}; Enter for {default})",
+    )
+    return int(answer) if answer else rule.default
+
+
+def _size_title(size: str, default: str | None) -> str:
+    for tier, sizes in SIZE_TABLE.items():
+        if size in sizes:
+            ratio = ("16:9", "9:16", "1:1", "4:3", "3:4")[sizes.index(size)]
+            text = f"{size:<10} {tier} {ratio}"
+            return text + (" (default)" if size == default else "")
+    return size
+
+
+def _default_first(values: Sequence[str], default: str | None) -> list[str]:
+    return sorted(values, key=lambda value: value != default)
+
+
+def ask_resolution(ask: Prompter, spec: ModelSpec, function: str | None) -> dict[str, Any]:
+    if spec.resolution_field == "size":
+        vace = VACE_FUNCTIONS.get(function or "")
+        if vace is not None and not vace.takes_size:
+            ask.note("Size: follows the input video (at most 720P)")
+            return {}
+        sizes = _default_first(spec.sizes, spec.default_size)
+        return {"size": ask.choose("Size", [(s, _size_title(s, spec.default_size)) for s in sizes])}
+    resolutions = _default_first(spec.resolutions, spec.default_resolution)
+    chosen: dict[str, Any] = {
+        "resolution": ask.choose(
+            "Resolution",
+            [(r, r + (" (default)" if r == spec.default_resolution else "")) for r in resolutions],
+        )
+    }
+    if spec.resolution_field == "resolution":
+        ask.note("Aspect ratio: follows the input")
+        return chosen
+    if spec.default_ratio is not None:
+        ratios = _default_first(spec.ratios, spec.default_ratio)
+        choices: list[tuple[str | None, str]] = [
+            (r, r + (" (default)" if r == spec.default_ratio else "")) for r in ratios
+        ]
+    else:
+        keep = "the input video's" if spec.mode == "vace" else "16:9, or the first frame's when one is given"
+        choices = [(None, f"default ({keep})"), *((r, r) for r in spec.ratios)]
+    chosen["ratio"] = ask.choose("Aspect ratio", choices)
+    return chosen
+
+
+def ask_audio(ask: Prompter, spec: ModelSpec) -> dict[str, Any]:
+    if spec.audio == "silent":
+        ask.note("Sound: none (this model makes silent videos)")
+        return {}
+    chosen: dict[str, Any] = {}
+    if spec.audio == "toggle":
+        chosen["audio"] = ask.confirm("Sound on?", default=True)
+        if not chosen["audio"]:
+            return chosen
+    if spec.audio_url:
+        custom = ask.choose(
+            "Sound", [(False, "generated with the video (default)"), (True, "my own audio file (soundtrack)")]
+        )
+        if custom:
+            chosen["audio_file"] = ask.file("audio_file", spec)
+    elif spec.audio == "always" and not spec.audio_settings:
+        ask.note("Sound: always on with this model")
+    return chosen

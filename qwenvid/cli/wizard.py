@@ -1,0 +1,204 @@
+"""`qwenvid wizard`: the guided flow, ending in the same run as the one-line commands."""
+
+from __future__ import annotations
+
+import dataclasses
+import shlex
+import sys
+from typing import Any
+
+import typer
+
+from qwenvid.cli._options import DryRunOpt, JsonOpt, OutputOpt
+from qwenvid.cli._session import CliState, load_settings, state_of
+from qwenvid.cli.generate import RunFlags, examples, run_request
+from qwenvid.errors import Interrupted, ValidationError
+
+# Where the prompts read keys and draw. Empty = the terminal (drawn on stderr, so stdout keeps only
+# results); tests put {"input": <pipe input>, "output": DummyOutput()} here.
+PROMPT_IO: dict[str, Any] = {}
+
+NO_TERMINAL = (
+    "the wizard needs an interactive terminal; use the flags instead, "
+    'e.g. `qwenvid t2v "A kitten in the moonlight" --duration 5` (see `qwenvid --help`)'
+)
+
+# Request field -> the one-liner's option. Lists repeat the option; booleans use --x / --no-x.
+OPTIONS: dict[str, str] = {
+    "model": "--model",
+    "negative_prompt": "--negative-prompt",
+    "duration": "--duration",
+    "size": "--size",
+    "resolution": "--resolution",
+    "ratio": "--ratio",
+    "seed": "--seed",
+    "prompt_extend": "--prompt-extend",
+    "watermark": "--watermark",
+    "audio": "--audio",
+    "audio_file": "--audio-file",
+    "shot_type": "--shot-type",
+    "image": "--image",
+    "last_frame": "--last-frame",
+    "first_frame": "--first-frame",
+    "clip": "--clip",
+    "driving_audio": "--driving-audio",
+    "template": "--template",
+    "refs": "--ref",
+    "ref_voices": "--ref-voice",
+    "video": "--video",
+    "ref_images": "--ref-image",
+    "mask_image": "--mask-image",
+    "mask_video": "--mask-video",
+    "mask_frame_id": "--mask-frame",
+    "first_clip": "--first-clip",
+    "last_clip": "--last-clip",
+    "obj_or_bg": "--obj-or-bg",
+    "control_condition": "--control-condition",
+    "strength": "--strength",
+    "mask_type": "--mask-type",
+    "expand_ratio": "--expand-ratio",
+    "expand_mode": "--expand-mode",
+    "top_scale": "--top-scale",
+    "bottom_scale": "--bottom-scale",
+    "left_scale": "--left-scale",
+    "right_scale": "--right-scale",
+    "audio_setting": "--audio-setting",
+}
+POSITIONAL = frozenset({"prompt", "function"})
+
+
+def is_interactive() -> bool:
+    """A person can answer: keys come from a terminal and the prompts draw on one (tests replace this)."""
+    return sys.stdin.isatty() and sys.stderr.isatty()
+
+
+def prompt_io() -> dict[str, Any]:
+    """prompt_toolkit input/output for every question: the test hook, or the terminal with stderr as output."""
+    if PROMPT_IO:
+        return dict(PROMPT_IO)
+    from prompt_toolkit.output import create_output
+
+    return {"output": create_output(stdout=sys.stderr)}
+
+
+# -- the equivalent one-liner -----------------------------------------------------------------------
+
+
+def _option_words(name: str, value: Any) -> list[str]:
+    option = OPTIONS[name]
+    if isinstance(value, bool):
+        return [option if value else "--no-" + option.removeprefix("--")]
+    if isinstance(value, list):
+        return [word for item in value for word in (option, str(item))]
+    return [option, str(value)]
+
+
+def equivalent_argv(request: Any, state: CliState, *, dry_run: bool = False, output: str | None = None) -> list[str]:
+    """The one-line command that builds the same request (global options, command, positionals, options)."""
+    argv = ["qwenvid"]
+    if state.emulator:
+        argv.append("--emulator")
+    if state.region:
+        argv += ["--region", state.region]
+    if state.base_url:
+        argv += ["--base-url", state.base_url]
+    if state.out.json:
+        argv.append("--json")
+    if state.out.quiet:
+        argv.append("--quiet")
+    argv.append(request.mode)
+    positionals = [str(request.function)] if request.mode == "vace" else []
+    if request.prompt:
+        positionals.append(request.prompt)
+    options: list[str] = []
+    for field in dataclasses.fields(request):
+        value = getattr(request, field.name)
+        if field.name in POSITIONAL or value is None or value == []:
+            continue
+        options += _option_words(field.name, value)
+    if dry_run:
+        options.append("--dry-run")
+    if output is not None:
+        options += ["--output", output]
+    if any(word.startswith("-") for word in positionals):
+        return [*argv, *options, "--", *positionals]  # a prompt starting with "-" must not read as an option
+    return [*argv, *positionals, *options]
+
+
+# -- summary and confirmation -----------------------------------------------------------------------
+
+
+def summary_lines(request: Any) -> list[str]:
+    """The request, field by field, as the user chose it."""
+    lines = [f"  mode: {request.mode}" + (f" ({request.function})" if request.mode == "vace" else "")]
+    for field in dataclasses.fields(request):
+        value = getattr(request, field.name)
+        if field.name == "function" or value is None or value == []:
+            continue
+        shown = ", ".join(str(item) for item in value) if isinstance(value, list) else str(value)
+        lines.append(f"  {field.name.replace('_', ' ')}: {shown}")
+    return lines
+
+
+def review(state: CliState, request: Any, *, dry_run: bool, pt_kwargs: dict[str, Any]) -> bool:
+    """Show the summary, the warnings and the cost notice; ask whether to go on."""
+    import questionary
+
+    from qwenvid.cli._cost import cost_lines
+    from qwenvid.runner import Session
+
+    out = state.out
+    with Session(load_settings(state)) as session:
+        plan = session.plan(request)  # validates the whole request, local files included; no network
+    out.info("Summary")
+    for line in summary_lines(request):
+        out.info(line)
+    for warning in plan.warnings:
+        out.warning(warning)
+    for line in cost_lines(plan.cost, emulated=state.emulator):
+        out.notice(line)
+    question = "Print the request (dry run: nothing is sent)?" if dry_run else "Submit it?"
+    return bool(questionary.confirm(question, default=True, **pt_kwargs).unsafe_ask())
+
+
+# -- the command ------------------------------------------------------------------------------------
+
+WIZARD_EXAMPLES = examples(
+    "qwenvid wizard",
+    "qwenvid --emulator wizard",
+    "qwenvid wizard --dry-run --json",
+)
+
+
+def wizard(
+    ctx: typer.Context,
+    dry_run: DryRunOpt = False,
+    output: OutputOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Guided flow: mode, model, inputs and options, each checked as you answer; then the same run as the one-liners."""
+    state = state_of(ctx, json_out)
+    if not is_interactive():
+        raise ValidationError(NO_TERMINAL)
+    from qwenvid.cli._wizard_flow import build_request
+
+    pt_kwargs = prompt_io()
+    try:
+        request = build_request(note=state.out.info, **pt_kwargs)
+        go = review(state, request, dry_run=dry_run, pt_kwargs=pt_kwargs)
+    except (KeyboardInterrupt, EOFError):
+        raise Interrupted("Wizard stopped; nothing was submitted.") from None
+    argv = equivalent_argv(request, state, dry_run=dry_run, output=None if output is None else str(output))
+    try:
+        if not go:
+            state.out.info("Nothing was submitted.")
+            raise typer.Exit(1)
+        # The wizard's own confirmation stands in for the threshold question (the notice still shows).
+        run_request(state, request, RunFlags(dry_run=dry_run, output=output, yes=True))
+    finally:
+        state.out.info("The same as a command: " + shlex.join(argv))
+
+
+def register(app: typer.Typer) -> None:
+    """Add the wizard command to the app."""
+    app.command(epilog=WIZARD_EXAMPLES)(wizard)
