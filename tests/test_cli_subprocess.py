@@ -100,8 +100,10 @@ def emulator_process() -> Iterator[str]:
             process.kill()
 
 
-def start_and_wait_for_submit(base_url: str, env: dict[str, str], prompt: str) -> tuple[subprocess.Popen[str], str]:
-    """Start a generation and return once its stderr names the submitted task."""
+def start_and_wait_for_submit(
+    base_url: str, env: dict[str, str], prompt: str, *, until: str = " submitted ("
+) -> tuple[subprocess.Popen[str], str]:
+    """Start a generation; return its task id once the submit is on stderr and a line with `until` follows."""
     process = subprocess.Popen(
         [*qwenvid_argv(), "t2v", prompt, "--model", "wan2.1-t2v-turbo", "--size", "832*480"],
         stdout=subprocess.PIPE,
@@ -118,6 +120,7 @@ def start_and_wait_for_submit(base_url: str, env: dict[str, str], prompt: str) -
             lines.append(line)
             if " submitted (" in line:
                 found.append(line.split()[1])
+            if found and until in line:
                 return
 
     reader = threading.Thread(target=read, daemon=True)
@@ -139,7 +142,8 @@ def test_sigint_and_sigkill_mid_wait_are_finished_by_resume(emulator_process: st
         "DASHSCOPE_API_KEY": CANARY,
         "QWENVID_HOME": str(tmp_path / "home"),
     }
-    interrupted, first_id = start_and_wait_for_submit(emulator_process, env, "Interrupted kitten")
+    # Interrupt inside the wait: the task is rendering (the line names it) and nobody is watching it.
+    interrupted, first_id = start_and_wait_for_submit(emulator_process, env, "Interrupted kitten", until="Rendering")
     interrupted.send_signal(signal.SIGINT)
     out, err = interrupted.communicate(timeout=30)
     assert interrupted.returncode == 130, err

@@ -545,7 +545,8 @@ def vace(
     """Edit or extend videos: the five VACE functions, or instruction editing with wan2.7-videoedit."""
     from qwenvid.catalogue import INSTRUCT, canonical_vace_function
 
-    skill = read_skill_json(flags := RunFlags(request_json, file, dry_run, detach, timeout, output, yes))
+    flags = RunFlags(request_json, file, dry_run, detach, timeout, output, yes)
+    skill = read_skill_json(flags)
     if function is None and skill is None:
         raise ValidationError("vace needs a function first.", hint=f"Use one of: {VACE_FUNCTIONS_HELP}.")
     name = canonical_vace_function(function) if function is not None else None
