@@ -64,7 +64,7 @@ def test_cancel_pending_and_refusal(sdk: EmulatorThread) -> None:
 
 def test_list(sdk: EmulatorThread) -> None:
     submitted = VideoSynthesis.async_call(model="wan2.2-t2v-plus", prompt="A list entry", size="832*480")
-    listed = VideoSynthesis.list(model_name="wan2.2-t2v-plus", page_size=5)
+    listed = VideoSynthesis.list(model_name="wan2.2-t2v-plus", page_size=5)  # type: ignore[attr-defined]  # inherited, untyped
     assert listed.status_code == 200
     assert listed.output["total"] == 1 and listed.output["page_size"] == 5
     assert listed.output["data"][0]["task_id"] == submitted.output.task_id
