@@ -236,7 +236,7 @@ class DashScopeClient:
             try:
                 response = self._posts.post(endpoint_path, content=content, headers=headers)
             except _NEVER_SENT as exc:
-                if attempt >= self._retry.max_retries:
+                if self._retry.gives_up(attempt, exc):
                     raise self._network_error("submit the task", exc, attempt) from exc
                 self._sleep(self._retry.delay(attempt))
                 attempt += 1
@@ -451,7 +451,7 @@ class DashScopeClient:
             try:
                 response = self._queries.get(path, params=params, headers=self._auth_headers())
             except httpx.HTTPError as exc:
-                if attempt >= self._retry.max_retries:
+                if self._retry.gives_up(attempt, exc):
                     raise self._network_error("query DashScope", exc, attempt, task_id=task_id) from exc
                 self._sleep(self._retry.delay(attempt))
                 attempt += 1

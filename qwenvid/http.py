@@ -35,11 +35,19 @@ class RetryPolicy:
     """
 
     max_retries: int = 5
+    # A refused connection or failed DNS lookup is rarely fixed by waiting half a minute: fail fast and
+    # let the caller (the poller, which tolerates a bounded run of network errors) decide.
+    connect_retries: int = 2
     initial: float = 1.0
     maximum: float = 30.0
     jitter: float = 0.25
     max_retry_after: float = 120.0
     rng: random.Random = field(default_factory=random.Random, repr=False, compare=False)
+
+    def gives_up(self, attempt: int, exc: BaseException) -> bool:
+        """Whether retry number `attempt` after transport error `exc` is one too many."""
+        limit = self.connect_retries if isinstance(exc, httpx.ConnectError) else self.max_retries
+        return attempt >= min(limit, self.max_retries)
 
     def delay(self, attempt: int, retry_after: float | None = None) -> float:
         """Seconds to wait before retry number `attempt` (0 for the first retry)."""

@@ -346,10 +346,14 @@ class Session:
             ledger.mark_rejected(row.id, exc.code or type(exc).__name__, exc.message)
             raise
         row = ledger.mark_submitted(row.id, submitted.task_id, submitted.request_id, submitted.task_status)
-        reporter.notice(f"Task {submitted.task_id} submitted ({plan.model}).")
-        if options.detach:
-            return self._result_from_row(row)
-        return self._follow_row(row, options, reporter)
+        try:
+            reporter.notice(f"Task {submitted.task_id} submitted ({plan.model}).")
+            if options.detach:
+                return self._result_from_row(row)
+            return self._follow_row(row, options, reporter)
+        except KeyboardInterrupt:
+            # Between the stored task id and the wait: the task exists, so say which one and how to go on.
+            raise _interrupted(submitted.task_id) from None
 
     def follow(self, ref: str, options: RunOptions, reporter: Reporter) -> RunResult:
         """Wait for a known task (ledger id or task id) and download its video."""
@@ -497,11 +501,7 @@ class Session:
                 on_update=on_update,
             )
         except KeyboardInterrupt:
-            raise errors.Interrupted(
-                f"Stopped waiting for task {task_id}; it keeps running on the server.",
-                hint=f"Continue with `qwenvid status {task_id} --wait` (or `qwenvid resume`).",
-                task_id=task_id,
-            ) from None
+            raise _interrupted(task_id) from None
         except errors.StillRunning as exc:
             exc.task_id = task_id
             exc.hint = exc.hint or f"Continue with `qwenvid status {task_id} --wait`."
@@ -652,6 +652,14 @@ def _input_video_seconds(inputs: Iterable[LocalInput]) -> tuple[float, float | N
         elif item.field in ("video_url", "media.video"):
             edited = seconds
     return references, edited
+
+
+def _interrupted(task_id: str) -> errors.Interrupted:
+    return errors.Interrupted(
+        f"Stopped waiting for task {task_id}; it keeps running on the server.",
+        hint=f"Continue with `qwenvid status {task_id} --wait` (or `qwenvid resume`).",
+        task_id=task_id,
+    )
 
 
 def _elsewhere(row: LedgerRow) -> str:

@@ -289,12 +289,13 @@ def test_submit_to_a_port_with_nothing_listening_retries_then_raises_network_err
             client.submit(T2V_PATH, T2V_BODY)
         caught.add(error.value)
         assert not isinstance(error.value, SubmitOutcomeUnknown)  # certainly never sent
-        assert len(sleeps.retries) == 3
+        # A refused connection is retried briefly (RetryPolicy.connect_retries), not for half a minute.
+        assert len(sleeps.retries) == RetryPolicy().connect_retries == 2
         assert error.value.code == "ConnectError"
         with pytest.raises(NetworkError) as query_error:
             client.get_task("abc")
         caught.add(query_error.value)
-    assert len(sleeps.retries) == 6
+    assert len(sleeps.retries) == 4
     assert error.value.exit_code == 6
 
 
