@@ -11,6 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
+from qwenvid.catalogue import get_model
 from qwenvid.emulator.config import EmulatorConfig, ManualClock
 from qwenvid.emulator.server import EmulatorThread
 from tests.support.emulator import KF2V_PATH, T2V_PATH, api_client, run_to_end, submit_ok
@@ -462,3 +463,30 @@ def test_unknown_path_is_a_json_404(emulator: EmulatorThread) -> None:
     with api_client(emulator) as client:
         response = client.post("/services/aigc/text2video/video-synthesis", json=SMALL_T2V)
     assert response.status_code == 404 and response.json()["code"] == "NotFound"
+
+
+def test_realistic_timing_uses_the_models_typical_seconds(make_emulator: Any) -> None:
+    clock = ManualClock()
+    emulator = make_emulator(EmulatorConfig(realistic=True), clock=clock)
+    spec = get_model("wan2.2-t2v-plus")
+    assert spec is not None
+    typical = spec.typical_seconds
+    with api_client(emulator) as client:
+        task_id = submit_ok(client, SMALL_T2V)
+        emulator.state.wait_rendered()
+        clock.advance(4.9)
+        queued = client.get(f"/tasks/{task_id}").json()["output"]["task_status"]
+        clock.advance(typical)
+        rendering = client.get(f"/tasks/{task_id}").json()["output"]["task_status"]
+        clock.advance(1.0)
+        done = client.get(f"/tasks/{task_id}").json()["output"]["task_status"]
+    assert (queued, rendering, done) == ("PENDING", "RUNNING", "SUCCEEDED")
+
+
+def test_wan27_i2v_without_media_is_accepted_then_fails(emulator: EmulatorThread) -> None:
+    """dashscope-api.md §2.6: HTTP 200 and a task id, then FAILED with 'Field required: input.media'."""
+    body = {"model": "wan2.7-i2v", "input": {"prompt": "x"}, "parameters": {"resolution": "720P"}}
+    with api_client(emulator) as client:
+        out = run_to_end(emulator, client, submit_ok(client, body))["output"]
+    assert (out["task_status"], out["code"], out["message"]) == ("FAILED", "InvalidParameter",
+                                                                 "Field required: input.media")

@@ -142,6 +142,12 @@ class TruncatedFileResponse(Response):
         raise ConnectionDropped("injected fault: download truncated")
 
 
+class ResultFileResponse(FileResponse):
+    """Starlette's FileResponse (Range, HEAD, ETag) with bigger reads: 1 GiB results stream several times faster."""
+
+    chunk_size = 1024 * 1024
+
+
 def _single_range(header: str | None, size: int) -> tuple[int, int]:
     """(start, end) of a simple `bytes=a-b` / `bytes=a-` / `bytes=-n` header, else the whole file."""
     if not header or not header.startswith("bytes=") or "," in header:
@@ -459,7 +465,7 @@ async def result_download(request: Request) -> Response:
         size = path.stat().st_size
         start, end = _single_range(request.headers.get("range"), size)
         return TruncatedFileResponse(str(path), size, start, end, headers)
-    return FileResponse(path, media_type="video/mp4", headers=headers)
+    return ResultFileResponse(path, media_type="video/mp4", headers=headers)
 
 
 # ---------------------------------------------------------------------------------------------
