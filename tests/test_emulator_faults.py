@@ -232,3 +232,15 @@ def test_state_and_clock_endpoints(emulator: EmulatorThread, manual_clock: Manua
 def test_clock_endpoint_refuses_a_real_clock(live_emulator: EmulatorThread) -> None:
     response = httpx.post(live_emulator.root_url + "/__emulator/clock/advance", json={"seconds": 1})
     assert response.status_code == 400
+
+
+@pytest.mark.parametrize(("spec", "status", "code"), [("throttle:download:1:2", 503, "SlowDown"),
+                                                      ("5xx:download", 500, "InternalError"),
+                                                      ("503:download", 503, "ServiceUnavailable")])
+def test_download_faults_answer_like_oss(emulator: EmulatorThread, spec: str, status: int, code: str) -> None:
+    with api_client(emulator) as client:
+        url = run_to_end(emulator, client, submit_ok(client, SMALL))["output"]["video_url"]
+    emulator.arm(spec)
+    faulted, after = httpx.get(url), httpx.get(url)
+    assert faulted.status_code == status and f"<Code>{code}</Code>" in faulted.text
+    assert after.status_code == 200

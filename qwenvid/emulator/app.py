@@ -415,14 +415,29 @@ def _parse_form(content_type: str, body: bytes) -> tuple[dict[str, str], bytes, 
     return fields, data, file_type
 
 
+def _oss_fault(state: EmulatorState, target: str, request_id: str, head_only: bool = False) -> Response | None:
+    """OSS's answers to armed faults: throttling is 503 SlowDown there, server errors are XML too."""
+    if (fault := state.faults.take("throttle", target)) is not None:
+        response = oss_error(OssFailure(503, "SlowDown", "Please reduce your request rate."), request_id, head_only)
+        response.headers["Retry-After"] = f"{fault.seconds if fault.seconds is not None else 1:g}"
+        return response
+    if state.faults.take("5xx", target) is not None:
+        return oss_error(OssFailure(500, "InternalError", "We encountered an internal error. Please try again."),
+                         request_id, head_only)
+    if state.faults.take("503", target) is not None:
+        return oss_error(OssFailure(503, "ServiceUnavailable", "Please reduce your request rate."), request_id,
+                         head_only)
+    if state.faults.take("drop", target) is not None:
+        return DroppedResponse(request_id)
+    return None
+
+
 async def oss_upload(request: Request) -> Response:
     state = _emulator(request)
     request_id = uuid.uuid4().hex[:24].upper()
     await _slow(state, "upload")
-    if state.faults.take("5xx", "upload") is not None or state.faults.take("503", "upload") is not None:
-        return oss_error(OssFailure(503, "ServiceUnavailable", "Please reduce your request rate."), request_id)
-    if state.faults.take("drop", "upload") is not None:
-        return DroppedResponse(request_id)
+    if (faulted := _oss_fault(state, "upload", request_id)) is not None:
+        return faulted
     try:
         fields, data, file_type = _parse_form(request.headers.get("content-type", ""), await request.body())
         upload = await asyncio.to_thread(state.accept_upload, fields, data, file_type)
@@ -449,11 +464,8 @@ async def result_download(request: Request) -> Response:
         return oss_error(OssFailure(400, "InvalidArgument", "Only one auth mechanism allowed: this URL is already "
                                     "signed, so the request must not carry an Authorization header."),
                          request_id, head_only)
-    if state.faults.take("5xx", "download") is not None or state.faults.take("503", "download") is not None:
-        return oss_error(OssFailure(503, "ServiceUnavailable", "Please reduce your request rate."), request_id,
-                         head_only)
-    if state.faults.take("drop", "download") is not None:
-        return DroppedResponse(request_id)
+    if (faulted := _oss_fault(state, "download", request_id, head_only)) is not None:
+        return faulted
     params = request.query_params
     try:
         path = state.result_file(request.path_params["name"], params.get("Expires"), params.get("OSSAccessKeyId"),

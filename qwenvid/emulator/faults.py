@@ -14,7 +14,8 @@ ANY = "any"
 FAULT_HELP = """\
 Fault specs (repeat --fault; each fault fires COUNT times, default 1; '*' = every time):
 
-  throttle:TARGET[:COUNT[:RETRY_AFTER]]   429 Throttling.RateQuota with a Retry-After header (default 1 s)
+  throttle:TARGET[:COUNT[:RETRY_AFTER]]   429 Throttling.RateQuota with a Retry-After header (default 1 s);
+                                          upload/download answer like OSS: 503 SlowDown
   5xx:TARGET[:COUNT]                      500 InternalError (no task is created by a failed submit)
   503:TARGET[:COUNT]                      503 ServiceUnavailable
   5xx-after-create[:COUNT]                submit creates the task, then answers 500 (ambiguous outcome)

@@ -287,6 +287,7 @@ class EmulatorState:
             )
             self._tasks[task.task_id] = task
             if planned_failure is None:
+                self._renders = [f for f in self._renders if not f.done()]
                 self._renders.append(self._executor.submit(self._render, task))
             else:
                 task.rendered.set()
