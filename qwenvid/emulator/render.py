@@ -256,10 +256,14 @@ def pad_mp4(source: Path, target: Path, total_bytes: int) -> None:
     """
     size = source.stat().st_size
     box = total_bytes - size
-    tmp = target.with_suffix(".tmp")
-    with source.open("rb") as src, tmp.open("wb") as dst:
-        while chunk := src.read(1 << 20):
-            dst.write(chunk)
-        dst.write(free_box_header(box))
-        dst.truncate(total_bytes)
-    os.replace(tmp, target)
+    fd, tmp = tempfile.mkstemp(prefix=target.stem, suffix=".tmp", dir=target.parent)
+    try:
+        with source.open("rb") as src, os.fdopen(fd, "wb") as dst:
+            while chunk := src.read(1 << 20):
+                dst.write(chunk)
+            dst.write(free_box_header(box))
+            dst.truncate(total_bytes)
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
