@@ -79,3 +79,45 @@ def test_help_does_not_import_heavy_modules() -> None:
     result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60)
     assert "HEAVY=" in result.stderr
     assert result.stderr.split("HEAVY=")[1].strip() == ""
+
+
+def test_lazy_app_lists_every_command_exactly_as_the_full_app() -> None:
+    """`qwenvid --help` loads no command module, yet shows the same list with the same summaries."""
+    from typer.testing import CliRunner
+
+    from qwenvid.cli import COMMANDS, build_app
+
+    full = CliRunner().invoke(build_app(), ["--help"])
+    lazy = CliRunner().invoke(build_app([]), ["--help"])
+    assert full.exit_code == lazy.exit_code == 0
+    assert lazy.stdout == full.stdout
+    for name in COMMANDS:
+        assert f" {name} " in full.stdout
+
+
+def test_command_table_summaries_are_the_docstrings() -> None:
+    from typer.main import get_command
+
+    from qwenvid.cli import COMMANDS, build_app
+
+    group = get_command(build_app())
+    for name, (_module, summary) in COMMANDS.items():
+        command = group.commands[name]  # type: ignore[attr-defined]
+        assert (command.help or "").split("\n\n")[0].strip() == summary, name
+
+
+def test_a_command_runs_even_when_another_one_was_guessed() -> None:
+    """An argument order the guesser misreads still reaches the real command through the full app."""
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import sys; from qwenvid.cli import build_app; sys.argv=['qwenvid','models','--json'];"
+            " build_app([])(args=['models', '--json'], prog_name='qwenvid')",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    assert '"wan2.6-t2v"' in done.stdout

@@ -5,14 +5,13 @@ from __future__ import annotations
 import os
 import sys
 import traceback
+from collections.abc import Collection
 from importlib import import_module
-from importlib.util import find_spec
 from typing import Annotated, Any
 
 import typer
 from typer.core import TyperGroup
 
-from qwenvid.cli import emulator_cmd, generate, info, tasks
 from qwenvid.cli._output import Output, clean
 from qwenvid.cli._session import CliState
 from qwenvid.errors import ExitCode, QwenvidError, scrub
@@ -52,18 +51,6 @@ class QwenvidGroup(TyperGroup):
             raise typer.Exit(report_error(exc, state.out)) from exc
 
 
-app = typer.Typer(
-    name="qwenvid",
-    cls=QwenvidGroup,
-    help="Make videos with Alibaba's Wan models on DashScope: submit, follow live, download a verified MP4.",
-    epilog=EXIT_CODES_HELP,
-    no_args_is_help=True,
-    pretty_exceptions_show_locals=False,
-    context_settings={"help_option_names": ["-h", "--help"]},
-)
-
-
-@app.callback()
 def global_options(
     ctx: typer.Context,
     base_url: Annotated[
@@ -96,19 +83,128 @@ def global_options(
     )
 
 
-generate.register(app)
-tasks.register(app)
-info.register(app)
-emulator_cmd.register(app)
-# The wizard is written separately; it joins the app once its module exists.
-if find_spec("qwenvid.cli.wizard") is not None:
-    import_module("qwenvid.cli.wizard").register(app)
+# Every command, the module that defines it, and its one-line summary. `main()` imports only the module
+# of the command being run and lists the others from this table, so `qwenvid --help` and every command
+# start without paying for the rest (tests/test_help.py keeps the summaries equal to the docstrings).
+COMMANDS: dict[str, tuple[str, str]] = {
+    "t2v": ("generate", "Make a video from a text prompt."),
+    "i2v": (
+        "generate",
+        "Animate an image (first frame; wan2.7-i2v also last frame, clip continuation, driving audio).",
+    ),
+    "kf2v": ("generate", "Make a video between a first and a last frame."),
+    "r2v": ("generate", "Make a video of the characters in reference images or videos."),
+    "vace": (
+        "generate",
+        "Edit or extend videos: the five VACE functions, or instruction editing with wan2.7-videoedit.",
+    ),
+    "generate": (
+        "generate",
+        "Run a request in the QwenCloud video skill's JSON shape; the mode is detected from its fields.",
+    ),
+    "status": (
+        "tasks",
+        "Show one task from the local ledger and the service; --wait follows it and downloads the video.",
+    ),
+    "fetch": ("tasks", "Download the video of a finished task, also one this machine never submitted."),
+    "cancel": ("tasks", "Cancel a task that is still queued (PENDING); running tasks cannot be cancelled."),
+    "tasks": (
+        "tasks",
+        "List your tasks from the local ledger (with billed-seconds totals), or the account's with --remote.",
+    ),
+    "resume": (
+        "tasks",
+        "Finish every unfinished task: reconcile unknown submits, wait, download. Safe to run any time.",
+    ),
+    "models": ("info", "List the Wan models qwenvid knows, with what each one accepts."),
+    "doctor": (
+        "info",
+        "Check the set-up: key set or not (never its value), key kind, region, base URL, reachability, paths.",
+    ),
+    "emulator": (
+        "emulator_cmd",
+        "Run the local DashScope emulator: same API, real MP4s, free; prints its base URL first.",
+    ),
+    "wizard": (
+        "wizard",
+        "Guided flow: mode, model, inputs and options, each checked as you answer; then the same run as the "
+        "one-liners.",
+    ),
+}
+# Global options that take a value: the word after them is not a command name.
+_VALUE_OPTIONS = frozenset({"--base-url", "--region"})
+
+
+def build_app(commands: Collection[str] | None = None) -> typer.Typer:
+    """The Typer app. With `commands`, only their modules load; every other command is listed by name."""
+    app = typer.Typer(
+        name="qwenvid",
+        cls=QwenvidGroup,
+        help="Make videos with Alibaba's Wan models on DashScope: submit, follow live, download a verified MP4.",
+        epilog=EXIT_CODES_HELP,
+        no_args_is_help=True,
+        pretty_exceptions_show_locals=False,
+        context_settings={"help_option_names": ["-h", "--help"]},
+    )
+    app.callback()(global_options)
+    wanted = COMMANDS if commands is None else commands
+    modules = sorted({COMMANDS[name][0] for name in wanted})
+    for module in modules:
+        import_module(f"qwenvid.cli.{module}").register(app)
+    for name, (module, summary) in COMMANDS.items():
+        if module not in modules:
+            app.command(name, help=summary, context_settings=_PASS_THROUGH)(_rerun_with_every_command)
+    # Help lists commands in registration order; keep the table's order whichever modules loaded.
+    order = list(COMMANDS)
+    app.registered_commands.sort(key=lambda info: order.index(_name_of(info)))
+    return app
+
+
+def _name_of(info: Any) -> str:
+    return str(info.name or info.callback.__name__.replace("_", "-"))
+
+
+# A listed-only command accepts anything: if it is ever invoked (an argument order `_command_in` did not
+# foresee), it runs the same command line again with every command loaded.
+_PASS_THROUGH = {"ignore_unknown_options": True, "allow_extra_args": True, "help_option_names": []}
+
+
+def _rerun_with_every_command(ctx: typer.Context) -> None:
+    build_app()(args=sys.argv[1:], prog_name="qwenvid")
+
+
+def _command_in(argv: list[str]) -> str | None:
+    """The command a command line runs, if it names one; options before it are the global ones."""
+    words = iter(argv)
+    for word in words:
+        if word in _VALUE_OPTIONS:
+            next(words, None)
+        elif not word.startswith("-"):
+            return word if word in COMMANDS else None
+    return None
+
+
+_full_app: typer.Typer | None = None
+
+
+def __getattr__(name: str) -> Any:
+    """`qwenvid.cli.app` is the app with every command (tests, completion, importers)."""
+    global _full_app
+    if name == "app":
+        if _full_app is None:
+            _full_app = build_app()
+        return _full_app
+    raise AttributeError(name)
 
 
 def main() -> None:
     """Console-script entry point: run the app; anything that escapes it still gets one clean line."""
+    # Shell completion needs every command; an ordinary run needs only the one it names.
+    completing = any(key.startswith("_QWENVID_COMPLETE") for key in os.environ)
+    command = _command_in(sys.argv[1:])
+    app = build_app(None if completing else [command] if command else [])
     try:
-        app()
+        app(prog_name="qwenvid")
     except KeyboardInterrupt:
         sys.exit(int(ExitCode.INTERRUPTED))
     except Exception as exc:  # noqa: BLE001 - this is the last boundary before a raw traceback
