@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import email.parser
-import email.policy
 import hashlib
 import json
 import logging
@@ -391,30 +389,6 @@ async def upload_policy(request: Request, call: Call) -> Response:
 # ---------------------------------------------------------------------------------------------
 
 
-def _parse_form(content_type: str, body: bytes) -> tuple[dict[str, str], bytes, str]:
-    """(text fields, file bytes, file content type) of a multipart/form-data body."""
-    message = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(
-        b"Content-Type: " + content_type.encode("latin-1") + b"\r\n\r\n" + body
-    )
-    if not message.is_multipart():
-        raise OssFailure(400, "InvalidArgument", "The body of a POST upload must be multipart/form-data.")
-    fields: dict[str, str] = {}
-    data: bytes | None = None
-    file_type = "application/octet-stream"
-    for part in message.iter_parts():
-        name = part.get_param("name", header="content-disposition")
-        payload = part.get_payload(decode=True)
-        if not isinstance(name, str) or not isinstance(payload, bytes):
-            continue
-        if name == "file":
-            data, file_type = payload, part.get_content_type()
-        else:
-            fields[name] = payload.decode("utf-8", "replace")
-    if data is None:
-        raise OssFailure(400, "InvalidArgument", "The form field file is required.")
-    return fields, data, file_type
-
-
 def _oss_fault(state: EmulatorState, target: str, request_id: str, head_only: bool = False) -> Response | None:
     """OSS's answers to armed faults: throttling is 503 SlowDown there, server errors are XML too."""
     if (fault := state.faults.take("throttle", target)) is not None:
@@ -438,15 +412,26 @@ async def oss_upload(request: Request) -> Response:
     await _slow(state, "upload")
     if (faulted := _oss_fault(state, "upload", request_id)) is not None:
         return faulted
-    try:
-        fields, data, file_type = _parse_form(request.headers.get("content-type", ""), await request.body())
-        upload = await asyncio.to_thread(state.accept_upload, fields, data, file_type)
-    except OssFailure as failure:
-        return oss_error(failure, request_id)
-    except (ValueError, KeyError):
-        return oss_error(OssFailure(400, "InvalidPolicyDocument", "Invalid Policy: Invalid JSON."), request_id)
+    if not request.headers.get("content-type", "").startswith("multipart/form-data"):
+        return oss_error(
+            OssFailure(400, "InvalidArgument", "The body of a POST upload must be multipart/form-data."), request_id
+        )
+    # python-multipart spools the file part to disk past 1 MiB, so large uploads never sit in memory.
+    async with request.form(max_files=1, max_fields=32) as form:
+        fields = {name: value for name, value in form.multi_items() if isinstance(value, str)}
+        part = form.get("file")
+        if part is None or isinstance(part, str):
+            return oss_error(OssFailure(400, "InvalidArgument", "The form field file is required."), request_id)
+        try:
+            upload = await asyncio.to_thread(
+                state.accept_upload, fields, part.file, part.content_type or "application/octet-stream"
+            )
+        except OssFailure as failure:
+            return oss_error(failure, request_id)
+        except (ValueError, KeyError):
+            return oss_error(OssFailure(400, "InvalidPolicyDocument", "Invalid Policy: Invalid JSON."), request_id)
     status = fields.get("success_action_status", "204")
-    headers = {"x-oss-request-id": request_id, "ETag": f'"{hashlib.md5(data).hexdigest().upper()}"'}
+    headers = {"x-oss-request-id": request_id, "ETag": f'"{upload.md5.upper()}"'}
     if status == "201":
         xml = (f'<?xml version="1.0" encoding="UTF-8"?>\n<PostResponse><Bucket>dashscope-file-mgr</Bucket>'
                f"<Key>{escape(upload.key)}</Key><ETag>{headers['ETag']}</ETag></PostResponse>")

@@ -8,6 +8,7 @@ import heapq
 import hmac
 import itertools
 import json
+import os
 import shutil
 import tempfile
 import threading
@@ -18,7 +19,7 @@ from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 from urllib.parse import quote
 
 from qwenvid.catalogue import ModelSpec, get_model, resolution_tier
@@ -175,6 +176,7 @@ class Upload:
     size: int
     content_type: str
     uploaded_at: float
+    md5: str = ""
 
 
 @dataclass(frozen=True)
@@ -563,7 +565,7 @@ class EmulatorState:
             "x_oss_forbid_overwrite": "true",
         }
 
-    def accept_upload(self, fields: Mapping[str, str], data: bytes, content_type: str) -> Upload:
+    def accept_upload(self, fields: Mapping[str, str], source: BinaryIO, content_type: str) -> Upload:
         """Check an OSS form upload against its signed policy and store the file; OssFailure otherwise."""
         for name in ("OSSAccessKeyId", "Signature", "policy", "key"):
             if not fields.get(name):
@@ -584,21 +586,38 @@ class EmulatorState:
         if not key.startswith(upload_dir + "/") or len(key) <= len(upload_dir) + 1:
             raise OssFailure(403, "AccessDenied", "Invalid according to Policy: Policy Condition failed: "
                              f'["starts-with", "$key", "{upload_dir}"]')
-        if len(data) > self.config.max_upload_mb * 1024 * 1024:
+        size, md5, staged = self._stage_upload(source)
+        if size > self.config.max_upload_mb * 1024 * 1024:
+            staged.unlink(missing_ok=True)
             raise OssFailure(400, "EntityTooLarge", "Your proposed upload exceeds the maximum allowed size.")
         with self._lock:
             model = self._policies.get(upload_dir)
             if model is None:
+                staged.unlink(missing_ok=True)
                 raise OssFailure(403, "AccessDenied", "Invalid according to Policy: unknown upload directory.")
             if key in self._uploads and fields.get("x-oss-forbid-overwrite", "false").lower() == "true":
-                raise OssFailure(409, "FileAlreadyExists", "The object you specified already exists and can not be "
-                                 "overwritten.")
+                staged.unlink(missing_ok=True)
+                raise OssFailure(409, "FileAlreadyExists", "The object you specified already exists and can not "
+                                 "be overwritten.")
             path = self.directory / "uploads" / hashlib.sha256(key.encode()).hexdigest()
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_bytes(data)
-            upload = Upload(key, model, path, len(data), fields.get("x-oss-content-type") or content_type, self.now())
+            os.replace(staged, path)
+            upload = Upload(
+                key, model, path, size, fields.get("x-oss-content-type") or content_type, self.now(), md5
+            )
             self._uploads[key] = upload
         return upload
+
+    def _stage_upload(self, source: BinaryIO) -> tuple[int, str, Path]:
+        """Copy an uploaded file to a private temporary name in chunks: (size, md5 hex, path)."""
+        folder = self.directory / "uploads"
+        folder.mkdir(parents=True, exist_ok=True)
+        digest, size = hashlib.md5(), 0
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=".staging-", delete=False) as target:
+            for chunk in iter(lambda: source.read(1 << 20), b""):
+                digest.update(chunk)
+                size += len(chunk)
+                target.write(chunk)
+        return size, digest.hexdigest(), Path(target.name)
 
     def resolve_oss(self, url: str, spec: ModelSpec, model: str) -> Upload:
         """The upload behind an oss:// input of a submit for `model`; ApiFailure 400 when unusable."""
