@@ -7,6 +7,7 @@ import socket
 import subprocess
 import sys
 import time
+from typing import Any
 
 import httpx
 
@@ -53,3 +54,19 @@ def test_context_manager_and_arm() -> None:
         codes = [httpx.get(url + "/tasks/x", headers={"Authorization": "Bearer sk-a-123456"}).status_code
                  for _ in range(2)]
     assert codes == [500, 200]
+
+
+def test_manual_clock_sleep_waits_for_renders_before_time_moves(make_emulator: Any) -> None:
+    """A poller sleeping on the manual clock never outruns a render that is still being encoded for real."""
+    from tests.support.emulator import api_client, submit_ok
+
+    clock = ManualClock()
+    emulator = make_emulator(clock=clock)
+    with api_client(emulator) as client:
+        task_id = submit_ok(
+            client,
+            {"model": "wan2.6-t2v", "input": {"prompt": "barrier"}, "parameters": {"size": "1280*720", "duration": 3}},
+        )
+        clock.sleep(3600)  # returns only once the render is done, then an hour passes
+        body = client.get(f"/tasks/{task_id}").json()
+    assert body["output"]["task_status"] == "SUCCEEDED"

@@ -1,7 +1,7 @@
 """The library Session end to end against the real emulator: ledger first, no double billing, resume.
 
-The emulator and the Session share one manual clock; `sleep` lets pending renders finish, then moves the
-clock, so nothing here sleeps for real and a render never races the poller's deadline.
+The emulator and the Session share one manual clock; its `sleep` lets pending renders finish, then moves
+the clock, so nothing here sleeps for real and a render never races the poller's deadline.
 """
 
 from __future__ import annotations
@@ -34,12 +34,8 @@ class RecordingReporter(NullReporter):
 
 
 def session_for(emulator: EmulatorThread, clock: ManualClock, key: str) -> Session:
-    def sleep(seconds: float) -> None:
-        emulator.state.wait_rendered(60)
-        clock.sleep(seconds)
-
     settings = load_settings(api_key=key, base_url=emulator.base_url)
-    return Session(settings, clock=clock, sleep=sleep)
+    return Session(settings, clock=clock, sleep=clock.sleep)
 
 
 def small_t2v(prompt: str = "A kitten running in the moonlight") -> T2VRequest:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal, Protocol
@@ -47,6 +48,19 @@ class ManualClock:
     def __init__(self, start: float | None = None) -> None:
         self._now = time.time() if start is None else start
         self._lock = threading.Lock()
+        self._barriers: list[Callable[[], object]] = []
+
+    def add_barrier(self, barrier: Callable[[], object]) -> None:
+        """Run `barrier` before every `sleep`: work that takes real time (a render) finishes before time moves.
+
+        Without it a poller sleeping on this clock could race far past its deadline while a render is
+        still being encoded for real.
+        """
+        self._barriers.append(barrier)
+
+    def remove_barrier(self, barrier: Callable[[], object]) -> None:
+        if barrier in self._barriers:
+            self._barriers.remove(barrier)
 
     def time(self) -> float:
         with self._lock:
@@ -67,6 +81,8 @@ class ManualClock:
             return self._now
 
     def sleep(self, seconds: float) -> None:
+        for barrier in list(self._barriers):
+            barrier()
         self.advance(max(0.0, seconds))
 
 

@@ -23,7 +23,7 @@ from typing import Any, BinaryIO
 from urllib.parse import quote
 
 from qwenvid.catalogue import ModelSpec, get_model, resolution_tier
-from qwenvid.emulator.config import Clock, EmulatorConfig, SystemClock
+from qwenvid.emulator.config import Clock, EmulatorConfig, ManualClock, SystemClock
 from qwenvid.emulator.faults import FaultPlan
 from qwenvid.emulator.inputs import Plan, decode_data_uri, fetch_remote, plan_render
 from qwenvid.emulator.render import RenderCache
@@ -196,6 +196,8 @@ class EmulatorState:
     def __init__(self, config: EmulatorConfig | None = None, clock: Clock | None = None) -> None:
         self.config = config or EmulatorConfig()
         self.clock: Clock = clock or SystemClock()
+        if isinstance(self.clock, ManualClock):
+            self.clock.add_barrier(self._renders_done)
         self.faults = FaultPlan(self.config.parsed_faults())
         self._lock = threading.RLock()
         self._tasks: dict[str, Task] = {}
@@ -327,6 +329,9 @@ class EmulatorState:
             return None
 
         return fetch
+
+    def _renders_done(self) -> None:
+        self.wait_rendered(60.0)
 
     def wait_rendered(self, timeout: float = 30.0) -> bool:
         """Block until every render started so far has finished (tests); False on timeout."""
@@ -642,6 +647,8 @@ class EmulatorState:
 
     def close(self, wait: bool = True) -> None:
         """Stop rendering (queued renders are dropped) and remove the temporary folder if it is ours."""
+        if isinstance(self.clock, ManualClock):
+            self.clock.remove_barrier(self._renders_done)
         self._executor.shutdown(wait=wait, cancel_futures=True)
         if self._own_dir:
             shutil.rmtree(self.directory, ignore_errors=True)
