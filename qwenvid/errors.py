@@ -282,11 +282,18 @@ def error_for_status(
             **ids,
         )
     if status_code == 404:
-        return NotFoundError(full, **ids)
+        return NotFoundError(
+            full, hint="Check the model id (`qwenvid models`), the region and the base URL (`qwenvid doctor`).", **ids
+        )
     if status_code >= 500:
         return ServerError(full, **ids)
     if 400 <= status_code < 500:
-        return BadRequestError(full, **ids)
+        return BadRequestError(
+            full,
+            hint="DashScope refused the request, so nothing was created or billed; "
+            "`qwenvid models` lists what each model accepts.",
+            **ids,
+        )
     return APIError(full, **ids)
 
 
