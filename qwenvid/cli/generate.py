@@ -140,6 +140,7 @@ def common_values(
 
 def run_request(state: CliState, request: Any, flags: RunFlags) -> None:
     """Validate, show the cost, submit, follow, download, and print the result (or the dry run)."""
+    from qwenvid.config import require_key
     from qwenvid.runner import Phase, RunOptions
 
     out = state.out
@@ -154,6 +155,8 @@ def run_request(state: CliState, request: Any, flags: RunFlags) -> None:
                 reporter.close()
                 out.result_json(opened.session.dry_run(plan))
                 return
+            # A missing key is said before the cost notice, which would otherwise suggest money is about to move.
+            require_key(opened.settings)
             confirm_cost(plan.cost, settings=opened.settings, out=out, emulated=opened.emulated, yes=flags.yes)
             options = RunOptions(
                 output=flags.output,
