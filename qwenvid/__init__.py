@@ -1,3 +1,40 @@
 """qwenvid: make videos with Alibaba's Wan models on DashScope, and emulate DashScope locally."""
 
+from __future__ import annotations
+
+from importlib import import_module
+from typing import Any
+
 __version__ = "0.1.0"
+
+# The library's front door, imported on first use so that `import qwenvid` (and the CLI's start-up)
+# stays cheap: name -> module that defines it.
+_EXPORTS = {
+    "Session": "qwenvid.runner",
+    "RunOptions": "qwenvid.runner",
+    "RunResult": "qwenvid.runner",
+    "NullReporter": "qwenvid.runner",
+    "Phase": "qwenvid.runner",
+    "load_settings": "qwenvid.config",
+    "Settings": "qwenvid.config",
+    "DashScopeClient": "qwenvid.client",
+    "Ledger": "qwenvid.ledger",
+    "T2VRequest": "qwenvid.requests",
+    "I2VRequest": "qwenvid.requests",
+    "KF2VRequest": "qwenvid.requests",
+    "R2VRequest": "qwenvid.requests",
+    "VaceRequest": "qwenvid.requests",
+    "VideoEditRequest": "qwenvid.requests",
+    "get_model": "qwenvid.catalogue",
+    "EmulatorThread": "qwenvid.emulator.server",
+    "EmulatorConfig": "qwenvid.emulator.config",
+    "QwenvidError": "qwenvid.errors",
+}
+
+__all__ = ["__version__", *_EXPORTS]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        return getattr(import_module(_EXPORTS[name]), name)
+    raise AttributeError(f"module 'qwenvid' has no attribute {name!r}")
