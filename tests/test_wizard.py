@@ -687,3 +687,20 @@ def test_the_wizard_runs_to_a_video_on_the_emulator(
     assert "Cost: free (local emulator)" in result.stderr
     assert "The same as a command: " + command in result.stderr
     assert ledger_rows(isolated_env) == 1
+
+
+def test_the_summary_shows_the_choices_and_the_cost_before_asking(
+    media: Media, prompt_io: Callable[[str], None]
+) -> None:
+    prompt_io(CASES["vace instruct (wan2.7-videoedit)"].keys(media) + ENTER)
+    result = run("wizard", "--dry-run")
+    assert result.exit_code == 0, result.stderr
+    summary = result.stderr[result.stderr.index("Summary") : result.stderr.index("Cost:")]
+    assert summary.splitlines()[1:4] == [
+        "  mode: vace (instruct)",
+        "  model: wan2.7-videoedit",
+        "  prompt: Make it snow",
+    ]
+    assert "  duration: the input's length" in summary and f"  video: {media.clip}" in summary
+    # duration 0 keeps the input's length: the 2 s clip
+    assert "Cost: 2 s billable at 720P on wan2.7-videoedit. Official prices: https://" in result.stderr

@@ -129,14 +129,17 @@ def equivalent_argv(request: Any, state: CliState, *, dry_run: bool = False, out
 
 
 def summary_lines(request: Any) -> list[str]:
-    """The request, field by field, as the user chose it."""
+    """The request, field by field, as the user chose it (model first)."""
     lines = [f"  mode: {request.mode}" + (f" ({request.function})" if request.mode == "vace" else "")]
-    for field in dataclasses.fields(request):
-        value = getattr(request, field.name)
-        if field.name == "function" or value is None or value == []:
+    names = sorted((f.name for f in dataclasses.fields(request)), key=lambda name: name != "model")
+    for name in names:
+        value = getattr(request, name)
+        if name == "function" or value is None or value == []:
             continue
         shown = ", ".join(str(item) for item in value) if isinstance(value, list) else str(value)
-        lines.append(f"  {field.name.replace('_', ' ')}: {shown}")
+        if name == "duration":
+            shown = "the input's length" if value == 0 else f"{value} s"
+        lines.append(f"  {name.replace('_', ' ')}: {shown}")
     return lines
 
 
