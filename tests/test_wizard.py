@@ -704,3 +704,20 @@ def test_the_summary_shows_the_choices_and_the_cost_before_asking(
     assert "  duration: the input's length" in summary and f"  video: {media.clip}" in summary
     # duration 0 keeps the input's length: the 2 s clip
     assert "Cost: 2 s billable at 720P on wan2.7-videoedit. Official prices: https://" in result.stderr
+
+
+def test_without_a_key_it_says_so_before_the_first_question(prompt_io: Callable[[str], None]) -> None:
+    prompt_io("")  # no keys: a question asked would hit the Ctrl-C guard and exit 130 instead
+    result = run("wizard")
+    assert result.exit_code == 3, result.stderr
+    assert "No DashScope API key is set" in result.stderr and "--emulator" in result.stderr
+
+
+def test_the_cost_notice_shows_once_and_the_run_does_not_ask_again(
+    media: Media, prompt_io: Callable[[str], None], in_process_emulator: None
+) -> None:
+    keys, _seconds, _command = E2E["t2v"]
+    prompt_io(keys(media) + ENTER)
+    result = run("--emulator", "wizard")
+    assert result.exit_code == 0, result.stderr
+    assert result.stderr.count("Cost: ") == 1

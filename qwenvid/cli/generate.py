@@ -57,6 +57,8 @@ class RunFlags:
     timeout: float | None = None
     output: Path | None = None
     yes: bool = False
+    # The cost notice was already shown and accepted (the wizard's summary): do not show or ask again.
+    cost_confirmed: bool = False
 
 
 def examples(*lines: str) -> str:
@@ -157,7 +159,8 @@ def run_request(state: CliState, request: Any, flags: RunFlags) -> None:
                 return
             # A missing key is said before the cost notice, which would otherwise suggest money is about to move.
             require_key(opened.settings)
-            confirm_cost(plan.cost, settings=opened.settings, out=out, emulated=opened.emulated, yes=flags.yes)
+            if not flags.cost_confirmed:
+                confirm_cost(plan.cost, settings=opened.settings, out=out, emulated=opened.emulated, yes=flags.yes)
             options = RunOptions(
                 output=flags.output,
                 timeout=flags.timeout,

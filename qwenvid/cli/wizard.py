@@ -183,6 +183,10 @@ def wizard(
     state = state_of(ctx, json_out)
     if not is_interactive():
         raise ValidationError(NO_TERMINAL)
+    if not (state.emulator or dry_run):
+        from qwenvid.config import require_key
+
+        require_key(load_settings(state))  # say so now, not after every question was answered
     from qwenvid.cli._wizard_flow import build_request
 
     pt_kwargs = prompt_io()
@@ -196,8 +200,8 @@ def wizard(
         if not go:
             state.out.info("Nothing was submitted.")
             raise typer.Exit(1)
-        # The wizard's own confirmation stands in for the threshold question (the notice still shows).
-        run_request(state, request, RunFlags(dry_run=dry_run, output=output, yes=True))
+        # The summary showed the cost notice and asked; the run neither repeats nor asks again.
+        run_request(state, request, RunFlags(dry_run=dry_run, output=output, cost_confirmed=True))
     finally:
         state.out.info("The same as a command: " + shlex.join(argv))
 
