@@ -479,8 +479,11 @@ class Session:
             if info.status == "SUCCEEDED":
                 return self._download(row, info, options, reporter)
         estimate = options.estimate if options.estimate is not None else self._estimate(row)
-        started = self.clock()
-        last_status: list[str] = [row.remote_status or ""]
+        last_status: list[str] = [row.remote_status or "PENDING"]
+        # Show where the task stands from the start, not only after the first poll.
+        reporter.phase(Phase.RENDERING if last_status[0] == "RUNNING" else Phase.QUEUED, task_id)
+        sent = _as_datetime(row.submitting_at or row.created_at)
+        already_elapsed = max(0.0, (datetime.now(UTC) - sent).total_seconds())
 
         def on_update(info: TaskInfo, elapsed: float) -> None:
             if info.status != last_status[0]:
@@ -499,6 +502,8 @@ class Session:
                 clock=self.clock,
                 sleep=self.sleep,
                 on_update=on_update,
+                task_id=task_id,
+                already_elapsed=already_elapsed,
             )
         except KeyboardInterrupt:
             raise _interrupted(task_id) from None
@@ -506,7 +511,6 @@ class Session:
             exc.task_id = task_id
             exc.hint = exc.hint or f"Continue with `qwenvid status {task_id} --wait`."
             raise
-        del started
         if info.status != "SUCCEEDED":
             raise errors.task_failure(
                 info.status, info.code, info.message, task_id=task_id, request_id=info.request_id

@@ -201,9 +201,12 @@ class RichReporter(BaseReporter):
         row.add_column(no_wrap=True)
         row.add_column(no_wrap=True)
         label = PHASE_LABELS.get(self._phase, self._phase.capitalize())
-        head = label + (f" {self._message}" if self._message else "")
-        if self.task_id and self._phase in ("queued", "rendering") and self.task_id not in head:
-            head += f" (task {self.task_id})"
+        if self._phase in ("queued", "rendering"):
+            # The full id was printed when the task was submitted; here a short one leaves room for the bar.
+            task_id = self.task_id or self._message
+            head = label + (f" {task_id[:8]}…" if task_id else "")
+        else:
+            head = label + (f" {self._message}" if self._message else "")
         marker: RenderableType = "✓" if self._phase == "done" else Spinner("dots")
         cells: list[RenderableType] = [marker, head]
         if self._phase == "rendering" and self._estimate > 0:
