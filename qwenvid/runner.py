@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -198,11 +199,17 @@ class Session:
     emulated: bool = False
     _client: DashScopeClient | None = field(default=None, init=False, repr=False)
     _ledger: Ledger | None = field(default=None, init=False, repr=False)
+    # One Session may drive many runs from many threads (batches): its client and ledger are made once.
+    _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
 
     # -- plumbing ---------------------------------------------------------------------------------
 
     @property
     def client(self) -> DashScopeClient:
+        with self._lock:
+            return self._client_locked()
+
+    def _client_locked(self) -> DashScopeClient:
         if self._client is None:
             from qwenvid.client import DashScopeClient
             from qwenvid.config import require_key
@@ -220,6 +227,10 @@ class Session:
 
     @property
     def ledger(self) -> Ledger:
+        with self._lock:
+            return self._ledger_locked()
+
+    def _ledger_locked(self) -> Ledger:
         if self._ledger is None:
             from qwenvid.ledger import Ledger
 

@@ -199,3 +199,21 @@ def test_canary_key_is_nowhere(
     assert len(texts) >= 8 and any(isolated_env.rglob("ledger.sqlite3*"))
     assert not any(canary_key in text for text in texts)
     assert not any(canary_key.encode() in blob for blob in blobs)
+
+
+def test_one_session_drives_many_tasks_in_flight_from_threads(
+    emulator: EmulatorThread, manual_clock: ManualClock, canary_key: str, isolated_env: Path, tmp_path: Path
+) -> None:
+    """The core a batch runner builds on: one client and ledger, several runs at once, each task once."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    prompts = [f"Kitten number {n}" for n in range(4)]
+    with session_for(emulator, manual_clock, canary_key) as session:
+        plans = [session.plan(small_t2v(prompt)) for prompt in prompts]
+        with ThreadPoolExecutor(max_workers=4) as pool:
+            results = list(pool.map(lambda p: session.run(p, RunOptions(output=tmp_path), NullReporter()), plans))
+    assert [r.status for r in results] == ["SUCCEEDED"] * 4
+    assert len({r.task_id for r in results}) == 4 and len({r.video_path for r in results}) == 4
+    assert all(r.video_path is not None and r.video_path.is_file() for r in results)
+    assert emulator.state.task_count() == 4  # submits throttled at 2/s were retried, never duplicated
+    assert {row["remote_status"] for row in ledger_rows(isolated_env)} == {"SUCCEEDED"}
