@@ -174,3 +174,18 @@ def test_emulator_help_documents_faults() -> None:
     result = run("emulator", "--help", env={"COLUMNS": "120"})
     assert result.returncode == 0
     assert "fail:CODE" in result.stdout and "throttle:TARGET" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("words", "cword", "expected"),
+    [
+        ("qwenvid t", 1, {"t2v", "tasks"}),
+        ("qwenvid t2v --mo", 2, {"--model"}),
+        ("qwenvid --emulator vace --vi", 3, {"--video"}),
+    ],
+)
+def test_shell_completion_sees_every_command_and_option(words: str, cword: int, expected: set[str]) -> None:
+    """Typer's bash completion protocol, through the console script (which loads every command for it)."""
+    result = run(env={"_QWENVID_COMPLETE": "complete_bash", "COMP_WORDS": words, "COMP_CWORD": str(cword)})
+    assert result.returncode == 0, result.stderr
+    assert set(result.stdout.split()) == expected
