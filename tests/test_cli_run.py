@@ -242,7 +242,11 @@ def test_debug_shows_a_traceback_without_the_key(cli: EmulatorThread, canary_key
     result = run("--debug", "t2v", "A kitten", *SMALL)
     assert result.exit_code == 8
     assert "Traceback" in result.stderr
+    assert "debug: qwenvid.client: POST /api/v1/services" in result.stderr  # request log lines
     assert_no_secret(result, canary_key)
+    again = run("--debug", "t2v", "A kitten", *SMALL)  # a second run in one process logs to its own stderr
+    assert again.exit_code == 0 and "debug: qwenvid.client: GET" in again.stderr
+    assert "Logging error" not in again.stderr
 
 
 # -- task commands ---------------------------------------------------------------------------------

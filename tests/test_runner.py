@@ -6,6 +6,7 @@ the clock, so nothing here sleeps for real and a render never races the poller's
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 from pathlib import Path
 
@@ -179,9 +180,15 @@ def test_local_image_is_uploaded_and_resolved_through_oss(
 
 
 def test_canary_key_is_nowhere(
-    emulator: EmulatorThread, manual_clock: ManualClock, canary_key: str, isolated_env: Path, tmp_path: Path
+    emulator: EmulatorThread,
+    manual_clock: ManualClock,
+    canary_key: str,
+    isolated_env: Path,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
-    """Success, failure and ambiguous paths: the key is in no exception, ledger byte or sidecar."""
+    """Success, failure and ambiguous paths: the key is in no exception, log line, ledger byte or sidecar."""
+    caplog.set_level(logging.DEBUG)
     texts: list[str] = []
     emulator.arm("drop-after-create:1")
     with session_for(emulator, manual_clock, canary_key) as session:
@@ -198,6 +205,7 @@ def test_canary_key_is_nowhere(
     blobs += [p.read_bytes() for p in tmp_path.rglob("*.json")]
     assert len(texts) >= 8 and any(isolated_env.rglob("ledger.sqlite3*"))
     assert not any(canary_key in text for text in texts)
+    assert "POST /api/v1/services" in caplog.text and canary_key not in caplog.text
     assert not any(canary_key.encode() in blob for blob in blobs)
 
 

@@ -75,6 +75,10 @@ def global_options(
 ) -> None:
     """Make videos with Alibaba's Wan models on DashScope: submit, follow live, download a verified MP4."""
     debug = debug or os.environ.get("QWENVID_DEBUG", "") not in ("", "0")
+    if debug:
+        from qwenvid.cli._output import enable_debug_logging
+
+        enable_debug_logging()
     ctx.obj = CliState(
         base_url=base_url,
         region=region,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import re
 import sys
@@ -99,3 +100,23 @@ class Output:
         self.console.print("Error: " + clean(text), markup=False, style="red")
         if hint:
             self.console.print("Hint: " + clean(hint), markup=False)
+
+
+class _ScrubbingFormatter(logging.Formatter):
+    """Debug log lines pass through `clean` too: no key, no escape sequences, whatever a library logs."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return clean(super().format(record))
+
+
+def enable_debug_logging() -> None:
+    """--debug: qwenvid's and httpx's request logs on stderr (method, path, status, request id)."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(_ScrubbingFormatter("debug: %(name)s: %(message)s"))
+    for name in ("qwenvid", "httpx"):
+        logger = logging.getLogger(name)
+        logger.setLevel(logging.DEBUG)
+        # Replace, not add: a second run in one process (tests, scripts) must not write to an old stream.
+        for old in [h for h in logger.handlers if isinstance(h.formatter, _ScrubbingFormatter)]:
+            logger.removeHandler(old)
+        logger.addHandler(handler)
