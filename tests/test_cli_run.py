@@ -346,9 +346,36 @@ def test_doctor_reports_the_setup_without_the_key(cli: EmulatorThread, canary_ke
     assert_no_secret(human, canary_key)
 
 
+@pytest.mark.parametrize(
+    ("key", "base", "code", "line"),
+    [
+        ("sk-sp-codingplan1234567", "emulator", 3, "Key kind:     coding-plan"),
+        ("sk-canary-0123456789abcdef", "closed", 6, "Reachable:    NO"),
+    ],
+)
+def test_doctor_exit_code_tells_what_is_wrong(
+    cli: EmulatorThread, monkeypatch: pytest.MonkeyPatch, key: str, base: str, code: int, line: str
+) -> None:
+    monkeypatch.setenv("DASHSCOPE_API_KEY", key)
+    if base == "closed":
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            monkeypatch.setenv("QWEN_BASE_URL", f"http://127.0.0.1:{sock.getsockname()[1]}/api/v1")
+    result = run("doctor")
+    assert result.exit_code == code, result.stdout + result.stderr
+    assert line in result.stdout and key not in result.stdout + result.stderr
+
+
+def test_doctor_with_emulator_checks_the_emulator(monkeypatch: pytest.MonkeyPatch) -> None:
+    result = run("--emulator", "doctor", "--json")
+    assert result.exit_code == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert data["key_accepted"] is True and data["base_url_source"] == "--emulator"
+
+
 def test_doctor_write_env_creates_a_private_placeholder(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     result = run("--base-url", "http://127.0.0.1:9/api/v1", "doctor", "--write-env")
-    assert result.exit_code == 0
+    assert result.exit_code == 3  # the placeholder holds no key yet: doctor says so with the auth code
     env = Path.cwd() / ".env"
     assert env.is_file() and (env.stat().st_mode & 0o777) == 0o600
     assert "API key:      not set" in result.stdout

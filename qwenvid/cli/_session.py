@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -75,7 +76,11 @@ def open_session(state: CliState) -> Iterator[OpenSession]:
     from qwenvid.emulator.server import EmulatorThread
 
     with EmulatorThread(EmulatorConfig(), clock=INJECTED.get("emulator_clock")) as emulator:
-        settings = load_settings(state, api_key=_EMULATOR_KEY, base_url=emulator.base_url)
+        settings = dataclasses.replace(
+            load_settings(state, api_key=_EMULATOR_KEY, base_url=emulator.base_url),
+            key_source="--emulator (any key works there)",
+            base_url_source="--emulator",
+        )
         session = Session(settings, emulated=True, **INJECTED.get("session", {}))
         try:
             yield OpenSession(session, settings, emulated=True)

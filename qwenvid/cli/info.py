@@ -10,9 +10,9 @@ import typer
 
 from qwenvid.cli._options import JsonOpt
 from qwenvid.cli._output import Output
-from qwenvid.cli._session import CliState, load_settings, state_of
+from qwenvid.cli._session import open_session, state_of
 from qwenvid.cli.generate import examples
-from qwenvid.errors import QwenvidError
+from qwenvid.errors import ExitCode, QwenvidError
 
 MODELS_EXAMPLES = examples("qwenvid models", "qwenvid models --mode i2v", "qwenvid models --json")
 DOCTOR_EXAMPLES = examples("qwenvid doctor", "qwenvid doctor --json", "qwenvid doctor --write-env")
@@ -70,16 +70,34 @@ def doctor(
     json_out: JsonOpt = False,
 ) -> None:
     """Check the set-up: key set or not (never its value), key kind, region, base URL, reachability, paths."""
-    from qwenvid.config import explain_key_kind, write_env_placeholder
+    from qwenvid.config import write_env_placeholder
 
     state = state_of(ctx, json_out)
     out = state.out
     if write_env:
         path = write_env_placeholder(Path.cwd() / ".env")
         out.info(f"Wrote {path} (readable by you only). Put your key after DASHSCOPE_API_KEY=.")
-    settings = load_settings(state)
+    with open_session(state) as opened:  # with --emulator: the in-process emulator is what gets checked
+        report = _doctor_report(opened.settings)
+        report["reachable"], report["reach_detail"] = _reachable(opened.settings.base_url)
+        if report["key_set"] and report["reachable"]:
+            report["key_accepted"], report["key_detail"] = _key_accepted(opened.session)
+    if out.json:
+        out.result_json(report)
+    else:
+        _print_doctor(out, report)
+    # Scripts can gate on doctor: the documented codes for a key problem (3) or an unreachable service (6).
+    if not report["key_set"] or report["key_kind"] == "coding-plan" or report["key_accepted"] is False:
+        raise typer.Exit(int(ExitCode.AUTH))
+    if not report["reachable"]:
+        raise typer.Exit(int(ExitCode.NETWORK))
+
+
+def _doctor_report(settings: Any) -> dict[str, Any]:
+    from qwenvid.config import explain_key_kind
+
     kind = settings.key_kind
-    report: dict[str, Any] = {
+    return {
         "key_set": settings.has_key,
         "key_source": settings.key_source,
         "key_kind": kind,
@@ -98,13 +116,6 @@ def doctor(
         "price_table": bool(settings.prices),
         "warnings": list(settings.warnings),
     }
-    report["reachable"], report["reach_detail"] = _reachable(settings.base_url)
-    if settings.has_key and report["reachable"]:
-        report["key_accepted"], report["key_detail"] = _key_accepted(state)
-    if out.json:
-        out.result_json(report)
-    else:
-        _print_doctor(out, report)
 
 
 def _reachable(base_url: str) -> tuple[bool, str]:
@@ -118,20 +129,16 @@ def _reachable(base_url: str) -> tuple[bool, str]:
     return True, f"HTTP {response.status_code}"
 
 
-def _key_accepted(state: CliState) -> tuple[bool | None, str]:
+def _key_accepted(session: Any) -> tuple[bool | None, str]:
     """One cheap authenticated call (the task list) tells whether the key works for this region."""
     from qwenvid.errors import AuthenticationError
-    from qwenvid.runner import Session
 
-    session = Session(load_settings(state))
     try:
         session.list_remote(page_size=1)
     except AuthenticationError as exc:
         return False, exc.message
     except QwenvidError as exc:
         return None, exc.message
-    finally:
-        session.close()
     return True, "the task list answered"
 
 
