@@ -189,3 +189,21 @@ def test_shell_completion_sees_every_command_and_option(words: str, cword: int, 
     result = run(env={"_QWENVID_COMPLETE": "complete_bash", "COMP_WORDS": words, "COMP_CWORD": str(cword)})
     assert result.returncode == 0, result.stderr
     assert set(result.stdout.split()) == expected
+
+
+@pytest.mark.parametrize(("no_color", "colored"), [(None, True), ("1", False)])
+def test_no_color_is_respected(no_color: str | None, colored: bool) -> None:
+    env = {"FORCE_COLOR": "1", "TERM": "xterm"}
+    if no_color is not None:
+        env["NO_COLOR"] = no_color
+    base = {k: v for k, v in os.environ.items() if k != "NO_COLOR"}
+    result = subprocess.run(
+        [*qwenvid_argv(), "t2v", "x", "--duration", "99"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**base, **env},
+    )
+    assert result.returncode == 2
+    assert ("\x1b[31m" in result.stderr) is colored
+    assert "Error: --duration 99" in result.stderr and result.stdout == ""
