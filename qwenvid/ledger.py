@@ -507,8 +507,13 @@ class Ledger:
         output_target: str | Path | None = None,
         fingerprint: str | None = None,
         base_url: str | None = None,
+        origin: str = "local",
     ) -> LedgerRow:
-        """Write the row for a generation before its submit request leaves."""
+        """Write the row for a generation before its submit request leaves.
+
+        `origin="emulated"` marks a run against the local emulator: listed, but never billed in totals,
+        never resumed (its emulator is gone) and never used to estimate real render times.
+        """
         now = self._clock()
         values = {
             "created_at": iso(now),
@@ -524,7 +529,7 @@ class Ledger:
             "tier": tier,
             "billable_seconds_estimate": billable_seconds_estimate,
             "local_state": "created",
-            "origin": "local",
+            "origin": origin,
             "base_url": base_url,
         }
         return self._insert(values, now)
@@ -764,7 +769,7 @@ class Ledger:
         rows = self._conn().execute(
             f"""
             SELECT * FROM tasks
-            WHERE local_state = 'submitted' AND (
+            WHERE local_state = 'submitted' AND origin != 'emulated' AND (
                 remote_status IS NULL
                 OR remote_status NOT IN ({terminal})
                 OR (remote_status = 'SUCCEEDED' AND video_path IS NULL
@@ -782,7 +787,8 @@ class Ledger:
         rows = self._conn().execute(
             """
             SELECT * FROM tasks
-            WHERE local_state = 'outcome_unknown' OR (local_state = 'submitting' AND updated_at < ?)
+            WHERE origin != 'emulated'
+              AND (local_state = 'outcome_unknown' OR (local_state = 'submitting' AND updated_at < ?))
             ORDER BY created_at
             """,
             (cutoff,),
@@ -809,7 +815,7 @@ class Ledger:
         self, *, since: datetime | None = None, until: datetime | None = None, model: str | None = None
     ) -> builtins.list[ModelTotal]:
         """Billed seconds per model (from usage), with the estimate for tasks without usage yet."""
-        where = ["task_id IS NOT NULL"]
+        where = ["task_id IS NOT NULL", "origin != 'emulated'"]
         params: list[Any] = []
         if since is not None:
             where.append("created_at >= ?")
@@ -844,7 +850,7 @@ class Ledger:
             """
             SELECT submit_time, end_time FROM tasks
             WHERE model = ? AND duration IS ? AND tier IS ? AND remote_status = 'SUCCEEDED'
-                  AND submit_time IS NOT NULL AND end_time IS NOT NULL
+                  AND submit_time IS NOT NULL AND end_time IS NOT NULL AND origin != 'emulated'
             ORDER BY created_at DESC LIMIT ?
             """,
             (model, duration, tier, int(limit)),

@@ -319,6 +319,7 @@ class Session:
             tier=plan.cost.tier,
             billable_seconds_estimate=plan.cost.billable_seconds,
             base_url=self.settings.base_url,
+            origin="emulated" if self.emulated else "local",
         )
         try:
             uploaded: dict[str, str] = {}

@@ -398,3 +398,21 @@ def test_emulator_flag_runs_without_a_key(
     assert "Cost: free" in result.stderr
     assert Path(result.stdout.strip()).is_file()
     assert "sk-" not in result.stderr
+
+
+def test_emulator_runs_are_listed_but_never_billed_resumed_or_used_as_history(
+    manual_clock: ManualClock, monkeypatch: pytest.MonkeyPatch, isolated_env: Path
+) -> None:
+    from qwenvid.ledger import Ledger
+
+    monkeypatch.setitem(_session.INJECTED, "session", {"clock": manual_clock, "sleep": manual_clock.sleep})
+    monkeypatch.setitem(_session.INJECTED, "emulator_clock", manual_clock)
+    assert run("--emulator", "t2v", "A free kitten", *SMALL).exit_code == 0
+    assert run("--emulator", "t2v", "A detached kitten", *SMALL, "--detach").exit_code == 5
+    listing = run("tasks")
+    assert listing.stdout.count("free (emulator)") == 2
+    assert "0 billed seconds in total" in listing.stderr
+    ledger = Ledger(isolated_env / "ledger.sqlite3")
+    assert ledger.unfinished() == [] and ledger.totals() == []
+    assert ledger.history_durations("wan2.1-t2v-turbo", 5, "480P") == []
+    assert run("resume").exit_code == 0  # nothing to do: the detached emulator task died with its emulator

@@ -182,8 +182,15 @@ def tasks(
     _print_local(state.out, rows)
 
 
+def _billed_text(row: Any) -> str:
+    if row.origin == "emulated":
+        return "free (emulator)"
+    return f"{row.billed_seconds:g}" if row.billed_seconds is not None else "-"
+
+
 def _print_local(out: Output, rows: list[Any]) -> None:
-    billed = sum(float(row.billed_seconds or 0) for row in rows)
+    # Runs against the local emulator are listed but cost nothing: they never count towards the total.
+    billed = sum(float(row.billed_seconds or 0) for row in rows if row.origin != "emulated")
     if out.json:
         out.result_json({"tasks": [row.to_dict() for row in rows], "count": len(rows), "billed_seconds": billed})
         return
@@ -200,7 +207,7 @@ def _print_local(out: Output, rows: list[Any]) -> None:
                 row.mode or "-",
                 row.model or "-",
                 str(row.created_at)[:19],
-                f"{row.billed_seconds:g}" if row.billed_seconds is not None else "-",
+                _billed_text(row),
                 row.video_path or "-",
             ]
             for row in rows
