@@ -372,20 +372,18 @@ class Session:
         row = self.ledger.get(ref) or self.ledger.record_external(ref, base_url=self.settings.base_url)
         return self._follow_row(row, options, reporter)
 
-    def fetch(self, task_id: str, options: RunOptions, reporter: Reporter) -> RunResult:
+    def fetch(self, ref: str, options: RunOptions, reporter: Reporter) -> RunResult:
         """Download the video of a finished task, also one the ledger never saw."""
-        row = self.ledger.get(task_id) or self.ledger.record_external(task_id, base_url=self.settings.base_url)
-        assert row.task_id is not None
+        row = self.ledger.get(ref) or self.ledger.record_external(ref, base_url=self.settings.base_url)
+        task_id = _task_id_of(row)
         info = self._poll_once(row)
         if info.status in TERMINAL and info.status != "SUCCEEDED":
-            raise errors.task_failure(
-                info.status, info.code, info.message, task_id=row.task_id, request_id=info.request_id
-            )
+            raise errors.task_failure(info.status, info.code, info.message, task_id=task_id, request_id=info.request_id)
         if info.status != "SUCCEEDED":
             raise errors.StillRunning(
-                f"Task {row.task_id} is {info.status}; there is nothing to fetch yet.",
-                hint=f"Follow it with `qwenvid status {row.task_id} --wait`.",
-                task_id=row.task_id,
+                f"Task {task_id} is {info.status}; there is nothing to fetch yet.",
+                hint=f"Follow it with `qwenvid status {task_id} --wait`.",
+                task_id=task_id,
             )
         return self._download(self.ledger.get(row.id) or row, info, options, reporter)
 
@@ -484,8 +482,7 @@ class Session:
     def _follow_row(self, row: LedgerRow, options: RunOptions, reporter: Reporter) -> RunResult:
         from qwenvid.polling import wait_for_task
 
-        task_id = row.task_id
-        assert task_id is not None
+        task_id = _task_id_of(row)
         if row.remote_status == "SUCCEEDED" and row.video_url and not row.video_path:
             info = self._poll_once(row)
             if info.status == "SUCCEEDED":
@@ -530,8 +527,7 @@ class Session:
         return self._download(self.ledger.get(row.id) or row, info, options, reporter)
 
     def _poll_once(self, row: LedgerRow) -> TaskInfo:
-        assert row.task_id is not None
-        info = self.client.get_task(row.task_id)
+        info = self.client.get_task(_task_id_of(row))
         self._record(row, info)
         return info
 
@@ -668,6 +664,21 @@ def _input_video_seconds(inputs: Iterable[LocalInput]) -> tuple[float, float | N
         elif item.field in ("video_url", "media.video"):
             edited = seconds
     return references, edited
+
+
+def _task_id_of(row: LedgerRow) -> str:
+    """The row's task id; a row without one has nothing on the server to follow yet."""
+    if row.task_id:
+        return row.task_id
+    if row.local_state in ("outcome_unknown", "submitting"):
+        raise errors.QwenvidError(
+            f"{row.id} has no task id: its submit got no answer, so whether a task exists is not known yet.",
+            hint="`qwenvid resume` looks for it in the account task list.",
+        )
+    raise errors.QwenvidError(
+        f"{row.id} has no task id: it was never submitted ({row.error_message or row.local_state}).",
+        hint="Nothing ran and nothing was billed; run the command again.",
+    )
 
 
 def _interrupted(task_id: str) -> errors.Interrupted:

@@ -225,3 +225,18 @@ def test_one_session_drives_many_tasks_in_flight_from_threads(
     assert all(r.video_path is not None and r.video_path.is_file() for r in results)
     assert emulator.state.task_count() == 4  # submits throttled at 2/s were retried, never duplicated
     assert {row["remote_status"] for row in ledger_rows(isolated_env)} == {"SUCCEEDED"}
+
+
+def test_follow_or_fetch_of_a_row_without_task_id_says_why_instead_of_crashing(
+    emulator: EmulatorThread, manual_clock: ManualClock, canary_key: str, isolated_env: Path
+) -> None:
+    emulator.arm("drop-before-create:1")
+    with session_for(emulator, manual_clock, canary_key) as session:
+        with pytest.raises(errors.SubmitOutcomeUnknown):
+            session.run(session.plan(small_t2v()), RunOptions(), NullReporter())
+        local_id = ledger_rows(isolated_env)[0]["id"]
+        for call in (session.fetch, session.follow):
+            with pytest.raises(errors.QwenvidError) as caught:
+                call(local_id, RunOptions(), NullReporter())
+            assert "has no task id" in caught.value.message and "qwenvid resume" in (caught.value.hint or "")
+    assert emulator.state.task_count() == 0
