@@ -82,6 +82,7 @@ def test_plain_reporter_writes_one_line_per_state_change(capsys: pytest.CaptureF
     lines = captured.err.strip().splitlines()
     assert sum("PENDING" in line for line in lines) == 1  # two PENDING polls, one line
     assert any("RUNNING" in line and "estimate" in line for line in lines)
+    assert not any(line.startswith(("Queued", "Rendering")) for line in lines)  # no line says it twice
     assert "Uploaded 2.0 KB" in lines and "Downloaded 4.0 MB" in lines
     assert reporter.task_id == "t-123"
 

@@ -143,7 +143,9 @@ def test_sigint_and_sigkill_mid_wait_are_finished_by_resume(emulator_process: st
         "QWENVID_HOME": str(tmp_path / "home"),
     }
     # Interrupt inside the wait: the task is rendering (the line names it) and nobody is watching it.
-    interrupted, first_id = start_and_wait_for_submit(emulator_process, env, "Interrupted kitten", until="Rendering")
+    interrupted, first_id = start_and_wait_for_submit(
+        emulator_process, env, "Interrupted kitten", until=": RUNNING after"
+    )
     interrupted.send_signal(signal.SIGINT)
     out, err = interrupted.communicate(timeout=30)
     assert interrupted.returncode == 130, err

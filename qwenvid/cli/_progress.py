@@ -83,6 +83,8 @@ class PlainReporter(BaseReporter):
 
     def phase(self, phase: object, message: str = "") -> None:
         name = phase_name(phase)
+        if name in ("queued", "rendering"):
+            return  # the task's own status lines (PENDING, RUNNING, with times) say this, once each
         if name == self._last_phase and not message:
             return
         self._last_phase = name
