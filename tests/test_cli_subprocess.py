@@ -209,3 +209,9 @@ def test_no_color_is_respected(no_color: str | None, colored: bool) -> None:
     assert result.returncode == 2
     assert ("\x1b[31m" in result.stderr) is colored
     assert "Error: --duration 99" in result.stderr and result.stdout == ""
+
+
+def test_global_options_work_after_the_command_too() -> None:
+    result = run("t2v", "A kitten", "--model", "wan2.1-t2v-turbo", "--size", "832*480", "--emulator", "--quiet")
+    assert result.returncode == 0, result.stderr
+    assert Path(result.stdout.strip()).is_file() and result.stderr == ""

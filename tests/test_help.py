@@ -121,3 +121,27 @@ def test_a_command_runs_even_when_another_one_was_guessed() -> None:
     )
     assert done.returncode == 0, done.stderr
     assert '"wan2.6-t2v"' in done.stdout
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        (["t2v", "x", "--emulator"], ["--emulator", "t2v", "x"]),
+        (["t2v", "x", "--region", "cn-beijing", "-q"], ["--region", "cn-beijing", "-q", "t2v", "x"]),
+        (
+            ["--debug", "status", "abc", "--base-url=http://h/api/v1"],
+            ["--debug", "--base-url=http://h/api/v1", "status", "abc"],
+        ),
+        (
+            ["--base-url", "http://h/api/v1", "t2v", "x", "--json"],
+            ["--base-url", "http://h/api/v1", "t2v", "x", "--json"],
+        ),
+        (["t2v", "--", "--emulator"], ["t2v", "--", "--emulator"]),  # after --, a prompt is a prompt
+        (["--help"], ["--help"]),
+        (["nonsense", "--emulator"], ["nonsense", "--emulator"]),  # no command: left for Typer to refuse
+    ],
+)
+def test_global_options_after_the_command_move_before_it(argv: list[str], expected: list[str]) -> None:
+    from qwenvid.cli import hoist_global_options
+
+    assert hoist_global_options(argv) == expected

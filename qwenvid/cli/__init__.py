@@ -137,6 +137,9 @@ COMMANDS: dict[str, tuple[str, str]] = {
 }
 # Global options that take a value: the word after them is not a command name.
 _VALUE_OPTIONS = frozenset({"--base-url", "--region"})
+# Global options people also write after the command (`qwenvid t2v "..." --emulator`); main() moves them
+# in front of it, where Typer expects them. `--json` is not here: every command that prints has its own.
+_GLOBAL_FLAGS = frozenset({"--emulator", "--debug", "--quiet", "-q"})
 
 
 def build_app(commands: Collection[str] | None = None) -> typer.Typer:
@@ -174,18 +177,47 @@ _PASS_THROUGH = {"ignore_unknown_options": True, "allow_extra_args": True, "help
 
 
 def _rerun_with_every_command(ctx: typer.Context) -> None:
-    build_app()(args=sys.argv[1:], prog_name="qwenvid")
+    build_app()(args=hoist_global_options(sys.argv[1:]), prog_name="qwenvid")
+
+
+def _command_at(argv: list[str]) -> int | None:
+    """Where the command name stands in a command line, if it names one; options before it are global."""
+    index = 0
+    while index < len(argv):
+        word = argv[index]
+        if word in _VALUE_OPTIONS:
+            index += 2
+            continue
+        if not word.startswith("-"):
+            return index if word in COMMANDS else None
+        index += 1
+    return None
 
 
 def _command_in(argv: list[str]) -> str | None:
-    """The command a command line runs, if it names one; options before it are the global ones."""
-    words = iter(argv)
-    for word in words:
-        if word in _VALUE_OPTIONS:
-            next(words, None)
-        elif not word.startswith("-"):
-            return word if word in COMMANDS else None
-    return None
+    """The command a command line runs, if it names one."""
+    at = _command_at(argv)
+    return None if at is None else argv[at]
+
+
+def hoist_global_options(argv: list[str]) -> list[str]:
+    """Move global options written after the command to before it; everything after `--` stays put."""
+    at = _command_at(argv)
+    if at is None:
+        return argv
+    moved: list[str] = []
+    kept: list[str] = []
+    rest = iter(argv[at + 1 :])
+    for word in rest:
+        if word == "--":
+            kept += [word, *rest]
+        elif word in _GLOBAL_FLAGS or ("=" in word and word.split("=", 1)[0] in _VALUE_OPTIONS):
+            moved.append(word)
+        elif word in _VALUE_OPTIONS:
+            moved += [word, *([value] if (value := next(rest, None)) is not None else [])]
+        else:
+            kept.append(word)
+    return [*argv[:at], *moved, argv[at], *kept]
 
 
 _full_app: typer.Typer | None = None
@@ -205,10 +237,11 @@ def main() -> None:
     """Console-script entry point: run the app; anything that escapes it still gets one clean line."""
     # Shell completion needs every command; an ordinary run needs only the one it names.
     completing = any(key.startswith("_QWENVID_COMPLETE") for key in os.environ)
-    command = _command_in(sys.argv[1:])
+    args = hoist_global_options(sys.argv[1:])
+    command = _command_in(args)
     app = build_app(None if completing else [command] if command else [])
     try:
-        app(prog_name="qwenvid")
+        app(args=args, prog_name="qwenvid")
     except KeyboardInterrupt:
         sys.exit(int(ExitCode.INTERRUPTED))
     except Exception as exc:  # noqa: BLE001 - this is the last boundary before a raw traceback
