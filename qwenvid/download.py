@@ -39,7 +39,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx
 
-from qwenvid.errors import DownloadError, scrub
+from qwenvid.errors import DownloadError, ValidationError, scrub
 from qwenvid.probe import VideoProbe, probe_video
 
 CHUNK_SIZE = 1 << 20
@@ -128,6 +128,31 @@ def _target(dest: str | Path, name_hint: str | None) -> tuple[Path, bool]:
     if is_folder:
         return path / video_file_name(name_hint), False
     return path, True
+
+
+def check_output_target(dest: str | Path) -> None:
+    """Refuse, before anything is paid for, an output folder (or a file's folder) that cannot be written.
+
+    The folder is created if missing, as the download would do; a failure here is a usage error (exit 2).
+    """
+    final, _named = _target(dest, "check")
+    folder = final.parent
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ValidationError(
+            f"-o/--output {dest}: cannot create the folder {folder}: {exc.strerror or exc}",
+            field="output",
+            value=str(dest),
+            hint="Choose a folder you can write to.",
+        ) from None
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise ValidationError(
+            f"-o/--output {dest}: the folder {folder} is not writable",
+            field="output",
+            value=str(dest),
+            hint="Choose a folder you can write to.",
+        )
 
 
 def _numbered(path: Path, n: int) -> Path:

@@ -134,7 +134,7 @@ def wait_for_task(
 def _still_running(last: TaskInfo | None, task_id: str | None, waited: float) -> StillRunning:
     task_id = (last.task_id if last else None) or task_id
     name = task_id or "<task_id>"
-    state = last.status if last else "not confirmed yet"
+    state = last.status if last else "queued or running (the wait ended before its first check)"
     return StillRunning(
         f"Task {name} is still {state} after waiting {waited:.0f} s; it keeps running on the server.",
         hint=f"Continue with `qwenvid status {name} --wait` (or `qwenvid resume`).",

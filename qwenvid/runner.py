@@ -302,10 +302,13 @@ class Session:
 
     def run(self, plan: Plan, options: RunOptions, reporter: Reporter) -> RunResult:
         """Submit the plan and follow it to a verified MP4 (or detach)."""
+        from qwenvid.download import check_output_target
         from qwenvid.requests import build_payload
         from qwenvid.validation import check_body
 
         client = self.client  # raises for a missing key before a ledger row exists
+        # A video that cannot be saved is a paid video lost for a day: find out before paying.
+        check_output_target(options.output or self.settings.output_dir)
         ledger = self.ledger
         row = ledger.create(
             mode=plan.mode,

@@ -240,3 +240,16 @@ def test_follow_or_fetch_of_a_row_without_task_id_says_why_instead_of_crashing(
                 call(local_id, RunOptions(), NullReporter())
             assert "has no task id" in caught.value.message and "qwenvid resume" in (caught.value.hint or "")
     assert emulator.state.task_count() == 0
+
+
+def test_an_output_folder_that_cannot_be_written_is_refused_before_paying(
+    emulator: EmulatorThread, manual_clock: ManualClock, canary_key: str, isolated_env: Path, tmp_path: Path
+) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    with session_for(emulator, manual_clock, canary_key) as session:
+        with pytest.raises(errors.ValidationError) as caught:
+            session.run(session.plan(small_t2v()), RunOptions(output=blocker / "videos"), NullReporter())
+    assert caught.value.exit_code == errors.ExitCode.USAGE and "cannot create the folder" in caught.value.message
+    assert emulator.state.task_count() == 0
+    assert not (isolated_env / "ledger.sqlite3").exists() or ledger_rows(isolated_env) == []

@@ -122,7 +122,9 @@ TimeoutOpt = Annotated[
     float | None,
     typer.Option(
         "--timeout",
-        help="Stop waiting after this many seconds (exit 5; the task keeps running). Default: wait until done.",
+        min=0,
+        help="Stop waiting after this many seconds (exit 5; the task keeps running). "
+        "Default: wait_timeout in config.toml, 1800 s.",
         rich_help_panel=RUN,
     ),
 ]
