@@ -103,3 +103,24 @@ def _urls(value: Any) -> list[str]:
     if isinstance(value, list):
         return [url for item in value for url in _urls(item)]
     return []
+
+
+ALIASES = [(spec, alias) for spec in MODELS for alias in spec.aliases]
+
+
+@pytest.mark.parametrize(("spec", "alias"), ALIASES, ids=[alias for _, alias in ALIASES])
+def test_regional_and_snapshot_names_are_the_same_model(
+    spec: ModelSpec, alias: str, files: dict[str, str], make_emulator: Any, canary_key: str
+) -> None:
+    """`wanx2.1-*` (Beijing), `-us` and dated snapshots validate, bill and submit under their own name."""
+    clock = ManualClock()
+    emulator = make_emulator(EmulatorConfig(), clock=clock)
+    settings = load_settings(api_key=canary_key, base_url=emulator.base_url)
+    request = request_for(spec, files)
+    request.model = alias
+    with Session(settings, clock=clock, sleep=clock.sleep) as session:
+        plan = session.plan(request)
+        assert plan.warnings == [] and plan.spec is spec
+        result = session.run(plan, RunOptions(detach=True), NullReporter())
+    (task,) = emulator.state.tasks
+    assert task.body["model"] == alias and result.task_id == task.task_id
