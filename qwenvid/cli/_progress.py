@@ -163,10 +163,12 @@ class RichReporter(BaseReporter):
         self.console.print(clean(text), markup=False)
 
     def close(self) -> None:
+        """Stop the live line; only a finished run leaves a line behind (after an error, the error speaks)."""
         if self._live is not None:
-            self._live.update(self.render(), refresh=True)
             self._live.stop()
             self._live = None
+            if self._phase == "done":
+                self.console.print(self.render())
 
     # -- drawing ----------------------------------------------------------------------------
     def _refresh(self) -> None:
@@ -178,7 +180,7 @@ class RichReporter(BaseReporter):
                 console=self.console,
                 auto_refresh=self.auto_refresh,
                 refresh_per_second=4,
-                transient=False,
+                transient=True,
                 get_renderable=self.render if self.auto_refresh else None,
             )
             self._live.start()
