@@ -25,6 +25,7 @@ from qwenvid.requests import (
     validate_request,
 )
 from qwenvid.validation import check_body
+from tests.support.doc_examples import I2V_WAN26_FLASH_EXAMPLE, T2V_WAN26_EXAMPLE, T2V_WAN27_EXAMPLE
 from tests.support.media_files import make_image
 
 VG = PATHS["video-generation"]
@@ -407,18 +408,7 @@ PAYLOADS = [
             seed=12345,
         ),
         VG,
-        {
-            "model": "wan2.6-t2v",
-            "input": {"prompt": "…", "audio_url": "https://…/bgm.mp3"},
-            "parameters": {
-                "size": "1280*720",
-                "duration": 10,
-                "prompt_extend": True,
-                "shot_type": "multi",
-                "watermark": False,
-                "seed": 12345,
-            },
-        },
+        T2V_WAN26_EXAMPLE,
     ),
     # §2.2 example 2, literally
     (
@@ -435,18 +425,7 @@ PAYLOADS = [
             seed=12345,
         ),
         VG,
-        {
-            "model": "wan2.7-t2v",
-            "input": {"prompt": "…", "negative_prompt": "…", "audio_url": "https://…/a.mp3"},
-            "parameters": {
-                "resolution": "720P",
-                "ratio": "16:9",
-                "duration": 5,
-                "prompt_extend": True,
-                "watermark": False,
-                "seed": 12345,
-            },
-        },
+        T2V_WAN27_EXAMPLE,
     ),
     # §2.3 example, literally
     (
@@ -462,17 +441,7 @@ PAYLOADS = [
             audio=True,
         ),
         VG,
-        {
-            "model": "wan2.6-i2v-flash",
-            "input": {"prompt": "…", "img_url": "https://…/rap.png", "audio_url": "https://…/rap.mp3"},
-            "parameters": {
-                "resolution": "720P",
-                "duration": 10,
-                "prompt_extend": True,
-                "shot_type": "multi",
-                "audio": True,
-            },
-        },
+        I2V_WAN26_FLASH_EXAMPLE,
     ),
     # defaults are explicit: the skill's where it injects one, else the API's
     (

@@ -10,58 +10,10 @@ import pytest
 from qwenvid.catalogue import PATHS
 from qwenvid.errors import ValidationError
 from qwenvid.validation import check_body, deferred_failure, truncate_text_fields
+from tests.support.doc_examples import DOC_EXAMPLES
 
 VG = PATHS["video-generation"]
 I2V_PATH = PATHS["image2video"]
-
-# The JSON examples of dashscope-api.md §2, literally ("…" kept; URLs completed to be URLs).
-DOC_EXAMPLES: list[tuple[str, dict[str, Any]]] = [
-    (
-        VG,
-        {
-            "model": "wan2.6-t2v",
-            "input": {"prompt": "…", "audio_url": "https://…/bgm.mp3"},
-            "parameters": {
-                "size": "1280*720",
-                "duration": 10,
-                "prompt_extend": True,
-                "shot_type": "multi",
-                "watermark": False,
-                "seed": 12345,
-            },
-        },
-    ),
-    (
-        VG,
-        {
-            "model": "wan2.7-t2v",
-            "input": {"prompt": "…", "negative_prompt": "…", "audio_url": "https://…/a.mp3"},
-            "parameters": {
-                "resolution": "720P",
-                "ratio": "16:9",
-                "duration": 5,
-                "prompt_extend": True,
-                "watermark": False,
-                "seed": 12345,
-            },
-        },
-    ),
-    (
-        VG,
-        {
-            "model": "wan2.6-i2v-flash",
-            "input": {"prompt": "…", "img_url": "https://…/rap.png", "audio_url": "https://…/rap.mp3"},
-            "parameters": {
-                "resolution": "720P",
-                "duration": 10,
-                "prompt_extend": True,
-                "shot_type": "multi",
-                "audio": True,
-            },
-        },
-    ),
-]
-
 
 def _raises(path: str, body: dict[str, Any], *, lenient: bool = False) -> ValidationError:
     with pytest.raises(ValidationError) as caught:
