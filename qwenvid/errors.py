@@ -2,7 +2,9 @@
 
     QwenvidError                    exit 1   base; message, hint, code, request_id, task_id
     ├── ValidationError             exit 2   bad request or input, found before any spend
+    ├── UsageError                  exit 2   the command line itself is wrong (unknown option, bad value)
     ├── ConfigError                 exit 2   bad configuration (unknown region, bad base URL)
+    ├── LedgerError                 exit 1   the ledger file cannot be opened or read (damaged, unreadable)
     ├── ConfirmationRequired        exit 7   a confirmation was needed but there is no terminal
     ├── APIError                    exit 1   DashScope answered with an error (status_code, code)
     │   ├── BadRequestError         exit 2   400 InvalidParameter and kin: the server refused the request
@@ -128,6 +130,16 @@ class ValidationError(QwenvidError):
         self.field = field
         self.value = value
         self.allowed = allowed
+
+
+class UsageError(QwenvidError):
+    """The command line cannot be parsed: an unknown option, a value of the wrong kind, a missing argument."""
+
+    exit_code = ExitCode.USAGE
+
+
+class LedgerError(QwenvidError):
+    """The ledger file cannot be used: not a SQLite database, damaged, unreadable or not writable."""
 
 
 class ConfigError(QwenvidError):

@@ -10,11 +10,12 @@ from importlib import import_module
 from typing import Annotated, Any
 
 import typer
+from typer._click import exceptions as click  # Typer's own (vendored) Click: its exceptions are raised
 from typer.core import TyperGroup
 
 from qwenvid.cli._output import Output, clean
 from qwenvid.cli._session import CliState
-from qwenvid.errors import ExitCode, QwenvidError, scrub
+from qwenvid.errors import ExitCode, QwenvidError, UsageError, scrub
 
 EXIT_CODES_HELP = (
     "Exit codes: 0 done, 1 other error, 2 usage or validation, 3 authentication, 4 throttled or quota, "
@@ -28,6 +29,7 @@ def report_error(exc: BaseException, out: Output) -> int:
     """Turn an exception into one line + a hint on stderr (and JSON on stdout with --json); return the exit code."""
     if out.debug:
         out.console.print(scrub("".join(traceback.format_exception(exc))), markup=False, highlight=False)
+    exc = environment_error(exc) or exc
     if isinstance(exc, QwenvidError):
         if out.json:
             out.result_json(exc.to_dict())
@@ -38,17 +40,86 @@ def report_error(exc: BaseException, out: Output) -> int:
     return int(ExitCode.ERROR)
 
 
+def environment_error(exc: BaseException) -> QwenvidError | None:
+    """An error the user's machine raised (a file system refusal, a damaged ledger) retold as a QwenvidError.
+
+    Specific checks catch these earlier with better words; this is the net for a path nobody foresaw,
+    so that what a user pointed qwenvid at never surfaces as `unexpected ...`.
+    """
+    sqlite3 = sys.modules.get("sqlite3")  # loaded only if the ledger was opened; otherwise not the cause
+    if sqlite3 is not None and isinstance(exc, sqlite3.DatabaseError):
+        from qwenvid.errors import LedgerError
+
+        return LedgerError(
+            f"The ledger database cannot be used: {exc}.",
+            hint="`qwenvid doctor` checks it; move the file it names aside to start a new ledger.",
+        )
+    if isinstance(exc, OSError) and exc.filename is not None and exc.strerror:
+        return QwenvidError(
+            f"{exc.filename}: {exc.strerror}.",
+            hint="Check that the path exists and that you may read (or write) it.",
+        )
+    return None
+
+
+def _usage_error(exc: click.UsageError, args: list[str]) -> int:
+    """Click's usage errors as one `Error:` line with a hint, through the same path as every other error."""
+    ctx = exc.ctx
+    where = ctx.command_path if ctx is not None else "qwenvid"
+    error = UsageError(exc.format_message(), hint=f"See `{where} --help`.")
+    return report_error(error, Output(json="--json" in args, debug=_debug_requested(args)))
+
+
+def _debug_requested(args: list[str]) -> bool:
+    return "--debug" in args or os.environ.get("QWENVID_DEBUG", "") not in ("", "0")
+
+
+def _silence_stdout() -> None:
+    """The reader of stdout went away (`qwenvid tasks | head -1`): drop the rest of the output quietly."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):  # stdout is not a real file (a test runner's buffer): nothing to redirect
+        pass
+
+
 class QwenvidGroup(TyperGroup):
     """Routes every command's errors through `report_error`, under the test runner as in real use."""
+
+    def main(self, args: Any = None, prog_name: Any = None, complete_var: Any = None,
+             standalone_mode: bool = True, **extra: Any) -> Any:  # fmt: skip
+        """Usage errors as one line (not a boxed panel), and a closed stdout pipe as a quiet success."""
+        if not standalone_mode:
+            return super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        argv = list(sys.argv[1:] if args is None else args)
+        try:
+            code = super().main(argv, prog_name, complete_var, standalone_mode=False, **extra)
+        except click.NoArgsIsHelpError:
+            code = int(ExitCode.USAGE)  # the help was shown; exit as for any other usage error
+        except click.UsageError as exc:
+            code = _usage_error(exc, argv)
+        except click.ClickException as exc:
+            exc.show()
+            code = exc.exit_code
+        except typer.Abort:
+            sys.stderr.write("Aborted.\n")
+            code = int(ExitCode.ERROR)
+        except BrokenPipeError:
+            _silence_stdout()
+            code = 0
+        sys.exit(code if isinstance(code, int) else 0)
 
     def invoke(self, ctx: Any) -> Any:
         try:
             return super().invoke(ctx)
         except (typer.Exit, typer.Abort):
             raise
-        except QwenvidError as exc:
+        except Exception as exc:
+            error = exc if isinstance(exc, QwenvidError) else environment_error(exc)
+            if error is None:
+                raise  # a bug: main() reports it as `unexpected ...` (tests see the exception itself)
             state = ctx.obj if isinstance(ctx.obj, CliState) else CliState()
-            raise typer.Exit(report_error(exc, state.out)) from exc
+            raise typer.Exit(report_error(error, state.out)) from exc
 
 
 def global_options(
@@ -245,5 +316,4 @@ def main() -> None:
     except KeyboardInterrupt:
         sys.exit(int(ExitCode.INTERRUPTED))
     except Exception as exc:  # noqa: BLE001 - this is the last boundary before a raw traceback
-        debug = "--debug" in sys.argv or os.environ.get("QWENVID_DEBUG", "") not in ("", "0")
-        sys.exit(report_error(exc, Output(json="--json" in sys.argv, debug=debug)))
+        sys.exit(report_error(exc, Output(json="--json" in sys.argv, debug=_debug_requested(sys.argv))))
