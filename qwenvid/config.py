@@ -217,19 +217,36 @@ def load_settings(
 def _read_dotenv(path: Path) -> dict[str, str]:
     if not path.is_file():
         return {}
-    return {name: value for name, value in dotenv_values(path).items() if value is not None}
+    try:
+        values = dotenv_values(path, encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            f"{path} is not UTF-8 text (byte {exc.start + 1} cannot be decoded).",
+            hint="Save .env as UTF-8 (keys and region names are plain ASCII).",
+        ) from None
+    except OSError as exc:
+        raise ConfigError(f"Cannot read {path}: {exc.strerror}.", hint="Fix its permissions or remove it.") from None
+    return {name: value for name, value in values.items() if value is not None}
 
 
 def _read_config(path: Path) -> dict[str, Any]:
-    if not path.is_file():
+    if not path.exists():
         return {}
+    if not path.is_file():
+        raise ConfigError(f"{path} is not a file.", hint="The config file must be a TOML file; move it aside.")
     try:
-        with path.open("rb") as handle:
-            return tomllib.load(handle)
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path} is not valid TOML: {exc}", hint="Fix or remove the file.") from None
+        text = path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            f"{path} is not UTF-8 text (byte {exc.start + 1} cannot be decoded).",
+            hint="Save it as UTF-8 (TOML files are UTF-8 by definition); `qwenvid config path` shows where it is.",
+        ) from None
     except OSError as exc:
-        raise ConfigError(f"Cannot read {path}: {exc.strerror}") from None
+        raise ConfigError(f"Cannot read {path}: {exc.strerror}.", hint="Fix its permissions or remove it.") from None
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path} is not valid TOML: {exc}.", hint="Fix or remove the file.") from None
 
 
 def _unknown_keys(config: Mapping[str, Any]) -> set[str]:
@@ -240,7 +257,13 @@ def _unknown_keys(config: Mapping[str, Any]) -> set[str]:
 def _resolve_home(layers: _Layers) -> tuple[Path, str]:
     found = layers.from_environ(HOME_VAR) or layers.from_dotenv(HOME_VAR)
     if found:
-        return Path(found.value).expanduser(), found.source
+        home = Path(found.value).expanduser()
+        if home.exists() and not home.is_dir():
+            raise ConfigError(
+                f"{HOME_VAR} {home} (from {found.source}) is a file, not a folder.",
+                hint=f"Point {HOME_VAR} at a folder (it is created if missing), or unset it for the default.",
+            )
+        return home, found.source
     import platformdirs
 
     return platformdirs.user_data_path("qwenvid"), "default (platform user data folder)"
@@ -260,8 +283,25 @@ def _resolve_key(flag: str | None, layers: _Layers, warnings: list[str]) -> tupl
             warnings.append(f"the API key from {found.source} is a placeholder ({found.value}); ignored")
             continue
         register_secret(found.value)
+        _check_key_characters(found)
         return found.value, found.source
     return None, None
+
+
+def _check_key_characters(found: _Found) -> None:
+    """A key goes into an HTTP header: only visible ASCII can travel there. Never show the key itself."""
+    bad = next((char for char in found.value if not ("!" <= char <= "~")), None)
+    if bad is None:
+        return
+    if bad.isspace():
+        what = "a space or line break"
+    else:
+        what = "a non-ASCII character" if ord(bad) > 127 else "a control character"
+    raise AuthenticationError(
+        f"The API key from {found.source} contains {what}; DashScope keys are plain ASCII (sk-...).",
+        code="MalformedApiKey",
+        hint="Copy the key again from the Model Studio console (API keys); `qwenvid doctor` checks it.",
+    )
 
 
 def _resolve_region(flag: str | None, layers: _Layers) -> _Found:
@@ -290,12 +330,21 @@ def normalize_base_url(url: str, *, source: str = "base URL", warnings: list[str
     A bare host gets `/api/v1`; an OpenAI-compatible base (`/compatible-mode/v1`) is turned into the
     native one of the same host, as the QwenCloud skill does, with a warning.
     """
-    parts = urlsplit(url.strip())
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ConfigError(
-            f"Base URL {url!r} (from {source}) is not an http(s) URL with a host.",
+    def refuse(why: str) -> ConfigError:
+        return ConfigError(
+            f"Base URL {url!r} (from {source}) {why}.",
             hint="Use the full native base, e.g. https://dashscope-intl.aliyuncs.com/api/v1.",
         )
+
+    try:
+        parts = urlsplit(url.strip())
+        hostname, _port = parts.hostname, parts.port  # both parse lazily and raise on a bad host or port
+    except ValueError as exc:
+        raise refuse(f"cannot be parsed ({exc})") from None
+    if parts.scheme not in ("http", "https") or not hostname:
+        raise refuse("is not an http(s) URL with a host")
+    if any(char.isspace() or char in "<>\"{}|\\^`" for char in parts.netloc):
+        raise refuse("has characters a host name cannot have")
     path = parts.path.rstrip("/")
     if path.endswith("/compatible-mode/v1"):
         path = NATIVE_API_PATH

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -43,10 +45,39 @@ def _unreadable(path: Path, what: str, field: str, detail: object) -> Validation
     return ValidationError(f"{field} {path}: not a readable {what} ({detail})", field=field, value=str(path))
 
 
-def _require_file(path: Path, field: str) -> int:
+_OTHER_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://")
+
+
+def require_file(value: str | Path, field: str) -> int:
+    """The size of the local input file `value`, or a ValidationError saying exactly why it cannot be used."""
+    text = str(value)
+    if not text.strip():
+        raise ValidationError(f"{field} is empty; give a local file or a URL.", field=field, value=text)
+    if isinstance(value, str) and _OTHER_SCHEME.match(text):
+        raise ValidationError(
+            f"{field} {text}: only http://, https://, oss:// and data: URLs can be sent (or a local file).",
+            field=field,
+            value=text,
+        )
+    path = Path(text).expanduser()
+    try:
+        stat = path.stat()
+    except FileNotFoundError:
+        raise ValidationError(f"{field} {text}: no such file", field=field, value=text) from None
+    except (OSError, ValueError) as exc:  # too long a name, a NUL, a file where a folder should be, ...
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise ValidationError(f"{field} {text}: cannot be used ({reason})", field=field, value=text) from None
+    if path.is_dir():
+        raise ValidationError(f"{field} {text} is a folder; give a file or a URL.", field=field, value=text)
     if not path.is_file():
-        raise ValidationError(f"{field} {path}: no such file", field=field, value=str(path))
-    return path.stat().st_size
+        raise ValidationError(f"{field} {text} is not a regular file.", field=field, value=text)
+    if not os.access(path, os.R_OK):
+        raise ValidationError(f"{field} {text}: permission denied (the file is not readable).", field=field, value=text)
+    return stat.st_size
+
+
+def _require_file(path: Path, field: str) -> int:
+    return require_file(path, field)
 
 
 def inspect_image(path: str | Path, *, field: str = "image") -> ImageInfo:

@@ -31,6 +31,7 @@ from qwenvid.catalogue import (
     models_that_can_be_silent,
 )
 from qwenvid.errors import ValidationError
+from qwenvid.request_fields import check_request_fields, check_skill_json
 from qwenvid.validation import URL_PREFIXES, check_body
 
 # ---------------------------------------------------------------------------------------------
@@ -549,6 +550,7 @@ def validate_request(req: BaseRequest, *, check_files: bool = True) -> list[str]
     Local input files are checked too (exists, format, dimensions, duration, size) — a missing file is
     an error even for a dry run; `check_files=False` is for tests of the option rules only.
     """
+    check_request_fields(req, option)  # right kinds and sendable text before any rule reads them
     req = _normalized(req)
     spec = get_model(req.model)
     if spec is None:
@@ -959,19 +961,22 @@ INPUT_RULES: dict[type, Any] = {
 
 
 def _check_files_exist(req: BaseRequest) -> None:
+    from qwenvid.media import require_file
+
     for item in local_inputs(req):
         if item.size < 0:
-            raise ValidationError(f"{item.option} {item.path}: no such file", field=item.option, value=item.path)
+            require_file(item.path, item.option)
 
 
 def _check_files(req: BaseRequest, spec: ModelSpec) -> None:
-    from qwenvid.media import check_local_file
+    from qwenvid.media import check_local_file, require_file
 
     seen: set[str] = set()
     for slot in _slots(req, spec):
         if is_url(slot.value) or slot.value in seen:
             continue
         seen.add(slot.value)
+        require_file(slot.value, option(slot.attr))
         limits: ImageLimits | VideoLimits | AudioLimits | None = getattr(spec.limits, slot.limits)
         check_local_file(Path(slot.value).expanduser(), slot.kind, limits, field=option(slot.attr))
 
@@ -1082,6 +1087,7 @@ def request_from_skill_json(skill_json: Mapping[str, Any], *, mode: Mode | None 
     `mode` forces a mode (the per-mode commands); a JSON of another mode is then an error.
     """
     flat = flatten_skill_json(skill_json)
+    check_skill_json(flat)
     detected = detect_mode(flat)
     if mode is not None and mode != detected:
         raise ValidationError(

@@ -70,6 +70,31 @@ def _usage_error(exc: click.UsageError, args: list[str]) -> int:
     return report_error(error, Output(json="--json" in args, debug=_debug_requested(args)))
 
 
+def _undecodable_argument(args: list[str]) -> UsageError | None:
+    """A command-line word with bytes that are not UTF-8 (Python keeps them as lone surrogates): name it.
+
+    Nothing downstream can send or store such text (JSON, HTTP, SQLite all refuse it), so it is refused
+    here, once, for every command and option.
+    """
+    from qwenvid.request_fields import text_problem
+
+    for index, word in enumerate(args):
+        problem = text_problem(word)
+        if problem is None or "UTF-8" not in problem:
+            continue
+        before = args[index - 1] if index > 0 else ""
+        what = f"The value of {before}" if before.startswith("-") and "=" not in before else f"Argument {index + 1}"
+        try:
+            shown = word.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+        except UnicodeEncodeError:
+            shown = word.encode("utf-8", "backslashreplace").decode("utf-8")
+        return UsageError(
+            f"{what} ({shown}) {problem}.",
+            hint="Type it again, or check the terminal's encoding (locale); qwenvid reads and sends UTF-8.",
+        )
+    return None
+
+
 def _debug_requested(args: list[str]) -> bool:
     return "--debug" in args or os.environ.get("QWENVID_DEBUG", "") not in ("", "0")
 
@@ -92,6 +117,9 @@ class QwenvidGroup(TyperGroup):
         if not standalone_mode:
             return super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
         argv = list(sys.argv[1:] if args is None else args)
+        undecodable = _undecodable_argument(argv)
+        if undecodable is not None:
+            sys.exit(report_error(undecodable, Output(json="--json" in argv, debug=_debug_requested(argv))))
         try:
             code = super().main(argv, prog_name, complete_var, standalone_mode=False, **extra)
         except click.NoArgsIsHelpError:

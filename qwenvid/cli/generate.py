@@ -79,6 +79,11 @@ def read_skill_json(flags: RunFlags) -> dict[str, Any] | None:
             text = flags.file.read_text(encoding="utf-8")
         except OSError as exc:
             raise ValidationError(f"Cannot read {flags.file}: {exc.strerror}.") from None
+        except UnicodeDecodeError as exc:
+            raise ValidationError(
+                f"{flags.file} is not UTF-8 text (byte {exc.start + 1} cannot be decoded).",
+                hint="Save the request file as UTF-8; JSON files are UTF-8 by definition.",
+            ) from None
     if text is None:
         return None
     try:
