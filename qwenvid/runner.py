@@ -232,9 +232,9 @@ class Session:
 
     def _ledger_locked(self) -> Ledger:
         if self._ledger is None:
-            from qwenvid.ledger import Ledger
+            from qwenvid.ledger_file import open_ledger
 
-            self._ledger = Ledger(self.settings.ledger_path)
+            self._ledger = open_ledger(self.settings.ledger_path)
         return self._ledger
 
     def close(self) -> None:

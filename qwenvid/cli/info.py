@@ -71,6 +71,7 @@ def doctor(
 ) -> None:
     """Check the set-up: key set or not (never its value), key kind, region, base URL, reachability, paths."""
     from qwenvid.config import write_env_placeholder
+    from qwenvid.ledger_file import check_ledger
 
     state = state_of(ctx, json_out)
     out = state.out
@@ -79,6 +80,7 @@ def doctor(
         out.info(f"Wrote {path} (readable by you only). Put your key after DASHSCOPE_API_KEY=.")
     with open_session(state) as opened:  # with --emulator: the in-process emulator is what gets checked
         report = _doctor_report(opened.settings)
+        report["ledger_ok"], report["ledger_detail"] = check_ledger(opened.settings.ledger_path)
         report["reachable"], report["reach_detail"] = _reachable(opened.settings.base_url)
         if report["key_set"] and report["reachable"]:
             report["key_accepted"], report["key_detail"] = _key_accepted(opened.session)
@@ -91,6 +93,8 @@ def doctor(
         raise typer.Exit(int(ExitCode.AUTH))
     if not report["reachable"]:
         raise typer.Exit(int(ExitCode.NETWORK))
+    if report["ledger_ok"] is False:
+        raise typer.Exit(int(ExitCode.ERROR))
 
 
 def _doctor_report(settings: Any) -> dict[str, Any]:
@@ -161,7 +165,7 @@ def _print_doctor(out: Output, report: dict[str, Any]) -> None:
         lines.append(f"Key accepted: {mark(report['key_accepted'])} ({report.get('key_detail', '')})")
     lines += [
         f"State folder: {report['home']}",
-        f"Ledger:       {report['ledger']}",
+        f"Ledger:       {report['ledger']} ({mark(report['ledger_ok'])}: {report['ledger_detail']})",
         f"Config file:  {report['config']}",
         f"Videos go to: {report['output_dir']}",
         f"Confirm above {report['confirm_above_seconds']:g} billable seconds"
