@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import errno
+import socket
 from typing import Annotated, Any
 
 import typer
@@ -9,6 +11,10 @@ from typer.core import TyperCommand
 
 from qwenvid.cli._session import state_of
 from qwenvid.cli.generate import examples
+from qwenvid.errors import ConfigError, UsageError
+
+# bind() failures that come from the chosen host or port, not from a bug.
+_LISTEN_ERRNOS = frozenset({errno.EADDRINUSE, errno.EADDRNOTAVAIL, errno.EACCES, errno.EPERM, errno.EAFNOSUPPORT})
 
 EMULATOR_EXAMPLES = examples(
     "qwenvid emulator",
@@ -38,15 +44,19 @@ class FaultHelpCommand(TyperCommand):
 def emulator(
     ctx: typer.Context,
     host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option("--port", "-p", help="TCP port; 0 picks a free one.")] = 8765,
+    port: Annotated[
+        int, typer.Option("--port", "-p", min=0, max=65535, help="TCP port, 0-65535; 0 picks a free one.")
+    ] = 8765,
     fault: Annotated[
         list[str] | None, typer.Option("--fault", help="Inject a fault (repeatable); the specs are listed below.")
     ] = None,
     pending_seconds: Annotated[
-        float | None, typer.Option("--pending-seconds", help="Seconds a task stays PENDING. Default: 0.3.")
+        float | None,
+        typer.Option("--pending-seconds", min=0, help="Seconds a task stays PENDING. Default: 0.3."),
     ] = None,
     running_seconds: Annotated[
-        float | None, typer.Option("--running-seconds", help="Seconds a task stays RUNNING. Default: 1.2.")
+        float | None,
+        typer.Option("--running-seconds", min=0, help="Seconds a task stays RUNNING. Default: 1.2."),
     ] = None,
     realistic: Annotated[
         bool, typer.Option("--realistic", help="Use the models' documented typical render times (minutes).")
@@ -67,6 +77,8 @@ def emulator(
     state_of(ctx)
     for spec in fault or []:
         parse_fault(spec)  # refuse a bad spec before the server starts
+    if any(not key.strip() for key in api_key or []):
+        raise UsageError("--api-key must not be empty.", hint="Give the key the emulator should accept.")
     settings: dict[str, Any] = {"realistic": realistic, "limits": not no_limits, "faults": tuple(fault or ())}
     if pending_seconds is not None:
         settings["pending_seconds"] = pending_seconds
@@ -78,6 +90,13 @@ def emulator(
         serve(host, port, EmulatorConfig(**settings))
     except KeyboardInterrupt:
         pass
+    except OSError as exc:  # the address is taken, not ours, or not an address at all
+        if exc.errno not in _LISTEN_ERRNOS and not isinstance(exc, socket.gaierror):
+            raise
+        raise ConfigError(
+            f"Cannot listen on {host}:{port}: {exc.strerror or exc}.",
+            hint="Choose another --port (0 picks a free one) or --host (127.0.0.1 is this machine only).",
+        ) from None
 
 
 def register(app: typer.Typer) -> None:
