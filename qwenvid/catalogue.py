@@ -23,6 +23,9 @@ PATHS: dict[Endpoint, str] = {
 
 # Regions by the names QWEN_REGION uses (dashscope-api.md §1.1).
 SG, BJ, US, FRA = "ap-southeast-1", "cn-beijing", "us-east-1", "eu-central-1"
+# The regions `--region` / QWEN_REGION select (config.REGIONS has their URLs). Frankfurt has no shared
+# endpoint, only per-workspace URLs (dashscope-api.md §1.1), so it is reached with a base URL instead.
+SELECTABLE_REGIONS = (SG, BJ, US)
 
 PRICING_URL = "https://www.alibabacloud.com/help/en/model-studio/model-pricing"
 
@@ -1078,3 +1081,20 @@ def expected_output(model_id: str, body: Mapping[str, object] | None) -> Expecte
             width, height = WAN27_DIMENSIONS[key]
             return ExpectedOutput(seconds, has_audio, width, height)
     return ExpectedOutput(seconds, has_audio)
+
+
+def offered_regions(spec: ModelSpec) -> tuple[str, ...]:
+    """The regions a model is offered in that `--region` can select."""
+    return tuple(region for region in spec.regions if region in SELECTABLE_REGIONS)
+
+
+def region_warning(model: str, region: str) -> str | None:
+    """A warning when a catalogue model is not offered in `region` (unknown models: nothing to say)."""
+    spec = get_model(model)
+    if spec is None or region in spec.regions:
+        return None
+    elsewhere = ", ".join(offered_regions(spec)) or "no region --region can select"
+    return (
+        f"{spec.id} is not offered in {region} (offered in {elsewhere}); the service will likely refuse it. "
+        "Choose another model (`qwenvid models`) or --region."
+    )

@@ -122,7 +122,7 @@ def _kind_of(hint: Any) -> str | None:
 
 
 @functools.cache
-def _field_kinds(cls: type) -> dict[str, str]:
+def _field_kinds(cls: Any) -> dict[str, str]:
     """Each dataclass field of a request type and its kind."""
     hints = typing.get_type_hints(cls)
     kinds = {item.name: _kind_of(hints[item.name]) for item in fields(cls)}
@@ -131,7 +131,7 @@ def _field_kinds(cls: type) -> dict[str, str]:
 
 def check_request_fields(request: Any, label: Callable[[str], str]) -> None:
     """Every field of a request dataclass has its declared kind and sendable text; `label` names a field."""
-    for name, kind in _field_kinds(type(request)).items():
+    for name, kind in _field_kinds(request.__class__).items():
         check_value(getattr(request, name), kind, label(name))
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import sys
 import traceback
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from importlib import import_module
 from typing import Annotated, Any
 
@@ -111,17 +111,24 @@ def _silence_stdout() -> None:
 class QwenvidGroup(TyperGroup):
     """Routes every command's errors through `report_error`, under the test runner as in real use."""
 
-    def main(self, args: Any = None, prog_name: Any = None, complete_var: Any = None,
-             standalone_mode: bool = True, **extra: Any) -> Any:  # fmt: skip
+    def main(
+        self,
+        args: Sequence[str] | None = None,
+        prog_name: str | None = None,
+        complete_var: str | None = None,
+        standalone_mode: bool = True,
+        windows_expand_args: bool = True,
+        **extra: Any,
+    ) -> Any:
         """Usage errors as one line (not a boxed panel), and a closed stdout pipe as a quiet success."""
         if not standalone_mode:
-            return super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+            return super().main(args, prog_name, complete_var, False, windows_expand_args, **extra)
         argv = list(sys.argv[1:] if args is None else args)
         undecodable = _undecodable_argument(argv)
         if undecodable is not None:
             sys.exit(report_error(undecodable, Output(json="--json" in argv, debug=_debug_requested(argv))))
         try:
-            code = super().main(argv, prog_name, complete_var, standalone_mode=False, **extra)
+            code = super().main(argv, prog_name, complete_var, False, windows_expand_args, **extra)
         except click.NoArgsIsHelpError:
             code = int(ExitCode.USAGE)  # the help was shown; exit as for any other usage error
         except click.UsageError as exc:

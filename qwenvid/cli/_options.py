@@ -3,9 +3,28 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
+
+
+def one_of(allowed: tuple[str, ...], *, fold: str = "lower") -> Any:
+    """A parameter callback: the value (case folded as `fold` says) if it is in `allowed`, else a usage error."""
+
+    def check(value: str | None) -> str | None:
+        if value is None:
+            return None
+        folded = value.strip().upper() if fold == "upper" else value.strip().lower()
+        wanted = {item.upper() if fold == "upper" else item.lower(): item for item in allowed}
+        if folded not in wanted:
+            raise typer.BadParameter(f"{value!r} is not one of {', '.join(allowed)}.")
+        return wanted[folded]
+
+    return check
+
+
+# The modes, for choices (catalogue.MODES; repeated so that `qwenvid models` need not load the catalogue to parse).
+MODES = ("t2v", "i2v", "kf2v", "r2v", "vace")
 
 GEN = "Generation"
 INPUTS = "Inputs"

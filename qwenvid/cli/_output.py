@@ -7,6 +7,7 @@ import logging
 import os
 import re
 import sys
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -59,8 +60,21 @@ class Output:
         sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n")
         sys.stdout.flush()
 
-    def table(self, columns: list[str], rows: list[list[str]]) -> None:
-        """A listing on stdout: a Rich table for a person, tab-separated lines for a pipe."""
+    def table(
+        self,
+        columns: list[str],
+        rows: list[list[str]],
+        *,
+        keep_whole: Collection[str] = (),
+        shorten: str | None = None,
+        unbounded: bool = False,
+    ) -> None:
+        """A listing on stdout: a Rich table for a person, tab-separated lines (never cut) for a pipe.
+
+        Columns in `keep_whole` never wrap (ids, model names); the `shorten` column gives way first,
+        cut at its start with an ellipsis, so that the end of a path (the file name) stays visible.
+        `unbounded`: nothing gives way; one line per row however long (the terminal wraps it, not Rich).
+        """
         cells = [[clean(cell) for cell in row] for row in rows]
         if not sys.stdout.isatty():
             for line in [columns, *cells]:
@@ -70,12 +84,18 @@ class Output:
         from rich.console import Console
         from rich.table import Table
 
+        console = Console(highlight=False)
+        if shorten is not None:
+            cells = _shorten_column(columns, cells, shorten, console.width)
+        if unbounded:
+            console = Console(highlight=False, width=max(console.width, _natural_width(columns, cells)))
         table = Table(box=None, header_style="bold", pad_edge=False)
         for column in columns:
-            table.add_column(column, overflow="fold")
+            whole = unbounded or column in keep_whole or column == shorten
+            table.add_column(column, no_wrap=whole, overflow="ellipsis" if whole else "fold")
         for row in cells:
             table.add_row(*row, style=None)
-        Console(highlight=False).print(table)
+        console.print(table)
 
     # -- stderr: everything else ------------------------------------------------------------
     def info(self, text: str) -> None:
@@ -100,6 +120,28 @@ class Output:
         self.console.print("Error: " + clean(text), markup=False, style="red")
         if hint:
             self.console.print("Hint: " + clean(hint), markup=False)
+
+
+_COLUMN_GAP = 2  # Rich pads each cell by one space on either side; the outer edges are not padded
+
+
+def _natural_width(columns: list[str], cells: list[list[str]]) -> int:
+    """Width of a table whose cells never wrap."""
+    widths = [max(len(column), *(len(row[i]) for row in cells)) for i, column in enumerate(columns)]
+    return sum(widths) + _COLUMN_GAP * (len(columns) - 1)
+
+
+def _shorten_column(columns: list[str], cells: list[list[str]], name: str, width: int) -> list[list[str]]:
+    """Cut the cells of column `name` at their start ("…/kitten.mp4") so that every row fits `width`."""
+    index = columns.index(name)
+    others = [column for i, column in enumerate(columns) if i != index]
+    rest = [[cell for i, cell in enumerate(row) if i != index] for row in cells]
+    room = max(width - _natural_width(others, rest) - _COLUMN_GAP, 12)
+
+    def cut(cell: str) -> str:
+        return "…" + cell[len(cell) - room + 1 :] if len(cell) > room else cell
+
+    return [[cut(cell) if i == index else cell for i, cell in enumerate(row)] for row in cells]
 
 
 class _ScrubbingFormatter(logging.Formatter):

@@ -156,7 +156,7 @@ def run_request(state: CliState, request: Any, flags: RunFlags) -> None:
         try:
             reporter.phase(Phase.VALIDATING)
             plan = opened.session.plan(request)
-            for warning in plan.warnings:
+            for warning in [*plan.warnings, *_region_warnings(plan.model, opened)]:
                 out.warning(warning)
             if flags.dry_run:
                 reporter.close()
@@ -179,6 +179,16 @@ def run_request(state: CliState, request: Any, flags: RunFlags) -> None:
         finally:
             reporter.close()
     emit_result(out, result)
+
+
+def _region_warnings(model: str, opened: Any) -> list[str]:
+    """A model the chosen region does not offer (only when the region picked the URL, not a base URL)."""
+    from qwenvid.catalogue import region_warning
+
+    if opened.emulated or not opened.settings.base_url_source.startswith("region"):
+        return []
+    warning = region_warning(model, opened.settings.region)
+    return [warning] if warning else []
 
 
 def interrupted(task_id: str | None) -> Interrupted:

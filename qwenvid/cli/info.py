@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 import typer
 
-from qwenvid.cli._options import JsonOpt
+from qwenvid.cli._options import MODES, JsonOpt, one_of
 from qwenvid.cli._output import Output
 from qwenvid.cli._session import open_session, state_of
 from qwenvid.cli.generate import examples
@@ -20,11 +20,16 @@ DOCTOR_EXAMPLES = examples("qwenvid doctor", "qwenvid doctor --json", "qwenvid d
 
 def models(
     ctx: typer.Context,
-    mode: Annotated[str | None, typer.Option("--mode", help="Only this mode: t2v, i2v, kf2v, r2v or vace.")] = None,
+    mode: Annotated[
+        str | None,
+        typer.Option(
+            "--mode", metavar="MODE", callback=one_of(MODES), help="Only this mode: t2v, i2v, kf2v, r2v or vace."
+        ),
+    ] = None,
     json_out: JsonOpt = False,
 ) -> None:
     """List the Wan models qwenvid knows, with what each one accepts."""
-    from qwenvid.catalogue import DEFAULT_MODELS, MODELS
+    from qwenvid.catalogue import DEFAULT_MODELS, FRA, MODELS, offered_regions
 
     state = state_of(ctx, json_out)
     specs = [spec for spec in MODELS if mode is None or spec.mode == mode]
@@ -33,17 +38,25 @@ def models(
         return
     rows = [
         [
-            spec.id + (" (default)" if DEFAULT_MODELS.get(spec.mode) == spec.id else ""),
+            spec.id,
+            "yes" if DEFAULT_MODELS.get(spec.mode) == spec.id else "-",
             spec.mode,
             _resolution_text(spec),
             spec.durations.describe(),
             spec.audio + (" +soundtrack" if spec.audio_url else ""),
-            ", ".join(spec.regions),
+            ", ".join(offered_regions(spec)),
         ]
         for spec in specs
     ]
-    state.out.table(["model", "mode", "takes", "durations", "audio", "regions"], rows)
+    state.out.table(
+        ["model", "default", "mode", "takes", "durations", "audio", "regions"], rows, keep_whole={"model", "mode"}
+    )
     state.out.info("Details: `qwenvid models --json`. Unknown model ids are passed through with a warning.")
+    if any(FRA in spec.regions for spec in specs):
+        state.out.info(
+            "Frankfurt (eu-central-1) also serves the wan2.6 models, through your workspace's own URL: "
+            "--base-url https://WORKSPACE_ID.eu-central-1.maas.aliyuncs.com/api/v1"
+        )
 
 
 def _resolution_text(spec: Any) -> str:
@@ -56,8 +69,11 @@ def _resolution_text(spec: Any) -> str:
 
 
 def _model_json(spec: Any, is_default: bool) -> dict[str, Any]:
+    from qwenvid.catalogue import offered_regions
+
     data = dataclasses.asdict(spec)
     data["default"] = is_default
+    data["regions"] = list(offered_regions(spec))
     data["durations"]["text"] = spec.durations.describe()
     return data
 

@@ -7,12 +7,17 @@ from typing import Annotated, Any
 
 import typer
 
-from qwenvid.cli._options import JsonOpt, OutputOpt, TaskRefArg, TimeoutOpt, WaitOpt
+from qwenvid.cli._options import MODES, JsonOpt, OutputOpt, TaskRefArg, TimeoutOpt, WaitOpt, one_of
 from qwenvid.cli._output import Output, clean
 from qwenvid.cli._progress import make_reporter
 from qwenvid.cli._session import EMULATOR_ESTIMATE_SECONDS, open_session, state_of
 from qwenvid.cli.generate import emit_result, examples, interrupted
 from qwenvid.errors import QwenvidError, ValidationError
+from qwenvid.ledger import LOCAL_STATES, REMOTE_STATUSES
+
+# What `tasks --status` can match: the service's statuses and the ledger's own states.
+TASK_STATUSES = (*REMOTE_STATUSES, *LOCAL_STATES)
+MAX_LIMIT = 1_000_000
 
 STATUS_EXAMPLES = examples(
     "qwenvid status 0385dc79-5ff8-4d82-bcb6-0123456789ab",
@@ -148,9 +153,21 @@ def parse_when(value: str | None, *, end: bool = False) -> datetime | None:
 def tasks(
     ctx: typer.Context,
     status_filter: Annotated[
-        str | None, typer.Option("--status", "-s", help="Only this status (SUCCEEDED, FAILED, PENDING, ...).")
+        str | None,
+        typer.Option(
+            "--status",
+            "-s",
+            metavar="STATUS",
+            callback=one_of(TASK_STATUSES),
+            help="Only this status: " + ", ".join(TASK_STATUSES) + ".",
+        ),
     ] = None,
-    mode: Annotated[str | None, typer.Option("--mode", help="Only this mode: t2v, i2v, kf2v, r2v or vace.")] = None,
+    mode: Annotated[
+        str | None,
+        typer.Option(
+            "--mode", metavar="MODE", callback=one_of(MODES), help="Only this mode: t2v, i2v, kf2v, r2v or vace."
+        ),
+    ] = None,
     model: Annotated[str | None, typer.Option("--model", "-m", help="Only this model id.")] = None,
     since: Annotated[
         str | None, typer.Option("--since", help="Created on or after this date (YYYY-MM-DD or ISO date-time, UTC).")
@@ -158,12 +175,20 @@ def tasks(
     until: Annotated[
         str | None, typer.Option("--until", help="Created before the end of this date (YYYY-MM-DD or ISO, UTC).")
     ] = None,
-    limit: Annotated[int, typer.Option("--limit", "-n", help="Show at most this many tasks, newest first.")] = 50,
+    limit: Annotated[
+        int,
+        typer.Option("--limit", "-n", min=1, max=MAX_LIMIT, help="Show at most this many tasks, newest first."),
+    ] = 50,
     remote: Annotated[
         bool, typer.Option("--remote", help="List the account's tasks from the service (24 h windows) instead.")
     ] = False,
-    page: Annotated[int, typer.Option("--page", help="With --remote: page number, from 1.")] = 1,
-    page_size: Annotated[int, typer.Option("--page-size", help="With --remote: tasks per page.")] = 20,
+    page: Annotated[int, typer.Option("--page", min=1, max=MAX_LIMIT, help="With --remote: page number, from 1.")] = 1,
+    page_size: Annotated[
+        int, typer.Option("--page-size", min=1, max=100, help="With --remote: tasks per page, 1-100.")
+    ] = 20,
+    wide: Annotated[
+        bool, typer.Option("--wide", help="Every column: local and task ids, mode, created, the full video path.")
+    ] = False,
     json_out: JsonOpt = False,
 ) -> None:
     """List your tasks from the local ledger (with billed-seconds totals), or the account's with --remote."""
@@ -179,16 +204,31 @@ def tasks(
         rows = opened.session.list_local(
             status=status_filter, mode=mode, model=model, since=start, until=end, limit=limit
         )
-    _print_local(state.out, rows)
+    _print_local(state.out, rows, wide=wide)
 
 
 def _billed_text(row: Any) -> str:
     if row.origin == "emulated":
-        return "free (emulator)"
+        return "free"
     return f"{row.billed_seconds:g}" if row.billed_seconds is not None else "-"
 
 
-def _print_local(out: Output, rows: list[Any]) -> None:
+def _shown_path(path: str | None) -> str:
+    """A video path as short as it can be without losing it: relative to the working directory, or ~/..."""
+    if not path:
+        return "-"
+    from pathlib import Path
+
+    full = Path(path)
+    for base, prefix in ((Path.cwd(), ""), (Path.home(), "~/")):
+        try:
+            return prefix + str(full.relative_to(base))
+        except ValueError:
+            continue
+    return path
+
+
+def _print_local(out: Output, rows: list[Any], *, wide: bool = False) -> None:
     # Runs against the local emulator are listed but cost nothing: they never count towards the total.
     billed = sum(float(row.billed_seconds or 0) for row in rows if row.origin != "emulated")
     if out.json:
@@ -197,22 +237,25 @@ def _print_local(out: Output, rows: list[Any]) -> None:
     if not rows:
         out.info('No tasks in the ledger match. Make one with `qwenvid t2v "..."`.')
         return
-    out.table(
-        ["local id", "task id", "status", "mode", "model", "created", "billed s", "video"],
-        [
-            [
-                row.id,
-                row.task_id or "-",
-                row.remote_status or row.local_state or "-",
-                row.mode or "-",
-                row.model or "-",
-                str(row.created_at)[:19],
-                _billed_text(row),
-                row.video_path or "-",
-            ]
-            for row in rows
-        ],
-    )
+    status = [row.remote_status or row.local_state or "-" for row in rows]
+    if wide:
+        columns = ["local id", "task id", "status", "mode", "model", "created", "billed s", "video"]
+        cells = [
+            [row.id, row.task_id or "-", state, row.mode or "-", row.model or "-",
+             str(row.created_at)[:19], _billed_text(row), row.video_path or "-"]
+            for row, state in zip(rows, status, strict=True)
+        ]  # fmt: skip
+        out.table(columns, cells, unbounded=True)
+    else:
+        # One id column (the task id, or the local id before there is one): both fit a 120-column terminal
+        # only when something else gives way, and the ids and model names must never break.
+        columns = ["task", "status", "model", "created", "billed s", "video"]
+        cells = [
+            [row.task_id or row.id, state, row.model or "-", str(row.created_at)[:16].replace("T", " "),
+             _billed_text(row), _shown_path(row.video_path)]
+            for row, state in zip(rows, status, strict=True)
+        ]  # fmt: skip
+        out.table(columns, cells, keep_whole={"task", "status", "model", "created", "billed s"}, shorten="video")
     out.info(f"{len(rows)} task(s); {billed:g} billed seconds in total.")
 
 
