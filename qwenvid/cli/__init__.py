@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import sys
 import traceback
+import typing
 from collections.abc import Collection, Sequence
 from importlib import import_module
 from typing import Annotated, Any
@@ -108,8 +109,65 @@ def _silence_stdout() -> None:
         pass
 
 
+# Metavars in help, by parameter name first (units), then by Click type name. Flags show none.
+_NAMED_METAVARS = {
+    "duration": "SECONDS",
+    "timeout": "SECONDS",
+    "pending_seconds": "SECONDS",
+    "running_seconds": "SECONDS",
+    "output": "PATH",
+    "file": "PATH",
+    "prompt_file": "PATH",
+    "size": "WIDTH*HEIGHT",
+    "ratio": "W:H",
+    "since": "DATE",
+    "until": "DATE",
+    "port": "PORT",
+    "host": "HOST",
+    "base_url": "URL",
+    "region": "REGION",
+    "model": "MODEL",
+    "resolution": "TIER",
+}
+_TYPE_METAVARS = {"str": "TEXT", "int": "INTEGER", "float": "NUMBER", "Path": "PATH", "bool": ""}
+
+
+def plain_metavars(command: Any, ctx: Any) -> Any:
+    """Give every parameter of `command` a plain metavar (TEXT, PATH, SECONDS; none for flags), once.
+
+    Typer's defaults are Python type names (`<str>`, `<bool>`, `<float range>`), which mean little to a user.
+    """
+    if command is None or getattr(command, "context_settings", {}).get("help_option_names") == []:
+        return command  # a listed-only command (see _PASS_THROUGH): it has no help of its own
+    helper = command.get_help_option(ctx)
+    for param in [*command.params, *([helper] if helper is not None else [])]:
+        if param.param_type_name == "argument":
+            # Typer shows an argument's Python type beside its name; its metavar already says what it is.
+            setattr(param, "display_type_rich", lambda ctx: None)  # noqa: B010 - this instance only
+        if param.metavar is not None:
+            continue
+        annotation = param.type_descriptor.annotation
+        if typing.get_origin(annotation) is list:
+            annotation = typing.get_args(annotation)[0]
+        kind = getattr(annotation, "__name__", "")
+        if kind == "bool" or getattr(param, "is_flag", False):
+            param.metavar = ""
+        elif param.param_type_name == "argument":
+            param.metavar = (param.name or "value").upper()
+        else:
+            param.metavar = _NAMED_METAVARS.get(param.name or "", _TYPE_METAVARS.get(kind, "TEXT"))
+    return command
+
+
 class QwenvidGroup(TyperGroup):
     """Routes every command's errors through `report_error`, under the test runner as in real use."""
+
+    def get_command(self, ctx: Any, cmd_name: str) -> Any:
+        return plain_metavars(super().get_command(ctx, cmd_name), ctx)
+
+    def get_params(self, ctx: Any) -> Any:
+        plain_metavars(self, ctx)
+        return super().get_params(ctx)
 
     def main(
         self,
@@ -123,7 +181,11 @@ class QwenvidGroup(TyperGroup):
         """Usage errors as one line (not a boxed panel), and a closed stdout pipe as a quiet success."""
         if not standalone_mode:
             return super().main(args, prog_name, complete_var, False, windows_expand_args, **extra)
-        argv = list(sys.argv[1:] if args is None else args)
+        if any(key.startswith("_QWENVID_COMPLETE") for key in os.environ):
+            from typer.completion import completion_init
+
+            completion_init()  # the shells' completion classes (add_completion=False skips registering them)
+        argv = _with_completion_shell(list(sys.argv[1:] if args is None else args))
         undecodable = _undecodable_argument(argv)
         if undecodable is not None:
             sys.exit(report_error(undecodable, Output(json="--json" in argv, debug=_debug_requested(argv))))
@@ -157,6 +219,44 @@ class QwenvidGroup(TyperGroup):
             raise typer.Exit(report_error(error, state.out)) from exc
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        from importlib.metadata import version
+
+        sys.stdout.write(f"qwenvid {version('qwenvid')}\n")
+        raise typer.Exit(0)
+
+
+_SHELLS = ("bash", "zsh", "fish", "powershell", "pwsh")
+_COMPLETION_OPTIONS = ("--show-completion", "--install-completion")
+_DETECT = "auto"  # what a bare --show-completion means: the shell this runs in
+
+
+def _with_completion_shell(argv: list[str]) -> list[str]:
+    """`--show-completion` with no SHELL after it gets `auto` (the parser needs a value to follow it)."""
+    out: list[str] = []
+    for index, word in enumerate(argv):
+        out.append(word)
+        following = argv[index + 1] if index + 1 < len(argv) else None
+        if word in _COMPLETION_OPTIONS and (following is None or following.startswith("-")):
+            out.append(_DETECT)
+    return out
+
+
+def _completion_callback(ctx: typer.Context, param: Any, value: str | None) -> None:
+    """--show-completion / --install-completion with the shell the user named (Typer's own ignores it)."""
+    if value is None or ctx.resilient_parsing:
+        return
+    from typer import completion
+
+    value = "" if value == _DETECT else value
+    if value and value.lower() not in _SHELLS:
+        raise typer.BadParameter(f"{value!r} is not a shell qwenvid completes; use one of {', '.join(_SHELLS)}.")
+    completion.completion_init()
+    run = completion.show_callback if param.name == "show_completion" else completion.install_callback
+    run(ctx, param, value.lower() if value else True)  # True: detect the running shell
+
+
 def global_options(
     ctx: typer.Context,
     base_url: Annotated[
@@ -178,6 +278,32 @@ def global_options(
     debug: Annotated[
         bool, typer.Option("--debug", help="Show tracebacks on errors (secrets removed). Env QWENVID_DEBUG=1.")
     ] = False,
+    version: Annotated[
+        bool,
+        typer.Option("--version", is_eager=True, callback=_print_version, help="Print the version and exit."),
+    ] = False,
+    show_completion: Annotated[
+        str | None,
+        typer.Option(
+            "--show-completion",
+            metavar="[SHELL]",
+            is_eager=True,
+            expose_value=False,
+            callback=_completion_callback,
+            help="Print the completion script for SHELL (bash, zsh, fish, powershell; default: this shell).",
+        ),
+    ] = None,
+    install_completion: Annotated[
+        str | None,
+        typer.Option(
+            "--install-completion",
+            metavar="[SHELL]",
+            is_eager=True,
+            expose_value=False,
+            callback=_completion_callback,
+            help="Install completion for SHELL (default: this shell); it works in new terminals.",
+        ),
+    ] = None,
 ) -> None:
     """Make videos with Alibaba's Wan models on DashScope: submit, follow live, download a verified MP4."""
     debug = debug or os.environ.get("QWENVID_DEBUG", "") not in ("", "0")
@@ -256,6 +382,7 @@ def build_app(commands: Collection[str] | None = None) -> typer.Typer:
         help="Make videos with Alibaba's Wan models on DashScope: submit, follow live, download a verified MP4.",
         epilog=EXIT_CODES_HELP,
         no_args_is_help=True,
+        add_completion=False,  # global_options has --show-completion/--install-completion that honour SHELL
         pretty_exceptions_show_locals=False,
         context_settings={"help_option_names": ["-h", "--help"]},
     )

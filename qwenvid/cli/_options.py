@@ -7,6 +7,8 @@ from typing import Annotated, Any
 
 import typer
 
+from qwenvid.cli._complete import complete_model, complete_task
+
 
 def one_of(allowed: tuple[str, ...], *, fold: str = "lower") -> Any:
     """A parameter callback: the value (case folded as `fold` says) if it is in `allowed`, else a usage error."""
@@ -38,7 +40,11 @@ OptionalPromptArg = Annotated[
 ModelOpt = Annotated[
     str | None,
     typer.Option(
-        "--model", "-m", help="Model id. Default: the mode's default model (see `qwenvid models`).", rich_help_panel=GEN
+        "--model",
+        "-m",
+        help="Model id. Default: the mode's default model (see `qwenvid models`).",
+        rich_help_panel=GEN,
+        autocompletion=complete_model,
     ),
 ]
 DurationOpt = Annotated[
@@ -165,5 +171,9 @@ JsonOpt = Annotated[
 ]
 WaitOpt = Annotated[bool, typer.Option("--wait", "-w", help="Follow the task live until it ends, then download it.")]
 TaskRefArg = Annotated[
-    str, typer.Argument(help="A task id, or a local id (or its first characters) from `qwenvid tasks`.")
+    str,
+    typer.Argument(
+        help="A task id, or a local id (or its first characters) from `qwenvid tasks`.",
+        autocompletion=complete_task,
+    ),
 ]

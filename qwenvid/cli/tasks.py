@@ -7,6 +7,7 @@ from typing import Annotated, Any
 
 import typer
 
+from qwenvid.cli._complete import complete_model, complete_task
 from qwenvid.cli._options import MODES, JsonOpt, OutputOpt, TaskRefArg, TimeoutOpt, WaitOpt, one_of
 from qwenvid.cli._output import Output, clean
 from qwenvid.cli._progress import make_reporter
@@ -106,7 +107,12 @@ def _print_status(out: Output, report: Any) -> None:
 
 def fetch(
     ctx: typer.Context,
-    task_id: Annotated[str, typer.Argument(help="The task id (one `qwenvid tasks` lists, or any of your account).")],
+    task_id: Annotated[
+        str,
+        typer.Argument(
+            help="The task id (one `qwenvid tasks` lists, or any of your account).", autocompletion=complete_task
+        ),
+    ],
     output: OutputOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
@@ -168,7 +174,9 @@ def tasks(
             "--mode", metavar="MODE", callback=one_of(MODES), help="Only this mode: t2v, i2v, kf2v, r2v or vace."
         ),
     ] = None,
-    model: Annotated[str | None, typer.Option("--model", "-m", help="Only this model id.")] = None,
+    model: Annotated[
+        str | None, typer.Option("--model", "-m", help="Only this model id.", autocompletion=complete_model)
+    ] = None,
     since: Annotated[
         str | None, typer.Option("--since", help="Created on or after this date (YYYY-MM-DD or ISO date-time, UTC).")
     ] = None,
