@@ -33,9 +33,30 @@ INPUTS = "Inputs"
 RUN = "Run control"
 
 # -- prompts and models ----------------------------------------------------------------------
-PromptArg = Annotated[str, typer.Argument(help="What the video shows (the text prompt).", show_default=False)]
+_STDIN = " `-` reads it from stdin."
+# Whether the prompt may be left out follows the catalogue: every t2v and r2v model needs one.
+PromptArg = Annotated[
+    str | None,
+    typer.Argument(
+        help="What the video shows; every model of this mode needs it (or give it in --request/--file)." + _STDIN,
+        show_default=False,
+    ),
+]
 OptionalPromptArg = Annotated[
-    str | None, typer.Argument(help="What the video shows (optional for this mode).", show_default=False)
+    str | None, typer.Argument(help="What the video shows (optional for this mode)." + _STDIN, show_default=False)
+]
+VacePromptArg = Annotated[
+    str | None,
+    typer.Argument(
+        help="What the video shows: needed for video_extension, optional for the other functions." + _STDIN,
+        show_default=False,
+    ),
+]
+PromptFileOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--prompt-file", help="Read the prompt from this UTF-8 text file (`-` for stdin).", rich_help_panel="Inputs"
+    ),
 ]
 ModelOpt = Annotated[
     str | None,

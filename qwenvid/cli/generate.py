@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
@@ -24,7 +25,9 @@ from qwenvid.cli._options import (
     NegativePromptOpt,
     OptionalPromptArg,
     OutputOpt,
+    PromptArg,
     PromptExtendOpt,
+    PromptFileOpt,
     RatioOpt,
     RequestOpt,
     ResolutionOpt,
@@ -32,6 +35,7 @@ from qwenvid.cli._options import (
     ShotTypeOpt,
     SizeOpt,
     TimeoutOpt,
+    VacePromptArg,
     WatermarkOpt,
     YesOpt,
 )
@@ -67,6 +71,29 @@ def examples(*lines: str) -> str:
 
 
 # -- building requests ---------------------------------------------------------------------------
+
+
+def read_prompt(prompt: str | None, prompt_file: Path | None) -> str | None:
+    """The prompt: as given, or read from a file or stdin (`-`); trailing line breaks dropped."""
+    if prompt is not None and prompt_file is not None and prompt != "-":
+        raise ValidationError("Give the prompt as an argument or with --prompt-file, not both.")
+    source = "-" if prompt == "-" else str(prompt_file) if prompt_file is not None else None
+    if source is None:
+        return prompt
+    try:
+        data = sys.stdin.buffer.read() if source == "-" else Path(source).read_bytes()
+    except OSError as exc:
+        raise ValidationError(f"Cannot read the prompt from {source}: {exc.strerror}.") from None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        where = "stdin" if source == "-" else source
+        raise ValidationError(
+            f"The prompt from {where} is not UTF-8 text (byte {exc.start + 1} cannot be decoded).",
+            hint="Save the prompt as UTF-8.",
+        ) from None
+    return text.rstrip("\r\n")
+
 
 
 def read_skill_json(flags: RunFlags) -> dict[str, Any] | None:
@@ -225,14 +252,17 @@ def emit_result(out: Output, result: Any) -> None:
 T2V_EXAMPLES = examples(
     'qwenvid t2v "A kitten running in the moonlight"',
     'qwenvid t2v "A city at dawn" --model wan2.7-t2v --resolution 720P --ratio 9:16 --duration 8',
-    'qwenvid t2v "Waves" --size 1280*720 --no-audio --dry-run --json',
+    'qwenvid t2v "Waves" --model wan2.1-t2v-turbo --size 832*480 --dry-run --json',
+    "qwenvid t2v --prompt-file prompt.txt --duration 10",
+    'echo "A kitten in the snow" | qwenvid t2v - --dry-run',
     'qwenvid --emulator t2v "A kitten running in the moonlight"',
 )
 
 
 def t2v(
     ctx: typer.Context,
-    prompt: OptionalPromptArg = None,
+    prompt: PromptArg = None,
+    prompt_file: PromptFileOpt = None,
     model: ModelOpt = None,
     duration: DurationOpt = None,
     size: SizeOpt = None,
@@ -256,6 +286,7 @@ def t2v(
 ) -> None:
     """Make a video from a text prompt."""
     flags = RunFlags(request_json, file, dry_run, detach, timeout, output, yes)
+    prompt = read_prompt(prompt, prompt_file)
     values = common_values(
         model, prompt, negative_prompt, duration, size, resolution, ratio, seed, prompt_extend, watermark
     )
@@ -276,6 +307,7 @@ I2V_EXAMPLES = examples(
 def i2v(
     ctx: typer.Context,
     prompt: OptionalPromptArg = None,
+    prompt_file: PromptFileOpt = None,
     image: Annotated[
         str | None, typer.Option("--image", "-i", help="First frame: local image or URL.", rich_help_panel=INPUTS)
     ] = None,
@@ -321,6 +353,7 @@ def i2v(
 ) -> None:
     """Animate an image (first frame; wan2.7-i2v also last frame, clip continuation, driving audio)."""
     flags = RunFlags(request_json, file, dry_run, detach, timeout, output, yes)
+    prompt = read_prompt(prompt, prompt_file)
     values = common_values(
         model, prompt, negative_prompt, duration, size, resolution, ratio, seed, prompt_extend, watermark
     )
@@ -347,6 +380,7 @@ KF2V_EXAMPLES = examples(
 def kf2v(
     ctx: typer.Context,
     prompt: OptionalPromptArg = None,
+    prompt_file: PromptFileOpt = None,
     first_frame: Annotated[
         str | None, typer.Option("--first-frame", help="First frame: image or URL.", rich_help_panel=INPUTS)
     ] = None,
@@ -377,6 +411,7 @@ def kf2v(
 ) -> None:
     """Make a video between a first and a last frame."""
     flags = RunFlags(request_json, file, dry_run, detach, timeout, output, yes)
+    prompt = read_prompt(prompt, prompt_file)
     values = common_values(
         model, prompt, negative_prompt, duration, size, resolution, ratio, seed, prompt_extend, watermark
     )
@@ -394,7 +429,8 @@ R2V_EXAMPLES = examples(
 
 def r2v(
     ctx: typer.Context,
-    prompt: OptionalPromptArg = None,
+    prompt: PromptArg = None,
+    prompt_file: PromptFileOpt = None,
     ref: Annotated[
         list[str] | None,
         typer.Option(
@@ -438,6 +474,7 @@ def r2v(
 ) -> None:
     """Make a video of the characters in reference images or videos."""
     flags = RunFlags(request_json, file, dry_run, detach, timeout, output, yes)
+    prompt = read_prompt(prompt, prompt_file)
     values = common_values(
         model, prompt, negative_prompt, duration, size, resolution, ratio, seed, prompt_extend, watermark
     )
@@ -468,7 +505,8 @@ def vace(
         str | None,
         typer.Argument(help=f"What to do: {VACE_FUNCTIONS_HELP}. Optional with --request/--file.", show_default=False),
     ] = None,
-    prompt: OptionalPromptArg = None,
+    prompt: VacePromptArg = None,
+    prompt_file: PromptFileOpt = None,
     video: Annotated[
         str | None, typer.Option("--video", help="Source video: mp4 or URL.", rich_help_panel=INPUTS)
     ] = None,
@@ -573,6 +611,7 @@ def vace(
     name = canonical_vace_function(function) if function is not None else None
     if function is not None and name is None:
         raise ValidationError(f"Unknown vace function {function!r}.", hint=f"Use one of: {VACE_FUNCTIONS_HELP}.")
+    prompt = read_prompt(prompt, prompt_file)
     values = common_values(
         model, prompt, negative_prompt, duration, size, resolution, ratio, seed, prompt_extend, watermark
     )
