@@ -357,6 +357,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "info",
         "Check the set-up: key set or not (never its value), key kind, region, base URL, reachability, paths.",
     ),
+    "config": (
+        "config_cmd",
+        "Show the settings and where each one comes from; get, set or unset a key of config.toml.",
+    ),
     "emulator": (
         "emulator_cmd",
         "Run the local DashScope emulator: same API, real MP4s, free; prints its base URL first.",

@@ -1,0 +1,156 @@
+"""Reading and editing `config.toml` key by key (for `qwenvid config`), keeping the user's comments and layout."""
+
+from __future__ import annotations
+
+import os
+import re
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from qwenvid.config import CONFIG_KEYS, Settings, load_settings, mask_key
+from qwenvid.errors import ConfigError
+
+# Keys `config set` writes as numbers, and keys it writes as text.
+NUMBER_KEYS = ("confirm_above_seconds", "wait_timeout", "query_qps")
+TEXT_KEYS = ("region", "base_url", "output_dir")
+_TIER = re.compile(r"\d+P", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One key as `config show` lists it: its effective value and where that comes from."""
+
+    key: str
+    value: str
+    source: str
+    about: str
+
+
+def effective(settings: Settings) -> list[Setting]:
+    """Every documented key with the value in effect and its source (flag, env, .env, config file, default)."""
+    from qwenvid.config import _read_config
+
+    in_file = _read_config(settings.config_path)
+
+    def origin(key: str) -> str:
+        return "config file" if key in in_file else "default"
+
+    prices = settings.prices or {}
+    price_text = ", ".join(f"{name} = {rate}" for name, rate in prices.items()) if prices else "(none)"
+    rows = [
+        ("api_key", mask_key(settings.api_key), settings.key_source or "not set"),
+        ("region", settings.region, settings.region_source),
+        ("base_url", settings.base_url, settings.base_url_source),
+        ("output_dir", str(settings.output_dir), origin("output_dir")),
+        ("confirm_above_seconds", f"{settings.confirm_above_seconds:g}", origin("confirm_above_seconds")),
+        ("wait_timeout", f"{settings.wait_timeout:g}", origin("wait_timeout")),
+        ("query_qps", f"{settings.query_qps:g}", origin("query_qps")),
+        ("[prices]", price_text, origin("prices")),
+    ]
+    return [Setting(key, value, source, CONFIG_KEYS[key]) for key, value, source in rows]
+
+
+def _split(key: str) -> tuple[str, ...]:
+    """`region` -> ("region",); `prices.wan2.6-t2v.720P` -> ("prices", "wan2.6-t2v", "720P")."""
+    if key.startswith("[prices]"):
+        key = "prices" + key[len("[prices]") :]
+    if key == "prices" or not key.startswith("prices."):
+        return (key,)
+    rest = key[len("prices.") :]
+    head, _, tail = rest.rpartition(".")
+    if head and _TIER.fullmatch(tail):
+        return ("prices", head, tail.upper())
+    return ("prices", rest)
+
+
+def _known(parts: tuple[str, ...]) -> None:
+    if parts[0] == "api_key":
+        raise ConfigError(
+            "qwenvid does not write the API key into config.toml.",
+            hint="Use DASHSCOPE_API_KEY in the environment or in .env (`qwenvid doctor --write-env`).",
+        )
+    if parts[0] not in (*NUMBER_KEYS, *TEXT_KEYS) and not (parts[0] == "prices" and len(parts) > 1):
+        keys = ", ".join([*NUMBER_KEYS, *TEXT_KEYS, "prices.currency", "prices.MODEL", "prices.MODEL.TIER"])
+        raise ConfigError(f"Unknown config key {'.'.join(parts)!r}; known: {keys}.")
+
+
+def _parse(parts: tuple[str, ...], text: str) -> Any:
+    if parts[0] in TEXT_KEYS or parts[-1] == "currency":
+        return text
+    try:
+        return float(text) if "." in text or "e" in text.lower() else int(text)
+    except ValueError:
+        raise ConfigError(f"{'.'.join(parts)} takes a number, not {text!r}.") from None
+
+
+def _load_document(path: Path) -> Any:
+    import tomlkit
+
+    from qwenvid.config import _read_config
+
+    _read_config(path)  # the same clear errors as everywhere (not UTF-8, not TOML, not a file)
+    return tomlkit.parse(path.read_text(encoding="utf-8")) if path.exists() else tomlkit.document()
+
+
+def _save_checked(path: Path, document: Any) -> None:
+    """Write atomically, then load the settings; a value they refuse puts the old file back."""
+    import tomlkit
+
+    old = path.read_bytes() if path.exists() else None
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=".config-", suffix=".toml")
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(tomlkit.dumps(document))
+    os.replace(temporary, path)
+    try:
+        load_settings()
+    except ConfigError:
+        if old is None:
+            path.unlink()
+        else:
+            path.write_bytes(old)
+        raise
+
+
+def set_value(path: Path, key: str, text: str) -> None:
+    """Set `key` (prices.MODEL[.TIER] for rates) in the config file to `text`, checked before it stays."""
+    import tomlkit
+
+    parts = _split(key)
+    _known(parts)
+    document = _load_document(path)
+    value = _parse(parts, text)
+    if len(parts) == 1:
+        document[parts[0]] = value
+    else:
+        prices = document.setdefault("prices", tomlkit.table())
+        if len(parts) == 2:
+            prices[parts[1]] = value
+        else:
+            tiers = prices.get(parts[1])
+            if not isinstance(tiers, dict):
+                tiers = tomlkit.inline_table()
+                prices[parts[1]] = tiers
+            tiers[parts[2]] = value
+    _save_checked(path, document)
+
+
+def unset_value(path: Path, key: str) -> bool:
+    """Remove `key` from the config file; False when it was not there."""
+    parts = _split(key)
+    _known(parts)
+    if not path.exists():
+        return False
+    document = _load_document(path)
+    holder: Any = document
+    for part in parts[:-1]:
+        holder = holder.get(part)
+        if not isinstance(holder, dict):
+            return False
+    if parts[-1] not in holder:
+        return False
+    del holder[parts[-1]]
+    _save_checked(path, document)
+    return True
