@@ -569,6 +569,11 @@ def _path_id(task_id: str) -> str:
     return task_id
 
 
+def check_task_id(task_id: str) -> str:
+    """A task id as typed, or a ValidationError when it cannot be one (before anything is stored or sent)."""
+    return _path_id(task_id)
+
+
 def _request_id(response: httpx.Response) -> str | None:
     try:
         body = response.json()

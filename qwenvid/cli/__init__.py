@@ -357,10 +357,6 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "info",
         "Check the set-up: key set or not (never its value), key kind, region, base URL, reachability, paths.",
     ),
-    "config": (
-        "config_cmd",
-        "Show the settings and where each one comes from; get, set or unset a key of config.toml.",
-    ),
     "emulator": (
         "emulator_cmd",
         "Run the local DashScope emulator: same API, real MP4s, free; prints its base URL first.",
@@ -369,6 +365,11 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "wizard",
         "Guided flow: mode, model, inputs and options, each checked as you answer; then the same run as the "
         "one-liners.",
+    ),
+    # A command group (add_typer): Typer lists groups after the plain commands, so it stays last here.
+    "config": (
+        "config_cmd",
+        "Show the settings and where each one comes from; get, set or unset a key of config.toml.",
     ),
 }
 # Global options that take a value: the word after them is not a command name.
