@@ -372,12 +372,20 @@ class Session:
 
     def follow(self, ref: str, options: RunOptions, reporter: Reporter) -> RunResult:
         """Wait for a known task (ledger id or task id) and download its video."""
-        row = self.ledger.get(ref) or self._record_external(ref)
+        from qwenvid.client import check_task_id  # a malformed id is refused, never stored
+
+        row = self.ledger.get(ref) or self.ledger.record_external(
+            check_task_id(ref), base_url=self.settings.base_url
+        )
         return self._follow_row(row, options, reporter)
 
     def fetch(self, ref: str, options: RunOptions, reporter: Reporter) -> RunResult:
         """Download the video of a finished task, also one the ledger never saw."""
-        row = self.ledger.get(ref) or self._record_external(ref)
+        from qwenvid.client import check_task_id  # a malformed id is refused, never stored
+
+        row = self.ledger.get(ref) or self.ledger.record_external(
+            check_task_id(ref), base_url=self.settings.base_url
+        )
         task_id = _task_id_of(row)
         info = self._poll_once(row)
         if info.status in TERMINAL and info.status != "SUCCEEDED":
@@ -389,12 +397,6 @@ class Session:
                 task_id=task_id,
             )
         return self._download(self.ledger.get(row.id) or row, info, options, reporter)
-
-    def _record_external(self, ref: str) -> LedgerRow:
-        """A ledger row for a task this machine never submitted; a malformed id is refused, never stored."""
-        from qwenvid.client import check_task_id
-
-        return self.ledger.record_external(check_task_id(ref), base_url=self.settings.base_url)
 
     def status(self, ref: str) -> StatusReport:
         """The ledger row (if any) and the remote state (when a key is available)."""
