@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from qwenvid.config import CONFIG_KEYS, Settings, load_settings, mask_key
+from qwenvid.config import CONFIG_KEYS, HOME_VAR, Settings, load_settings, mask_key
 from qwenvid.errors import ConfigError
 
 # Keys `config set` writes as numbers, and keys it writes as text.
@@ -105,7 +105,8 @@ def _save_checked(path: Path, document: Any) -> None:
         handle.write(tomlkit.dumps(document))
     os.replace(temporary, path)
     try:
-        load_settings()
+        # The file on its own: no environment or .env may hide a value it holds (QWEN_REGION beats `region`).
+        load_settings(environ={HOME_VAR: str(path.parent)}, cwd=path.parent)
     except ConfigError:
         if old is None:
             path.unlink()

@@ -211,6 +211,9 @@ class QwenvidGroup(TyperGroup):
             return super().invoke(ctx)
         except (typer.Exit, typer.Abort):
             raise
+        except BrokenPipeError:
+            _silence_stdout()  # `qwenvid tasks | head -1`: the reader has what it wanted
+            raise typer.Exit(0) from None
         except Exception as exc:
             error = exc if isinstance(exc, QwenvidError) else environment_error(exc)
             if error is None:

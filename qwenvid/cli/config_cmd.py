@@ -6,6 +6,7 @@ from typing import Annotated
 
 import typer
 
+from qwenvid.cli import QwenvidGroup
 from qwenvid.cli._options import JsonOpt
 from qwenvid.cli._session import load_settings, state_of
 from qwenvid.cli.generate import examples
@@ -30,7 +31,12 @@ KeyArg = Annotated[
 ]
 
 config_app = typer.Typer(
-    name="config", help=CONFIG_SUMMARY, epilog=CONFIG_EXAMPLES, invoke_without_command=True, no_args_is_help=False
+    name="config",
+    cls=QwenvidGroup,  # the same plain metavars in the subcommands' help
+    help=CONFIG_SUMMARY,
+    epilog=CONFIG_EXAMPLES,
+    invoke_without_command=True,
+    no_args_is_help=False,
 )
 
 
