@@ -76,9 +76,9 @@ def test_tasks_wide_shows_every_column_in_full(three_tasks: list[str]) -> None:
 def test_tasks_piped_keeps_full_values(three_tasks: list[str]) -> None:
     result = invoke(["tasks"])
     rows = [line.split("\t") for line in result.stdout.splitlines()]  # type: ignore[attr-defined]
-    assert rows[0] == ["task", "status", "model", "created", "billed s", "video"]
-    assert {row[0] for row in rows[1:]} == set(three_tasks)
-    assert all(row[5].startswith("a/rather/deeply") for row in rows[1:])
+    assert rows[0] == ["local id", "task id", "status", "mode", "model", "created", "billed s", "video"]
+    assert {row[1] for row in rows[1:]} == set(three_tasks)
+    assert all("/a/rather/deeply/" in row[7] and row[7].endswith(".mp4") for row in rows[1:])
 
 
 def test_tasks_piped_into_head_exits_quietly(three_tasks: list[str]) -> None:

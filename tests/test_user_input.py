@@ -117,6 +117,8 @@ CASES: list[tuple[str, list[str], dict[str, str], int, str]] = [
     ("config-number-text", ["config", "set", "wait_timeout", "soon"], {}, USAGE, "number"),
     ("config-refused-value", ["config", "set", "region", "bogus"], {}, USAGE, "bogus"),
     ("config-api-key", ["config", "set", "api_key", "sk-abcdefgh"], {}, USAGE, "API key"),
+    ("config-negative", ["config", "set", "query_qps", "-5"], {}, USAGE, "query_qps"),
+    ("home-cannot-create", ["tasks"], {"QWENVID_HOME": "/proc/qwenvid-no"}, ERROR, "Cannot create the ledger"),
 ]  # fmt: skip
 
 

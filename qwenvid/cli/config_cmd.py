@@ -92,7 +92,9 @@ def get(ctx: typer.Context, key: KeyArg) -> None:
 
 
 @config_app.command(
-    name="set", epilog=examples("qwenvid config set region cn-beijing", "qwenvid config set prices.default 0.1")
+    name="set",
+    epilog=examples("qwenvid config set region cn-beijing", "qwenvid config set prices.default 0.1"),
+    context_settings={"ignore_unknown_options": True},  # a VALUE like -5 is a value, refused by the check
 )
 def set_(ctx: typer.Context, key: KeyArg, value: Annotated[str, typer.Argument(help="The new value.")]) -> None:
     """Write one key into config.toml (comments and layout are kept); a value qwenvid would refuse is not written."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Any
 
@@ -246,7 +247,7 @@ def _print_local(out: Output, rows: list[Any], *, wide: bool = False) -> None:
         out.info('No tasks in the ledger match. Make one with `qwenvid t2v "..."`.')
         return
     status = [row.remote_status or row.local_state or "-" for row in rows]
-    if wide:
+    if wide or not sys.stdout.isatty():  # a pipe has no width to fit: every column, as scripts always had
         columns = ["local id", "task id", "status", "mode", "model", "created", "billed s", "video"]
         cells = [
             [row.id, row.task_id or "-", state, row.mode or "-", row.model or "-",
