@@ -235,3 +235,10 @@ def test_undecodable_bytes_from_a_real_terminal_are_refused(isolated_env: Path) 
     assert done.returncode == USAGE
     stderr = done.stderr.decode()
     assert "caf\\xe9" in stderr and "not valid UTF-8" in stderr and "unexpected" not in stderr
+
+
+def test_an_input_that_is_not_a_regular_file_is_named(isolated_env: Path) -> None:
+    os.mkfifo("pipe.png")
+    result = run(["i2v", "x", "--image", "pipe.png", "--dry-run"])
+    assert_clean_failure(result, USAGE)
+    assert "pipe.png is not a regular file" in result.stderr

@@ -216,9 +216,9 @@ def tasks(
     _print_local(state.out, rows, wide=wide)
 
 
-def _billed_text(row: Any) -> str:
+def _billed_text(row: Any, *, short: bool = False) -> str:
     if row.origin == "emulated":
-        return "free"
+        return "free" if short else "free (emulator)"
     return f"{row.billed_seconds:g}" if row.billed_seconds is not None else "-"
 
 
@@ -261,7 +261,7 @@ def _print_local(out: Output, rows: list[Any], *, wide: bool = False) -> None:
         columns = ["task", "status", "model", "created", "billed s", "video"]
         cells = [
             [row.task_id or row.id, state, row.model or "-", str(row.created_at)[:16].replace("T", " "),
-             _billed_text(row), _shown_path(row.video_path)]
+             _billed_text(row, short=True), _shown_path(row.video_path)]
             for row, state in zip(rows, status, strict=True)
         ]  # fmt: skip
         out.table(columns, cells, keep_whole={"task", "status", "model", "created", "billed s"}, shorten="video")
