@@ -76,6 +76,31 @@ def require_file(value: str | Path, field: str) -> int:
     return stat.st_size
 
 
+def check_url(value: str, field: str) -> None:
+    """A URL input that cannot be fetched as written is refused before anything is sent."""
+    from urllib.parse import urlsplit
+
+    def refuse(why: str) -> ValidationError:
+        return ValidationError(f"{field} {value[:80]}: {why}.", field=field, value=value)
+
+    if value.startswith("data:"):
+        media_type = value[5:].partition(",")[0].split(";")[0]
+        if "," not in value or "/" not in media_type:
+            raise refuse("a data: URL looks like data:image/png;base64,... (a media type, then the data)")
+        return
+    if value.startswith("oss://"):
+        if not value[6:].strip("/"):
+            raise refuse("an oss:// URL names a bucket and a key")
+        return
+    try:
+        host = urlsplit(value).hostname
+        urlsplit(value).port  # noqa: B018 - parsing the port is the check
+    except ValueError as exc:
+        raise refuse(f"not a valid URL ({exc})") from None
+    if not host or any(char.isspace() for char in value):
+        raise refuse("not a valid URL (it needs a host, and no spaces)")
+
+
 def _require_file(path: Path, field: str) -> int:
     return require_file(path, field)
 

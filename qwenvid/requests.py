@@ -553,6 +553,7 @@ def validate_request(req: BaseRequest, *, check_files: bool = True) -> list[str]
     check_request_fields(req, option)  # right kinds and sendable text before any rule reads them
     req = _normalized(req)
     spec = get_model(req.model)
+    _check_urls(req, spec)
     if spec is None:
         if check_files:
             _check_files_exist(req)
@@ -958,6 +959,14 @@ INPUT_RULES: dict[type, Any] = {
 
 
 # ---- local files ----
+
+
+def _check_urls(req: BaseRequest, spec: ModelSpec | None) -> None:
+    from qwenvid.media import check_url
+
+    for slot in _slots(req, spec):
+        if is_url(slot.value):
+            check_url(slot.value, option(slot.attr))
 
 
 def _check_files_exist(req: BaseRequest) -> None:
