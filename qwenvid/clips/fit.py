@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from qwenvid.catalogue import ImageLimits, ModelSpec, VideoLimits, get_model
-from qwenvid.clips._av import EPS, ClipError, atomic_output, check_output, frame_rate, open_input, stream_seconds
+from qwenvid.clips._av import EPS, ClipError, atomic_output, check_output, open_input, stream_seconds
 from qwenvid.errors import ValidationError
 
 Role = Literal["first_frame", "last_frame", "ref", "video", "clip"]
@@ -209,7 +209,6 @@ def _fit_video(source: Path, out: Path, limits: VideoLimits, role: str) -> list[
         stream = container.streams.video[0]
         length = stream_seconds(container, stream)
         width, height = stream.codec_context.width, stream.codec_context.height
-        step = 1 / float(frame_rate(stream))
     if length + 0.1 < limits.min_seconds:
         raise ClipError(
             f"{source}: {length:.2f} s is shorter than the {limits.min_seconds:g} s the model needs; "
