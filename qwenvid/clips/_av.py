@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -48,8 +49,9 @@ def open_input(path: str | Path, what: str = "video") -> Any:
 
 
 def _short(exc: BaseException) -> str:
+    """FFmpeg's reason without its errno number and the repeated file name."""
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-    return text.split(": '")[0]
+    return re.sub(r"^\[Errno -?\d+\]\s*", "", text.split(": '")[0])
 
 
 def decode_error(path: Path, exc: BaseException) -> ClipError:
