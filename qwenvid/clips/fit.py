@@ -46,6 +46,16 @@ def default_output(path: Path, kind: str) -> Path:
     return path.with_name(f"{path.stem}-fit{suffix}")
 
 
+def free_output(path: Path, kind: str) -> Path:
+    """The default output name, numbered when it is taken (the wizard never replaces a file)."""
+    first = default_output(path, kind)
+    candidate, number = first, 2
+    while candidate.exists():
+        candidate = first.with_name(f"{first.stem}-{number}{first.suffix}")
+        number += 1
+    return candidate
+
+
 def fit_input(
     path: str | Path,
     output: str | Path | None = None,
