@@ -93,13 +93,18 @@ def preview_after_run(state: CliState, settings: Any, video: Path | None) -> Non
     out = state.out
     if video is None or out.json or out.quiet or not state.preview or not getattr(settings, "preview", True):
         return
-    if not stderr_is_terminal():
+    if not stderr_is_terminal() or not can_draw(out.console):
         return
     try:
         strip = strip_for(video, frames=8, max_rows=4)
     except Exception:  # noqa: BLE001 - a preview is a courtesy; it never fails the run that made the video
         return
     out.console.print(strip)
+
+
+def can_draw(console: Console) -> bool:
+    """Pictures need colour: not under NO_COLOR, not on a terminal without colours."""
+    return console.color_system is not None and not console.no_color
 
 
 def iter_lines(strip: ThumbnailStrip, console: Console) -> Iterator[str]:

@@ -223,9 +223,7 @@ def add_audio(
     ] = False,
     fit: Annotated[
         str,
-        typer.Option(
-            "--fit", help="A soundtrack shorter than the video: pad (silence), loop, or trim (ends early)."
-        ),
+        typer.Option("--fit", help="A soundtrack shorter than the video: pad (silence), loop, or trim (ends early)."),
     ] = "pad",
     volume: Annotated[
         float, typer.Option("--volume", min=0, max=10, help="Soundtrack gain: 1 as is, 0.5 half, 2 double.")
@@ -238,7 +236,13 @@ def add_audio(
 
     out = state_of(ctx, json_out).out
     result = add_soundtrack(
-        video, audio, output, mode="mix" if mix else "replace", fit=fit, volume=volume, overwrite=force  # type: ignore[arg-type]
+        video,
+        audio,
+        output,
+        mode="mix" if mix else "replace",
+        fit=fit,  # type: ignore[arg-type]  # checked by the library: one clear line for a wrong word
+        volume=volume,
+        overwrite=force,
     )
     _done(out, result, _clip_text(result))
 
@@ -274,16 +278,17 @@ def preview(
     rows: Annotated[int, typer.Option("--rows", min=1, max=40, help="Text rows per thumbnail (1-40).")] = 8,
 ) -> None:
     """Draw a strip of thumbnails in the terminal; one line of text (on stderr) when stdout is not a terminal."""
-    from qwenvid.cli._preview import strip_for, summary_line
+    from rich.console import Console
+
+    from qwenvid.cli._preview import can_draw, strip_for, summary_line
 
     out = state_of(ctx).out
-    if not sys.stdout.isatty():
+    console = Console(highlight=False)
+    if not sys.stdout.isatty() or not can_draw(console):
         # Pictures are for people; a pipe gets nothing on stdout, and the facts once on stderr.
         out.info(summary_line(video))
         return
-    from rich.console import Console
-
-    Console(highlight=False).print(strip_for(video, frames=frames, max_rows=rows))
+    console.print(strip_for(video, frames=frames, max_rows=rows))
 
 
 # -- fit -------------------------------------------------------------------------------------------
@@ -325,9 +330,7 @@ def register(app: typer.Typer) -> None:
     )
     media.command(epilog=examples("qwenvid media info clip.mp4", "qwenvid media info a.mp4 cat.png --json"))(info)
     media.command(
-        epilog=examples(
-            "qwenvid media frame clip.mp4 --at last -o last.png", "qwenvid media frame clip.mp4 --at 2.5"
-        )
+        epilog=examples("qwenvid media frame clip.mp4 --at last -o last.png", "qwenvid media frame clip.mp4 --at 2.5")
     )(frame)
     media.command(
         epilog=examples(
