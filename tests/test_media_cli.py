@@ -272,3 +272,15 @@ def test_the_readme_long_video_recipe_runs_as_written(tmp_path: Path) -> None:
         with av.open(str(part)) as container:
             expected += float(container.duration) / 1_000_000
     assert seconds == pytest.approx(expected, abs=0.1)
+
+
+def test_preview_in_config_toml_must_be_true_or_false(isolated_env: Path) -> None:
+    from qwenvid.config import load_settings
+    from qwenvid.errors import ConfigError
+
+    isolated_env.mkdir(parents=True, exist_ok=True)
+    (isolated_env / "config.toml").write_text("preview = false\n")
+    assert load_settings().preview is False
+    (isolated_env / "config.toml").write_text('preview = "no"\n')
+    with pytest.raises(ConfigError, match="`preview` must be true or false"):
+        load_settings()

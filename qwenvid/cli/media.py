@@ -71,9 +71,7 @@ def info(
         out.result_json(data[0] if len(data) == 1 else data)
         return
     for item in found:
-        rows = [[name, _human(name, value)] for name, value in item.to_dict().items() if name not in ("path",)]
-        out.info(item.path)
-        out.table(["field", "value"], rows)
+        out.table(["field", "value"], [[name, _human(name, value)] for name, value in item.to_dict().items()])
 
 
 def _human(name: str, value: Any) -> str:
