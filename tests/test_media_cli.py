@@ -63,7 +63,7 @@ def test_frame_tail_and_info_print_the_result_and_json(clip: Path, tmp_path: Pat
     data = json.loads(done.stdout)
     assert data["path"] == str(clip.with_name("clip-tail1s.mp4")) and data["frames"] == 30
     done = CliRunner().invoke(app, ["media", "info", str(clip), str(tmp_path / "l.png"), "--json"])
-    described = json.loads(done.stdout)
+    described = [json.loads(line) for line in done.stdout.splitlines()]
     assert [item["kind"] for item in described] == ["video", "image"]
     assert described[0]["duration"] == 2.0 and described[0]["audio_codec"] == "aac"
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 from typing import Annotated, Any
@@ -59,19 +60,20 @@ def _stem_output(video: Path, suffix: str, output: Path | None) -> Path:
 def info(
     ctx: typer.Context,
     files: Annotated[list[Path], typer.Argument(help="Video, audio or image files.", show_default=False)],
-    json_out: JsonOpt = False,
+    json_out: Annotated[
+        bool, typer.Option("--json", help="One JSON object per file, one per line (same as the global --json).")
+    ] = False,
 ) -> None:
     """Describe media files: container, duration, size, fps, codecs, sample rate, bitrate; images: mode, alpha."""
     from qwenvid.clips import media_info
 
     out = state_of(ctx, json_out).out
     found = [media_info(path) for path in files]
-    if out.json:
-        data = [item.to_dict() for item in found]
-        out.result_json(data[0] if len(data) == 1 else data)
-        return
     for item in found:
-        out.table(["field", "value"], [[name, _human(name, value)] for name, value in item.to_dict().items()])
+        if out.json:  # one compact object per file, one per line (JSON Lines)
+            out.result(json.dumps(item.to_dict(), ensure_ascii=False))
+        else:
+            out.table(["field", "value"], [[name, _human(name, value)] for name, value in item.to_dict().items()])
 
 
 def _human(name: str, value: Any) -> str:
