@@ -509,13 +509,24 @@ def test_an_input_the_model_would_refuse_is_offered_a_fit_on_the_spot(rejections
     validate_request(request)  # the fitted file passes the same model's checks
 
 
-def test_a_video_too_long_for_the_model_is_refused(rejections: list[str], tmp_path: Path, media: Media) -> None:
+@pytest.mark.parametrize("accept", [False, True])
+def test_a_video_too_long_for_the_model_is_offered_a_cut(
+    rejections: list[str], tmp_path: Path, media: Media, accept: bool
+) -> None:
     long_clip = str(make_mp4(tmp_path / "long.mp4", width=320, height=240, seconds=6.0))
-    request = drive(
-        FUNCTION["video_outpainting"] + typed(long_clip) + CLEAR + typed(media.clip) + ENTER * 5 + NO_SEED_NO_NEGATIVE
-    )
-    assert isinstance(request, VaceRequest) and request.video == media.clip
-    assert rejections == [f"--video {long_clip}: duration 6.00 s is out of range; allowed: at most 5 s"]
+    notes: list[str] = []
+    answer = ENTER if accept else "n" + typed(media.clip)
+    request = drive(FUNCTION["video_outpainting"] + typed(long_clip) + answer + ENTER * 5 + NO_SEED_NO_NEGATIVE, notes)
+    assert rejections == []
+    assert f"--video {long_clip}: duration 6.00 s is out of range; allowed: at most 5 s" in notes
+    assert isinstance(request, VaceRequest)
+    if accept:
+        assert request.video == str(tmp_path / "long-fit.mp4")
+        with av.open(request.video) as container:
+            assert float(container.duration) / 1_000_000 == pytest.approx(5.0, abs=0.05)
+        validate_request(request)
+    else:
+        assert request.video == media.clip and not (tmp_path / "long-fit.mp4").exists()
 
 
 @pytest.mark.parametrize(
