@@ -329,3 +329,10 @@ def test_a_clip_too_short_gets_no_fit_hint(tmp_path: Path) -> None:
     with pytest.raises(ValidationError, match="out of range") as refused:
         validate_request(I2VRequest(model="wan2.7-i2v", prompt="go", clip=str(short)))
     assert refused.value.hint is None or "media fit" not in refused.value.hint
+
+
+def test_concat_of_silent_clips_writes_no_sound_track(tmp_path: Path) -> None:
+    one = make_mp4(tmp_path / "one.mp4", width=64, height=48, seconds=0.5)
+    two = make_mp4(tmp_path / "two.mp4", width=48, height=64, seconds=0.5)
+    result = clips.concat([one, two], tmp_path / "both.mp4")
+    assert result.method == "encode" and not result.has_audio and result.frames == 30

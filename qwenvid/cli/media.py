@@ -191,7 +191,12 @@ def concat(
         float | None, typer.Option("--fps", min=1, max=120, help="Frame rate (re-encodes). Default: the first clip's.")
     ] = None,
     crossfade: Annotated[
-        float, typer.Option("--crossfade", min=0, help="Seconds of cross-dissolve between clips (re-encodes).")
+        float,
+        typer.Option(
+            "--crossfade",
+            min=0,
+            help="Seconds of cross-dissolve between clips (re-encodes; the sound cuts at the fade).",
+        ),
     ] = 0.0,
     reencode: Annotated[
         bool, typer.Option("--reencode", help="Decode and encode again even when the packets could be copied.")
