@@ -244,6 +244,84 @@ def test_a_finished_generation_shows_a_thumbnail_strip_in_a_real_terminal(tmp_pa
     assert code == 0 and "b.mp4" in screen and "▀" not in screen
 
 
+class Terminal:
+    """The console script on a pseudo-terminal: wait for text on the screen, type keys (a tiny pexpect)."""
+
+    ESCAPES = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07]*\x07|\x1b[@-Z\\-_=>]")
+
+    def __init__(self, args: list[str], env: dict[str, str], cwd: Path, columns: int = 120) -> None:
+        self.leader, follower = pty.openpty()
+        fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 40, columns, 0, 0))
+        self.process = subprocess.Popen(
+            [*qwenvid_argv(), *args], stdin=follower, stdout=follower, stderr=follower, env=env, cwd=cwd
+        )
+        os.close(follower)
+        self.text = ""
+        self.mark = 0
+
+    def _read(self, timeout: float) -> bool:
+        import select
+
+        ready, _, _ = select.select([self.leader], [], [], timeout)
+        if not ready:
+            return False
+        try:
+            chunk = os.read(self.leader, 65536)
+        except OSError:  # the program ended and closed the terminal
+            return False
+        self.text += self.ESCAPES.sub("", chunk.decode(errors="replace"))
+        return bool(chunk)
+
+    def expect(self, *wanted: str, timeout: float = 60) -> str:
+        """Wait for the first of `wanted` to appear after the last match; return it."""
+        import time
+
+        deadline = time.monotonic() + timeout
+        while True:
+            found = [(self.text.index(w, self.mark), w) for w in wanted if w in self.text[self.mark :]]
+            if found:
+                at, word = min(found)
+                self.mark = at + len(word)
+                return word
+            if not self._read(max(0.0, deadline - time.monotonic())):
+                raise AssertionError(f"never saw {wanted!r}; the screen ends with:\n{self.text[-1500:]}")
+
+    def send(self, keys: str) -> None:
+        os.write(self.leader, keys.encode())
+
+    def finish(self, timeout: float = 60) -> int:
+        while self._read(timeout):
+            pass
+        os.close(self.leader)
+        return self.process.wait(timeout=timeout)
+
+
+@pytest.mark.slow
+def test_the_wizard_offers_the_fit_in_a_real_terminal(tmp_path: Path) -> None:
+    small = make_image(tmp_path / "tiny.png", 100, 100)
+    env = {**os.environ, "TERM": "xterm-256color", "COLUMNS": "120"}
+    screen = Terminal(["--emulator", "wizard", "--dry-run"], env, cwd=tmp_path)
+    screen.expect("What do you want to make?")
+    screen.send("\x1b[B\r")  # i2v
+    screen.expect("Which model?")
+    screen.send("\r")
+    screen.expect("First frame image")
+    screen.send(f"{small}\r")
+    screen.expect("100x100 px is out of range")
+    screen.expect("Fix it now")
+    screen.send("\r")  # the default: yes
+    screen.expect("Fitted tiny.png: resized 100x100 -> 360x360")
+    done = "The same as a command"
+    for _ in range(15):  # every other question: its default
+        if screen.expect("?", done) == done:
+            break
+        screen.send("\r")
+    assert screen.finish() == 0, screen.text[-1500:]
+    assert "--image" in screen.text and str(tmp_path / "tiny-fit.png") in screen.text
+    with Image.open(tmp_path / "tiny-fit.png") as fitted:
+        assert fitted.size == (360, 360)
+
+
 # -- the README's recipe, exactly as written --------------------------------------------------------
 
 
