@@ -275,25 +275,6 @@ def cut_front(frame: Any, samples: int) -> Any:
     return rest
 
 
-def take_samples(frames: Iterator[Any], count: int) -> Iterator[Any]:
-    """At most `count` samples from `frames`, the last frame cut to fit."""
-    import av
-
-    left = count
-    for frame in frames:
-        if left <= 0:
-            return
-        if frame.samples > left:
-            fifo = av.AudioFifo()
-            frame.pts = None
-            fifo.write(frame)
-            piece: Any = fifo.read(left)  # never None: the FIFO holds more than `left`
-            piece.sample_rate = AUDIO_RATE
-            frame = piece
-        left -= frame.samples
-        yield frame
-
-
 def video_frames(path: Path, container: Any, start: float = 0.0) -> Iterator[Any]:
     """Decoded frames of the first video track from the keyframe at or before `start` (callers drop extras)."""
     import av
@@ -307,7 +288,3 @@ def video_frames(path: Path, container: Any, start: float = 0.0) -> Iterator[Any
             yield from packet.decode()
     except av.FFmpegError as exc:
         raise decode_error(path, exc) from None
-
-
-def frame_seconds(frame: Any, first_pts: int = 0) -> float:
-    return float((frame.pts - first_pts) * frame.time_base) if frame.pts is not None else 0.0
