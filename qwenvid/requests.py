@@ -977,8 +977,6 @@ def _check_files(req: BaseRequest, spec: ModelSpec) -> None:
         try:
             check_local_file(Path(slot.value).expanduser(), slot.kind, limits, field=option(slot.attr))
         except FixableInputError as refused:
-            if slot.kind == "audio":
-                raise
             # Name the command that makes the file acceptable instead of sending the user to other tools.
             command = fit_command(slot.value, spec.id, role_for(slot.kind, slot.attr, slot.limits))
             raise ValidationError(

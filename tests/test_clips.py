@@ -336,3 +336,37 @@ def test_concat_of_silent_clips_writes_no_sound_track(tmp_path: Path) -> None:
     two = make_mp4(tmp_path / "two.mp4", width=48, height=64, seconds=0.5)
     result = clips.concat([one, two], tmp_path / "both.mp4")
     assert result.method == "encode" and not result.has_audio and result.frames == 30
+
+
+def make_m4a(path: Path, seconds: float) -> Path:
+    """An AAC sound in an M4A container (the models take wav and mp3 only)."""
+    silent_video = make_mp4(path.with_suffix(".tmp.mp4"), seconds=seconds, audio=True)
+    with av.open(str(silent_video)) as source, av.open(str(path), "w", format="ipod") as target:
+        stream = target.add_stream_from_template(source.streams.audio[0])
+        for packet in source.demux(source.streams.audio[0]):
+            if packet.dts is not None:
+                packet.stream = stream
+                target.mux(packet)
+    return path
+
+
+def test_fit_converts_and_cuts_a_sound_the_model_would_refuse(tmp_path: Path) -> None:
+    from qwenvid.requests import T2VRequest
+
+    long_song = make_tone_wav(tmp_path / "long.wav", [(34.0, True)], rate=8000)
+    request = I2VRequest(
+        model="wan2.7-i2v", prompt="sing", image=str(make_image(tmp_path / "a.png")), driving_audio=str(long_song)
+    )
+    with pytest.raises(ValidationError) as refused:
+        validate_request(request)
+    assert "qwenvid media fit" in (refused.value.hint or "") and "--as audio" in (refused.value.hint or "")
+    fitted = clips.fit_input(long_song, tmp_path / "song.wav", model="wan2.7-i2v", role="audio")
+    assert fitted.changes == ("kept the first 30 s of 34.00 s",)
+    validate_request(I2VRequest(model="wan2.7-i2v", prompt="sing", image=request.image, driving_audio=fitted.path))
+
+    m4a = make_m4a(tmp_path / "music.m4a", 4.0)
+    with pytest.raises(ValidationError, match="format m4a is not accepted"):
+        validate_request(T2VRequest(model="wan2.6-t2v", prompt="x", audio_file=str(m4a)))
+    converted = clips.fit_input(m4a, model="wan2.6-t2v")
+    assert converted.path == str(tmp_path / "music-fit.wav") and converted.changes == ("converted m4a -> wav",)
+    validate_request(T2VRequest(model="wan2.6-t2v", prompt="x", audio_file=converted.path))

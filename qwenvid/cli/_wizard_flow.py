@@ -134,7 +134,7 @@ def file_check(
         try:
             check_local_file(Path(value).expanduser(), kind, limits, field=option)
         except FixableInputError as error:
-            return True if fixable_passes and kind != "audio" else error.message
+            return True if fixable_passes else error.message
         except ValidationError as error:
             if not Path(value).expanduser().exists():
                 return f"{error.message}; give {_ALLOWED_LOCATIONS}"

@@ -301,20 +301,21 @@ def preview(
 
 def fit(
     ctx: typer.Context,
-    path: Annotated[Path, typer.Argument(help="The image or video a model would refuse.", show_default=False)],
+    path: Annotated[Path, typer.Argument(help="The image, video or sound a model would refuse.", show_default=False)],
     model: Annotated[str, typer.Option("--model", "-m", help="The model that will take it, e.g. wan2.6-i2v.")],
     role: Annotated[
         str | None,
         typer.Option(
             "--as",
-            help="What it is for: first_frame, last_frame, ref, video or clip. Default: the model's main input.",
+            help="What it is for: first_frame, last_frame, ref, video, clip, audio or voice. "
+            "Default: the model's main input of that kind.",
         ),
     ] = None,
     output: OutOpt = None,
     force: ForceOpt = False,
     json_out: JsonOpt = False,
 ) -> None:
-    """Make an input acceptable to a model: resize/pad/flatten/convert an image, cut or re-encode a clip."""
+    """Make an input acceptable to a model: resize/pad/flatten/convert an image, cut or re-encode a clip or sound."""
     from qwenvid.clips import fit_input
 
     out = state_of(ctx, json_out).out
