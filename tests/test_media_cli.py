@@ -362,3 +362,16 @@ def test_preview_in_config_toml_must_be_true_or_false(isolated_env: Path) -> Non
     (isolated_env / "config.toml").write_text('preview = "no"\n')
     with pytest.raises(ConfigError, match="`preview` must be true or false"):
         load_settings()
+
+
+@pytest.mark.slow
+def test_preview_draws_thumbnails_in_a_real_terminal(clip: Path, tmp_path: Path) -> None:
+    env = {**os.environ, "TERM": "xterm-256color", "COLORTERM": "truecolor"}
+    env.pop("NO_COLOR", None)
+    code, screen = run_in_pty(
+        ["media", "preview", str(clip), "--frames", "4", "--rows", "3"], env, columns=60, cwd=tmp_path
+    )
+    assert code == 0, screen
+    lines = [line for line in screen.splitlines() if "▀" in line]
+    assert len(lines) == 3
+    assert "\x1b[38;2;" in screen  # true colour where the terminal has it
