@@ -55,6 +55,14 @@ def media_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
         (folder / name).write_bytes((folder / "dance.mp4").read_bytes())
     make_mp4(folder / "start.mp4", width=640, height=480, seconds=2.5)
     make_wav(folder / "song.mp3", seconds=5.0)
+    make_wav(folder / "song.wav", seconds=5.0)
+    make_wav(folder / "music.mp3", seconds=5.0)
+    make_mp4(folder / "clip.mp4", width=640, height=480, seconds=5.0, audio=True)
+    for name in ("story.mp4", "a.mp4", "b.mp4", "c.mp4", "long.mp4"):
+        (folder / name).write_bytes((folder / "clip.mp4").read_bytes())
+    make_mp4(folder / "wide.mp4", width=640, height=360, seconds=1.0)
+    make_mp4(folder / "tall.mp4", width=360, height=640, seconds=1.0)
+    make_image(folder / "photo.webp", 5000, 300)
     (folder / "request.json").write_text('{"prompt": "A kitten in the moonlight"}', encoding="utf-8")
     (folder / "prompt.txt").write_text("A kitten in the moonlight\n", encoding="utf-8")
     return folder
@@ -62,11 +70,16 @@ def media_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture
 def example_files(isolated_env: Path, media_dir: Path) -> Path:
-    """The example files in the working directory (links to the module's copies)."""
-    work = Path.cwd()
+    """The module's media, for the example to link into the working directory."""
+    return media_dir
+
+
+def link_inputs(media_dir: Path, words: list[str]) -> None:
+    """Every example file in the working directory, except the ones the example writes (after -o)."""
+    outputs = {words[i + 1] for i, word in enumerate(words[:-1]) if word in ("-o", "--output")}
     for source in media_dir.iterdir():
-        (work / source.name).symlink_to(source)
-    return work
+        if source.name not in outputs:
+            (Path.cwd() / source.name).symlink_to(source)
 
 
 def test_every_command_has_examples_to_run() -> None:
@@ -86,6 +99,7 @@ def test_help_example_runs_as_written(example_files: Path, line: str) -> None:
         name, value = words.pop(0).split("=", 1)
         env[name] = value
     assert words[0] == "qwenvid", line
+    link_inputs(example_files, words)
     args = hoist_global_options(words[1:])
     command = next(word for word in args if word in GROUP.commands)  # type: ignore[attr-defined]
     if command in LONG_RUNNING:

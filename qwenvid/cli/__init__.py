@@ -139,6 +139,8 @@ def plain_metavars(command: Any, ctx: Any) -> Any:
     """
     if command is None or getattr(command, "context_settings", {}).get("help_option_names") == []:
         return command  # a listed-only command (see _PASS_THROUGH): it has no help of its own
+    for sub in getattr(command, "commands", {}).values():  # a sub-app (config, media): its commands too
+        plain_metavars(sub, ctx)
     helper = command.get_help_option(ctx)
     for param in [*command.params, *([helper] if helper is not None else [])]:
         if param.param_type_name == "argument":
@@ -220,6 +222,12 @@ class QwenvidGroup(TyperGroup):
                 raise  # a bug: main() reports it as `unexpected ...` (tests see the exception itself)
             state = ctx.obj if isinstance(ctx.obj, CliState) else CliState()
             raise typer.Exit(report_error(error, state.out)) from exc
+
+    def list_commands(self, ctx: Any) -> list[str]:
+        """Help lists commands in the table's order, whether a module registered a command or a sub-app."""
+        order = list(COMMANDS)
+        names = super().list_commands(ctx)
+        return sorted(names, key=lambda name: order.index(name) if name in order else len(order))
 
 
 def _print_version(value: bool) -> None:
@@ -307,6 +315,12 @@ def global_options(
             help="Install completion for SHELL (default: this shell); it works in new terminals.",
         ),
     ] = None,
+    no_preview: Annotated[
+        bool,
+        typer.Option(
+            "--no-preview", help="No thumbnail strip under a finished video (or preview = false in config.toml)."
+        ),
+    ] = False,
 ) -> None:
     """Make videos with Alibaba's Wan models on DashScope: submit, follow live, download a verified MP4."""
     debug = debug or os.environ.get("QWENVID_DEBUG", "") not in ("", "0")
@@ -319,6 +333,7 @@ def global_options(
         region=region,
         emulator=emulator,
         out=Output(json=json_out, quiet=quiet, debug=debug),
+        preview=not no_preview,
     )
 
 
@@ -360,6 +375,14 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "info",
         "Check the set-up: key set or not (never its value), key kind, region, base URL, reachability, paths.",
     ),
+    "config": (
+        "config_cmd",
+        "Show the settings and where each one comes from; get, set or unset a key of config.toml.",
+    ),
+    "media": (
+        "media",
+        "Clip tools: info, frame, trim, tail, concat, add-audio, sheet, preview, fit (no ffmpeg needed).",
+    ),
     "emulator": (
         "emulator_cmd",
         "Run the local DashScope emulator: same API, real MP4s, free; prints its base URL first.",
@@ -369,17 +392,12 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "Guided flow: mode, model, inputs and options, each checked as you answer; then the same run as the "
         "one-liners.",
     ),
-    # A command group (add_typer): Typer lists groups after the plain commands, so it stays last here.
-    "config": (
-        "config_cmd",
-        "Show the settings and where each one comes from; get, set or unset a key of config.toml.",
-    ),
 }
 # Global options that take a value: the word after them is not a command name.
 _VALUE_OPTIONS = frozenset({"--base-url", "--region"})
 # Global options people also write after the command (`qwenvid t2v "..." --emulator`); main() moves them
 # in front of it, where Typer expects them. `--json` is not here: every command that prints has its own.
-_GLOBAL_FLAGS = frozenset({"--emulator", "--debug", "--quiet", "-q"})
+_GLOBAL_FLAGS = frozenset({"--emulator", "--debug", "--quiet", "-q", "--no-preview"})
 
 
 def build_app(commands: Collection[str] | None = None) -> typer.Typer:

@@ -6,7 +6,6 @@ from typing import Annotated
 
 import typer
 
-from qwenvid.cli import QwenvidGroup
 from qwenvid.cli._options import JsonOpt
 from qwenvid.cli._session import load_settings, state_of
 from qwenvid.cli.generate import examples
@@ -32,7 +31,6 @@ KeyArg = Annotated[
 
 config_app = typer.Typer(
     name="config",
-    cls=QwenvidGroup,  # the same plain metavars in the subcommands' help
     help=CONFIG_SUMMARY,
     epilog=CONFIG_EXAMPLES,
     invoke_without_command=True,
