@@ -5,16 +5,16 @@ from __future__ import annotations
 import os
 import re
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
 from qwenvid.config import CONFIG_KEYS, HOME_VAR, Settings, load_settings, mask_key
 from qwenvid.errors import ConfigError
 
-# Keys `config set` writes as numbers, and keys it writes as text.
-NUMBER_KEYS = ("confirm_above_seconds", "wait_timeout", "query_qps")
+# Keys `config set` writes as text; every other plain key takes the kind of its Settings field.
 TEXT_KEYS = ("region", "base_url", "output_dir")
+PLAIN_KEYS = tuple(key for key in CONFIG_KEYS if key not in ("api_key", "[prices]"))
 _TIER = re.compile(r"\d+P", re.IGNORECASE)
 
 
@@ -49,7 +49,18 @@ def effective(settings: Settings) -> list[Setting]:
         ("query_qps", f"{settings.query_qps:g}", origin("query_qps")),
         ("[prices]", price_text, origin("prices")),
     ]
+    shown = {key for key, _value, _source in rows}
+    for key in PLAIN_KEYS:  # keys added later are shown too, from the Settings field of the same name
+        if key not in shown:
+            value = getattr(settings, key, in_file.get(key))
+            rows.append((key, _shown(value), origin(key)))
     return [Setting(key, value, source, CONFIG_KEYS[key]) for key, value, source in rows]
+
+
+def _shown(value: object) -> str:
+    if isinstance(value, bool):
+        return str(value).lower()
+    return f"{value:g}" if isinstance(value, float) else str(value)
 
 
 def _split(key: str) -> tuple[str, ...]:
@@ -71,18 +82,27 @@ def _known(parts: tuple[str, ...]) -> None:
             "qwenvid does not write the API key into config.toml.",
             hint="Use DASHSCOPE_API_KEY in the environment or in .env (`qwenvid doctor --write-env`).",
         )
-    if parts[0] not in (*NUMBER_KEYS, *TEXT_KEYS) and not (parts[0] == "prices" and len(parts) > 1):
-        keys = ", ".join([*NUMBER_KEYS, *TEXT_KEYS, "prices.currency", "prices.MODEL", "prices.MODEL.TIER"])
+    if parts[0] not in PLAIN_KEYS and not (parts[0] == "prices" and len(parts) > 1):
+        keys = ", ".join([*PLAIN_KEYS, "prices.currency", "prices.MODEL", "prices.MODEL.TIER"])
         raise ConfigError(f"Unknown config key {'.'.join(parts)!r}; known: {keys}.")
 
 
 def _parse(parts: tuple[str, ...], text: str) -> Any:
     if parts[0] in TEXT_KEYS or parts[-1] == "currency":
         return text
+    if len(parts) == 1 and _field_type(parts[0]) == "bool":
+        if text.lower() not in ("true", "false"):
+            raise ConfigError(f"{parts[0]} takes true or false, not {text!r}.")
+        return text.lower() == "true"
     try:
         return float(text) if "." in text or "e" in text.lower() else int(text)
     except ValueError:
         raise ConfigError(f"{'.'.join(parts)} takes a number, not {text!r}.") from None
+
+
+def _field_type(key: str) -> str:
+    """The type of the Settings field a config key sets ("bool", "float", ...), as written in the class."""
+    return next((str(item.type) for item in fields(Settings) if item.name == key), "")
 
 
 def _load_document(path: Path) -> Any:
