@@ -124,6 +124,7 @@ CASES: list[tuple[str, list[str], dict[str, str], int, str]] = [
     ("config-api-key", ["config", "set", "api_key", "sk-abcdefgh"], {}, USAGE, "API key"),
     ("config-negative", ["config", "set", "query_qps", "-5"], {}, USAGE, "query_qps"),
     ("media-info-not-media", ["media", "info", "broken.json"], {}, USAGE, "broken.json"),
+    ("media-info-folder", ["media", "info", "folder"], {}, USAGE, "is a folder"),
     ("media-sheet-frames-huge", ["media", "sheet", "broken.json", "--frames", HUGE], {}, USAGE, "--frames"),
     ("media-fit-unknown-model", ["media", "fit", "not-an-image.png", "--model", "bogus"], {}, USAGE, "bogus"),
     ("home-cannot-create", ["tasks"], {"QWENVID_HOME": "/proc/qwenvid-no"}, ERROR, "Cannot create the ledger"),

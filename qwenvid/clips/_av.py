@@ -25,6 +25,8 @@ class ClipError(ValidationError):
 
 
 def require_file(path: Path, what: str) -> None:
+    if path.is_dir():
+        raise ClipError(f"{path} is a folder; give a {what} file.", field=what, value=str(path))
     if not path.is_file():
         raise ClipError(f"{path}: no such {what} file", field=what, value=str(path))
 
