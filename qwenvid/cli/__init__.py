@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import sys
 import traceback
-import typing
 from collections.abc import Collection, Sequence
 from importlib import import_module
 from typing import Annotated, Any
@@ -14,6 +13,9 @@ import typer
 from typer._click import exceptions as click  # Typer's own (vendored) Click: its exceptions are raised
 from typer.core import TyperGroup
 
+from qwenvid.cli._boundary import environment_error, silence_stdout, undecodable_argument
+from qwenvid.cli._complete import completion_callback, with_completion_shell
+from qwenvid.cli._metavars import plain_metavars
 from qwenvid.cli._output import Output, clean
 from qwenvid.cli._session import CliState
 from qwenvid.errors import ExitCode, QwenvidError, UsageError, scrub
@@ -41,28 +43,6 @@ def report_error(exc: BaseException, out: Output) -> int:
     return int(ExitCode.ERROR)
 
 
-def environment_error(exc: BaseException) -> QwenvidError | None:
-    """An error the user's machine raised (a file system refusal, a damaged ledger) retold as a QwenvidError.
-
-    Specific checks catch these earlier with better words; this is the net for a path nobody foresaw,
-    so that what a user pointed qwenvid at never surfaces as `unexpected ...`.
-    """
-    sqlite3 = sys.modules.get("sqlite3")  # loaded only if the ledger was opened; otherwise not the cause
-    if sqlite3 is not None and isinstance(exc, sqlite3.DatabaseError):
-        from qwenvid.errors import LedgerError
-
-        return LedgerError(
-            f"The ledger database cannot be used: {exc}.",
-            hint="`qwenvid doctor` checks it; move the file it names aside to start a new ledger.",
-        )
-    if isinstance(exc, OSError) and exc.filename is not None and exc.strerror:
-        return QwenvidError(
-            f"{exc.filename}: {exc.strerror}.",
-            hint="Check that the path exists and that you may read (or write) it.",
-        )
-    return None
-
-
 def _usage_error(exc: click.UsageError, args: list[str]) -> int:
     """Click's usage errors as one `Error:` line with a hint, through the same path as every other error."""
     ctx = exc.ctx
@@ -71,94 +51,8 @@ def _usage_error(exc: click.UsageError, args: list[str]) -> int:
     return report_error(error, Output(json="--json" in args, debug=_debug_requested(args)))
 
 
-def _undecodable_argument(args: list[str]) -> UsageError | None:
-    """A command-line word with bytes that are not UTF-8 (Python keeps them as lone surrogates): name it.
-
-    Nothing downstream can send or store such text (JSON, HTTP, SQLite all refuse it), so it is refused
-    here, once, for every command and option.
-    """
-    from qwenvid.request_fields import text_problem
-
-    for index, word in enumerate(args):
-        problem = text_problem(word)
-        if problem is None or "UTF-8" not in problem:
-            continue
-        before = args[index - 1] if index > 0 else ""
-        what = f"The value of {before}" if before.startswith("-") and "=" not in before else f"Argument {index + 1}"
-        try:
-            shown = word.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
-        except UnicodeEncodeError:
-            shown = word.encode("utf-8", "backslashreplace").decode("utf-8")
-        return UsageError(
-            f"{what} ({shown}) {problem}.",
-            hint="Type it again, or check the terminal's encoding (locale); qwenvid reads and sends UTF-8.",
-        )
-    return None
-
-
 def _debug_requested(args: list[str]) -> bool:
     return "--debug" in args or os.environ.get("QWENVID_DEBUG", "") not in ("", "0")
-
-
-def _silence_stdout() -> None:
-    """The reader of stdout went away (`qwenvid tasks | head -1`): drop the rest of the output quietly."""
-    try:
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-    except (OSError, ValueError):  # stdout is not a real file (a test runner's buffer): nothing to redirect
-        pass
-
-
-# Metavars in help, by parameter name first (units), then by Click type name. Flags show none.
-_NAMED_METAVARS = {
-    "duration": "SECONDS",
-    "timeout": "SECONDS",
-    "pending_seconds": "SECONDS",
-    "running_seconds": "SECONDS",
-    "output": "PATH",
-    "file": "PATH",
-    "prompt_file": "PATH",
-    "size": "WIDTH*HEIGHT",
-    "ratio": "W:H",
-    "since": "DATE",
-    "until": "DATE",
-    "port": "PORT",
-    "host": "HOST",
-    "base_url": "URL",
-    "region": "REGION",
-    "model": "MODEL",
-    "resolution": "TIER",
-}
-_TYPE_METAVARS = {"str": "TEXT", "int": "INTEGER", "float": "NUMBER", "Path": "PATH", "bool": ""}
-
-
-def plain_metavars(command: Any, ctx: Any) -> Any:
-    """Give every parameter of `command` a plain metavar (TEXT, PATH, SECONDS; none for flags), once.
-
-    Typer's defaults are Python type names (`<str>`, `<bool>`, `<float range>`), which mean little to a user.
-    """
-    if command is None or getattr(command, "context_settings", {}).get("help_option_names") == []:
-        return command  # a listed-only command (see _PASS_THROUGH): it has no help of its own
-    for sub in getattr(command, "commands", {}).values():  # a sub-app (config, media): its commands too
-        plain_metavars(sub, ctx)
-    helper = command.get_help_option(ctx)
-    for param in [*command.params, *([helper] if helper is not None else [])]:
-        if param.param_type_name == "argument":
-            # Typer shows an argument's Python type beside its name; its metavar already says what it is.
-            setattr(param, "display_type_rich", lambda ctx: None)  # noqa: B010 - this instance only
-        if param.metavar is not None:
-            continue
-        annotation = param.type_descriptor.annotation
-        if typing.get_origin(annotation) is list:
-            annotation = typing.get_args(annotation)[0]
-        kind = getattr(annotation, "__name__", "")
-        if kind == "bool" or getattr(param, "is_flag", False):
-            param.metavar = ""
-        elif param.param_type_name == "argument":
-            param.metavar = (param.name or "value").upper()
-        else:
-            param.metavar = _NAMED_METAVARS.get(param.name or "", _TYPE_METAVARS.get(kind, "TEXT"))
-    return command
 
 
 class QwenvidGroup(TyperGroup):
@@ -187,8 +81,8 @@ class QwenvidGroup(TyperGroup):
             from typer.completion import completion_init
 
             completion_init()  # the shells' completion classes (add_completion=False skips registering them)
-        argv = _with_completion_shell(list(sys.argv[1:] if args is None else args))
-        undecodable = _undecodable_argument(argv)
+        argv = with_completion_shell(list(sys.argv[1:] if args is None else args))
+        undecodable = undecodable_argument(argv)
         if undecodable is not None:
             sys.exit(report_error(undecodable, Output(json="--json" in argv, debug=_debug_requested(argv))))
         try:
@@ -204,7 +98,7 @@ class QwenvidGroup(TyperGroup):
             sys.stderr.write("Aborted.\n")
             code = int(ExitCode.ERROR)
         except BrokenPipeError:
-            _silence_stdout()
+            silence_stdout()
             code = 0
         sys.exit(code if isinstance(code, int) else 0)
 
@@ -214,7 +108,7 @@ class QwenvidGroup(TyperGroup):
         except (typer.Exit, typer.Abort):
             raise
         except BrokenPipeError:
-            _silence_stdout()  # `qwenvid tasks | head -1`: the reader has what it wanted
+            silence_stdout()  # `qwenvid tasks | head -1`: the reader has what it wanted
             raise typer.Exit(0) from None
         except Exception as exc:
             error = exc if isinstance(exc, QwenvidError) else environment_error(exc)
@@ -236,36 +130,6 @@ def _print_version(value: bool) -> None:
 
         sys.stdout.write(f"qwenvid {version('qwenvid')}\n")
         raise typer.Exit(0)
-
-
-_SHELLS = ("bash", "zsh", "fish", "powershell", "pwsh")
-_COMPLETION_OPTIONS = ("--show-completion", "--install-completion")
-_DETECT = "auto"  # what a bare --show-completion means: the shell this runs in
-
-
-def _with_completion_shell(argv: list[str]) -> list[str]:
-    """`--show-completion` with no SHELL after it gets `auto` (the parser needs a value to follow it)."""
-    out: list[str] = []
-    for index, word in enumerate(argv):
-        out.append(word)
-        following = argv[index + 1] if index + 1 < len(argv) else None
-        if word in _COMPLETION_OPTIONS and (following is None or following.startswith("-")):
-            out.append(_DETECT)
-    return out
-
-
-def _completion_callback(ctx: typer.Context, param: Any, value: str | None) -> None:
-    """--show-completion / --install-completion with the shell the user named (Typer's own ignores it)."""
-    if value is None or ctx.resilient_parsing:
-        return
-    from typer import completion
-
-    value = "" if value == _DETECT else value
-    if value and value.lower() not in _SHELLS:
-        raise typer.BadParameter(f"{value!r} is not a shell qwenvid completes; use one of {', '.join(_SHELLS)}.")
-    completion.completion_init()
-    run = completion.show_callback if param.name == "show_completion" else completion.install_callback
-    run(ctx, param, value.lower() if value else True)  # True: detect the running shell
 
 
 def global_options(
@@ -300,7 +164,7 @@ def global_options(
             metavar="[SHELL]",
             is_eager=True,
             expose_value=False,
-            callback=_completion_callback,
+            callback=completion_callback,
             help="Print the completion script for SHELL (bash, zsh, fish, powershell; default: this shell).",
         ),
     ] = None,
@@ -311,7 +175,7 @@ def global_options(
             metavar="[SHELL]",
             is_eager=True,
             expose_value=False,
-            callback=_completion_callback,
+            callback=completion_callback,
             help="Install completion for SHELL (default: this shell); it works in new terminals.",
         ),
     ] = None,
