@@ -87,8 +87,8 @@ def test_tasks_piped_into_head_exits_quietly(three_tasks: list[str]) -> None:
     process.stdout.close()  # the reader is gone before qwenvid writes: like `| head -0`
     stderr = process.stderr.read().decode()
     assert process.wait(timeout=60) == 0
-    assert stderr.strip() == "" or "Broken pipe" not in stderr and "Traceback" not in stderr, stderr
-    assert "Exception ignored" not in stderr
+    for noise in ("Broken pipe", "BrokenPipeError", "Traceback", "Exception ignored", "Error"):
+        assert noise not in stderr, stderr
 
 
 def test_models_piped_has_a_clean_id_column_and_a_default_column() -> None:
