@@ -82,8 +82,23 @@ def clamp(timeout: float | None) -> float | None:
 def _left_or_raise(timeout: float | None, error: type[Exception], what: str) -> float | None:
     clamped = clamp(timeout)
     if clamped is not None and clamped <= 0:
-        raise error(f"the overall deadline passed before the {what} finished")
+        raise error(_passed(what))
     return clamped
+
+
+def _passed(what: str) -> str:
+    return f"the overall deadline passed before the {what} finished"
+
+
+@contextmanager
+def _named(error: type[Exception], what: str) -> Iterator[None]:
+    """A timeout caused by the deadline says so (the socket's own message is only "timed out")."""
+    try:
+        yield
+    except error:
+        if expired():
+            raise error(_passed(what)) from None
+        raise
 
 
 class _DeadlineStream(httpcore.NetworkStream):
@@ -94,7 +109,8 @@ class _DeadlineStream(httpcore.NetworkStream):
 
     def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
         left = _left_or_raise(timeout, httpcore.ReadTimeout, "answer")
-        return self._inner.read(max(max_bytes, READ_SIZE), left)
+        with _named(httpcore.ReadTimeout, "answer"):
+            return self._inner.read(max(max_bytes, READ_SIZE), left)
 
     def write(self, buffer: bytes, timeout: float | None = None) -> None:
         # A write may take several sends; each is clamped by the inner stream to `left`, and a server
@@ -103,7 +119,8 @@ class _DeadlineStream(httpcore.NetworkStream):
         step = 1 << 16
         for start in range(0, len(view), step):
             left = _left_or_raise(timeout, httpcore.WriteTimeout, "request")
-            self._inner.write(bytes(view[start : start + step]), left)
+            with _named(httpcore.WriteTimeout, "request"):
+                self._inner.write(bytes(view[start : start + step]), left)
 
     def close(self) -> None:
         self._inner.close()
@@ -133,7 +150,8 @@ class _DeadlineBackend(httpcore.NetworkBackend):
         socket_options: typing.Iterable[typing.Any] | None = None,
     ) -> httpcore.NetworkStream:
         left = _left_or_raise(timeout, httpcore.ConnectTimeout, "connection")
-        return _DeadlineStream(self._inner.connect_tcp(host, port, left, local_address, socket_options))
+        with _named(httpcore.ConnectTimeout, "connection"):
+            return _DeadlineStream(self._inner.connect_tcp(host, port, left, local_address, socket_options))
 
     def connect_unix_socket(
         self, path: str, timeout: float | None = None, socket_options: typing.Iterable[typing.Any] | None = None
