@@ -6,8 +6,8 @@
 
 Guarantees (product.md §4 "Downloads you can trust"):
 - memory stays constant: the body is streamed, and written and hashed on a writer thread fed through a
-  bounded queue (hashing and disk overlap with the network); write-back starts every FLUSH_EVERY bytes,
-  so the final fsync is short;
+  bounded queue (hashing and disk overlap with the network); a flusher thread makes the file durable
+  every FLUSH_EVERY bytes, so the final fsync is short;
 - a dropped connection resumes with `Range: bytes=N-` from the `.part` size (a 206 must start at N;
   a 200 starts over), so the sha256 of a resumed download is the sha256 of the whole file;
 - a `.part` left by a killed run is continued by the next download of the same result (its identity
@@ -64,9 +64,8 @@ CHUNK_SIZE = 1 << 20  # kept for callers; the network read size is deadlines.REA
 # Wan results are tens of MB; anything past this is not a video from DashScope.
 MAX_VIDEO_BYTES = 2 << 30
 MP4_HEAD_BYTES = 8
-QUEUE_CHUNKS = 16  # chunks of at most deadlines.READ_SIZE waiting for the writer: bounds memory
+QUEUE_CHUNKS = 64  # chunks of at most deadlines.READ_SIZE (256 KiB) waiting for the writer: bounds memory
 FLUSH_EVERY = 32 << 20
-FLUSH_SYNC = False
 DOWNLOAD_CONNECT_SECONDS = 10.0
 PART_XATTR = "user.qwenvid.result"
 DURATION_TOLERANCE = 0.5  # seconds
@@ -613,9 +612,10 @@ class _Writer:
     """Writes and hashes received chunks on a thread of its own, fed through a bounded queue.
 
     sha256 and file writes release the GIL, so hashing and disk overlap with the network. Every
-    FLUSH_EVERY bytes the writer asks the kernel to start writing that range out
-    (posix_fadvise DONTNEED starts write-back without waiting, then drops the clean pages), so the
-    final fsync has little left to do and the page cache does not fill with a multi-GB file.
+    FLUSH_EVERY bytes a third thread makes what was written so far durable (fdatasync), so the disk
+    works while the network does and the final fsync has little left: Linux would otherwise start
+    writing back only once gigabytes are dirty, and the end of a multi-GB download would be one long
+    fsync. The writer never waits for those flushes.
     """
 
     def __init__(self, progress: _Progress) -> None:
@@ -623,6 +623,7 @@ class _Writer:
         self._queue: queue.Queue[bytes | None] = queue.Queue(maxsize=QUEUE_CHUNKS)
         self._error: BaseException | None = None
         self._flushed = progress.written
+        self._flusher = _Flusher(progress.handle.fileno())
         self._thread = threading.Thread(target=self._run, name="qwenvid-download-writer", daemon=True)
         self._thread.start()
 
@@ -635,12 +636,12 @@ class _Writer:
         """Wait until everything queued is written (also on errors: every received byte is kept)."""
         self._queue.put(None)
         self._thread.join()
+        self._flusher.stop()
         if self._error is not None:
             raise self._error
 
     def _run(self) -> None:
         progress = self._progress
-        fd = progress.handle.fileno()
         while True:
             chunk = self._queue.get()
             if chunk is None:
@@ -653,20 +654,41 @@ class _Writer:
                 progress.written += len(chunk)
                 if progress.written - self._flushed >= FLUSH_EVERY:
                     progress.handle.flush()
-                    _start_writeback(fd, self._flushed, progress.written - self._flushed)
+                    self._flusher.kick()
                     self._flushed = progress.written
             except BaseException as exc:  # handed to the receiving thread
                 self._error = exc
 
 
-def _start_writeback(fd: int, offset: int, length: int) -> None:
-    advise = getattr(os, "posix_fadvise", None)
-    if advise is None:  # pragma: no cover - macOS, Windows: the final fsync does it all
-        return
-    try:
-        os.fdatasync(fd) if FLUSH_SYNC else advise(fd, offset, length, os.POSIX_FADV_DONTNEED)
-    except OSError:
-        pass
+class _Flusher:
+    """fdatasync on demand, on its own thread; kicks that arrive during a flush are folded into the next."""
+
+    def __init__(self, fd: int) -> None:
+        self._fd = fd
+        self._wanted = threading.Event()
+        self._stopping = False
+        self._thread = threading.Thread(target=self._run, name="qwenvid-download-flusher", daemon=True)
+        self._thread.start()
+
+    def kick(self) -> None:
+        self._wanted.set()
+
+    def stop(self) -> None:
+        self._stopping = True
+        self._wanted.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        sync = getattr(os, "fdatasync", os.fsync)
+        while True:
+            self._wanted.wait()
+            self._wanted.clear()
+            if self._stopping:
+                return
+            try:
+                sync(self._fd)
+            except OSError:
+                return  # the final fsync reports what matters
 
 
 def _sync(handle: IO[bytes]) -> None:
