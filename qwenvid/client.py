@@ -34,7 +34,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from qwenvid.deadlines import bounded_transport
+from qwenvid.deadlines import bounded_transport, shielded
 from qwenvid.errors import (
     APIError,
     AuthenticationError,
@@ -242,9 +242,10 @@ class DashScopeClient:
         attempt = 0
         while True:
             try:
-                response = send_bounded(
-                    self._posts, "POST", endpoint_path, budget=SUBMIT_DEADLINE, content=content, headers=headers
-                )
+                with shielded(SUBMIT_DEADLINE):  # never cut by a command's --timeout: see deadlines.shielded
+                    response = send_bounded(
+                        self._posts, "POST", endpoint_path, budget=SUBMIT_DEADLINE, content=content, headers=headers
+                    )
             except _NEVER_SENT as exc:
                 if self._retry.gives_up(attempt, exc):
                     raise self._network_error("submit the task", exc, attempt) from exc

@@ -35,10 +35,6 @@ _DEADLINE: contextvars.ContextVar[float | None] = contextvars.ContextVar("qwenvi
 READ_SIZE = 256 << 10
 
 
-class DeadlinePassed(Exception):
-    """Raised by `check()` when the current deadline has passed."""
-
-
 def deadline() -> float | None:
     """The current absolute deadline (time.monotonic seconds), or None when nothing bounds this code."""
     return _DEADLINE.get()
@@ -68,6 +64,20 @@ def bounded(seconds: float | None) -> Iterator[float | None]:
     token = _DEADLINE.set(at)
     try:
         yield at
+    finally:
+        _DEADLINE.reset(token)
+
+
+@contextmanager
+def shielded(seconds: float) -> Iterator[float]:
+    """Run the block under its own deadline, `seconds` from now, whatever encloses it.
+
+    For the one request that must not be cut short by a command's deadline: a submit stopped after it
+    was sent leaves a task that may exist and be billed without its id, which is worse than a command
+    that ends a little after its --timeout."""
+    token = _DEADLINE.set(time.monotonic() + max(0.0, seconds))
+    try:
+        yield time.monotonic() + seconds
     finally:
         _DEADLINE.reset(token)
 
@@ -179,4 +189,4 @@ def bounded_transport(**options: typing.Any) -> httpx.HTTPTransport:
     return transport
 
 
-__all__ = ["DeadlinePassed", "bounded", "bounded_transport", "clamp", "deadline", "expired", "remaining"]
+__all__ = ["bounded", "bounded_transport", "clamp", "deadline", "expired", "remaining", "shielded"]

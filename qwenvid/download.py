@@ -338,6 +338,10 @@ class DownloadLimits:
     progress_bytes: int = 1 << 20
 
 
+class _Complete(Exception):
+    """The answer says the .part already holds the whole file: nothing more to receive."""
+
+
 class _Retry(Exception):
     """A transient problem: try again (resuming) after a pause."""
 
@@ -545,7 +549,10 @@ class _Transfer:
         try:
             for sent in (*(r.request for r in response.history), response.request):
                 _refuse_authorization(sent)
-            _accept_status(response, self.url, progress, limits)
+            try:
+                _accept_status(response, self.url, progress, limits)
+            except _Complete:
+                return
             self._stream(response)
         finally:
             response.close()
@@ -704,6 +711,9 @@ def _accept_status(response: httpx.Response, url: str, progress: _Progress, limi
     if status in (404, 410):
         raise DownloadError(f"The video is no longer on the server (HTTP {status}); result links live 24 h.")
     if status == 416:
+        if progress.written and _unsatisfied_total(response) == progress.written:
+            progress.total = progress.written  # the .part already holds the whole file (a run stopped at the end)
+            raise _Complete
         progress.restart()
         raise _Retry("the server could not resume (416); starting over")
     if status in (408, 425, 429) or status >= 500:
@@ -728,6 +738,12 @@ def _accept_status(response: httpx.Response, url: str, progress: _Progress, limi
             f"The result host announces {progress.total:,} bytes, more than the {_mib(limits.max_bytes)} qwenvid "
             "accepts for a video; not downloading it."
         )
+
+
+def _unsatisfied_total(response: httpx.Response) -> int | None:
+    """N from the `Content-Range: bytes */N` of a 416 answer."""
+    match = re.match(r"^bytes\s+\*/(\d+)$", response.headers.get("content-range", "").strip())
+    return int(match.group(1)) if match else None
 
 
 def _content_range(response: httpx.Response) -> tuple[int, int | None]:

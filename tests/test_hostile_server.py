@@ -20,6 +20,7 @@ import httpx
 import pytest
 from typer.testing import CliRunner, Result
 
+from qwenvid import client as client_module
 from qwenvid import deadlines
 from qwenvid.cli import _session, app
 from qwenvid.client import DashScopeClient
@@ -140,11 +141,15 @@ def test_status_wait_timeout_bounds_a_trickling_query(cli_env: HostileServer) ->
     assert TASK in result.stderr and "Traceback" not in result.stderr
 
 
-def test_a_submit_whose_answer_trickles_ends_at_timeout_as_outcome_unknown(cli_env: HostileServer) -> None:
+def test_a_submit_whose_answer_trickles_ends_at_its_deadline_as_outcome_unknown(
+    cli_env: HostileServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The submit has its own deadline (120 s, shortened here), which a command's --timeout never cuts."""
     cli_env.route("/api/v1/services/", trickle_json)
+    monkeypatch.setattr(client_module, "SUBMIT_DEADLINE", 1.0)
 
     started = time.monotonic()
-    result = run("t2v", "A kitten", "--timeout", "1", "--yes")
+    result = run("t2v", "A kitten", "--timeout", "0.1", "--yes")
 
     assert result.exit_code == 6, result.stderr
     assert time.monotonic() - started < 4.0
@@ -339,6 +344,21 @@ def test_an_inherited_part_that_does_not_verify_is_downloaded_again(server: Host
                                 sha256=sha(clip), sleep=Sleeps())
 
     assert [hit[2].get("range") for hit in server.hits] == ["bytes=20016-", None]
+    assert result.sha256 == sha(clip) and files_in(dl) == ["v.mp4"]
+
+
+def test_a_part_that_is_already_whole_is_placed_without_downloading_again(server: HostileServer, clip: bytes,
+                                                                          dl: Path) -> None:
+    server.route("/r/", lambda ex: serve_file(ex, clip))
+    part = dl / "v.mp4.part"
+    part.write_bytes(clip)  # a run stopped between its last byte and the rename
+    os.setxattr(part, "user.qwenvid.result", result_identity("", TASK).encode())
+
+    with httpx.Client() as http:
+        result = download_video(server.url("/r/v.mp4"), dl, http=http, name_hint="v", resume_key=TASK,
+                                sleep=Sleeps())
+
+    assert [hit[2].get("range") for hit in server.hits] == [f"bytes={len(clip)}-"]
     assert result.sha256 == sha(clip) and files_in(dl) == ["v.mp4"]
 
 

@@ -123,8 +123,9 @@ TimeoutOpt = Annotated[
     typer.Option(
         "--timeout",
         min=0,
-        help="Bound the whole command to this many seconds, every request included; a wait that ends "
-        "exits 5 (the task keeps running). Default: wait_timeout in config.toml, 1800 s, for the wait.",
+        help="Bound the whole command to this many seconds, every request but a submit already sent "
+        "included; a wait that ends exits 5 (the task keeps running). Default: wait_timeout in config.toml, "
+        "1800 s, for the wait.",
         rich_help_panel=RUN,
     ),
 ]

@@ -71,6 +71,9 @@ def serve_file(ex: Exchange, data: bytes, *, stop_after: int | None = None, hang
     """Serve `data` honouring `Range: bytes=N-`; optionally send only up to byte `stop_after` of the
     file, then close (or hang with `hang`)."""
     start = ex.range_start
+    if start and start >= len(data):
+        ex.answer(416, b"", {"Content-Range": f"bytes */{len(data)}"})
+        return
     piece = data[start:]
     headers = {"Content-Length": str(len(piece)), "Content-Type": "video/mp4"}
     status = 200
