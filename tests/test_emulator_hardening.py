@@ -10,6 +10,7 @@ import signal
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -226,3 +227,15 @@ def test_sigterm_removes_the_uploads_folder_like_sigint(tmp_path: Path) -> None:
         _, stderr = process.communicate(timeout=20)
     assert "WARNING" in stderr and "0.0.0.0" in stderr
     assert list(temp.iterdir()) == [], "SIGTERM cleans the temporary folder"
+
+
+def test_a_trickling_input_url_cannot_hold_a_render(monkeypatch: pytest.MonkeyPatch) -> None:
+    from qwenvid.emulator import inputs
+    from tests.support.hostile import HostileServer, head
+
+    monkeypatch.setattr(inputs, "REMOTE_DEADLINE", 0.5)
+    with HostileServer() as server:
+        server.route("/img", lambda ex: ex.trickle(head(200, {"Content-Length": "500"}), b"x" * 500, every=0.05))
+        started = time.monotonic()
+        assert inputs.fetch_remote(server.url("/img")) is None
+    assert time.monotonic() - started < 2.0
