@@ -39,13 +39,23 @@ def raw_exchange(port: int, head: bytes, chunks: list[bytes] | None = None, wait
                 sock.sendall(chunk)
             except OSError:
                 break
-        readable, _, _ = select.select([sock], [], [], wait)
-        if not readable:
-            return b""
-        try:
-            return sock.recv(65536)
-        except OSError:
-            return b""
+        answer = b""
+        while True:  # until the whole answer (headers and the body they announce) is in, or the peer is gone
+            readable, _, _ = select.select([sock], [], [], wait)
+            if not readable:
+                return answer
+            try:
+                data = sock.recv(65536)
+            except OSError:
+                return answer
+            if not data:
+                return answer
+            answer += data
+            head, sep, body = answer.partition(b"\r\n\r\n")
+            length = [line.split(b":", 1)[1] for line in head.split(b"\r\n")
+                      if line.lower().startswith(b"content-length:")]
+            if sep and length and len(body) >= int(length[0]):
+                return answer
 
 
 def status_of(answer: bytes) -> int:
