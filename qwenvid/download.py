@@ -5,9 +5,9 @@
     write_sidecar(result.path, {...})   # video.mp4.json beside the video
 
 Guarantees (product.md §4 "Downloads you can trust"):
-- memory stays constant: the body is streamed, and written and hashed on a writer thread fed through a
-  bounded queue (hashing and disk overlap with the network); a flusher thread makes the file durable
-  every FLUSH_EVERY bytes, so the final fsync is short;
+- memory stays constant: the body is streamed and hashed as it arrives, and written on a writer thread
+  fed through a bounded queue (hashing and disk overlap with the network); a flusher thread makes the
+  file durable every FLUSH_EVERY bytes, so the final fsync is short;
 - a dropped connection resumes with `Range: bytes=N-` from the `.part` size (a 206 must start at N;
   a 200 starts over), so the sha256 of a resumed download is the sha256 of the whole file;
 - a `.part` left by a killed run is continued by the next download of the same result (its identity
@@ -585,6 +585,7 @@ class _Transfer:
                         f"The result is larger than {_mib(limits.max_bytes)}, the most qwenvid accepts for a video; "
                         "stopped there."
                     )
+                progress.hasher.update(piece)  # here, so the writer thread only writes (releases the GIL)
                 writer.put(piece)
                 if self.on_progress is not None:
                     self.on_progress(received, progress.total)
@@ -616,9 +617,11 @@ def _mib(size: int) -> str:
 
 
 class _Writer:
-    """Writes and hashes received chunks on a thread of its own, fed through a bounded queue.
+    """Writes received chunks on a thread of its own, fed through a bounded queue.
 
-    sha256 and file writes release the GIL, so hashing and disk overlap with the network. Every
+    The receiving thread hashes each chunk (sha256 releases the GIL) while this one writes the one
+    before, and the kernel keeps receiving into the socket buffer meanwhile: network, hashing and
+    disk overlap, and neither of the two threads does more than about half of the work. Every
     FLUSH_EVERY bytes a third thread makes what was written so far durable (fdatasync), so the disk
     works while the network does and the final fsync has little left: Linux would otherwise start
     writing back only once gigabytes are dirty, and the end of a multi-GB download would be one long
@@ -657,7 +660,6 @@ class _Writer:
                 continue  # keep draining so the receiving thread never blocks on a full queue
             try:
                 progress.handle.write(chunk)
-                progress.hasher.update(chunk)
                 progress.written += len(chunk)
                 if progress.written - self._flushed >= FLUSH_EVERY:
                     progress.handle.flush()
