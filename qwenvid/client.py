@@ -34,7 +34,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from qwenvid.deadlines import bounded_transport, shielded
+from qwenvid.deadlines import bounded_transport, expired, shielded
 from qwenvid.errors import (
     APIError,
     AuthenticationError,
@@ -255,7 +255,8 @@ class DashScopeClient:
             except httpx.HTTPError as exc:
                 raise _outcome_unknown(f"{type(exc).__name__}: {exc}", code=type(exc).__name__) from exc
             self._log(response)
-            if response.status_code == 429 and attempt < self._retry.max_retries:
+            # After a 429 nothing was created: retry, but not past the command's deadline.
+            if response.status_code == 429 and attempt < self._retry.max_retries and not expired():
                 self._sleep(self._retry.delay(attempt, parse_retry_after(response.headers)))
                 attempt += 1
                 continue
@@ -359,7 +360,7 @@ class DashScopeClient:
                     task_id=task_id,
                 ) from exc
             self._log(response)
-            if response.status_code == 429 and attempt < self._retry.max_retries:
+            if response.status_code == 429 and attempt < self._retry.max_retries and not expired():
                 self._sleep(self._retry.delay(attempt, parse_retry_after(response.headers)))
                 attempt += 1
                 continue
@@ -431,8 +432,9 @@ class DashScopeClient:
                     )
                 except httpx.HTTPError as exc:
                     if (
-                        self._retry.gives_up(attempt, exc)
+                        attempt >= self._retry.max_retries
                         or is_permanent(exc)
+                        or expired()
                         or not isinstance(exc, httpx.TransportError)
                     ):
                         raise self._network_error(f"upload {path.name}", exc, attempt) from exc
@@ -440,7 +442,7 @@ class DashScopeClient:
                     attempt += 1
                     continue
             self._log(response)
-            if response.status_code in RETRYABLE_STATUSES and attempt < self._retry.max_retries:
+            if response.status_code in RETRYABLE_STATUSES and attempt < self._retry.max_retries and not expired():
                 self._sleep(self._retry.delay(attempt, parse_retry_after(response.headers)))
                 attempt += 1
                 continue
@@ -480,7 +482,7 @@ class DashScopeClient:
                 attempt += 1
                 continue
             self._log(response)
-            if response.status_code in RETRYABLE_STATUSES and attempt < self._retry.max_retries:
+            if response.status_code in RETRYABLE_STATUSES and attempt < self._retry.max_retries and not expired():
                 self._sleep(self._retry.delay(attempt, parse_retry_after(response.headers)))
                 attempt += 1
                 continue
