@@ -60,11 +60,12 @@ try:
 except ImportError:  # pragma: no cover - Windows
     fcntl = None  # type: ignore[assignment]
 
-CHUNK_SIZE = 1 << 20  # kept for callers; the network read size is deadlines.READ_SIZE
+CHUNK_SIZE = 1 << 20  # kept for callers; pieces are written as they arrive
 # Wan results are tens of MB; anything past this is not a video from DashScope.
 MAX_VIDEO_BYTES = 2 << 30
 MP4_HEAD_BYTES = 8
-QUEUE_CHUNKS = 64  # chunks of at most deadlines.READ_SIZE (256 KiB) waiting for the writer: bounds memory
+WRITE_BATCH = 1 << 20
+QUEUE_BATCHES = 16  # batches of about WRITE_BATCH waiting for the writer: about 16 MiB in memory at most
 FLUSH_EVERY = 32 << 20
 DOWNLOAD_CONNECT_SECONDS = 10.0
 PART_XATTR = "user.qwenvid.result"
@@ -568,6 +569,10 @@ class _Transfer:
         received = progress.written
         head = bytearray() if progress.written == 0 else None
         window_start, window_bytes = time.monotonic(), 0
+        # Pieces gather while the writer is busy and go to it together (one hand-off, one writev); an idle
+        # writer gets each piece at once, so a slow or stalled transfer is on disk as it arrives.
+        batch: list[bytes] = []
+        batch_bytes = 0
         try:
             for piece in response.iter_bytes():
                 if head is not None:  # the first bytes of the file: is this an MP4 at all?
@@ -586,7 +591,11 @@ class _Transfer:
                         "stopped there."
                     )
                 progress.hasher.update(piece)  # here, so the writer thread only writes (releases the GIL)
-                writer.put(piece)
+                batch.append(piece)
+                batch_bytes += len(piece)
+                if batch_bytes >= WRITE_BATCH or writer.idle():
+                    writer.put(batch)
+                    batch, batch_bytes = [], 0
                 if self.on_progress is not None:
                     self.on_progress(received, progress.total)
                 window_bytes += len(piece)
@@ -602,7 +611,11 @@ class _Transfer:
                 self.worthless = True
                 raise DownloadError(_not_mp4(response, bytes(head[:64])))
         finally:
-            writer.close()
+            try:
+                if batch:  # also after a drop: every byte that arrived is kept, the resume starts after it
+                    writer.put(batch)
+            finally:
+                writer.close()
 
 
 def _not_mp4(response: httpx.Response, head: bytes) -> str:
@@ -630,17 +643,21 @@ class _Writer:
 
     def __init__(self, progress: _Progress) -> None:
         self._progress = progress
-        self._queue: queue.Queue[bytes | None] = queue.Queue(maxsize=QUEUE_CHUNKS)
+        progress.handle.flush()  # from here on the writer writes to the file descriptor itself
+        self._queue: queue.Queue[list[bytes] | None] = queue.Queue(maxsize=QUEUE_BATCHES)
         self._error: BaseException | None = None
         self._flushed = progress.written
         self._flusher = _Flusher(progress.handle.fileno())
         self._thread = threading.Thread(target=self._run, name="qwenvid-download-writer", daemon=True)
         self._thread.start()
 
-    def put(self, chunk: bytes) -> None:
+    def idle(self) -> bool:
+        return self._queue.empty()
+
+    def put(self, pieces: list[bytes]) -> None:
         if self._error is not None:
             raise self._error
-        self._queue.put(chunk)
+        self._queue.put(pieces)
 
     def close(self) -> None:
         """Wait until everything queued is written (also on errors: every received byte is kept)."""
@@ -652,21 +669,32 @@ class _Writer:
 
     def _run(self) -> None:
         progress = self._progress
+        fd = progress.handle.fileno()
         while True:
-            chunk = self._queue.get()
-            if chunk is None:
+            pieces = self._queue.get()
+            if pieces is None:
                 return
             if self._error is not None:
                 continue  # keep draining so the receiving thread never blocks on a full queue
             try:
-                progress.handle.write(chunk)
-                progress.written += len(chunk)
+                progress.written += _write_all(fd, pieces)
                 if progress.written - self._flushed >= FLUSH_EVERY:
                     progress.handle.flush()
                     self._flusher.kick()
                     self._flushed = progress.written
             except BaseException as exc:  # handed to the receiving thread
                 self._error = exc
+
+
+def _write_all(fd: int, pieces: list[bytes]) -> int:
+    """Write the pieces in order (one writev; plain writes for whatever a short write left)."""
+    total = sum(len(piece) for piece in pieces)
+    done = os.writev(fd, pieces) if hasattr(os, "writev") else 0
+    if done < total:
+        rest = memoryview(b"".join(pieces))[done:]
+        while rest:
+            rest = rest[os.write(fd, rest) :]
+    return total
 
 
 class _Flusher:
