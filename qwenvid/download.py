@@ -388,6 +388,8 @@ def download_video(
 
     A `.part` that an earlier, interrupted run left for the same result (same `resume_key`, else
     the same URL path) is continued with `Range`. `sha256`, when known, must match the file.
+    `limits` bounds size and patience (DownloadLimits). `chunk_size` is accepted for compatibility:
+    pieces are written as they arrive.
 
     Raises DownloadError when the link expired or was refused, the transfer keeps failing
     after `retries` attempts without progress, the deadline passed, the length is wrong, or the file
