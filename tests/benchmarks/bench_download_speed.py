@@ -77,6 +77,24 @@ def timed(command: list[str], name: str = "") -> float:
     return run_child(command, name=name)[0]
 
 
+def fetch_once(out: Path, task_id: str, env: dict[str, str], rss: dict[str, float]) -> float:
+    """`qwenvid fetch` in its own process: its wall time (start-up included)."""
+    wall, peak, _ = run_child([sys.executable, "-m", "qwenvid", "fetch", task_id, "-o", str(out)], env, "fetch")
+    shutil.rmtree(out)
+    subprocess.run(["sync"], check=True)
+    rss["fetch"] = max(rss["fetch"], peak)
+    return wall
+
+
+def library_once(out: Path, url: str, rss: dict[str, float]) -> float:
+    """download_video() in its own process: the seconds it took."""
+    _, peak, printed = run_child([sys.executable, "-c", LIBRARY, url, str(out)], name="library")
+    shutil.rmtree(out)
+    subprocess.run(["sync"], check=True)
+    rss["library"] = max(rss["library"], peak)
+    return float(printed.split()[0])
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--bytes", type=int, default=GIB, help="size of the served result (default 1 GiB)")
@@ -104,16 +122,13 @@ def main() -> int:
             target.unlink()
             subprocess.run(["sync"], check=True)
 
-            out = work / f"fetch-{round_no}"
-            wall, peak, _ = run_child([sys.executable, "-m", "qwenvid", "fetch", task_id, "-o", str(out)], env, "fetch")
-            shutil.rmtree(out)
-            rss["fetch"] = max(rss["fetch"], peak)
-
-            out = work / f"library-{round_no}"
-            _, lib_peak, printed = run_child([sys.executable, "-c", LIBRARY, url, str(out)], name="library")
-            library = float(printed.split()[0])
-            shutil.rmtree(out)
-            rss["library"] = max(rss["library"], lib_peak)
+            # Alternate which of the two goes first, so neither always follows curl's writes.
+            if round_no % 2:
+                wall = fetch_once(work / f"fetch-{round_no}", task_id, env, rss)
+                library = library_once(work / f"library-{round_no}", url, rss)
+            else:
+                library = library_once(work / f"library-{round_no}", url, rss)
+                wall = fetch_once(work / f"fetch-{round_no}", task_id, env, rss)
 
             for name, seconds in (("curl+sync", with_sync), ("curl", plain), ("fetch", wall), ("library", library)):
                 figures[name].append(seconds)
