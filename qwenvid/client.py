@@ -517,7 +517,7 @@ class DashScopeClient:
         tries = f" after {attempt + 1} attempts" if attempt else ""
         return NetworkError(
             f"Could not {action} at {host}{tries}: {type(exc).__name__}: {scrub(str(exc)) or 'no details'}",
-            hint="Check the network, the region (QWEN_REGION) or QWEN_BASE_URL; `qwenvid doctor` tests reachability.",
+            hint=_network_hint(exc),
             code=type(exc).__name__,
             task_id=task_id,
         )
@@ -528,6 +528,14 @@ class DashScopeClient:
         log.debug(
             "%s %s -> %s (request_id=%s)", request.method, request.url.path, response.status_code, _request_id(response)
         )
+
+
+def _network_hint(exc: Exception) -> str:
+    if is_permanent(exc):  # the server answered, but not with anything usable: waiting will not help
+        return "Check that QWEN_BASE_URL (or QWEN_REGION) points at DashScope; `qwenvid doctor` tests it."
+    if expired():
+        return "The command's --timeout ran out; run it again with a longer one."
+    return "Check the network, the region (QWEN_REGION) or QWEN_BASE_URL; `qwenvid doctor` tests reachability."
 
 
 class _SharedTransport(httpx.BaseTransport):

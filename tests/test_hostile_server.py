@@ -230,10 +230,11 @@ def test_a_huge_json_answer_is_refused_without_reading_it(server: HostileServer)
     server.route("/api/v1/tasks/", lambda ex: ex.send(head(200, {"Content-Length": str(1 << 30)}) + b"{" * 65536))
     client = DashScopeClient(KEY, server.url("/api/v1"), sleep=Sleeps())
 
-    with pytest.raises(NetworkError, match="8 MiB"):
+    with pytest.raises(NetworkError, match="8 MiB") as caught:
         client.get_task(TASK)
 
     assert server.count("/api/v1/tasks/") == 1, "not retried"
+    assert caught.value.hint is not None and "points at DashScope" in caught.value.hint
     client.close()
 
 
