@@ -43,7 +43,13 @@ class FaultHelpCommand(TyperCommand):
 
 def emulator(
     ctx: typer.Context,
-    host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "127.0.0.1",
+    host: Annotated[
+        str,
+        typer.Option(
+            "--host",
+            help="Address to listen on. Anything but loopback exposes it (any key works, the controls are open).",
+        ),
+    ] = "127.0.0.1",
     port: Annotated[
         int, typer.Option("--port", "-p", min=0, max=65535, help="TCP port, 0-65535; 0 picks a free one.")
     ] = 8765,

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 import typer
 
 from qwenvid.cli._complete import complete_model, complete_task
-from qwenvid.cli._options import MODES, JsonOpt, OutputOpt, TaskRefArg, TimeoutOpt, WaitOpt, one_of
+from qwenvid.cli._options import MODES, FetchTimeoutOpt, JsonOpt, OutputOpt, TaskRefArg, TimeoutOpt, WaitOpt, one_of
 from qwenvid.cli._output import Output, clean
 from qwenvid.cli._progress import make_reporter
 from qwenvid.cli._session import EMULATOR_ESTIMATE_SECONDS, open_session, state_of
@@ -58,7 +58,7 @@ def status(
     """Show one task from the local ledger and the service; --wait follows it and downloads the video."""
     state = state_of(ctx, json_out)
     out = state.out
-    with open_session(state) as opened:
+    with open_session(state, timeout=timeout if wait else None) as opened:
         if wait:
             reporter = make_reporter(out)
             try:
@@ -115,14 +115,15 @@ def fetch(
         ),
     ],
     output: OutputOpt = None,
+    timeout: FetchTimeoutOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
     """Download the video of a finished task, also one this machine never submitted."""
     state = state_of(ctx, json_out)
-    with open_session(state) as opened:
+    with open_session(state, timeout=timeout) as opened:
         reporter = make_reporter(state.out)
         try:
-            result = opened.session.fetch(task_id, _run_options(opened, output, None), reporter)
+            result = opened.session.fetch(task_id, _run_options(opened, output, timeout), reporter)
         finally:
             reporter.close()
     emit_result(state.out, result)
@@ -315,7 +316,7 @@ def resume(
     """Finish every unfinished task: reconcile unknown submits, wait, download. Safe to run any time."""
     state = state_of(ctx, json_out)
     out = state.out
-    with open_session(state) as opened:
+    with open_session(state, timeout=timeout) as opened:
         reporter = make_reporter(out)
         try:
             outcomes = opened.session.resume(_run_options(opened, output, timeout), reporter)
