@@ -280,7 +280,10 @@ _MAX_LOOPS = 16
 
 
 def shared_loop(
-    clock: Callable[[], float] = time.monotonic, sleep: Callable[[float], None] = time.sleep, *, qps: float | None = None
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], None] = time.sleep,
+    *,
+    qps: float | None = None,
 ) -> PollLoop:
     """The process's polling loop for this clock and sleep (the real ones in production).
 
@@ -327,7 +330,8 @@ def run_concurrently(items: Iterable[T], work: Callable[[T], R], *, workers: int
                 errors.put(exc)
                 return
 
-    threads = [threading.Thread(target=worker, daemon=True, name="qwenvid-follow") for _ in range(min(workers, len(todo)))]
+    count = min(workers, len(todo))
+    threads = [threading.Thread(target=worker, daemon=True, name="qwenvid-follow") for _ in range(count)]
     for thread in threads:
         thread.start()
     for thread in threads:

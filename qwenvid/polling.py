@@ -8,8 +8,8 @@ import statistics
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
-from qwenvid.client import TERMINAL_STATUSES, TaskInfo
-from qwenvid.errors import NetworkError, ServerError, StillRunning, ThrottledError
+from qwenvid.client import TaskInfo
+from qwenvid.errors import StillRunning
 
 # After a 429 that survived the client's own retries, wait at least this long before the next poll.
 THROTTLE_PAUSE = 5.0
