@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from qwenvid.client import DashScopeClient, TaskInfo, TaskPage
     from qwenvid.config import Settings
     from qwenvid.ledger import Ledger, LedgerRow
+    from qwenvid.pacing import SubmitPacer
     from qwenvid.polling import Estimate
     from qwenvid.requests import LocalInput, Payload
 
@@ -306,6 +307,7 @@ class Session:
     def run(self, plan: Plan, options: RunOptions, reporter: Reporter) -> RunResult:
         """Submit the plan and follow it to a verified MP4 (or detach)."""
         from qwenvid.download import check_output_target
+        from qwenvid.pacing import take_slot
         from qwenvid.requests import build_payload
         from qwenvid.validation import check_body
 
@@ -343,6 +345,11 @@ class Session:
             raise
 
         reporter.phase(Phase.SUBMITTING, plan.model)
+        # Within the model's submit rate and running-task limit, shared with other qwenvid processes.
+        take_slot(
+            self._pacer(), row.id, plan.model, self.settings.base_url,
+            expected_seconds=self._estimate(row, options).seconds, on_wait=reporter.notice,
+        )
         ledger.mark_submitting(row.id, request_json=payload.body)
         try:
             submitted = client.submit(payload.endpoint_path, payload.body, oss_resolve=payload.oss_resolve)
@@ -362,6 +369,7 @@ class Session:
         except errors.QwenvidError as exc:
             # Refused (4xx) or certainly never sent (connect error): nothing was created.
             ledger.mark_rejected(row.id, exc.code or type(exc).__name__, exc.message)
+            self._pacer().release(row.id)
             raise
         row = ledger.mark_submitted(row.id, submitted.task_id, submitted.request_id, submitted.task_status)
         try:
@@ -544,7 +552,17 @@ class Session:
         self._record(row, info)
         return info
 
+    def _pacer(self) -> SubmitPacer:
+        from qwenvid.pacing import pacer_for
+
+        # Slots are compared across processes in epoch seconds; an injected test clock is used as it is.
+        wall = time.time if self.clock is time.monotonic else self.clock
+        return pacer_for(self.settings.ledger_path, clock=wall, sleep=self.sleep)
+
     def _record(self, row: LedgerRow, info: TaskInfo) -> None:
+        from qwenvid.pacing import note_status
+
+        note_status(self._pacer(), row.id, info.status)
         self.ledger.update_remote(
             row.id,
             info.status,

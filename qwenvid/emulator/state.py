@@ -217,6 +217,10 @@ class EmulatorState:
         self._renders: list[Future[None]] = []
         self.tz = timezone(timedelta(hours=self.config.utc_offset_hours))
         self.auth_on_download = 0  # result downloads that carried an Authorization header (a client leak)
+        # Limit hits for benchmarks and tests: "submit.rate" / "submit.concurrency" (429s on submit),
+        # "query.rate" / "list.rate" / ... (429s on queries), "queued" (tasks that waited PENDING for a slot).
+        self.limit_hits: Counter[str] = Counter()
+        self._queued: set[str] = set()
 
     # ---- time -------------------------------------------------------------------------------
 
@@ -248,6 +252,7 @@ class EmulatorState:
             return
         with self._lock:
             if not self._rates.allow(kind, self.now(), limit):
+                self.limit_hits[f"{kind.split(':')[0]}.rate"] += 1
                 raise throttled(message or "Requests rate limit exceeded, please try again later.")
 
     # ---- tasks ------------------------------------------------------------------------------
@@ -273,8 +278,10 @@ class EmulatorState:
             now = self.now()
             if self.config.limits:
                 if not self._rates.allow(f"submit:{spec.id}", now, spec.submit_rps):
+                    self.limit_hits["submit.rate"] += 1
                     raise throttled()
                 if self.config.concurrency_mode == "reject" and self._unfinished(spec.id) >= spec.concurrency_limit:
+                    self.limit_hits["submit.concurrency"] += 1
                     raise throttled("Too many concurrent requests.", code="Throttling.Concurrency")
             task = Task(
                 task_id=str(uuid.uuid4()),
@@ -370,6 +377,9 @@ class EmulatorState:
                     self._start(task, at, now, events, running)
                 else:
                     waiting.setdefault(model, deque()).append(task)
+                    if task.task_id not in self._queued:
+                        self._queued.add(task.task_id)
+                        self.limit_hits["queued"] += 1
 
     def _has_slot(self, spec: ModelSpec, running: Counter[str]) -> bool:
         if not self.config.limits or self.config.concurrency_mode == "reject":
@@ -442,6 +452,12 @@ class EmulatorState:
         with self._lock:
             self._refresh(self.now())
             return list(self._tasks.values())
+
+    def limit_counts(self) -> dict[str, int]:
+        """How often each limit was hit since start (see `limit_hits`)."""
+        with self._lock:
+            self._refresh(self.now())
+            return dict(self.limit_hits)
 
     def counts_by_status(self) -> dict[str, int]:
         with self._lock:
