@@ -21,6 +21,7 @@ from __future__ import annotations
 import queue
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -84,12 +85,12 @@ class PollLoop:
         self.workers = max(1, workers)
         self.queries = 0  # queries made since the loop was created (benchmarks, tests)
         self.max_batch = 0
+        self.max_in_flight = 0
         self._cond = threading.Condition()
         self._wake = threading.Event()
         self._active: list[Follow] = []
         self._driving = False
-        self._tokens = float(max(1.0, qps or 1.0))
-        self._refilled = clock()
+        self._sent: deque[float] = deque()  # times of the queries of the last second (a sliding window)
         self._pool: ThreadPoolExecutor | None = None
 
     # -- following --------------------------------------------------------------------------------
@@ -114,6 +115,7 @@ class PollLoop:
         item.due = self._next_due(item, now)
         with self._cond:
             self._active.append(item)
+            self.max_in_flight = max(self.max_in_flight, len(self._active))
         self._wake.set()
         return item
 
@@ -181,9 +183,9 @@ class PollLoop:
                 upcoming = min((i.due for i in self._active), default=None)
             if upcoming is None:  # nothing to follow: what we wait for ended or was cancelled
                 return
-            if self.qps is not None and self._tokens < 1.0:
-                upcoming = max(upcoming, now + (1.0 - self._tokens) / self.qps)
-            self._nap(max(upcoming - now, 0.0))
+            if self.qps is not None and self._sent and len(self._sent) >= self._per_second():
+                upcoming = max(upcoming, self._sent[0] + 1.0)
+            self._nap(max(upcoming - now, 0.001))
 
     def _nap(self, seconds: float) -> None:
         if self.sleep is time.sleep:
@@ -197,11 +199,15 @@ class PollLoop:
         with self._cond:
             due = sorted((i for i in self._active if i.due <= now + COALESCE), key=lambda i: i.due)
             if self.qps is not None and due:
-                self._tokens = min(float(max(1.0, self.qps)), self._tokens + (now - self._refilled) * self.qps)
-                self._refilled = now
-                due = due[: max(0, int(self._tokens))]
-                self._tokens -= len(due)
+                # A sliding one-second window, as the server counts: never more than qps in any second.
+                while self._sent and self._sent[0] <= now - 1.0:
+                    self._sent.popleft()
+                due = due[: max(0, self._per_second() - len(self._sent))]
+                self._sent.extend([now] * len(due))
             return due
+
+    def _per_second(self) -> int:
+        return max(1, int(self.qps or 1))
 
     def _poll(self, batch: list[Follow]) -> None:
         self.queries += len(batch)
