@@ -220,6 +220,7 @@ class EmulatorState:
         # Limit hits for benchmarks and tests: "submit.rate" / "submit.concurrency" (429s on submit),
         # "query.rate" / "list.rate" / ... (429s on queries), "queued" (tasks that waited PENDING for a slot).
         self.limit_hits: Counter[str] = Counter()
+        self.queries: Counter[str] = Counter()  # GET /tasks/{id} answers per task id (benchmarks)
         self._queued: set[str] = set()
 
     # ---- time -------------------------------------------------------------------------------
@@ -411,6 +412,7 @@ class EmulatorState:
         with self._lock:
             now = self.now()
             self._refresh(now)
+            self.queries[task_id] += 1
             task = self._tasks.get(task_id)
             if task is None or self._expired(task, now):
                 return None
