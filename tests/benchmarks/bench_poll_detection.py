@@ -54,9 +54,10 @@ def main(per_case: int) -> None:
     clock = ManualClock()
     rng = random.Random(9)
     print((__doc__ or "").split("\n\n")[0])
-    print("Virtual time (the emulator's manual clock, shared with both clients), one task at a time; no network latency.")
-    print(f"\n{per_case} tasks per case; emulator renders real MP4s (cached), limits off so throttling plays no part.\n")
-    print(f"{'render':>6}  {'client':<14} {'delay median':>12} {'p90':>6} {'max':>6}  {'queries median':>14} {'max':>4}")
+    print("Virtual time (the emulator's manual clock, shared with both clients), one task at a time, no latency.")
+    print(f"\n{per_case} tasks per case; real MP4 renders (cached); limits off so throttling plays no part.\n")
+    print(f"{'render':>6}  {'client':<14} {'delay median':>12} {'p90':>6} {'max':>6}", end="  ")
+    print(f"{'queries median':>14} {'max':>4}")
     with tempfile.TemporaryDirectory() as folder:
         for seconds in RENDER_SECONDS:
             config = EmulatorConfig(running_seconds=float(seconds), limits=False, results_dir=Path(folder))
@@ -90,7 +91,7 @@ def main(per_case: int) -> None:
                             )
                             loop = PollLoop(clock=clock, sleep=clock.sleep)
                             info = loop.run(
-                                lambda task_id=task_id: client.get_task(task_id),
+                                lambda task_id=task_id, client=client: client.get_task(task_id),
                                 schedule=PollSchedule.for_estimate(estimate, random.Random(rng.random())),
                                 timeout=None,
                             )
