@@ -103,6 +103,17 @@ class SubmitPacer:
         started = self.clock()
         waited_rate = waited_running = told = False
         while True:
+            # A plain read first: many waiting processes must not queue for the write lock to find no room.
+            free, pause, running = self._room(holder, model, service, rate, concurrency)
+            if not free:
+                full = running >= max(concurrency, 1)
+                waited_running |= full
+                waited_rate |= not full
+                if on_wait is not None and full and not told:
+                    told = True
+                    on_wait(_waiting(model, running, concurrency))
+                self.sleep(pause)
+                continue
             with self._transaction() as conn:
                 now = self.clock()
                 conn.execute(
@@ -135,11 +146,30 @@ class SubmitPacer:
             waited_running |= not running_ok
             if on_wait is not None and not told and not running_ok:
                 told = True
-                on_wait(f"{running} {model} tasks running (the account allows {concurrency}); waiting for one to end.")
+                on_wait(_waiting(model, running, concurrency))
             pause = self.recheck
             if not rate_ok and running_ok and recent:
                 pause = max(0.0, recent[0] + self.window - now) + 0.005
             self.sleep(pause)
+
+    def _room(self, holder: str, model: str, service: str, rate: int, concurrency: int) -> tuple[bool, float, int]:
+        """Whether a slot looks free right now (no lock taken), else how long to wait before looking again."""
+        conn = self._conn()
+        now = self.clock()
+        recent = conn.execute(
+            "SELECT COUNT(*), MIN(submitted_at) FROM submit_slots WHERE model = ? AND service = ? AND submitted_at > ?",
+            (model, service, now - self.window),
+        ).fetchone()
+        running = conn.execute(
+            "SELECT COUNT(*) FROM submit_slots WHERE model = ? AND service = ? AND released_at IS NULL "
+            "AND expires_at > ? AND holder != ?",
+            (model, service, now, holder),
+        ).fetchone()[0]
+        if running >= max(concurrency, 1):
+            return False, self.recheck, running
+        if recent[0] >= max(rate, 1):
+            return False, max(0.0, recent[1] + self.window - now) + 0.005, running
+        return True, 0.0, running
 
     def release(self, holder: str) -> None:
         """The slot's task ended (or the submit created nothing): free its running slot now."""
@@ -196,6 +226,10 @@ class SubmitPacer:
         if conn is not None:
             conn.close()
             self._local.conn = None
+
+
+def _waiting(model: str, running: int, concurrency: int) -> str:
+    return f"{running} {model} tasks running (the account allows {concurrency}); waiting for one to end."
 
 
 def limits_for(model: str) -> tuple[str, int, int]:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import math
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -77,6 +78,11 @@ def main(runs: int, render: float, processes: bool) -> None:
         print(f"first submit {first - launched:.1f} s after launch (interpreter start-up); last task ended "
               f"{span:.1f} s after the first submit ({span / ideal:.3f} x ideal); "
               f"last run done {finished - ends[-1]:.1f} s after that (detection, download, verification, exit)")
+        submits = sorted(t.submit_at for t in tasks)
+        gaps = [start - end for start, end in zip(submits[CONCURRENCY:], ends, strict=False)]
+        if gaps:
+            print(f"slot hand-off (a task ends -> the next submit arrives): median {statistics.median(gaps):.2f} s, "
+                  f"max {max(gaps):.2f} s over {len(gaps)} hand-offs")
     for text in failures[:3]:
         print("failed run:", text)
     print("(2 shared CPU cores: the process start-up of 20 interpreters is part of the wall time)")
