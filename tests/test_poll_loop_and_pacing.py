@@ -201,3 +201,41 @@ def test_resume_follows_every_unfinished_task_at_once(
     assert [o.result.status if o.result else o.error for o in outcomes] == ["SUCCEEDED"] * 4
     assert loop.max_in_flight == 4  # all four followed together by the one loop
     assert manual_clock.time() - began < 45  # about one render, not four in a row
+
+
+# -- estimates from the ledger ------------------------------------------------------------------------
+
+
+def test_estimates_are_learned_per_model_duration_resolution_and_input_kind(tmp_path: Path) -> None:
+    from qwenvid.estimates import estimate_for
+    from qwenvid.ledger import Ledger
+
+    ledger = Ledger(tmp_path / "ledger.sqlite3")
+
+    def finished(seconds: float, *, kind: dict, duration: float = 5, tier: str = "720P",  # type: ignore[type-arg]
+                 origin: str = "local") -> None:
+        row = ledger.create(mode="i2v", model="wan2.6-i2v-flash", endpoint="/x", request_json={"input": kind},
+                            duration=duration, tier=tier, origin=origin)
+        ledger.mark_submitted(row.id, f"task-{row.id}")
+        ledger.update_remote(row.id, "SUCCEEDED", submit_time="2026-01-01 10:00:00.000",
+                             end_time=f"2026-01-01 10:{int(seconds) // 60:02d}:{int(seconds) % 60:02d}.000")
+
+    image = {"prompt": "p", "img_url": "oss://a"}
+    for seconds in (40, 42, 44):
+        finished(seconds, kind=image)
+    finished(300, kind={"prompt": "p", "img_url": "oss://a", "audio_url": "oss://b"})  # another input kind
+    finished(500, kind=image, duration=10)  # another duration
+    finished(600, kind=image, tier="1080P")  # another resolution
+    finished(1, kind=image, origin="emulated")  # emulator runs teach nothing about the real service
+    new = ledger.create(mode="i2v", model="wan2.6-i2v-flash", endpoint="/x", request_json={"input": image},
+                        duration=5, tier="720P")
+    warm = estimate_for(ledger, new)
+    assert warm.learned and warm.seconds == 42.0
+    other = ledger.create(mode="i2v", model="wan2.6-i2v-flash", endpoint="/x",
+                          request_json={"input": {"prompt": "p", "img_url": "x", "audio_url": "y"}}, duration=5,
+                          tier="720P")
+    assert estimate_for(ledger, other).seconds == 300.0
+    cold = ledger.create(mode="i2v", model="wan2.6-i2v-flash", endpoint="/x", request_json={"input": image},
+                         duration=15, tier="720P")
+    assert not estimate_for(ledger, cold).learned  # no history: the catalogue's typical time
+    ledger.close()

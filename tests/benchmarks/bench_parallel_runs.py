@@ -16,11 +16,13 @@ from __future__ import annotations
 import math
 import os
 import shutil
+import sqlite3
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from datetime import datetime
 from pathlib import Path
 
 from qwenvid.emulator.config import EmulatorConfig
@@ -29,6 +31,20 @@ from qwenvid.emulator.server import EmulatorThread
 MODEL = "wan2.6-t2v"
 CONCURRENCY = 5
 PENDING = 0.3
+
+
+def detection_delays(ledger: Path) -> list[float]:
+    """Seconds from each task's end (server time) to the moment its run recorded SUCCEEDED in the ledger."""
+    from qwenvid.ledger import parse_server_time
+
+    with sqlite3.connect(ledger) as conn:
+        rows = conn.execute("SELECT end_time, status_changed_at FROM tasks WHERE remote_status = 'SUCCEEDED'")
+        found = []
+        for end_time, seen in rows:
+            ended = parse_server_time(end_time)
+            if ended is not None and seen:
+                found.append((datetime.fromisoformat(seen) - ended).total_seconds())
+    return found
 
 
 def main(runs: int, render: float, processes: bool) -> None:
@@ -58,6 +74,7 @@ def main(runs: int, render: float, processes: bool) -> None:
             wall = time.perf_counter() - started
             finished = time.time()
             hits = emulator.state.limit_counts()
+            detection = detection_delays(home / "ledger.sqlite3")
             tasks = emulator.state.tasks
             failures = [
                 child.stderr.read().decode()[-300:] for child, code in zip(children, codes, strict=True) if code
@@ -83,6 +100,9 @@ def main(runs: int, render: float, processes: bool) -> None:
         if gaps:
             print(f"slot hand-off (a task ends -> the next submit arrives): median {statistics.median(gaps):.2f} s, "
                   f"max {max(gaps):.2f} s over {len(gaps)} hand-offs")
+    if detection:
+        print(f"detection delay (task ended -> its run saw SUCCEEDED): median {statistics.median(detection):.2f} s, "
+              f"max {max(detection):.2f} s")
     for text in failures[:3]:
         print("failed run:", text)
     print("(2 shared CPU cores: the process start-up of 20 interpreters is part of the wall time)")
