@@ -73,9 +73,11 @@ class Shape:
 
 # Warm: the user's history says when the task ends, so polls are sparse until then and dense around it.
 WARM = Shape(min_interval=2.0, ratio=0.5, max_interval=15.0, dense=2.0, lead=0.5)
-# Cold: the typical time may be far off (a quiet hour, a short render, the emulator), so the interval
-# stays close to the time already waited and never exceeds the SDK's own 5-6 s.
-COLD = Shape(min_interval=1.0, ratio=0.2, max_interval=5.5, dense=2.5, lead=0.25)
+# Cold: the typical time may be far off (a quiet hour, a short render, the emulator). With nothing
+# known, no schedule within the SDK's query count beats the SDK's own cadence for every end time (a
+# search over these parameters with random end times agreed), so cold follows it: at most 15 % of the
+# time waited, at most 4.5 s, which the query budget then holds to the SDK's 5 s.
+COLD = Shape(min_interval=1.0, ratio=0.15, max_interval=4.5, dense=2.0, lead=0.25)
 
 
 @dataclass
@@ -84,8 +86,8 @@ class PollSchedule:
 
     * The first check comes `first` (1 s) after submit: bad inputs and moderation fail fast.
     * Never far behind: every interval is at most `ratio` of the time already waited (and at most
-      `max_interval`), so a task that ends far sooner than expected is noticed within a fraction of
-      its own run time, not tens of seconds later.
+      `max_interval`: 4.5 s cold, 15 s warm), so a task that ends far sooner than expected is
+      noticed within a fraction of its own run time, not tens of seconds later.
     * Dense around the expected end: inside the window `estimate ± spread` the interval is `dense`;
       outside it, `lead` times the distance to the window (sparse far away, tightening on approach,
       backing off again when the task runs late).

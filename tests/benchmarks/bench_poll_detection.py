@@ -1,12 +1,13 @@
 """Detection delay and queries per task: qwenvid's poller (cold and warm) beside the official SDK's `wait`.
 
-Run: python tests/benchmarks/bench_poll_detection.py [TASKS_PER_CASE]
-
 Every case runs against the real emulator over loopback, with a fixed render time (2, 20, 60, 180 s)
-and a queue time drawn per task from U(0.2, 1.2) s (the same draws for every client). To keep the long
-cases short, the emulator and both clients run on one *manual* clock: virtual time that moves only
-when a client sleeps (the SDK's `time.sleep` is pointed at it too), one task at a time. So there is no
-network latency in the figures, and they take seconds instead of hours.
+and a queue time drawn per task from U(QUEUE) s (the same draws for every client; default 0.3-5.3, so
+end times fall anywhere in the SDK's 5 s cadence rather than always just after one of its queries).
+To keep the long cases short, the emulator and both clients run on one *manual* clock: virtual time
+that moves only when a client sleeps (the SDK's `time.sleep` is pointed at it too), one task at a
+time. So there is no network latency in the figures, and they take seconds instead of hours.
+
+Run: python tests/benchmarks/bench_poll_detection.py [TASKS_PER_CASE] [QUEUE_MIN QUEUE_MAX]
 
 * delay   = when the client saw SUCCEEDED - when the task ended on the emulator (virtual seconds)
 * queries = GET /tasks/{id} answers the emulator gave for that task
@@ -50,12 +51,13 @@ def percentile(values: list[float], share: float) -> float:
     return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
 
 
-def main(per_case: int) -> None:
+def main(per_case: int, queue: tuple[float, float] = (0.3, 5.3)) -> None:
     clock = ManualClock()
     rng = random.Random(9)
     print((__doc__ or "").split("\n\n")[0])
     print("Virtual time (the emulator's manual clock, shared with both clients), one task at a time, no latency.")
-    print(f"\n{per_case} tasks per case; real MP4 renders (cached); limits off so throttling plays no part.\n")
+    print(f"\nqueue time U({queue[0]:g}, {queue[1]:g}) s", end="; ")
+    print(f"{per_case} tasks per case; real MP4 renders (cached); limits off so throttling plays no part.\n")
     print(f"{'render':>6}  {'client':<14} {'delay median':>12} {'p90':>6} {'max':>6}", end="  ")
     print(f"{'queries median':>14} {'max':>4}")
     with tempfile.TemporaryDirectory() as folder:
@@ -66,7 +68,7 @@ def main(per_case: int) -> None:
                 dashscope.api_key = KEY
                 base_api.time = SimpleNamespace(sleep=clock.sleep, time=clock.time)  # the SDK sleeps on it too
                 client = DashScopeClient(KEY, emulator.base_url, clock=clock, sleep=clock.sleep, query_qps=1000)
-                pendings = [rng.uniform(0.2, 1.2) for _ in range(per_case)]
+                pendings = [rng.uniform(*queue) for _ in range(per_case)]
                 history: list[float] = []
                 rows = []
                 for label in ("qwenvid cold", "qwenvid warm", "SDK wait"):
@@ -121,5 +123,6 @@ def main(per_case: int) -> None:
 
 if __name__ == "__main__":
     started = time.perf_counter()
-    main(int(sys.argv[1]) if len(sys.argv) > 1 else 15)
+    queue = (float(sys.argv[2]), float(sys.argv[3])) if len(sys.argv) > 3 else (0.3, 5.3)
+    main(int(sys.argv[1]) if len(sys.argv) > 1 else 20, queue)
     print(f"(benchmark wall time {time.perf_counter() - started:.1f} s)")
