@@ -1,14 +1,37 @@
-"""Expected render times per (model, duration, resolution, input kind), learned from the user's own ledger."""
+"""Expected render times per (model, duration, resolution, input kind), learned from the user's own ledger.
+
+Submit-to-end times come from the ledger's task rows. Queue and render times (PENDING, then RUNNING
+to end) are kept apart in a small `render_times` table of the same SQLite file, written when a task
+succeeds, because the server's `scheduled_time` has no ledger column: a learned render time lets the
+poller aim at the end precisely once it sees the task running, however long it queued.
+"""
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Mapping
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from qwenvid.polling import Estimate, learn_estimate
 
 if TYPE_CHECKING:
+    from qwenvid.client import TaskInfo
     from qwenvid.ledger import Ledger, LedgerRow
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS render_times (
+    row_id TEXT PRIMARY KEY,    -- the ledger row of the finished task
+    model TEXT NOT NULL,
+    duration REAL,
+    tier TEXT,
+    kind TEXT NOT NULL,         -- input_kind() of its request
+    queued REAL NOT NULL,       -- seconds PENDING (submit_time to scheduled_time)
+    render REAL NOT NULL,       -- seconds RUNNING (scheduled_time to end_time)
+    recorded_at REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS render_times_kind ON render_times (model, duration, tier, kind);
+"""
 
 # Used when a model is not in the catalogue (documented 1-5 min, dashscope-api.md §5).
 DEFAULT_TYPICAL_SECONDS = 180.0
@@ -75,4 +98,49 @@ def history_seconds(ledger: Ledger, row: LedgerRow) -> list[float]:
 
 def estimate_for(ledger: Ledger, row: LedgerRow) -> Estimate:
     """The expected render time of `row`: learned from its like in the ledger, else the catalogue's (cold)."""
-    return learn_estimate(history_seconds(ledger, row), typical_seconds(row.model))
+    return learn_estimate(history_seconds(ledger, row), typical_seconds(row.model), render_seconds(ledger.path, row))
+
+
+def _connect(path: Path) -> sqlite3.Connection:
+    conn = sqlite3.connect(path, timeout=30.0, isolation_level=None)
+    conn.executescript(SCHEMA)
+    return conn
+
+
+def remember(path: Path, row: LedgerRow, info: TaskInfo) -> None:
+    """Keep the queue and render seconds of a task that just succeeded (emulated runs teach nothing)."""
+    from time import time
+
+    from qwenvid.ledger import parse_server_time
+
+    if info.status != "SUCCEEDED" or not row.model or row.origin == "emulated":
+        return
+    submitted, started, ended = (parse_server_time(t) for t in (info.submit_time, info.scheduled_time, info.end_time))
+    if submitted is None or started is None or ended is None or not submitted <= started <= ended:
+        return
+    conn = _connect(path)
+    try:
+        conn.execute(
+            "INSERT OR REPLACE INTO render_times (row_id, model, duration, tier, kind, queued, render, recorded_at) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (row.id, row.model, row.duration, row.tier, input_kind(row.request_json),
+             (started - submitted).total_seconds(), (ended - started).total_seconds(), time()),
+        )
+    finally:
+        conn.close()
+
+
+def render_seconds(path: Path, row: LedgerRow) -> list[float]:
+    """Render (RUNNING to end) seconds of this user's succeeded tasks like `row`, newest first."""
+    if not row.model:
+        return []
+    conn = _connect(path)
+    try:
+        found = conn.execute(
+            "SELECT render FROM render_times WHERE model = ? AND duration IS ? AND tier IS ? AND kind = ? "
+            "AND row_id != ? ORDER BY recorded_at DESC LIMIT ?",
+            (row.model, row.duration, row.tier, input_kind(row.request_json), row.id, HISTORY_SAMPLES),
+        )
+        return [float(value) for (value,) in found]
+    finally:
+        conn.close()

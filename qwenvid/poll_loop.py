@@ -244,6 +244,7 @@ class PollLoop:
             return
         item.polls += 1
         item.failures, item.pause, item.last = 0, 0.0, info
+        item.schedule.observe(info)
         try:
             if item.on_update is not None:
                 item.on_update(info, item.elapsed(self.clock()))

@@ -50,6 +50,10 @@ class Estimate:
     seconds: float
     spread: float
     learned: bool = False
+    # Render time alone (RUNNING to end) and its spread, when history has it: queue times vary with
+    # load, render times much less, so once the task is seen RUNNING the end is known more closely.
+    render: float | None = None
+    render_spread: float | None = None
 
     @classmethod
     def typical(cls, seconds: float) -> Estimate:
@@ -108,12 +112,34 @@ class PollSchedule:
     jitter: float = 0.15
     budget: bool = True
     shape: Shape | None = None
+    render: float | None = None
+    render_spread: float | None = None
+    anchored: bool = False
 
     @classmethod
     def for_estimate(cls, estimate: Estimate, rng: random.Random | None = None) -> PollSchedule:
         return cls(
-            estimate.seconds, rng or random.Random(), spread=estimate.spread, learned=estimate.learned
+            estimate.seconds,
+            rng or random.Random(),
+            spread=estimate.spread,
+            learned=estimate.learned,
+            render=estimate.render,
+            render_spread=estimate.render_spread,
         )
+
+    def observe(self, info: TaskInfo) -> None:
+        """Re-aim at the end once the task is seen running: its queue time (server times) + the learned render time."""
+        if self.anchored or self.render is None or info.status == "PENDING":
+            return
+        from qwenvid.ledger import parse_server_time
+
+        submitted, started = parse_server_time(info.submit_time), parse_server_time(info.scheduled_time)
+        if submitted is None or started is None:
+            return
+        self.anchored = True
+        self.estimate = max((started - submitted).total_seconds(), 0.0) + self.render
+        if self.render_spread is not None:
+            self.spread = self.render_spread
 
     @property
     def form(self) -> Shape:
@@ -161,19 +187,31 @@ def estimate_from_history(durations: Iterable[float], typical: float) -> float:
     return learn_estimate(durations, typical).seconds
 
 
-def learn_estimate(durations: Iterable[float], typical: float) -> Estimate:
+def learn_estimate(durations: Iterable[float], typical: float, renders: Iterable[float] = ()) -> Estimate:
     """An Estimate from this user's finished tasks of the same kind (median, spread from their scatter).
 
-    Without history it is the catalogue's typical time, marked cold.
+    `durations` are submit-to-end seconds, `renders` running-to-end seconds (when known). Without
+    history it is the catalogue's typical time, marked cold.
     """
-    usable = sorted(v for v in durations if isinstance(v, int | float) and math.isfinite(v) and v > 0)
-    if not usable:
+    total = _centre_and_spread(durations)
+    if total is None:
         return Estimate.typical(typical)
+    render = _centre_and_spread(renders)
+    if render is None:
+        return Estimate(total[0], total[1], learned=True)
+    return Estimate(total[0], total[1], learned=True, render=render[0], render_spread=render[1])
+
+
+def _centre_and_spread(values: Iterable[float]) -> tuple[float, float] | None:
+    """Median and window half-width (1.5 x the median absolute deviation, at least 5 % and 1 s) of usable values."""
+    usable = sorted(v for v in values if isinstance(v, int | float) and math.isfinite(v) and v > 0)
+    if not usable:
+        return None
     middle = float(statistics.median(usable))
     scatter = float(statistics.median(abs(v - middle) for v in usable))
     # One or two samples say little about the scatter: keep a wider window until there are more.
     share = 0.05 if len(usable) >= 3 else 0.1
-    return Estimate(middle, max(1.0, share * middle, 1.5 * scatter), learned=True)
+    return middle, max(1.0, share * middle, 1.5 * scatter)
 
 
 def wait_for_task(

@@ -560,9 +560,11 @@ class Session:
         return pacer_for(self.settings.ledger_path, clock=wall, sleep=self.sleep)
 
     def _record(self, row: LedgerRow, info: TaskInfo) -> None:
+        from qwenvid.estimates import remember
         from qwenvid.pacing import note_status
 
         note_status(self._pacer(), row.id, info.status)
+        remember(self.ledger.path, row, info)
         self.ledger.update_remote(
             row.id,
             info.status,

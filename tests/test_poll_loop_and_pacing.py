@@ -17,7 +17,7 @@ from qwenvid.errors import StillRunning
 from qwenvid.estimates import input_kind
 from qwenvid.pacing import SubmitPacer, limits_for
 from qwenvid.poll_loop import PollLoop, run_concurrently
-from qwenvid.polling import PollSchedule
+from qwenvid.polling import PollSchedule, learn_estimate
 from qwenvid.requests import T2VRequest
 from qwenvid.runner import NullReporter, RunOptions, Session
 from tests.support.emulator import EmulatorFactory
@@ -238,4 +238,36 @@ def test_estimates_are_learned_per_model_duration_resolution_and_input_kind(tmp_
     cold = ledger.create(mode="i2v", model="wan2.6-i2v-flash", endpoint="/x", request_json={"input": image},
                          duration=15, tier="720P")
     assert not estimate_for(ledger, cold).learned  # no history: the catalogue's typical time
+    ledger.close()
+
+
+def test_the_schedule_re_aims_at_the_end_once_the_task_runs() -> None:
+    # History: queues vary (so submit-to-end is 25 +- 5 s), renders take 20 s.
+    schedule = PollSchedule.for_estimate(learn_estimate([21, 25, 30], 180, [20.0, 20.1, 19.9]))
+    assert schedule.estimate == 25 and schedule.window == pytest.approx(6.0)
+    schedule.observe(TaskInfo("t", "PENDING", submit_time="2026-01-01 10:00:00.000"))
+    assert schedule.estimate == 25
+    schedule.observe(
+        TaskInfo("t", "RUNNING", submit_time="2026-01-01 10:00:00.000", scheduled_time="2026-01-01 10:00:08.500")
+    )
+    assert schedule.estimate == pytest.approx(28.5) and schedule.window == pytest.approx(1.0)  # 8.5 s queued + 20 s
+
+
+def test_render_times_are_remembered_from_server_times(tmp_path: Path) -> None:
+    from qwenvid.estimates import estimate_for, remember
+    from qwenvid.ledger import Ledger
+
+    ledger = Ledger(tmp_path / "ledger.sqlite3")
+    body = {"input": {"prompt": "p"}}
+    for queued in (2, 9, 5):
+        row = ledger.create(mode="t2v", model="wan2.6-t2v", endpoint="/x", request_json=body, duration=5, tier="720P")
+        ledger.mark_submitted(row.id, f"task-{row.id}")
+        start, end = f"2026-01-01 10:00:0{queued}.000", f"2026-01-01 10:00:{30 + queued}.000"
+        info = TaskInfo(f"task-{row.id}", "SUCCEEDED", submit_time="2026-01-01 10:00:00.000", scheduled_time=start,
+                        end_time=end)
+        ledger.update_remote(row.id, "SUCCEEDED", submit_time=info.submit_time, end_time=info.end_time)
+        remember(ledger.path, ledger.get(row.id) or row, info)
+    new = ledger.create(mode="t2v", model="wan2.6-t2v", endpoint="/x", request_json=body, duration=5, tier="720P")
+    estimate = estimate_for(ledger, new)
+    assert estimate.seconds == 35 and estimate.render == 30
     ledger.close()
