@@ -102,6 +102,9 @@ def estimate_for(ledger: Ledger, row: LedgerRow) -> Estimate:
 
 
 def _connect(path: Path) -> sqlite3.Connection:
+    from qwenvid.pacing import touch_private
+
+    touch_private(path)
     conn = sqlite3.connect(path, timeout=30.0, isolation_level=None)
     conn.executescript(SCHEMA)
     return conn

@@ -22,6 +22,7 @@ hold a slot for longer than its task is expected to take.
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import threading
 import time
@@ -203,7 +204,7 @@ class SubmitPacer:
     def _conn(self) -> sqlite3.Connection:
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
         if conn is None:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            touch_private(self.path)
             conn = sqlite3.connect(self.path, timeout=30.0, isolation_level=None, check_same_thread=False)
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA busy_timeout=30000")
@@ -226,6 +227,15 @@ class SubmitPacer:
         if conn is not None:
             conn.close()
             self._local.conn = None
+
+
+def touch_private(path: Path) -> None:
+    """Create the ledger file owner-only if it does not exist yet (it holds prompts), as the Ledger does."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+    except FileExistsError:
+        pass
 
 
 def _waiting(model: str, running: int, concurrency: int) -> str:

@@ -271,3 +271,29 @@ def test_render_times_are_remembered_from_server_times(tmp_path: Path) -> None:
     estimate = estimate_for(ledger, new)
     assert estimate.seconds == 35 and estimate.render == 30
     ledger.close()
+
+
+@pytest.mark.slow
+def test_a_run_waiting_for_a_slot_says_so_in_a_real_terminal_and_goes_when_one_frees(
+    make_emulator: EmulatorFactory, canary_key: str, isolated_env: Path, tmp_path: Path
+) -> None:
+    import os
+
+    from tests.test_media_cli import Terminal
+
+    emulator = make_emulator(EmulatorConfig(running_seconds=0.5, results_dir=tmp_path / "emu"))
+    # Another process (say) holds all five wan2.6-t2v running slots of this service.
+    pacer = SubmitPacer(isolated_env / "ledger.sqlite3")
+    for n in range(5):
+        pacer.acquire(f"other-{n}", model="wan2.6-t2v", service=emulator.base_url, rate=5, concurrency=5, lease=600)
+    assert (isolated_env / "ledger.sqlite3").stat().st_mode & 0o077 == 0  # prompts stay private
+    env = {**os.environ, "DASHSCOPE_API_KEY": canary_key, "QWEN_BASE_URL": emulator.base_url, "TERM": "xterm"}
+    args = ["t2v", "A fox in snow", "--model", "wan2.6-t2v", "--size", "1280*720", "--duration", "2", "-y",
+            "-o", str(tmp_path / "fox.mp4")]
+    screen = Terminal(args, env, cwd=tmp_path)
+    screen.expect("5 wan2.6-t2v tasks running (the account allows 5); waiting for one to end.")
+    assert emulator.state.task_count() == 0  # nothing submitted while every slot is taken
+    pacer.release("other-0")
+    assert screen.finish() == 0
+    assert (tmp_path / "fox.mp4").is_file() and emulator.state.task_count() == 1
+    assert canary_key not in screen.text
