@@ -129,27 +129,30 @@ class PollLoop:
 
     def wait_any(self, items: Sequence[Follow]) -> Follow:
         """Block until one of `items` ends (driving when needed); returns the first that has."""
-        while True:
-            with self._cond:
-                while True:
-                    finished = next((i for i in items if i.done), None)
-                    if finished is not None:
-                        return finished
-                    if not self._driving:
-                        self._driving = True
-                        break
-                    self._cond.wait()
-            try:
-                self._drive(lambda: any(i.done for i in items))
-            except BaseException:
-                # Ctrl-C (or a bug) in the driver: the waiter gives up its own tasks, the others go on.
-                for i in items:
-                    self.cancel(i)
-                raise
-            finally:
+        try:
+            while True:
                 with self._cond:
-                    self._driving = False
-                    self._cond.notify_all()
+                    while True:
+                        finished = next((i for i in items if i.done), None)
+                        if finished is not None:
+                            return finished
+                        if not any(i in self._active for i in items):
+                            raise RuntimeError("waiting for tasks this loop no longer follows")
+                        if not self._driving:
+                            self._driving = True
+                            break
+                        self._cond.wait()
+                try:
+                    self._drive(lambda: any(i.done for i in items))
+                finally:
+                    with self._cond:
+                        self._driving = False
+                        self._cond.notify_all()
+        except BaseException:
+            # Ctrl-C (or a bug) while waiting: the waiter gives up its own tasks, the others go on.
+            for i in items:
+                self.cancel(i)
+            raise
 
     def run(self, fetch: Callable[[], TaskInfo], **kwargs: Any) -> TaskInfo:
         """follow() then wait(): one task to its end."""

@@ -297,3 +297,25 @@ def test_a_run_waiting_for_a_slot_says_so_in_a_real_terminal_and_goes_when_one_f
     assert screen.finish() == 0
     assert (tmp_path / "fox.mp4").is_file() and emulator.state.task_count() == 1
     assert canary_key not in screen.text
+
+
+def test_ctrl_c_in_the_driver_drops_its_own_task_and_the_others_go_on() -> None:
+    clock = ManualClock(start=0.0)
+    interrupt = [True]
+
+    def sleep(seconds: float) -> None:
+        if interrupt[0]:
+            raise KeyboardInterrupt
+        clock.advance(seconds)
+
+    loop = PollLoop(clock=clock, sleep=sleep)
+    done = lambda: TaskInfo("t", "SUCCEEDED" if clock.time() >= 10 else "RUNNING")  # noqa: E731
+    mine = loop.follow(done, schedule=PollSchedule(10, learned=True), timeout=None)
+    other = loop.follow(done, schedule=PollSchedule(10, learned=True), timeout=None)
+    with pytest.raises(KeyboardInterrupt):
+        loop.wait(mine)
+    assert loop.in_flight() == 1  # only the other task is still followed
+    interrupt[0] = False
+    assert loop.wait(other).status == "SUCCEEDED"
+    with pytest.raises(RuntimeError):
+        loop.wait(mine)  # a dropped task is not waited for forever
