@@ -51,7 +51,15 @@ CREATE TABLE IF NOT EXISTS submit_slots (
     released_at REAL                -- set when the task ended or the submit created nothing
 );
 CREATE INDEX IF NOT EXISTS submit_slots_model ON submit_slots (model, service);
+CREATE TABLE IF NOT EXISTS slot_waiters (
+    holder TEXT PRIMARY KEY,        -- a run waiting for a running slot
+    model TEXT NOT NULL,
+    service TEXT NOT NULL,
+    seen_at REAL NOT NULL           -- refreshed while it waits; a crashed waiter fades out
+);
 """
+# A waiter not refreshed for this long is gone.
+WAITER_FRESH = 5.0
 
 
 @dataclass(frozen=True)
@@ -101,6 +109,22 @@ class SubmitPacer:
         `lease` is how long the slot stays taken without a renewal (about the task's expected run time).
         `on_wait(message)` is told once when the submit has to wait, and why.
         """
+        try:
+            return self._acquire(holder, model, service, rate, concurrency, lease, on_wait)
+        except BaseException:
+            self.stop_waiting(holder)
+            raise
+
+    def _acquire(
+        self,
+        holder: str,
+        model: str,
+        service: str,
+        rate: int,
+        concurrency: int,
+        lease: float,
+        on_wait: Callable[[str], None] | None,
+    ) -> SlotWait:
         started = self.clock()
         waited_rate = waited_running = told = False
         while True:
@@ -110,6 +134,8 @@ class SubmitPacer:
                 full = running >= max(concurrency, 1)
                 waited_running |= full
                 waited_rate |= not full
+                if full:
+                    self._mark_waiting(holder, model, service)
                 if on_wait is not None and full and not told:
                     told = True
                     on_wait(_waiting(model, running, concurrency))
@@ -137,6 +163,7 @@ class SubmitPacer:
                 rate_ok = len(recent) < max(rate, 1)
                 running_ok = running < max(concurrency, 1)
                 if rate_ok and running_ok:
+                    conn.execute("DELETE FROM slot_waiters WHERE holder = ?", (holder,))
                     conn.execute(
                         "INSERT OR REPLACE INTO submit_slots (holder, model, service, submitted_at, expires_at, "
                         "released_at) VALUES (?, ?, ?, ?, ?, NULL)",
@@ -171,6 +198,24 @@ class SubmitPacer:
         if recent[0] >= max(rate, 1):
             return False, max(0.0, recent[1] + self.window - now) + 0.005, running
         return True, 0.0, running
+
+    def _mark_waiting(self, holder: str, model: str, service: str) -> None:
+        self._conn().execute(
+            "INSERT OR REPLACE INTO slot_waiters (holder, model, service, seen_at) VALUES (?, ?, ?, ?)",
+            (holder, model, service, self.clock()),
+        )
+
+    def stop_waiting(self, holder: str) -> None:
+        """`holder` no longer waits (it gave up, or was interrupted)."""
+        self._conn().execute("DELETE FROM slot_waiters WHERE holder = ?", (holder,))
+
+    def waiting(self, model: str, service: str) -> int:
+        """Runs waiting right now for a running slot of `model` on `service`."""
+        row = self._conn().execute(
+            "SELECT COUNT(*) FROM slot_waiters WHERE model = ? AND service = ? AND seen_at > ?",
+            (model, service, self.clock() - WAITER_FRESH),
+        ).fetchone()
+        return int(row[0])
 
     def release(self, holder: str) -> None:
         """The slot's task ended (or the submit created nothing): free its running slot now."""
@@ -292,6 +337,12 @@ def take_slot(
         holder, model=canonical, service=service.rstrip("/"), rate=rate, concurrency=concurrency, lease=lease,
         on_wait=on_wait,
     )
+
+
+def contended(pacer: SubmitPacer, model: str, service: str) -> Callable[[], bool]:
+    """Whether some run waits for a running slot of `model` on `service` (then its holders' ends matter now)."""
+    canonical = limits_for(model)[0]
+    return lambda: pacer.waiting(canonical, service.rstrip("/")) > 0
 
 
 def note_status(pacer: SubmitPacer, holder: str, status: str) -> None:

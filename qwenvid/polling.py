@@ -60,6 +60,10 @@ class Estimate:
         return cls(float(seconds), COLD_SPREAD * float(seconds), learned=False)
 
 
+# While another run waits for its slot: at most this interval, or this share of the time waited.
+URGENT = 1.5
+URGENT_RATIO = 0.05
+
 # A documented typical time is only a rough guide (1-5 min for most models, seconds on the emulator).
 COLD_SPREAD = 0.1
 
@@ -115,6 +119,9 @@ class PollSchedule:
     render: float | None = None
     render_spread: float | None = None
     anchored: bool = False
+    # True while another run waits for this task's running slot (pacing.contended): its end matters
+    # more than the query budget then, so the interval drops to URGENT (growing slowly for long waits).
+    urgent: Callable[[], bool] | None = None
 
     @classmethod
     def for_estimate(cls, estimate: Estimate, rng: random.Random | None = None) -> PollSchedule:
@@ -170,7 +177,10 @@ class PollSchedule:
     def next_interval(self, elapsed: float, polls: int) -> float:
         """The jittered interval before poll number `polls` (0 = the first), `elapsed` s after submit."""
         factor = 1.0 + self.jitter * (2.0 * self.rng.random() - 1.0)
-        return max(self.base_interval(elapsed, polls) * factor, self.budget_floor(elapsed, polls))
+        interval = self.base_interval(elapsed, polls) * factor
+        if polls > 0 and self.urgent is not None and self.urgent():
+            return min(interval, max(URGENT, URGENT_RATIO * elapsed) * factor)
+        return max(interval, self.budget_floor(elapsed, polls))
 
     def poll_times(self, until: float, *, start: float = 0.0) -> list[float]:
         """The poll times (seconds after submit) up to the first at or after `until`: for tests and benchmarks."""

@@ -500,6 +500,9 @@ class Session:
         return row.base_url is None or row.base_url.rstrip("/") == self.settings.base_url.rstrip("/")
 
     def _follow_row(self, row: LedgerRow, options: RunOptions, reporter: Reporter) -> RunResult:
+        from dataclasses import replace
+
+        from qwenvid.pacing import contended
         from qwenvid.poll_loop import shared_loop
         from qwenvid.polling import PollSchedule
 
@@ -529,7 +532,10 @@ class Session:
             # Every task of the process is followed by one loop, under one query budget.
             info = shared_loop(self.clock, self.sleep, qps=self.settings.query_qps).run(
                 lambda: self._poll_once(row),
-                schedule=PollSchedule.for_estimate(expected),
+                schedule=replace(
+                    PollSchedule.for_estimate(expected),
+                    urgent=contended(self._pacer(), row.model or "", self.settings.base_url),
+                ),
                 timeout=options.timeout if options.timeout is not None else self.settings.wait_timeout,
                 on_update=on_update,
                 task_id=task_id,

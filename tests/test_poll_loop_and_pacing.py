@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import threading
 import time
 from collections import Counter
@@ -116,11 +117,13 @@ def test_pacer_waits_for_a_running_slot_and_goes_when_one_frees(tmp_path: Path) 
     waiter.start()
     waiter.join(0.5)
     assert waiter.is_alive() and not events  # both running slots taken: it waits
+    assert here.waiting("m", "s") == 1  # and the holders can see that someone does
     events.append("a released")
     here.release("a")
     waiter.join(5)
     assert events == ["a released", "c acquired"]
     assert told and "waiting for one to end" in told[0]
+    assert here.waiting("m", "s") == 0
     assert here.running("m", "s") == 2
 
 
@@ -319,3 +322,12 @@ def test_ctrl_c_in_the_driver_drops_its_own_task_and_the_others_go_on() -> None:
     assert loop.wait(other).status == "SUCCEEDED"
     with pytest.raises(RuntimeError):
         loop.wait(mine)  # a dropped task is not waited for forever
+
+
+def test_a_task_whose_slot_someone_waits_for_is_polled_closely() -> None:
+    waiting = [False]
+    schedule = PollSchedule(180, random.Random(1), urgent=lambda: waiting[0])  # cold: the SDK's cadence
+    assert schedule.next_interval(30.0, 11) >= 4.0  # held to the SDK's count: 5 s apart at 30 s
+    waiting[0] = True
+    assert schedule.next_interval(30.0, 11) <= 1.5 * 1.15  # a waiting run is worth a few more queries
+    assert schedule.next_interval(200.0, 40) <= 4.5 * 1.15  # never denser than 5 % of the time waited, though
