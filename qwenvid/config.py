@@ -214,6 +214,18 @@ def load_settings(
     )
 
 
+def home_folder(environ: Mapping[str, str] | None = None, cwd: Path | None = None) -> Path:
+    """The state folder alone ($QWENVID_HOME, from the environment or `.env`), without reading config.toml."""
+    environ = os.environ if environ is None else environ
+    cwd = Path.cwd() if cwd is None else Path(cwd)
+    return _resolve_home(_Layers(environ, _read_dotenv(cwd / ".env"), {}))[0]
+
+
+def emulator_render_cache() -> Path:
+    """Where the bundled emulator keeps rendered videos between runs (safe to delete at any time)."""
+    return home_folder() / "emulator-renders"
+
+
 def _read_dotenv(path: Path) -> dict[str, str]:
     if not path.is_file():
         return {}

@@ -37,7 +37,7 @@ from qwenvid.cli._options import (
 )
 from qwenvid.cli._output import Output
 from qwenvid.cli._progress import make_reporter
-from qwenvid.cli._session import EMULATOR_ESTIMATE_SECONDS, CliState, open_session, state_of
+from qwenvid.cli._session import CliState, open_session, state_of
 from qwenvid.errors import Interrupted, StillRunning, ValidationError
 
 VACE_FUNCTIONS_HELP = (
@@ -165,7 +165,7 @@ def run_request(state: CliState, request: Any, flags: RunFlags) -> None:
                 output=flags.output,
                 timeout=flags.timeout,
                 detach=flags.detach,
-                estimate=EMULATOR_ESTIMATE_SECONDS if opened.emulated else None,
+                estimate=state.estimate(opened.emulated),
             )
             try:
                 result = opened.session.run(plan, options, reporter)

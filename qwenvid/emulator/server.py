@@ -6,6 +6,7 @@ import socket
 import sys
 import threading
 import time
+from collections.abc import Callable
 from types import TracebackType
 from typing import Any, TextIO
 
@@ -55,15 +56,29 @@ def serve(
     clock: Clock | None = None,
     out: TextIO | None = None,
     log_level: str = "warning",
+    request_log: Callable[[str], None] | None = None,
+    on_listening: Callable[[str], None] | None = None,
 ) -> None:
-    """Serve the emulator until interrupted; the first line on stdout is the base URL (real port if 0)."""
+    """Serve the emulator until interrupted; the first line on stdout is the base URL (real port if 0).
+
+    `on_listening(base_url)` runs once that line is out (the CLI prints how to use the emulator);
+    `request_log(line)` gets one line per answered request (see request_log.py).
+    """
     sock = _bind(host, port)
     state = EmulatorState(config, clock)
     stream = out or sys.stdout
     try:
-        stream.write(_base_url(host, sock.getsockname()[1]) + "\n")
+        base_url = _base_url(host, sock.getsockname()[1])
+        stream.write(base_url + "\n")
         stream.flush()
-        uvicorn.Server(_uvicorn_config(create_app(state=state), log_level)).run(sockets=[sock])
+        if on_listening is not None:
+            on_listening(base_url)
+        app: Any = create_app(state=state)
+        if request_log is not None:
+            from qwenvid.emulator.request_log import RequestLog
+
+            app = RequestLog(app, request_log)
+        uvicorn.Server(_uvicorn_config(app, log_level)).run(sockets=[sock])
     finally:
         sock.close()
         state.close()
@@ -117,8 +132,7 @@ class EmulatorThread:
         self._sock = _bind(self.host, 0)
         self.port = self._sock.getsockname()[1]
         self._server = uvicorn.Server(_uvicorn_config(create_app(state=self.state), self._log_level))
-        sockets = [self._sock]
-        self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": sockets},
+        self._thread = threading.Thread(target=self._serve, args=(self._server, self._sock),
                                         name=f"qwenvid-emulator-{self.port}", daemon=True)
         self._thread.start()
         deadline = time.monotonic() + STARTUP_TIMEOUT
@@ -128,6 +142,13 @@ class EmulatorThread:
                 raise RuntimeError("the emulator did not start")
             time.sleep(0.005)
         return self
+
+    @staticmethod
+    def _serve(server: uvicorn.Server, sock: socket.socket) -> None:
+        try:
+            server.run(sockets=[sock])
+        finally:
+            sock.close()  # the thread releases its own socket, so stop(wait=False) leaves nothing open
 
     def stop(self, wait: bool = True) -> None:
         """Stop serving. `wait=False` returns at once (the server needs ~0.2 s to wind down): call `join()`."""
