@@ -59,6 +59,7 @@ class OpenSession:
     session: Session
     settings: Any
     emulated: bool
+    emulator: Any = None  # the in-process EmulatorThread under --emulator
 
 
 def load_settings(state: CliState, *, api_key: str | None = None, base_url: str | None = None) -> Any:
@@ -97,7 +98,7 @@ def open_session(state: CliState) -> Iterator[OpenSession]:
         )
         session = Session(settings, emulated=True, **INJECTED.get("session", {}))
         try:
-            yield OpenSession(session, settings, emulated=True)
+            yield OpenSession(session, settings, emulated=True, emulator=emulator)
         finally:
             session.close()
     finally:

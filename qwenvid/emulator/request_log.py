@@ -28,7 +28,8 @@ def describe(method: str, path: str, status: int, body: bytes, dropped: bool = F
         except ValueError:
             data = None
         if isinstance(data, dict):
-            output = data.get("output") if isinstance(data.get("output"), dict) else {}
+            found_output = data.get("output")
+            output: dict[str, Any] = found_output if isinstance(found_output, dict) else {}
             task_id = output.get("task_id") or task_id
             task_status = output.get("task_status")
             code = data.get("code") or output.get("code")

@@ -48,6 +48,15 @@ def _uvicorn_config(app: Any, log_level: str) -> uvicorn.Config:
     )
 
 
+def _app(state: EmulatorState, request_log: Callable[[str], None] | None) -> Any:
+    app: Any = create_app(state=state)
+    if request_log is not None:
+        from qwenvid.emulator.request_log import RequestLog
+
+        app = RequestLog(app, request_log)
+    return app
+
+
 def serve(
     host: str = "127.0.0.1",
     port: int = 8765,
@@ -73,11 +82,7 @@ def serve(
         stream.flush()
         if on_listening is not None:
             on_listening(base_url)
-        app: Any = create_app(state=state)
-        if request_log is not None:
-            from qwenvid.emulator.request_log import RequestLog
-
-            app = RequestLog(app, request_log)
+        app = _app(state, request_log)
         uvicorn.Server(_uvicorn_config(app, log_level)).run(sockets=[sock])
     finally:
         sock.close()
@@ -94,11 +99,13 @@ class EmulatorThread:
     """
 
     def __init__(self, config: EmulatorConfig | None = None, clock: Clock | None = None,
-                 host: str = "127.0.0.1", log_level: str = "error") -> None:
+                 host: str = "127.0.0.1", log_level: str = "error",
+                 request_log: Callable[[str], None] | None = None) -> None:
         self.config = config or EmulatorConfig()
         self.state = EmulatorState(self.config, clock)
         self.host = host
         self._log_level = log_level
+        self._request_log = request_log
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
         self._sock: socket.socket | None = None
@@ -131,7 +138,7 @@ class EmulatorThread:
     def start(self) -> EmulatorThread:
         self._sock = _bind(self.host, 0)
         self.port = self._sock.getsockname()[1]
-        self._server = uvicorn.Server(_uvicorn_config(create_app(state=self.state), self._log_level))
+        self._server = uvicorn.Server(_uvicorn_config(_app(self.state, self._request_log), self._log_level))
         self._thread = threading.Thread(target=self._serve, args=(self._server, self._sock),
                                         name=f"qwenvid-emulator-{self.port}", daemon=True)
         self._thread.start()
