@@ -293,3 +293,28 @@ def test_emulator_command_can_keep_quiet(emulator_cli: EmulatorProcess, usage_sh
     lines = emulator_cli.stderr.until_closed()
     assert not any("/tasks/none" in line for line in lines)
     assert any("DASHSCOPE_HTTP_BASE_URL=" in line for line in lines) == usage_shown
+
+
+def test_the_user_agent_version_is_the_installed_packages() -> None:
+    from importlib import metadata
+
+    from qwenvid.client import USER_AGENT
+
+    assert USER_AGENT == f"qwenvid/{metadata.version('qwenvid')}"
+
+
+def test_every_client_shares_one_verifying_tls_context() -> None:
+    import ssl
+
+    from qwenvid.client import DashScopeClient, tls_context
+
+    context = tls_context()
+    assert context.verify_mode == ssl.CERT_REQUIRED and context.check_hostname
+    client = DashScopeClient("sk-test", "https://example.invalid/api/v1")
+    try:
+        pools = [client._queries._transport._pool, client._posts._transport._pool]  # type: ignore[attr-defined]
+        with client.http_for_downloads() as downloads:
+            pools.append(downloads._transport._pool)  # type: ignore[attr-defined]
+        assert all(pool._ssl_context is context for pool in pools)
+    finally:
+        client.close()
