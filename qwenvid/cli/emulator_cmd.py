@@ -8,8 +8,8 @@ from typing import Annotated, Any
 import typer
 from typer.core import TyperCommand
 
+from qwenvid.cli._help import examples
 from qwenvid.cli._session import state_of
-from qwenvid.cli.generate import examples
 
 EMULATOR_EXAMPLES = examples(
     "qwenvid emulator",

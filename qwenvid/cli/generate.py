@@ -11,6 +11,7 @@ from typing import Annotated, Any
 import typer
 
 from qwenvid.cli._cost import confirm_cost
+from qwenvid.cli._help import examples
 from qwenvid.cli._options import (
     INPUTS,
     AudioFileOpt,
@@ -59,11 +60,6 @@ class RunFlags:
     yes: bool = False
     # The cost notice was already shown and accepted (the wizard's summary): do not show or ask again.
     cost_confirmed: bool = False
-
-
-def examples(*lines: str) -> str:
-    """An Examples epilog; one command per line (Rich keeps the line breaks)."""
-    return "[bold]Examples[/bold]\n\n" + "\n\n".join(f"  $ {line}" for line in lines)
 
 
 # -- building requests ---------------------------------------------------------------------------
