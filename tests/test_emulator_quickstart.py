@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -318,3 +319,15 @@ def test_every_client_shares_one_verifying_tls_context() -> None:
         assert all(pool._ssl_context is context for pool in pools)
     finally:
         client.close()
+
+
+def test_httpx_command_line_tool_is_loaded_only_when_called() -> None:
+    # A fresh interpreter: this test process imported httpx before qwenvid, so the stand-in is not used here.
+    code = (
+        "import sys, qwenvid.client, httpx\n"
+        "print(sorted(name for name in ('rich', 'pygments', 'click') if name in sys.modules))\n"
+        "httpx.main(['--help'])\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert result.stdout.splitlines()[0] == "[]"  # ~100 modules never loaded by qwenvid's own use of httpx
+    assert "A next generation HTTP client" in result.stdout  # yet `httpx.main` still works
