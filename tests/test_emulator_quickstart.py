@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import av
 import httpx
 import pytest
 from typer.testing import CliRunner, Result
@@ -20,7 +21,16 @@ from qwenvid.catalogue import get_model
 from qwenvid.cli import _session, app, hoist_global_options
 from qwenvid.cli._session import CliState, open_session
 from qwenvid.emulator.config import EmulatorConfig, ManualClock
-from qwenvid.emulator.render import RenderCache, RenderJob
+from qwenvid.emulator.render import (
+    AUDIO_FRAME_SAMPLES,
+    AUDIO_RATE,
+    RenderCache,
+    RenderJob,
+    ToneTrack,
+    _add_audio_stream,
+    _audio_frame,
+    _tone_chunk,
+)
 from qwenvid.emulator.request_log import describe
 from qwenvid.emulator.server import EmulatorThread
 from tests.support.emulator import T2V_PATH
@@ -331,3 +341,42 @@ def test_httpx_command_line_tool_is_loaded_only_when_called() -> None:
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert result.stdout.splitlines()[0] == "[]"  # ~100 modules never loaded by qwenvid's own use of httpx
     assert "A next generation HTTP client" in result.stdout  # yet `httpx.main` still works
+
+
+# ---- the tone track: encoded until the encoder settles, then copied -------------------------------
+
+
+def _tone_file(path: Path, seconds: float, *, settled_copies: bool) -> Path:
+    """An MP4 with only the emulator's tone: through ToneTrack, or every frame through the encoder."""
+    total = round(seconds * AUDIO_RATE)
+    with av.open(str(path), "w", format="mp4") as container:
+        stream = _add_audio_stream(container)
+        track, chunk = ToneTrack(stream), _tone_chunk()
+        done = 0
+        while done < total:
+            samples = min(AUDIO_FRAME_SAMPLES, total - done)
+            container.mux(track.encode(samples, done) if settled_copies
+                          else stream.encode(_audio_frame(chunk, samples, done)))
+            done += samples
+        container.mux(track.flush() if settled_copies else stream.encode(None))
+    return path
+
+
+def _decoded(path: Path) -> tuple[bytes, float]:
+    with av.open(str(path)) as container:
+        samples = b"".join(bytes(frame.planes[0])[: frame.samples * 4] for frame in container.decode(audio=0))
+        return samples, float(container.duration or 0) / av.time_base
+
+
+@pytest.mark.parametrize("seconds", [0.5, 5.0])
+def test_tone_track_is_byte_for_byte_a_full_encode(tmp_path: Path, seconds: float) -> None:
+    full = _tone_file(tmp_path / "full.mp4", seconds, settled_copies=False)
+    copied = _tone_file(tmp_path / "copied.mp4", seconds, settled_copies=True)
+    assert full.read_bytes() == copied.read_bytes()
+
+
+def test_a_long_tone_track_sounds_exactly_like_a_full_encode(tmp_path: Path) -> None:
+    # Past 255 packets the encoder varies one packet now and then; the decoded sound stays identical.
+    full = _decoded(_tone_file(tmp_path / "full.mp4", 12.3, settled_copies=False))
+    copied = _decoded(_tone_file(tmp_path / "copied.mp4", 12.3, settled_copies=True))
+    assert copied == full and full[1] == pytest.approx(12.3, abs=0.03)
