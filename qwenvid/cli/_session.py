@@ -37,6 +37,7 @@ class CliState:
     emulator_realistic: bool = False  # --emulator-realistic: the models' documented render times
     emulator_faults: tuple[str, ...] = ()  # --emulator-fault SPEC, already checked
     out: Output = field(default_factory=Output)
+    preview: bool = True  # --no-preview turns the thumbnail strip under a finished video off
 
     def estimate(self, emulated: bool) -> float | None:
         """The render estimate the progress bar starts from: None lets the session use the model's own."""

@@ -77,16 +77,31 @@ def bare_app_source() -> str:
         f"def global_options({_signature_source(app.registered_callback.callback)}) -> None:",  # type: ignore[union-attr]
         "    pass",
     ]
-    for info in app.registered_commands:
-        name = info.name or info.callback.__name__.replace("_", "-")  # type: ignore[union-attr]
-        command = group.commands[name]  # type: ignore[attr-defined]
+    lines += _commands_source("app", app, group)
+    for sub in app.registered_groups:  # sub-apps such as `qwenvid media`, one level deep
+        sub_group = group.commands[sub.name]  # type: ignore[attr-defined, index]
+        variable = f"app_{sub.name}"
         lines += [
-            f"@app.command({name!r}, help={command.help!r}, epilog={command.epilog!r})",
-            f"def command_{name.replace('-', '_')}({_signature_source(info.callback)}) -> None:",
-            "    pass",
+            f"{variable} = typer.Typer(name={sub.name!r}, help={sub_group.help!r}, epilog={sub_group.epilog!r},",
+            "                  no_args_is_help=True, context_settings={'help_option_names': ['-h', '--help']})",
+            f"app.add_typer({variable})",
+            *_commands_source(variable, sub.typer_instance, sub_group),
         ]
     lines += ["if __name__ == '__main__':", "    app()"]
     return "\n".join(lines) + "\n"
+
+
+def _commands_source(variable: str, typer_app: Any, group: Any) -> list[str]:
+    lines = []
+    for info in typer_app.registered_commands:
+        name = info.name or info.callback.__name__.replace("_", "-")
+        command = group.commands[name]
+        lines += [
+            f"@{variable}.command({name!r}, help={command.help!r}, epilog={command.epilog!r})",
+            f"def command_{variable}_{name.replace('-', '_')}({_signature_source(info.callback)}) -> None:",
+            "    pass",
+        ]
+    return lines
 
 
 ENV = {name: value for name, value in os.environ.items() if name != "PYTHONDONTWRITEBYTECODE"}
