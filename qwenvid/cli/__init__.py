@@ -203,8 +203,12 @@ def build_app(commands: Collection[str] | None = None) -> typer.Typer:
     modules = sorted({COMMANDS[name][0] for name in wanted})
     for module in modules:
         import_module(f"qwenvid.cli.{module}").register(app)
-    for name, (module, summary) in COMMANDS.items():
-        if module not in modules:
+    # Typer builds the options of every registered command on each run (~5 ms a command): keep only the
+    # wanted ones (a module registers several) and list the others by name, like the unloaded modules'.
+    app.registered_commands = [info for info in app.registered_commands if _name_of(info) in wanted]
+    present = {_name_of(info) for info in app.registered_commands} | {info.name for info in app.registered_groups}
+    for name, (_module, summary) in COMMANDS.items():
+        if name not in present:
             app.command(name, help=summary, context_settings=_PASS_THROUGH)(_rerun_with_every_command)
     # Help lists commands in registration order; keep the table's order whichever modules loaded.
     order = list(COMMANDS)
