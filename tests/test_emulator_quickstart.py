@@ -380,3 +380,25 @@ def test_a_long_tone_track_sounds_exactly_like_a_full_encode(tmp_path: Path) -> 
     full = _decoded(_tone_file(tmp_path / "full.mp4", 12.3, settled_copies=False))
     copied = _decoded(_tone_file(tmp_path / "copied.mp4", 12.3, settled_copies=True))
     assert copied == full and full[1] == pytest.approx(12.3, abs=0.03)
+
+
+@pytest.mark.parametrize("size", [(1920, 1080), (480, 832), (64, 64)])
+def test_frames_converted_by_strips_look_like_whole_conversions(size: tuple[int, int]) -> None:
+    from PIL import ImageChops
+
+    from qwenvid.emulator import render
+
+    width, height = size
+    job = RenderJob("wan2.6-t2v", "A kitten running in the moonlight", width, height, 2.0, False)
+    unit = max(12, height // 36)
+    still = render._background(None, job)
+    caption = render._caption(job, unit)
+    still.paste(caption, (unit, unit), caption)
+    frames = render._distinct_frames(job)
+    assert len(frames) == 4
+    for step, frame in enumerate(frames):
+        picture = still.copy()
+        render._draw_progress(picture, job, step / 3, unit)
+        whole = av.VideoFrame.from_image(picture).reformat(format="yuv420p")
+        difference = ImageChops.difference(frame.to_image(), whole.to_image()).getextrema()
+        assert max(high for _, high in difference) <= 6, step  # the same picture, to rounding at the seam

@@ -29,7 +29,7 @@ TONE_AMPLITUDE = 0.04
 # The progress marker moves in this many steps per second; a few distinct frames keep encoding fast.
 MARKER_STEPS_PER_SECOND = 2
 MAX_DISTINCT_FRAMES = 30
-RENDER_VERSION = 2  # bump when the picture or its encoding changes, so cached files are not reused
+RENDER_VERSION = 3  # bump when the picture or its encoding changes, so cached files are not reused
 # A fixed quantiser instead of a rate factor: the same picture quality for text on a gradient, and the
 # encoder skips rate control, which makes a 1080P render about a third faster.
 X264_OPTIONS = {"preset": "ultrafast", "qp": "26"}
@@ -195,14 +195,58 @@ def _distinct_frames(job: RenderJob) -> list[Any]:
     unit = max(12, job.height // 36)
     caption = _caption(job, unit)
     frames = []
+    if last is None:
+        still = first.copy()
+        still.paste(caption, (unit, unit), caption)
+        return _progress_frames(still, job, steps, unit)
     for step in range(steps):
         progress = step / max(1, steps - 1)
-        picture = Image.blend(first, last, progress) if last is not None else first.copy()
+        picture = Image.blend(first, last, progress)
         picture.paste(caption, (unit, unit), caption)
         _draw_progress(picture, job, progress, unit)
-        frame = av.VideoFrame.from_image(picture).reformat(format="yuv420p")
+        frames.append(av.VideoFrame.from_image(picture).reformat(format="yuv420p"))
+    return frames
+
+
+def _progress_frames(still: Image.Image, job: RenderJob, steps: int, unit: int) -> list[Any]:
+    """Frames of a still picture under a moving progress bar.
+
+    Only the bottom strip with the bar and its label changes from step to step, so the still is
+    converted to yuv420p once and each step converts just that strip (colour conversion is most of
+    the cost of a frame): a 1080P clip's frames take ~30 ms instead of ~130 ms.
+    """
+    whole = av.VideoFrame.from_image(still).reformat(format="yuv420p")
+    still_planes = [bytes(plane) for plane in whole.planes]
+    top = max(0, job.height - 4 * unit) & ~1  # above the label; even, so the chroma rows split cleanly
+    frames = []
+    for step in range(steps):
+        progress = step / max(1, steps - 1)
+        picture = still.copy()
+        _draw_progress(picture, job, progress, unit)
+        strip = av.VideoFrame.from_image(picture.crop((0, top, job.width, job.height))).reformat(format="yuv420p")
+        frame = av.VideoFrame(job.width, job.height, "yuv420p")
+        if not _splice(frame, still_planes, strip, top):
+            frame = av.VideoFrame.from_image(picture).reformat(format="yuv420p")
         frames.append(frame)
     return frames
+
+
+def _splice(frame: Any, still_planes: list[bytes], strip: Any, top: int) -> bool:
+    """Fill `frame` with the still's rows above `top` and the strip's below; False if the layouts differ."""
+    planes = list(frame.planes)
+    if len(planes) != len(still_planes) or any(
+        plane.line_size != part.line_size for plane, part in zip(planes, strip.planes, strict=True)
+    ):
+        return False
+    for index, plane in enumerate(planes):
+        rows_above = top >> (1 if index else 0)  # the chroma planes have half the rows
+        cut = rows_above * plane.line_size
+        below = bytes(strip.planes[index])[: plane.line_size * plane.height - cut]
+        data = still_planes[index][:cut] + below
+        if len(data) != len(still_planes[index]):
+            return False
+        plane.update(data)
+    return True
 
 
 def _background(image_bytes: bytes | None, job: RenderJob) -> Image.Image:
