@@ -4,6 +4,7 @@ and `qwenvid emulator` telling how to use it and logging each request."""
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -402,3 +403,35 @@ def test_frames_converted_by_strips_look_like_whole_conversions(size: tuple[int,
         whole = av.VideoFrame.from_image(picture).reformat(format="yuv420p")
         difference = ImageChops.difference(frame.to_image(), whole.to_image()).getextrema()
         assert max(high for _, high in difference) <= 6, step  # the same picture, to rounding at the seam
+
+
+# ---- the same, as a person sees it in a real terminal ------------------------------------------------
+
+
+@pytest.mark.slow
+def test_emulator_command_in_a_real_terminal(tmp_path: Path) -> None:
+    import re
+
+    from tests.test_media_cli import Terminal
+
+    terminal = Terminal(["emulator", "--port", "0"], dict(os.environ), tmp_path)
+    terminal.expect("DASHSCOPE_HTTP_BASE_URL=")
+    found = re.search(r"http://127\.0\.0\.1:\d+/api/v1", terminal.text)
+    assert found and terminal.text.lstrip().startswith(found.group(0))  # the URL is the first line
+    url = found.group(0)
+    task_id = httpx.post(url + T2V_PATH, json=BODY, headers=HEADERS).json()["output"]["task_id"]
+    terminal.expect(f"POST /api/v1{T2V_PATH} 200 task {task_id} PENDING")
+    terminal.process.send_signal(signal.SIGINT)  # Ctrl-C stops it quietly
+    assert terminal.finish(timeout=20) == 0
+    assert "Traceback" not in terminal.text
+
+
+@pytest.mark.slow
+def test_an_emulator_fault_and_the_progress_in_one_real_terminal(tmp_path: Path) -> None:
+    from tests.test_media_cli import Terminal
+
+    args = ["t2v", "A kitten", *SMALL, "--emulator-fault", "fail:DataInspectionFailed:1"]
+    terminal = Terminal(args, {**os.environ, "TERM": "xterm-256color"}, tmp_path)
+    terminal.expect("submitted")
+    terminal.expect("DataInspectionFailed")
+    assert terminal.finish() == 10
