@@ -435,3 +435,14 @@ def test_an_emulator_fault_and_the_progress_in_one_real_terminal(tmp_path: Path)
     terminal.expect("submitted")
     terminal.expect("DataInspectionFailed")
     assert terminal.finish() == 10
+
+
+def test_an_unreadable_env_file_leaves_the_emulator_without_a_shared_cache(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from qwenvid.config import emulator_render_cache
+
+    monkeypatch.delenv("QWENVID_HOME")
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / ".env").write_bytes(b"QWENVID_HOME=\xff\xfe\n")
+    assert emulator_render_cache() is None  # the emulator still runs, rendering into its own folder
