@@ -83,12 +83,11 @@ def open_session(state: CliState) -> Iterator[OpenSession]:
             session.close()
         return
 
+    from qwenvid.config import emulator_render_cache
     from qwenvid.emulator.config import EmulatorConfig
     from qwenvid.emulator.server import EmulatorThread
 
     timing: dict[str, Any] = {"realistic": True} if state.emulator_realistic else dict(QUICK_EMULATOR_TIMING)
-    from qwenvid.config import emulator_render_cache
-
     config = EmulatorConfig(**timing, faults=state.emulator_faults, render_cache_dir=emulator_render_cache())
     emulator = EmulatorThread(config, clock=INJECTED.get("emulator_clock")).start()
     try:
