@@ -184,14 +184,12 @@ class DashScopeClient:
         common: dict[str, Any] = {
             "base_url": self.base_url,
             "headers": {"User-Agent": USER_AGENT, "Accept": "application/json"},
-            "verify": tls_context(),
             "follow_redirects": False,
         }
-        self._queries = httpx.Client(timeout=QUERY_TIMEOUT, transport=self._transport, **common)
+        self._queries = httpx.Client(timeout=QUERY_TIMEOUT, transport=self._transport or _TransportByScheme(),
+                                     **common)
         # POSTs get a fresh connection each time: a connect error then proves nothing was sent.
-        posts_transport = self._transport or httpx.HTTPTransport(
-            verify=tls_context(), limits=httpx.Limits(max_keepalive_connections=0)
-        )
+        posts_transport = self._transport or _TransportByScheme(limits=httpx.Limits(max_keepalive_connections=0))
         self._posts = httpx.Client(timeout=SUBMIT_TIMEOUT, transport=posts_transport, **common)
         self._closed = threading.Event()
 
@@ -223,8 +221,7 @@ class DashScopeClient:
             headers={"User-Agent": USER_AGENT},
             timeout=DOWNLOAD_TIMEOUT,
             follow_redirects=True,
-            verify=tls_context(),
-            transport=self._transport,
+            transport=self._transport or _TransportByScheme(),
         )
 
     # -- submit -----------------------------------------------------------------------------------
@@ -507,6 +504,37 @@ class DashScopeClient:
         log.debug(
             "%s %s -> %s (request_id=%s)", request.method, request.url.path, response.status_code, _request_id(response)
         )
+
+
+class _TransportByScheme(httpx.BaseTransport):
+    """httpx's own transport, built on first use for each URL scheme.
+
+    Every https request is verified with `tls_context()`; plain-http use (the local emulator) never
+    pays for loading the CA bundle. The http transport gets a context without CA certificates, which
+    would refuse any certificate, but plain http never reaches it.
+    """
+
+    def __init__(self, **options: Any) -> None:
+        self._options = options
+        self._lock = threading.Lock()
+        self._by_scheme: dict[str, httpx.HTTPTransport] = {}
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        return self.transport_for(request.url.scheme).handle_request(request)
+
+    def transport_for(self, scheme: str) -> httpx.HTTPTransport:
+        with self._lock:
+            transport = self._by_scheme.get(scheme)
+            if transport is None:
+                verify = tls_context() if scheme == "https" else ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+                transport = self._by_scheme[scheme] = httpx.HTTPTransport(verify=verify, **self._options)
+            return transport
+
+    def close(self) -> None:
+        with self._lock:
+            transports, self._by_scheme = list(self._by_scheme.values()), {}
+        for transport in transports:
+            transport.close()
 
 
 class _SharedTransport(httpx.BaseTransport):

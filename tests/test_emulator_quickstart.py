@@ -315,7 +315,7 @@ def test_the_user_agent_version_is_the_installed_packages() -> None:
     assert USER_AGENT == f"qwenvid/{metadata.version('qwenvid')}"
 
 
-def test_every_client_shares_one_verifying_tls_context() -> None:
+def test_every_https_request_is_verified_with_one_shared_tls_context() -> None:
     import ssl
 
     from qwenvid.client import DashScopeClient, tls_context
@@ -324,12 +324,27 @@ def test_every_client_shares_one_verifying_tls_context() -> None:
     assert context.verify_mode == ssl.CERT_REQUIRED and context.check_hostname
     client = DashScopeClient("sk-test", "https://example.invalid/api/v1")
     try:
-        pools = [client._queries._transport._pool, client._posts._transport._pool]  # type: ignore[attr-defined]
+        transports = [client._queries._transport, client._posts._transport]  # type: ignore[attr-defined]
         with client.http_for_downloads() as downloads:
-            pools.append(downloads._transport._pool)  # type: ignore[attr-defined]
-        assert all(pool._ssl_context is context for pool in pools)
+            transports.append(downloads._transport)  # type: ignore[attr-defined]
+        for transport in transports:
+            assert transport.transport_for("https")._pool._ssl_context is context
+            plain = transport.transport_for("http")._pool._ssl_context  # never used for TLS, refuses if it were
+            assert plain.verify_mode == ssl.CERT_REQUIRED and plain.check_hostname
+            assert plain.cert_store_stats()["x509_ca"] == 0
     finally:
         client.close()
+
+
+def test_plain_http_never_loads_the_ca_bundle(emulator: EmulatorThread) -> None:
+    from qwenvid.client import DashScopeClient, tls_context
+
+    tls_context.cache_clear()
+    with DashScopeClient("sk-test", emulator.base_url) as client:
+        assert client.get_task("none").status == "UNKNOWN"
+        with client.http_for_downloads() as downloads:
+            downloads.get(emulator.root_url + "/__results/none.mp4")
+    assert tls_context.cache_info().currsize == 0  # ~30 ms saved on every emulator run
 
 
 def test_httpx_command_line_tool_is_loaded_only_when_called() -> None:
