@@ -211,7 +211,15 @@ class EmulatorState:
             str(self.config.results_dir)
         )
         self.directory.mkdir(parents=True, exist_ok=True)
-        self.cache = RenderCache(self.directory / "results")
+        results = self.directory / "results"
+        shared = self.config.render_cache_dir
+        if shared is not None:
+            try:
+                Path(shared).mkdir(parents=True, exist_ok=True)
+            except OSError:
+                shared = None  # an unwritable cache folder only costs speed: render into the results folder
+        self.cache = (RenderCache(Path(shared), scratch=results, keep=self.config.render_cache_keep) if shared
+                      else RenderCache(results))
         self._executor = ThreadPoolExecutor(max_workers=max(1, self.config.render_workers),
                                             thread_name_prefix="qwenvid-render")
         self._renders: list[Future[None]] = []
