@@ -6,9 +6,9 @@ from typing import Annotated
 
 import typer
 
+from qwenvid.cli._help import examples
 from qwenvid.cli._options import JsonOpt
 from qwenvid.cli._session import load_settings, state_of
-from qwenvid.cli.generate import examples
 from qwenvid.errors import ConfigError
 
 CONFIG_SUMMARY = "Show the settings and where each one comes from; get, set or unset a key of config.toml."
