@@ -233,7 +233,7 @@ def emulator_render_cache() -> Path | None:
     """
     try:
         return home_folder() / "emulator-renders"
-    except (OSError, ValueError):
+    except (OSError, ValueError, ConfigError):  # ConfigError: .env or QWENVID_HOME cannot be used
         return None
 
 
