@@ -67,6 +67,7 @@ MP4_HEAD_BYTES = 8
 WRITE_BATCH = 1 << 20
 QUEUE_BATCHES = 16  # batches of about WRITE_BATCH waiting for the writer: about 16 MiB in memory at most
 FLUSH_EVERY = 32 << 20
+PROGRESS_SECONDS = 0.1  # on_progress at most this often (and at the end of the body)
 DOWNLOAD_CONNECT_SECONDS = 10.0
 PART_XATTR = "user.qwenvid.result"
 DURATION_TOLERANCE = 0.5  # seconds
@@ -565,12 +566,15 @@ class _Transfer:
             raise DownloadError(f"The server sent {progress.written} bytes but announced {progress.total}.")
 
     def _stream(self, response: httpx.Response) -> None:
-        """Receive on this thread; write, hash and flush on the writer's (see _Writer)."""
+        """Receive on this thread; hash and write on two more (see _Writer), flush on a fourth."""
         progress, limits = self.progress, self.limits
         writer = _Writer(progress)
         received = progress.written
         head = bytearray() if progress.written == 0 else None
         window_start, window_bytes = time.monotonic(), 0
+        # on_progress at most every PROGRESS_SECONDS and at the end: a display needs a few updates a second,
+        # not one per socket read (about 9000 per GiB).
+        shown_at, shown = float("-inf"), received
         # Pieces gather while the writer is busy and go to it together (one hand-off, one writev); an idle
         # writer gets each piece at once, so a slow or stalled transfer is on disk as it arrives.
         batch: list[bytes] = []
@@ -592,16 +596,16 @@ class _Transfer:
                         f"The result is larger than {_mib(limits.max_bytes)}, the most qwenvid accepts for a video; "
                         "stopped there."
                     )
-                progress.hasher.update(piece)  # here, so the writer thread only writes (releases the GIL)
                 batch.append(piece)
                 batch_bytes += len(piece)
                 if batch_bytes >= WRITE_BATCH or writer.idle():
                     writer.put(batch)
                     batch, batch_bytes = [], 0
-                if self.on_progress is not None:
-                    self.on_progress(received, progress.total)
                 window_bytes += len(piece)
                 now = time.monotonic()
+                if self.on_progress is not None and (now - shown_at >= PROGRESS_SECONDS or received == progress.total):
+                    shown_at, shown = now, received
+                    self.on_progress(received, progress.total)
                 if now - window_start >= limits.low_speed_seconds:
                     if window_bytes < limits.low_speed_bytes:
                         raise _Retry(
@@ -618,6 +622,8 @@ class _Transfer:
                     writer.put(batch)
             finally:
                 writer.close()
+        if self.on_progress is not None and shown != received:
+            self.on_progress(received, progress.total)  # the last figure (a body without a length, or cut short)
 
 
 def _not_mp4(response: httpx.Response, head: bytes) -> str:
@@ -631,61 +637,99 @@ def _mib(size: int) -> str:
     return f"{size / (1 << 30):g} GiB" if size >= 1 << 30 else f"{size / (1 << 20):g} MiB"
 
 
-class _Writer:
-    """Writes received chunks on a thread of its own, fed through a bounded queue.
+class _Stage:
+    """One step of the pipeline on a thread of its own: `work` applied to each batch, fed through a bounded queue.
 
-    The receiving thread hashes each chunk (sha256 releases the GIL) while this one writes the one
-    before, and the kernel keeps receiving into the socket buffer meanwhile: network, hashing and
-    disk overlap, and neither of the two threads does more than about half of the work. Every
-    FLUSH_EVERY bytes a third thread makes what was written so far durable (fdatasync), so the disk
-    works while the network does and the final fsync has little left: Linux would otherwise start
-    writing back only once gigabytes are dirty, and the end of a multi-GB download would be one long
-    fsync. The writer never waits for those flushes.
+    An exception in `work` is handed back to the feeding thread at its next put or at close; the
+    stage keeps draining meanwhile, so the feeder never blocks on a full queue.
     """
 
-    def __init__(self, progress: _Progress) -> None:
-        self._progress = progress
-        progress.handle.flush()  # from here on the writer writes to the file descriptor itself
+    def __init__(self, name: str, work: Callable[[list[bytes]], None]) -> None:
+        self._work = work
         self._queue: queue.Queue[list[bytes] | None] = queue.Queue(maxsize=QUEUE_BATCHES)
-        self._error: BaseException | None = None
-        self._flushed = progress.written
-        self._flusher = _Flusher(progress.handle.fileno())
-        self._thread = threading.Thread(target=self._run, name="qwenvid-download-writer", daemon=True)
+        self.error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
         self._thread.start()
 
     def idle(self) -> bool:
         return self._queue.empty()
 
     def put(self, pieces: list[bytes]) -> None:
-        if self._error is not None:
-            raise self._error
         self._queue.put(pieces)
 
-    def close(self) -> None:
-        """Wait until everything queued is written (also on errors: every received byte is kept)."""
+    def join(self) -> None:
         self._queue.put(None)
         self._thread.join()
-        self._flusher.stop()
-        if self._error is not None:
-            raise self._error
 
     def _run(self) -> None:
-        progress = self._progress
-        fd = progress.handle.fileno()
         while True:
             pieces = self._queue.get()
             if pieces is None:
                 return
-            if self._error is not None:
-                continue  # keep draining so the receiving thread never blocks on a full queue
+            if self.error is not None:
+                continue
             try:
-                progress.written += _write_all(fd, pieces)
-                if progress.written - self._flushed >= FLUSH_EVERY:
-                    progress.handle.flush()
-                    self._flusher.kick()
-                    self._flushed = progress.written
-            except BaseException as exc:  # handed to the receiving thread
-                self._error = exc
+                self._work(pieces)
+            except BaseException as exc:  # handed to the feeding thread
+                self.error = exc
+
+
+class _Writer:
+    """Hashes and writes received chunks on two threads of their own, each fed through a bounded queue.
+
+    The receiving thread only receives; one stage hashes (sha256 releases the GIL for large buffers),
+    the other writes the same pieces with writev, and the kernel keeps receiving into the socket
+    buffer meanwhile: network, hashing and disk are three overlapped stages, and on a loaded machine
+    the download gets the CPU share of three runnable threads, not one. Every FLUSH_EVERY bytes a
+    fourth thread makes what was written so far durable (fdatasync), so the disk works while the
+    network does and the final fsync has little left: Linux would otherwise start writing back only
+    once gigabytes are dirty, and the end of a multi-GB download would be one long fsync. The writer
+    never waits for those flushes. Memory: both queues hold the same pieces, QUEUE_BATCHES at most each.
+    """
+
+    def __init__(self, progress: _Progress) -> None:
+        self._progress = progress
+        progress.handle.flush()  # from here on the writer writes to the file descriptor itself
+        self._fd = progress.handle.fileno()
+        self._flushed = progress.written
+        self._flusher = _Flusher(self._fd)
+        hasher = progress.hasher  # progress.restart() (between attempts, never during one) replaces it
+        self._hash = _Stage("qwenvid-download-hasher", lambda pieces: _hash_all(hasher, pieces))
+        self._write = _Stage("qwenvid-download-writer", self._write_pieces)
+
+    def idle(self) -> bool:
+        return self._write.idle() and self._hash.idle()
+
+    def put(self, pieces: list[bytes]) -> None:
+        self._raise()
+        self._hash.put(pieces)
+        self._write.put(pieces)
+
+    def close(self) -> None:
+        """Wait until everything queued is hashed and written (also on errors: every received byte is kept)."""
+        try:
+            self._hash.join()
+            self._write.join()
+        finally:
+            self._flusher.stop()
+        self._raise()
+
+    def _raise(self) -> None:
+        error = self._write.error or self._hash.error
+        if error is not None:
+            raise error
+
+    def _write_pieces(self, pieces: list[bytes]) -> None:
+        progress = self._progress
+        progress.written += _write_all(self._fd, pieces)
+        if progress.written - self._flushed >= FLUSH_EVERY:
+            self._flusher.kick()
+            self._flushed = progress.written
+
+
+def _hash_all(hasher: Any, pieces: list[bytes]) -> None:
+    for piece in pieces:
+        hasher.update(piece)
 
 
 def _write_all(fd: int, pieces: list[bytes]) -> int:
