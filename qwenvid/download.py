@@ -571,6 +571,7 @@ class _Transfer:
         """Receive and hash on this thread; write and flush on two more (see _Writer)."""
         progress, limits = self.progress, self.limits
         writer = _Writer(progress)
+        _preload_prober()
         received = progress.written
         head = bytearray() if progress.written == 0 else None
         window_start, window_bytes = time.monotonic(), 0
@@ -686,6 +687,29 @@ def _not_mp4(response: httpx.Response, head: bytes) -> str:
 
 def _mib(size: int) -> str:
     return f"{size / (1 << 30):g} GiB" if size >= 1 << 30 else f"{size / (1 << 20):g} MiB"
+
+
+_prober_loading = threading.Lock()
+_prober_started = False
+
+
+def _preload_prober() -> None:
+    """Import PyAV (~0.2 s) on a thread of its own while the body arrives, so the probe that follows
+    the transfer does not pay for it on the critical path. Once per process; a plain (non-daemon)
+    thread, so an early exit waits for the import instead of tearing it down half-way."""
+    global _prober_started
+    with _prober_loading:
+        if _prober_started:
+            return
+        _prober_started = True
+    threading.Thread(target=_import_prober, name="qwenvid-probe-preload").start()
+
+
+def _import_prober() -> None:
+    try:
+        import av  # noqa: F401  (the import lock makes probe_video wait for this one if it is still running)
+    except ImportError:  # pragma: no cover - probe_video reports it
+        pass
 
 
 class _Stage:
