@@ -118,4 +118,4 @@ def unset(ctx: typer.Context, key: KeyArg) -> None:
 
 
 def register(app: typer.Typer) -> None:
-    app.add_typer(config_app)
+    app.add_typer(config_app, name="config")
