@@ -130,12 +130,27 @@ def _target(dest: str | Path, name_hint: str | None) -> tuple[Path, bool]:
     return path, True
 
 
-def check_output_target(dest: str | Path) -> None:
-    """Refuse, before anything is paid for, an output folder (or a file's folder) that cannot be written.
+def check_output_target(dest: str | Path, *, overwrite: bool = False) -> None:
+    """Refuse, before anything is paid for, an output the video cannot go to as asked: a folder that cannot
+    be written, a file name that is not `.mp4`, or an existing file (unless `overwrite`).
 
     The folder is created if missing, as the download would do; a failure here is a usage error (exit 2).
     """
-    final, _named = _target(dest, "check")
+    final, named = _target(dest, "check")
+    if named and final.suffix.lower() != ".mp4":
+        raise ValidationError(
+            f"-o/--output {dest}: a video file name must end in .mp4",
+            field="output",
+            value=str(dest),
+            hint="Name an .mp4 file, or give a folder (ending in /) to get a generated name.",
+        )
+    if named and final.exists() and not overwrite:
+        raise ValidationError(
+            f"-o/--output {dest} already exists",
+            field="output",
+            value=str(dest),
+            hint="Add --overwrite to replace it, or choose another name (or a folder).",
+        )
     folder = final.parent
     try:
         folder.mkdir(parents=True, exist_ok=True)
@@ -172,6 +187,15 @@ def _reserve(wanted: Path) -> tuple[Path, IO[bytes]]:
             continue
         return candidate, handle
     raise DownloadError(f"No free file name next to {wanted}.")
+
+
+def _reserve_part(wanted: Path) -> tuple[Path, IO[bytes]]:
+    """Claim `wanted` itself (its .part) even though the file exists: the user asked to replace it."""
+    wanted.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        return wanted, open(_part(wanted), "xb")
+    except FileExistsError:
+        raise DownloadError(f"{_part(wanted)} exists: another download into {wanted} is running.") from None
 
 
 def _part(path: Path) -> Path:
@@ -234,6 +258,7 @@ def download_video(
     retries: int = 5,
     sleep: Callable[[float], None] = time.sleep,
     chunk_size: int = CHUNK_SIZE,
+    overwrite: bool = False,
 ) -> DownloadResult:
     """Download a result video to `dest`, verify it, and return where it is and what it holds.
 
@@ -243,8 +268,9 @@ def download_video(
     """
     _refuse_credentials_in_url(url)
     wanted, explicit = _target(dest, name_hint)
+    replace = overwrite and explicit
     try:
-        final, handle = _reserve(wanted)
+        final, handle = _reserve_part(wanted) if replace else _reserve(wanted)
     except OSError as exc:
         raise DownloadError(f"Cannot write into {wanted.parent}: {exc.strerror or exc}") from exc
     part = _part(final)
@@ -265,7 +291,11 @@ def download_video(
         raise
     probe = _verify(part, expect)
     try:
-        placed = _place(part, final)
+        if replace:  # asked for with --overwrite: the new video takes the name, atomically
+            os.replace(part, final)
+            placed = final
+        else:
+            placed = _place(part, final)
     except OSError as exc:
         raise DownloadError(f"Cannot move {part.name} to {final.name}: {exc.strerror or exc}") from exc
     if placed != final:

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from qwenvid import errors
 from qwenvid.cost import CostEstimate, estimate_cost
+from qwenvid.timestamps import iso_utc
 
 if TYPE_CHECKING:
     import httpx
@@ -93,6 +94,8 @@ class RunOptions:
     timeout: float | None = None
     detach: bool = False
     estimate: float | None = None
+    # Replace an existing file named by `output` (otherwise naming an existing file is refused).
+    overwrite: bool = False
 
 
 @dataclass
@@ -163,14 +166,19 @@ class StatusReport:
     remote: TaskInfo | None
 
     def to_json(self) -> dict[str, Any]:
-        data: dict[str, Any] = {"local": self.row.to_dict() if self.row else None, "remote": None}
+        local = self.row.to_dict() if self.row else None
+        if local is not None:  # one zone everywhere: the server's zone-less UTC+8 times become UTC
+            for key in ("submit_time", "end_time"):
+                if key in local:
+                    local[key] = iso_utc(local[key])
+        data: dict[str, Any] = {"local": local, "remote": None}
         if self.remote is not None:
             data["remote"] = {
                 "task_id": self.remote.task_id,
                 "status": self.remote.status,
-                "submit_time": self.remote.submit_time,
-                "scheduled_time": self.remote.scheduled_time,
-                "end_time": self.remote.end_time,
+                "submit_time": iso_utc(self.remote.submit_time),
+                "scheduled_time": iso_utc(self.remote.scheduled_time),
+                "end_time": iso_utc(self.remote.end_time),
                 "video_url": self.remote.video_url,
                 "code": self.remote.code,
                 "message": self.remote.message,
@@ -275,7 +283,10 @@ class Session:
             spec, params.get("duration"), reference_seconds, input_video_seconds=input_seconds
         )
         tier = resolution_tier(spec, size=size, resolution=resolution)
-        cost = estimate_cost(request.model, seconds, tier, self.settings.prices)
+        billed_references = reference_seconds if spec.mode == "r2v" else 0.0
+        cost = estimate_cost(
+            request.model, seconds, tier, self.settings.prices, reference_seconds=billed_references
+        )
         return Plan(request, spec, payload, inputs, list(warnings), cost)
 
     def dry_run(self, plan: Plan) -> dict[str, Any]:
@@ -308,7 +319,7 @@ class Session:
 
         client = self.client  # raises for a missing key before a ledger row exists
         # A video that cannot be saved is a paid video lost for a day: find out before paying.
-        check_output_target(options.output or self.settings.output_dir)
+        check_output_target(options.output or self.settings.output_dir, overwrite=options.overwrite)
         ledger = self.ledger
         row = ledger.create(
             mode=plan.mode,
@@ -379,6 +390,14 @@ class Session:
         """Download the video of a finished task, also one the ledger never saw."""
         row = self.ledger.get(ref) or self.ledger.record_external(ref, base_url=self.settings.base_url)
         task_id = _task_id_of(row)
+        if options.output is None and row.video_path and Path(row.video_path).is_file():
+            # Already on disk: say where, rather than writing a second copy of the same video.
+            reporter.notice(f"Task {task_id} was already downloaded: {row.video_path} (not writing another copy).")
+            return self._result_from_row(row)
+        if options.output is not None:
+            from qwenvid.download import check_output_target
+
+            check_output_target(options.output, overwrite=options.overwrite)
         info = self._poll_once(row)
         if info.status in TERMINAL and info.status != "SUCCEEDED":
             raise errors.task_failure(info.status, info.code, info.message, task_id=task_id, request_id=info.request_id)
@@ -581,6 +600,7 @@ class Session:
                 expect=_expectation(row),
                 on_progress=lambda done, total: reporter.transfer(Phase.DOWNLOADING, done, total),
                 sleep=self.sleep,
+                overwrite=options.overwrite and options.output is not None,
             )
         except errors.DownloadError as exc:
             self.ledger.set_download_error(row.id, exc.message)
@@ -589,6 +609,8 @@ class Session:
             raise
         finally:
             http.close()
+        for notice in result.notices:
+            reporter.notice(notice)
         reporter.phase(Phase.VERIFYING, str(result.path))
         self.ledger.set_download(row.id, result.path, result.size, result.sha256)
         final = self.ledger.get(row.id) or row
@@ -604,8 +626,8 @@ class Session:
                 "orig_prompt": info.orig_prompt,
                 "actual_prompt": info.actual_prompt,
                 "usage": info.usage,
-                "submit_time": info.submit_time,
-                "end_time": info.end_time,
+                "submit_time": iso_utc(info.submit_time),
+                "end_time": iso_utc(info.end_time),
                 "sha256": result.sha256,
                 "size": result.size,
                 "probe": _probe_dict(result.probe),

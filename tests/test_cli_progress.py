@@ -120,7 +120,8 @@ COST = CostEstimate(model="wan2.6-t2v", billable_seconds=15, tier="1080P")
             ["0.5 USD (your price table)"],
             [],
         ),
-        (COST, True, ["free", "local emulator"], ["https://"]),
+        # Under the emulator the notice still says what a real run bills and where the prices are.
+        (COST, True, ["free", "local emulator", "15 s billable at 1080P", "https://"], ["your price table"]),
     ],
 )
 def test_cost_lines(cost: CostEstimate, emulated: bool, expected: list[str], absent: list[str]) -> None:

@@ -137,6 +137,14 @@ OutputOpt = Annotated[
         rich_help_panel=RUN,
     ),
 ]
+OverwriteOpt = Annotated[
+    bool,
+    typer.Option(
+        "--overwrite",
+        help="Replace the file -o names if it exists (without it, an existing file is refused).",
+        rich_help_panel=RUN,
+    ),
+]
 YesOpt = Annotated[
     bool,
     typer.Option("--yes", "-y", help="Submit without asking, whatever the billable seconds.", rich_help_panel=RUN),

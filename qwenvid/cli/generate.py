@@ -24,6 +24,7 @@ from qwenvid.cli._options import (
     NegativePromptOpt,
     OptionalPromptArg,
     OutputOpt,
+    OverwriteOpt,
     PromptExtendOpt,
     RatioOpt,
     RequestOpt,
@@ -38,7 +39,7 @@ from qwenvid.cli._options import (
 from qwenvid.cli._output import Output
 from qwenvid.cli._progress import make_reporter
 from qwenvid.cli._session import EMULATOR_ESTIMATE_SECONDS, CliState, open_session, state_of
-from qwenvid.errors import Interrupted, StillRunning, ValidationError
+from qwenvid.errors import Interrupted, QwenvidError, StillRunning, ValidationError
 
 VACE_FUNCTIONS_HELP = (
     "image_reference (ref), video_repainting (repaint), video_edit (edit), video_extension (extend), "
@@ -57,6 +58,7 @@ class RunFlags:
     timeout: float | None = None
     output: Path | None = None
     yes: bool = False
+    overwrite: bool = False
     # The cost notice was already shown and accepted (the wizard's summary): do not show or ask again.
     cost_confirmed: bool = False
 
@@ -143,6 +145,7 @@ def common_values(
 def run_request(state: CliState, request: Any, flags: RunFlags) -> None:
     """Validate, show the cost, submit, follow, download, and print the result (or the dry run)."""
     from qwenvid.config import require_key
+    from qwenvid.download import check_output_target
     from qwenvid.runner import Phase, RunOptions
 
     out = state.out
@@ -157,23 +160,52 @@ def run_request(state: CliState, request: Any, flags: RunFlags) -> None:
                 reporter.close()
                 out.result_json(opened.session.dry_run(plan))
                 return
+            if opened.emulated and flags.detach:
+                raise ValidationError(
+                    "--detach cannot be used with --emulator: the in-process emulator, and its task, end with "
+                    "this command.",
+                    hint="Drop --detach, or run `qwenvid emulator` in another terminal and point --base-url at it.",
+                )
             # A missing key is said before the cost notice, which would otherwise suggest money is about to move.
             require_key(opened.settings)
+            # So is an output that cannot be used: nobody should be asked to pay and then be refused.
+            check_output_target(flags.output or opened.settings.output_dir, overwrite=flags.overwrite)
             if not flags.cost_confirmed:
-                confirm_cost(plan.cost, settings=opened.settings, out=out, emulated=opened.emulated, yes=flags.yes)
+                confirm_cost(
+                    plan.cost,
+                    settings=opened.settings,
+                    out=out,
+                    emulated=opened.emulated,
+                    yes=flags.yes,
+                    pause_display=reporter.close,
+                )
             options = RunOptions(
                 output=flags.output,
                 timeout=flags.timeout,
                 detach=flags.detach,
                 estimate=EMULATOR_ESTIMATE_SECONDS if opened.emulated else None,
+                overwrite=flags.overwrite,
             )
             try:
                 result = opened.session.run(plan, options, reporter)
             except KeyboardInterrupt:
                 raise interrupted(reporter.task_id) from None
+        except QwenvidError as exc:
+            if opened.emulated:
+                emulated_hint(exc)
+            raise
         finally:
             reporter.close()
     emit_result(out, result)
+
+
+def emulated_hint(exc: QwenvidError) -> None:
+    """Under --emulator the task lived in this process: no hint may send the user after it."""
+    if exc.task_id or (exc.hint and ("qwenvid status" in exc.hint or "qwenvid fetch" in exc.hint)):
+        exc.hint = (
+            "The in-process emulator stopped with this command, and its task with it; "
+            "run the command again (it is free)."
+        )
 
 
 def interrupted(task_id: str | None) -> Interrupted:
@@ -188,19 +220,23 @@ def interrupted(task_id: str | None) -> Interrupted:
 
 
 def emit_result(out: Output, result: Any) -> None:
-    """A finished video's path (or its JSON); a detached task's id, then exit 5."""
+    """A finished video's path (or the one JSON object); a detached task's id, then exit 5."""
     if result.video_path is None:
-        if out.json:
-            out.result_json(result.to_json())
-        else:
-            out.result(result.task_id)
-        raise StillRunning(
+        still = StillRunning(
             f"Task {result.task_id} is {result.status}; not waiting for it.",
             hint=f"Follow it with `qwenvid status {result.task_id} --wait`.",
             task_id=result.task_id,
         )
+        if out.json:
+            # The error boundary prints the one JSON object: this result with the exit-5 outcome in it.
+            still.result = result.to_json()  # type: ignore[attr-defined]
+        else:
+            out.result(result.task_id)
+        raise still
     if out.json:
-        out.result_json(result.to_json())
+        from qwenvid.cli._envelope import envelope
+
+        out.result_json(envelope(result.to_json()))
     else:
         out.result(str(result.video_path))
 
@@ -236,11 +272,12 @@ def t2v(
     detach: DetachOpt = False,
     timeout: TimeoutOpt = None,
     output: OutputOpt = None,
+    overwrite: OverwriteOpt = False,
     yes: YesOpt = False,
     json_out: JsonOpt = False,
 ) -> None:
     """Make a video from a text prompt."""
-    flags = RunFlags(request_json, file, dry_run, detach, timeout, output, yes)
+    flags = RunFlags(request_json, file, dry_run, detach, timeout, output, yes, overwrite=overwrite)
     values = common_values(
         model, prompt, negative_prompt, duration, size, resolution, ratio, seed, prompt_extend, watermark
     )
@@ -301,11 +338,12 @@ def i2v(
     detach: DetachOpt = False,
     timeout: TimeoutOpt = None,
     output: OutputOpt = None,
+    overwrite: OverwriteOpt = False,
     yes: YesOpt = False,
     json_out: JsonOpt = False,
 ) -> None:
     """Animate an image (first frame; wan2.7-i2v also last frame, clip continuation, driving audio)."""
-    flags = RunFlags(request_json, file, dry_run, detach, timeout, output, yes)
+    flags = RunFlags(request_json, file, dry_run, detach, timeout, output, yes, overwrite=overwrite)
     values = common_values(
         model, prompt, negative_prompt, duration, size, resolution, ratio, seed, prompt_extend, watermark
     )
@@ -357,11 +395,12 @@ def kf2v(
     detach: DetachOpt = False,
     timeout: TimeoutOpt = None,
     output: OutputOpt = None,
+    overwrite: OverwriteOpt = False,
     yes: YesOpt = False,
     json_out: JsonOpt = False,
 ) -> None:
     """Make a video between a first and a last frame."""
-    flags = RunFlags(request_json, file, dry_run, detach, timeout, output, yes)
+    flags = RunFlags(request_json, file, dry_run, detach, timeout, output, yes, overwrite=overwrite)
     values = common_values(
         model, prompt, negative_prompt, duration, size, resolution, ratio, seed, prompt_extend, watermark
     )
@@ -418,11 +457,12 @@ def r2v(
     detach: DetachOpt = False,
     timeout: TimeoutOpt = None,
     output: OutputOpt = None,
+    overwrite: OverwriteOpt = False,
     yes: YesOpt = False,
     json_out: JsonOpt = False,
 ) -> None:
     """Make a video of the characters in reference images or videos."""
-    flags = RunFlags(request_json, file, dry_run, detach, timeout, output, yes)
+    flags = RunFlags(request_json, file, dry_run, detach, timeout, output, yes, overwrite=overwrite)
     values = common_values(
         model, prompt, negative_prompt, duration, size, resolution, ratio, seed, prompt_extend, watermark
     )
@@ -545,13 +585,14 @@ def vace(
     detach: DetachOpt = False,
     timeout: TimeoutOpt = None,
     output: OutputOpt = None,
+    overwrite: OverwriteOpt = False,
     yes: YesOpt = False,
     json_out: JsonOpt = False,
 ) -> None:
     """Edit or extend videos: the five VACE functions, or instruction editing with wan2.7-videoedit."""
     from qwenvid.catalogue import INSTRUCT, canonical_vace_function
 
-    flags = RunFlags(request_json, file, dry_run, detach, timeout, output, yes)
+    flags = RunFlags(request_json, file, dry_run, detach, timeout, output, yes, overwrite=overwrite)
     skill = read_skill_json(flags)
     if function is None and skill is None:
         raise ValidationError("vace needs a function first.", hint=f"Use one of: {VACE_FUNCTIONS_HELP}.")
@@ -603,11 +644,12 @@ def generate(
     detach: DetachOpt = False,
     timeout: TimeoutOpt = None,
     output: OutputOpt = None,
+    overwrite: OverwriteOpt = False,
     yes: YesOpt = False,
     json_out: JsonOpt = False,
 ) -> None:
     """Run a request in the QwenCloud video skill's JSON shape; the mode is detected from its fields."""
-    flags = RunFlags(request_json, file, dry_run, detach, timeout, output, yes)
+    flags = RunFlags(request_json, file, dry_run, detach, timeout, output, yes, overwrite=overwrite)
     skill = read_skill_json(flags)
     if skill is None:
         raise ValidationError("generate needs --request JSON or --file FILE.", hint="See `qwenvid generate --help`.")
