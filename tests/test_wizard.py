@@ -471,10 +471,11 @@ def test_wrong_answers_are_refused_with_what_is_allowed_then_the_right_one_taken
     )
     request = drive(keys)
     assert rejections == [
-        "the prompt is required (1-1500 characters)",
-        "--duration 20 is not allowed: enter a whole number 2-15",
-        "--seed -1 is not allowed: enter a whole number 0-2147483647",
-        "--negative-prompt is 501 characters; at most 500 are allowed",
+        # The wizard's messages name its questions, not the one-liner's options (--duration, --seed).
+        "The prompt is required (1-1500 characters)",
+        "Duration 20 is not allowed: enter a whole number 2-15",
+        "Seed -1 is not allowed: enter a whole number 0-2147483647",
+        "The negative prompt is 501 characters; at most 500 are allowed",
     ]
     assert (request.prompt, request.duration, request.seed, request.negative_prompt) == ("A kitten", 9, 5, None)
 
@@ -500,7 +501,7 @@ def test_a_video_too_long_for_the_model_is_refused(rejections: list[str], tmp_pa
         FUNCTION["video_outpainting"] + typed(long_clip) + CLEAR + typed(media.clip) + ENTER * 5 + NO_SEED_NO_NEGATIVE
     )
     assert isinstance(request, VaceRequest) and request.video == media.clip
-    assert rejections == [f"--video {long_clip}: duration 6.00 s is out of range; allowed: at most 5 s"]
+    assert rejections == [f"Video to widen {long_clip}: duration 6.00 s is out of range; allowed: at most 5 s"]
 
 
 @pytest.mark.parametrize(

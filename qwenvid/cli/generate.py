@@ -632,14 +632,32 @@ def vace(
 GENERATE_EXAMPLES = examples(
     """qwenvid generate --request '{"prompt": "A kitten in the moonlight", "model": "wan2.6-t2v"}'""",
     "qwenvid generate --file request.json --dry-run --json",
+    "qwenvid generate --file request.json --model wan2.7-t2v",
+    """qwenvid generate --request '{"prompt": "Bloom", "first_frame_url": "bud.png"}' --mode i2v --dry-run""",
     "qwenvid --emulator generate --file request.json",
 )
+MODES = ("t2v", "i2v", "kf2v", "r2v", "vace")
 
 
 def generate(
     ctx: typer.Context,
     request_json: RequestOpt = None,
     file: FileOpt = None,
+    mode: Annotated[
+        str | None,
+        typer.Option(
+            "--mode",
+            help="t2v, i2v, kf2v, r2v or vace: use this mode instead of detecting it from the fields (as the skill's "
+            "--mode does).",
+            show_default=False,
+        ),
+    ] = None,
+    model: Annotated[
+        str | None,
+        typer.Option(
+            "--model", "-m", help="Use this model instead of the request's \"model\" (as the skill's --model does)."
+        ),
+    ] = None,
     dry_run: DryRunOpt = False,
     detach: DetachOpt = False,
     timeout: TimeoutOpt = None,
@@ -649,11 +667,18 @@ def generate(
     json_out: JsonOpt = False,
 ) -> None:
     """Run a request in the QwenCloud video skill's JSON shape; the mode is detected from its fields."""
+    from qwenvid import requests
+
     flags = RunFlags(request_json, file, dry_run, detach, timeout, output, yes, overwrite=overwrite)
+    if mode is not None and mode not in MODES:
+        raise ValidationError(f"--mode {mode!r} is not a mode.", hint=f"Use one of: {', '.join(MODES)}.")
     skill = read_skill_json(flags)
     if skill is None:
         raise ValidationError("generate needs --request JSON or --file FILE.", hint="See `qwenvid generate --help`.")
-    run_request(state_of(ctx, json_out), request_of("", {}, skill, None), flags)
+    if model is not None:
+        skill = {**skill, "model": model}  # before detection: the model can decide the mode (wan2.7-i2v)
+    request = requests.request_from_skill_json(skill, mode=mode, override_mode=mode is not None)  # type: ignore[arg-type]
+    run_request(state_of(ctx, json_out), request, flags)
 
 
 def register(app: typer.Typer) -> None:
