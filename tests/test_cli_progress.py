@@ -83,7 +83,7 @@ def test_plain_reporter_writes_one_line_per_state_change(capsys: pytest.CaptureF
     assert sum("PENDING" in line for line in lines) == 1  # two PENDING polls, one line
     assert any("RUNNING" in line and "estimate" in line for line in lines)
     assert not any(line.startswith(("Queued", "Rendering")) for line in lines)  # no line says it twice
-    assert "Uploaded 2.0 KB" in lines and "Downloaded 4.0 MB" in lines
+    assert "Uploaded cat.png (2.0 KB)" in lines and "Downloaded 4.0 MB" in lines
     assert reporter.task_id == "t-123"
 
 
@@ -150,3 +150,69 @@ def test_no_question_when_emulated_yes_or_under_threshold(
 ) -> None:
     monkeypatch.setattr(_cost, "is_interactive", lambda: False)
     _cost.confirm_cost(COST, settings=FakeSettings(threshold), out=Output(), emulated=emulated, yes=yes)
+
+
+def test_plain_reporter_reports_every_uploaded_file(capsys: pytest.CaptureFixture[str]) -> None:
+    reporter = PlainReporter(Output())
+    for name, size in (("first.png", 1024), ("last.png", 2048), ("voice.mp3", 4096)):
+        reporter.phase("uploading", name)
+        reporter.transfer("uploading", 0, size)
+        reporter.transfer("uploading", size, size)
+    lines = capsys.readouterr().err.splitlines()
+    assert [line for line in lines if line.startswith("Uploaded")] == [
+        "Uploaded first.png (1.0 KB)",
+        "Uploaded last.png (2.0 KB)",
+        "Uploaded voice.mp3 (4.0 KB)",
+    ]
+
+
+def screen(reporter: RichReporter) -> str:
+    """What one refresh of the live line shows."""
+    console = capture_console()
+    console.print(reporter.render())
+    return console.file.getvalue()  # type: ignore[attr-defined]
+
+
+def test_rich_clock_and_bar_advance_between_polls_and_show_time_left() -> None:
+    clock = ManualClock()
+    reporter = RichReporter(capture_console(), clock=clock, auto_refresh=False)
+    reporter.phase("rendering", "t-123")
+    reporter.task_update(Info("t-123", "RUNNING"), 1.0, 60.0)
+    first = screen(reporter)
+    assert "0:01 / ~1:00 (estimate), ~0:59 left" in first
+    clock.now += 25  # no poll for 25 s: every refresh still moves the clock, the bar and the time left
+    later = screen(reporter)
+    assert "0:26 / ~1:00 (estimate), ~0:34 left" in later
+    assert later.count("━") > first.count("━") or later != first
+    clock.now += 60
+    assert "any moment now" in screen(reporter)
+
+
+def test_rich_queued_clock_advances_before_the_first_poll() -> None:
+    clock = ManualClock()
+    reporter = RichReporter(capture_console(), clock=clock, auto_refresh=False)
+    reporter.phase("queued", "t-123")
+    clock.now += 7
+    assert "0:07 waiting for a slot" in screen(reporter)
+
+
+def test_rich_done_line_shows_the_whole_path() -> None:
+    console = Console(file=io.StringIO(), force_terminal=True, width=60, color_system=None, _environ={})
+    reporter = RichReporter(console, auto_refresh=False)
+    path = "/home/someone/videos/output/qwenvid/20260101-120000_t2v_wan2.6-t2v_0385dc79_A-kitten-running.mp4"
+    reporter.phase("verifying", path)
+    reporter.phase("done", path)
+    text = console.file.getvalue()  # type: ignore[attr-defined]
+    done = text.split("✓ Done", 1)[1]  # the line the finished run leaves behind
+    assert "…" not in done and path in done.replace("\n", "")
+
+
+def test_rich_second_upload_starts_its_own_bar() -> None:
+    clock = ManualClock()
+    reporter = RichReporter(capture_console(), clock=clock, auto_refresh=False)
+    reporter.phase("uploading", "first.png")
+    reporter.transfer("uploading", 0, 1000)
+    reporter.transfer("uploading", 1000, 1000)
+    reporter.phase("uploading", "second.png")
+    assert "second.png" in screen(reporter) and "1000 B" not in screen(reporter)
+    reporter.close()
