@@ -9,7 +9,6 @@ from collections.abc import Collection
 from importlib import import_module
 from typing import Annotated, Any
 
-import click
 import typer
 from typer.core import TyperGroup
 
@@ -52,7 +51,11 @@ def report_error(exc: BaseException, out: Output) -> int:
     return int(ExitCode.ERROR)
 
 
-def _usage_error_json(exc: click.UsageError, args: list[str]) -> None:
+# Click's UsageError, whichever copy of Click this Typer uses (newer Typers vendor their own).
+USAGE_ERROR: type[Exception] = next(cls for cls in typer.BadParameter.__mro__ if cls.__name__ == "UsageError")
+
+
+def _usage_error_json(exc: Any, args: list[str]) -> None:
     """With --json anywhere on the command line, a usage error is also the one JSON object on stdout."""
     if "--json" in args[: args.index("--")] if "--" in args else "--json" in args:
         from qwenvid.cli._envelope import usage_error_envelope
@@ -66,7 +69,7 @@ class QwenvidGroup(TyperGroup):
     def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
         try:
             return super().parse_args(ctx, args)
-        except click.UsageError as exc:
+        except USAGE_ERROR as exc:
             _usage_error_json(exc, args)
             raise
 
@@ -74,7 +77,7 @@ class QwenvidGroup(TyperGroup):
         command_line = [*getattr(ctx, "_protected_args", []), *ctx.args]
         try:
             return super().invoke(ctx)
-        except click.UsageError as exc:
+        except USAGE_ERROR as exc:
             # A command's own options failed to parse: with --json, scripts still get the one JSON object.
             state = ctx.obj if isinstance(ctx.obj, CliState) else CliState()
             _usage_error_json(exc, ["--json"] if state.out.json else command_line)
