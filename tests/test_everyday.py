@@ -15,9 +15,11 @@ from typer.testing import CliRunner, Result
 
 from qwenvid.cli import _cost, app
 from qwenvid.cli._wizard_flow import build_request
+from qwenvid.cli.generate import emulated_hint
 from qwenvid.cost import CostEstimate, is_free_service
 from qwenvid.emulator.config import ManualClock
 from qwenvid.emulator.server import EmulatorThread
+from qwenvid.errors import DownloadError, Interrupted, QwenvidError, StillRunning
 from qwenvid.requests import KF2VRequest, T2VRequest, request_from_skill_json
 from qwenvid.timestamps import as_utc, iso_utc, shown
 from tests.support.media_files import make_image, make_mp4
@@ -265,3 +267,17 @@ def test_wizard_completes_file_paths_with_tab(tmp_path: Path) -> None:
         pipe.send_text(keys + GUARD)
         request = build_request(input=pipe, output=DummyOutput())
     assert request.image == str(image)  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        DownloadError("x", task_id="t-1", hint="The video is kept on the server for 24 h: `qwenvid fetch t-1`."),
+        StillRunning("x", task_id="t-1", hint="Continue with `qwenvid status t-1 --wait`."),
+        Interrupted("x", task_id="t-1", hint="Continue with `qwenvid status t-1 --wait` (or `qwenvid resume`)."),
+    ],
+)
+def test_no_hint_points_at_a_task_that_died_with_the_in_process_emulator(error: QwenvidError) -> None:
+    emulated_hint(error)
+    assert "qwenvid status" not in (error.hint or "") and "qwenvid fetch" not in (error.hint or "")
+    assert "run the command again" in (error.hint or "")
