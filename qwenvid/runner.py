@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from qwenvid import errors
 from qwenvid.cost import CostEstimate, estimate_cost
-from qwenvid.timestamps import iso_utc
+from qwenvid.timestamps import iso_utc, with_utc_times
 
 if TYPE_CHECKING:
     import httpx
@@ -166,11 +166,8 @@ class StatusReport:
     remote: TaskInfo | None
 
     def to_json(self) -> dict[str, Any]:
-        local = self.row.to_dict() if self.row else None
-        if local is not None:  # one zone everywhere: the server's zone-less UTC+8 times become UTC
-            for key in ("submit_time", "end_time"):
-                if key in local:
-                    local[key] = iso_utc(local[key])
+        # One zone everywhere: the server's zone-less UTC+8 times become UTC.
+        local = with_utc_times(self.row.to_dict()) if self.row else None
         data: dict[str, Any] = {"local": local, "remote": None}
         if self.remote is not None:
             data["remote"] = {

@@ -40,3 +40,12 @@ def shown(value: object) -> str:
     if moment is None:
         return "-" if value in (None, "") else str(value)
     return moment.strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+# Ledger fields that hold the server's own (zone-less UTC+8) times; every other time there is UTC already.
+SERVER_TIME_FIELDS = ("submit_time", "end_time")
+
+
+def with_utc_times(row: dict[str, object]) -> dict[str, object]:
+    """A ledger row's dict with the server's times in UTC, like every other time qwenvid prints."""
+    return {key: iso_utc(value) if key in SERVER_TIME_FIELDS else value for key, value in row.items()}

@@ -226,6 +226,8 @@ def test_status_and_sidecar_times_are_utc(cli: EmulatorThread) -> None:
     remote = json.loads(run("status", data["task_id"], "--json").stdout)["remote"]
     assert as_utc(remote["submit_time"]) == submitted
     # The emulator speaks UTC+8 without a zone, like the service: the UTC time is 8 h behind that wall time.
+    listed = json.loads(run("tasks", "--json").stdout)["tasks"][0]
+    assert listed["submit_time"] == remote["submit_time"] and listed["created_at"].endswith("+00:00")
     created = as_utc(json.loads(run("status", data["task_id"], "--json").stdout)["local"]["created_at"])
     assert created is not None and abs(submitted - created) < timedelta(minutes=5)
 

@@ -15,7 +15,7 @@ from qwenvid.cli._session import EMULATOR_ESTIMATE_SECONDS, open_session, state_
 from qwenvid.cli.generate import emit_result, examples, interrupted
 from qwenvid.cost import is_free_service
 from qwenvid.errors import APIError, QwenvidError, TaskFailed, ValidationError
-from qwenvid.timestamps import iso_utc, shown
+from qwenvid.timestamps import iso_utc, shown, with_utc_times
 
 STATUS_EXAMPLES = examples(
     "qwenvid status 0385dc79-5ff8-4d82-bcb6-0123456789ab",
@@ -284,7 +284,8 @@ def _print_local(out: Output, rows: list[Any]) -> None:
     # Runs against the local emulator are listed but cost nothing: they never count towards the total.
     billed = sum(float(row.billed_seconds or 0) for row in rows if not _free(row))
     if out.json:
-        out.result_json({"tasks": [row.to_dict() for row in rows], "count": len(rows), "billed_seconds": billed})
+        tasks = [with_utc_times(row.to_dict()) for row in rows]
+        out.result_json({"tasks": tasks, "count": len(rows), "billed_seconds": billed})
         return
     if not rows:
         out.info('No tasks in the ledger match. Make one with `qwenvid t2v "..."`.')
