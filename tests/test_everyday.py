@@ -9,12 +9,9 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from prompt_toolkit.input import create_pipe_input
-from prompt_toolkit.output import DummyOutput
 from typer.testing import CliRunner, Result
 
 from qwenvid.cli import _cost, app
-from qwenvid.cli._wizard_flow import build_request
 from qwenvid.cli.generate import emulated_hint
 from qwenvid.cost import CostEstimate, is_free_service
 from qwenvid.emulator.config import ManualClock
@@ -22,9 +19,8 @@ from qwenvid.emulator.server import EmulatorThread
 from qwenvid.errors import DownloadError, Interrupted, QwenvidError, StillRunning
 from qwenvid.requests import KF2VRequest, T2VRequest, request_from_skill_json
 from qwenvid.timestamps import as_utc, iso_utc, shown
-from tests.support.media_files import make_image, make_mp4
+from tests.support.media_files import make_mp4
 from tests.test_cli_run import SMALL, use_emulator
-from tests.test_wizard import ENTER, GUARD, MODE, NO_SEED_NO_NEGATIVE, model
 
 
 @pytest.fixture
@@ -249,26 +245,6 @@ def test_plan_counts_reference_video_seconds_apart(tmp_path: Path) -> None:
         plan = session.plan(R2VRequest(prompt="character1 dances", refs=[str(clip)], duration=5))
     assert (plan.cost.output_seconds, plan.cost.reference_seconds) == (5, pytest.approx(2.0, abs=0.1))
     assert "(5 s output + 2 s reference video)" in _cost.cost_lines(plan.cost, emulated=False)[0]
-
-
-# -- wizard ----------------------------------------------------------------------------------------
-
-
-def test_wizard_completes_file_paths_with_tab(tmp_path: Path) -> None:
-    image = make_image(tmp_path / "inputs" / "kitten-on-a-roof.png", 640, 480)
-    keys = (
-        MODE["i2v"]
-        + model("i2v", "wan2.6-i2v-flash")
-        + str(tmp_path / "inputs" / "kit")
-        + "\t"  # completes the file name, as a shell does
-        + ENTER
-        + ENTER * 6
-        + NO_SEED_NO_NEGATIVE
-    )
-    with create_pipe_input() as pipe:
-        pipe.send_text(keys + GUARD)
-        request = build_request(input=pipe, output=DummyOutput())
-    assert request.image == str(image)  # type: ignore[attr-defined]
 
 
 @pytest.mark.parametrize(

@@ -150,3 +150,23 @@ def test_wizard_refuses_an_existing_output_file_before_the_first_question(paid: 
     assert term.finish() == 2
     assert "taken.mp4 already exists" in term.screen() and "What do you want to make?" not in term.screen()
     assert Path("taken.mp4").read_bytes() == b"old"
+
+
+def test_wizard_completes_file_paths_with_tab(paid: dict[str, str]) -> None:
+    from tests.support.media_files import make_image
+
+    make_image(Path("kitten-on-a-roof.png"), 640, 480)
+    term = Terminal("wizard", env=paid, cwd=Path.cwd())
+    term.wait_for("What do you want to make?")
+    term.type(DOWN + ENTER)  # i2v
+    term.wait_for("Which model?")
+    term.type(ENTER)
+    term.wait_for("First frame image")
+    term.type("kit")
+    term.wait_for("kitten-on-a-roof.png")  # the matching files are offered as you type
+    term.type("\t")  # Tab takes the completion, as in a shell
+    term.wait_for("Tab completes) kitten-on-a-roof.png")
+    term.type(ENTER)
+    term.wait_for("Prompt")  # the completed path was accepted
+    term.interrupt()
+    assert term.finish() == 130

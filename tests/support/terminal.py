@@ -28,7 +28,8 @@ class Terminal:
     def __init__(self, *args: str, env: Mapping[str, str], cwd: Path) -> None:
         argv = qwenvid_argv()
         environment = {k: v for k, v in os.environ.items() if k not in ("NO_COLOR", "COLUMNS", "LINES")}
-        environment |= {"TERM": "xterm-256color", **env}
+        # pyte draws but does not answer cursor-position requests; tell prompt_toolkit not to ask.
+        environment |= {"TERM": "xterm-256color", "PROMPT_TOOLKIT_NO_CPR": "1", **env}
         self.screen_ = pyte.Screen(COLUMNS, ROWS)
         self.stream = pyte.ByteStream(self.screen_)
         self.child = pexpect.spawn(
