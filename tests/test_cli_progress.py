@@ -216,3 +216,13 @@ def test_rich_second_upload_starts_its_own_bar() -> None:
     reporter.phase("uploading", "second.png")
     assert "second.png" in screen(reporter) and "1000 B" not in screen(reporter)
     reporter.close()
+
+
+def test_rich_label_after_the_submit_is_never_validating() -> None:
+    clock = ManualClock()
+    reporter = RichReporter(capture_console(), clock=clock, auto_refresh=False)
+    reporter.phase("validating")
+    reporter.notice("Task t-123 submitted (wan2.6-t2v).")
+    reporter.task_update(Info("t-123", "SUCCEEDED"), 3.0, 60.0)  # the first answer can already be the last
+    assert "Validating" not in screen(reporter) and "t-123" in screen(reporter)
+    reporter.close()

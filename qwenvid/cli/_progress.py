@@ -156,7 +156,10 @@ class RichReporter(BaseReporter):
     def task_update(self, info: Any, elapsed: float, estimate: float) -> None:
         super().task_update(info, elapsed, estimate)
         self.status = str(getattr(info, "status", "") or "")
-        self._phase = "rendering" if self.status == "RUNNING" else "queued" if self.status == "PENDING" else self._phase
+        if self.status == "RUNNING":
+            self._phase = "rendering"
+        elif self.status == "PENDING" or self._phase in ("validating", "uploading", "submitting"):
+            self._phase = "queued"  # a task exists now: never show a phase from before the submit
         self._elapsed, self._elapsed_at, self._estimate = elapsed, self.clock(), estimate
         self._refresh()
 
