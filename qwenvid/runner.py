@@ -380,6 +380,7 @@ class Session:
 
     def follow(self, ref: str, options: RunOptions, reporter: Reporter) -> RunResult:
         """Wait for a known task (ledger id or task id) and download its video."""
+        _check_named_output(options)
         row = self.ledger.get(ref) or self.ledger.record_external(ref, base_url=self.settings.base_url)
         return self._follow_row(row, options, reporter)
 
@@ -391,10 +392,7 @@ class Session:
             # Already on disk: say where, rather than writing a second copy of the same video.
             reporter.notice(f"Task {task_id} was already downloaded: {row.video_path} (not writing another copy).")
             return self._result_from_row(row)
-        if options.output is not None:
-            from qwenvid.download import check_output_target
-
-            check_output_target(options.output, overwrite=options.overwrite)
+        _check_named_output(options)
         info = self._poll_once(row)
         if info.status in TERMINAL and info.status != "SUCCEEDED":
             raise errors.task_failure(info.status, info.code, info.message, task_id=task_id, request_id=info.request_id)
@@ -658,6 +656,14 @@ class Session:
             size=row.video_size,
             actual_prompt=row.actual_prompt,
         )
+
+
+def _check_named_output(options: RunOptions) -> None:
+    """An -o given to a follow-up or fetch is held to the run's rules (.mp4, no silent second name)."""
+    if options.output is not None:
+        from qwenvid.download import check_output_target
+
+        check_output_target(options.output, overwrite=options.overwrite)
 
 
 def _fingerprint(plan: Plan) -> str:

@@ -144,6 +144,9 @@ def test_fetch_of_a_downloaded_task_says_where_it_is(cli: EmulatorThread) -> Non
     Path("mine.mp4").write_bytes(b"x")
     refused = run("fetch", data["task_id"], "-o", "mine.mp4")
     assert refused.exit_code == 2 and "already exists" in refused.stderr
+    waited = run("status", data["task_id"], "--wait", "-o", "mine.mp4")
+    assert waited.exit_code == 2 and "already exists" in waited.stderr
+    assert Path("mine.mp4").read_bytes() == b"x" and not Path("mine-1.mp4").exists()
 
 
 # -- tasks the service does not know; status without a key -----------------------------------------

@@ -59,11 +59,11 @@ def submit_default(cost: Any, *, settings: Any, emulated: bool) -> bool:
 
 def ask_yes_no(question: str, *, default: bool) -> bool:
     """A plain y/n question on stderr (no live display may be running). Ctrl-C or end of input: exit 130."""
-    import click
+    import typer
 
     try:
-        return bool(click.confirm(question, default=default, err=True))
-    except (click.Abort, KeyboardInterrupt, EOFError):
+        return bool(typer.confirm(question, default=default, err=True))
+    except (typer.Abort, KeyboardInterrupt, EOFError):
         sys.stderr.write("\n")
         raise Interrupted(f"Stopped at the question. {NOTHING_SUBMITTED}") from None
 
