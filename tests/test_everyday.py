@@ -262,3 +262,13 @@ def test_no_hint_points_at_a_task_that_died_with_the_in_process_emulator(error: 
     emulated_hint(error)
     assert "qwenvid status" not in (error.hint or "") and "qwenvid fetch" not in (error.hint or "")
     assert "run the command again" in (error.hint or "")
+
+
+def test_resume_json_with_a_failed_task_is_still_one_object(cli: EmulatorThread) -> None:
+    cli.arm("fail:InternalError.Algo:1")
+    task_id = run("t2v", "A kitten", *SMALL, "--detach").stdout.strip()
+    result = run("resume", "--json")
+    assert result.exit_code == 8, result.stderr
+    data = json.loads(result.stdout)  # fails on a second JSON document
+    assert data["exit_code"] == 8 and data["outcomes"][0]["error"]["task_id"] == task_id
+    assert "failed" in result.stderr

@@ -370,6 +370,9 @@ def resume(
             reporter.close()
     worst = _report_outcomes(out, outcomes)
     if worst is not None:
+        if out.json:  # the outcomes object already carries every error: one JSON object, not two
+            out.error(worst.message, worst.hint)
+            raise typer.Exit(int(worst.exit_code))
         raise worst
 
 
@@ -379,6 +382,7 @@ def _report_outcomes(out: Output, outcomes: list[Any]) -> QwenvidError | None:
     if out.json:
         out.result_json(
             {
+                "exit_code": max((int(error.exit_code) for error in errors), default=0),
                 "outcomes": [
                     {
                         "ref": item.ref,
