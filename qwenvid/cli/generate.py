@@ -633,7 +633,8 @@ GENERATE_EXAMPLES = examples(
     """qwenvid generate --request '{"prompt": "A kitten in the moonlight", "model": "wan2.6-t2v"}'""",
     "qwenvid generate --file request.json --dry-run --json",
     "qwenvid generate --file request.json --model wan2.7-t2v",
-    """qwenvid generate --request '{"prompt": "Bloom", "first_frame_url": "bud.png"}' --mode i2v --dry-run""",
+    """qwenvid generate --request '{"prompt": "Bloom", "first_frame_url": "https://example.com/bud.png"}' """
+    "--mode i2v --dry-run",
     "qwenvid --emulator generate --file request.json",
 )
 MODES = ("t2v", "i2v", "kf2v", "r2v", "vace")
