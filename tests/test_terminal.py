@@ -59,6 +59,18 @@ def test_no_at_the_question_is_plain_and_submits_nothing(paid: dict[str, str], l
     assert live_emulator.state.task_count() == 0
 
 
+def test_no_with_json_is_still_the_one_object(paid: dict[str, str], live_emulator: EmulatorThread) -> None:
+    import json
+
+    term = one_liner(paid, "--json")
+    term.wait_for("Submit and pay for 5 s")
+    term.type("n" + ENTER)
+    assert term.finish() == 1
+    text = term.raw.decode()
+    data = json.loads(text[text.index("{") : text.rindex("}") + 1])  # stdout and stderr share the terminal
+    assert data["exit_code"] == 1 and data["error"]["type"] == "Declined" and data["task_id"] is None
+
+
 def test_ctrl_c_at_the_question_exits_130_with_nothing_submitted(
     paid: dict[str, str], live_emulator: EmulatorThread
 ) -> None:

@@ -72,7 +72,12 @@ def decline(out: Output) -> None:
     """The user said no: not an error, but nothing was made, so the exit code is 1."""
     import typer
 
-    out.info(f"{NOTHING_SUBMITTED} (you answered no; nothing was spent)")
+    text = f"{NOTHING_SUBMITTED} (you answered no; nothing was spent)"
+    if out.json:
+        from qwenvid.cli._envelope import plain_error_envelope
+
+        out.result_json(plain_error_envelope("Declined", text, 1))
+    out.info(text)
     raise typer.Exit(1)
 
 

@@ -62,10 +62,14 @@ def envelope(
     return data
 
 
+def plain_error_envelope(kind: str, message: str, exit_code: int, hint: str | None = None) -> dict[str, Any]:
+    """An outcome that is not a QwenvidError (a usage error, a declined question), in the same shape."""
+    return envelope(error=_Plain({"error": kind, "message": message, "hint": hint}), exit_code=exit_code)
+
+
 def usage_error_envelope(message: str) -> dict[str, Any]:
     """A command line Click could not parse (unknown option, bad value): exit 2, same shape."""
-    error = {"error": "UsageError", "message": message, "hint": "See --help.", "code": None}
-    return envelope(error=_Plain(error), exit_code=2)
+    return plain_error_envelope("UsageError", message, 2, "See --help.")
 
 
 class _Plain:
