@@ -209,13 +209,17 @@ def test_rich_done_line_shows_the_whole_path() -> None:
 
 def test_rich_second_upload_starts_its_own_bar() -> None:
     clock = ManualClock()
-    reporter = RichReporter(capture_console(), clock=clock, auto_refresh=False)
+    console = capture_console()
+    reporter = RichReporter(console, clock=clock, auto_refresh=False)
     reporter.phase("uploading", "first.png")
     reporter.transfer("uploading", 0, 1000)
     reporter.transfer("uploading", 1000, 1000)
     reporter.phase("uploading", "second.png")
     assert "second.png" in screen(reporter) and "1000 B" not in screen(reporter)
+    reporter.transfer("uploading", 500, 500)
     reporter.close()
+    text = console.file.getvalue()  # type: ignore[attr-defined]
+    assert "Uploaded first.png (1000 B)" in text and "Uploaded second.png (500 B)" in text
 
 
 def test_rich_label_after_the_submit_is_never_validating() -> None:

@@ -138,6 +138,7 @@ class RichReporter(BaseReporter):
         self._elapsed_at: float | None = None  # local clock reading when _elapsed was last set
         self._estimate: float = 0
         self._transfer_start: tuple[float, int] | None = None
+        self._uploaded: set[str] = set()
         self._live: Live | None = None
 
     # -- the Reporter protocol --------------------------------------------------------------
@@ -169,6 +170,10 @@ class RichReporter(BaseReporter):
         if self._transfer_start is None:
             self._transfer_start = (now, done)
         self._done, self._total = done, total
+        if self._phase == "uploading" and total is not None and done >= total and self._message not in self._uploaded:
+            # Each file leaves its own line above the live one; the bar moves on to the next file.
+            self._uploaded.add(self._message)
+            self.console.print(f"Uploaded {self._message} ({human_bytes(done)})", markup=False, highlight=False)
         self._refresh()
 
     def notice(self, text: str) -> None:
