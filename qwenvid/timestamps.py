@@ -34,12 +34,13 @@ def iso_utc(value: object) -> str | None:
     return moment.isoformat(timespec="milliseconds") if moment else (None if value in (None, "") else str(value))
 
 
-def shown(value: object) -> str:
-    """For people: "2026-01-31 06:18:52 UTC" (or '-' when there is no time)."""
+def shown(value: object, *, label: bool = True) -> str:
+    """For people: "2026-01-31 06:18:52 UTC" (or '-' when there is no time); `label=False` for a table
+    column whose header says "(UTC)"."""
     moment = as_utc(value)
     if moment is None:
         return "-" if value in (None, "") else str(value)
-    return moment.strftime("%Y-%m-%d %H:%M:%S UTC")
+    return moment.strftime("%Y-%m-%d %H:%M:%S UTC" if label else "%Y-%m-%d %H:%M:%S")
 
 
 # Ledger fields that hold the server's own (zone-less UTC+8) times; every other time there is UTC already.

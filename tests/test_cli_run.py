@@ -20,6 +20,7 @@ from typer.testing import CliRunner, Result
 from qwenvid.cli import _session, app
 from qwenvid.emulator.config import EmulatorConfig, ManualClock
 from qwenvid.emulator.server import EmulatorThread
+from qwenvid.timestamps import as_utc
 from tests.support.videos import make_mp4
 
 
@@ -317,7 +318,7 @@ def test_tasks_lists_the_ledger_with_filters_and_totals(cli: EmulatorThread) -> 
     header, *rows = listed.stdout.splitlines()
     assert header.split("\t") == ["task id", "status", "model", "created (UTC)"]
     assert sorted(row.split("\t")[1] for row in rows) == ["PENDING", "SUCCEEDED"]
-    assert all(row.split("\t")[3].endswith(" UTC") for row in rows)
+    assert all(as_utc(row.split("\t")[3] + "+00:00") for row in rows)
 
 
 def test_resume_finishes_detached_tasks(cli: EmulatorThread) -> None:

@@ -299,7 +299,7 @@ def _print_local(out: Output, rows: list[Any]) -> None:
                 row.remote_status or row.local_state or "-",
                 row.mode or "-",
                 row.model or "-",
-                shown(row.created_at),
+                shown(row.created_at, label=False),
                 _billed_text(row),
                 row.video_path or "-",
             ]
@@ -332,7 +332,7 @@ def _print_remote(out: Output, task_page: Any) -> None:
                 str(data.get("task_id", "-")),
                 str(data.get("status", "-")),
                 str(data.get("model_name") or data.get("model") or "-"),
-                shown(data.get("gmt_create")),
+                shown(data.get("gmt_create"), label=False),
             ]
         )
     out.table(["task id", "status", "model", "created (UTC)"], rows)
