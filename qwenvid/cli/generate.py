@@ -197,6 +197,9 @@ def run_request(state: CliState, request: Any, flags: RunFlags) -> None:
         finally:
             reporter.close()
     emit_result(out, result)
+    from qwenvid.cli._preview import preview_after_run
+
+    preview_after_run(state, opened.settings, result.video_path)
 
 
 def emulated_hint(exc: QwenvidError) -> None:
