@@ -388,7 +388,7 @@ class Session:
         """Download the video of a finished task, also one the ledger never saw."""
         row = self.ledger.get(ref) or self.ledger.record_external(ref, base_url=self.settings.base_url)
         task_id = _task_id_of(row)
-        if options.output is None and row.video_path and Path(row.video_path).is_file():
+        if row.video_path and Path(row.video_path).is_file() and _same_target(options.output, row.video_path):
             # Already on disk: say where, rather than writing a second copy of the same video.
             reporter.notice(f"Task {task_id} was already downloaded: {row.video_path} (not writing another copy).")
             return self._result_from_row(row)
@@ -656,6 +656,14 @@ class Session:
             size=row.video_size,
             actual_prompt=row.actual_prompt,
         )
+
+
+def _same_target(output: Path | None, video_path: str) -> bool:
+    """No -o, or an -o naming the very file (or the folder) the video is already in."""
+    if output is None:
+        return True
+    target, existing = Path(output).expanduser().resolve(), Path(video_path).resolve()
+    return target == existing or target == existing.parent
 
 
 def _check_named_output(options: RunOptions) -> None:

@@ -140,6 +140,8 @@ def test_fetch_of_a_downloaded_task_says_where_it_is(cli: EmulatorThread) -> Non
     assert again.stdout.strip() == data["video_path"]
     assert "already downloaded" in again.stderr and data["video_path"] in again.stderr
     assert sorted(Path("output/qwenvid").glob("*.mp4")) == videos  # no second copy
+    same = run("fetch", data["task_id"], "-o", data["video_path"])  # naming the file it is already in
+    assert same.exit_code == 0 and "already downloaded" in same.stderr
     # Fetching to a file that exists is the same refusal as a run's.
     Path("mine.mp4").write_bytes(b"x")
     refused = run("fetch", data["task_id"], "-o", "mine.mp4")
