@@ -117,7 +117,7 @@ def test_an_existing_output_file_is_refused_before_anything_is_spent(cli: Emulat
     assert "out.mp4 already exists" in result.stderr and "--overwrite" in result.stderr
     assert cli.state.task_count() == 0 and Path("out.mp4").read_bytes() == b"the old video"
     assert not Path("out-1.mp4").exists()
-    replaced = run("t2v", "A kitten", *SMALL, "-o", "out.mp4", "--overwrite")
+    replaced = run("t2v", "A kitten", *SMALL, "-o", "out.mp4", "--force")  # `media`'s word works too
     assert replaced.exit_code == 0, replaced.stderr
     assert replaced.stdout.strip() == "out.mp4" and Path("out.mp4").stat().st_size > 1000
     assert not Path("out-1.mp4").exists() and not Path("out.mp4.part").exists()

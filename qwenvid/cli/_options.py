@@ -141,6 +141,7 @@ OverwriteOpt = Annotated[
     bool,
     typer.Option(
         "--overwrite",
+        "--force",  # the word `qwenvid media` uses for the same thing
         help="Replace the file -o names if it exists (without it, an existing file is refused).",
         rich_help_panel=RUN,
     ),
