@@ -431,3 +431,6 @@ def test_emulator_runs_are_listed_but_never_billed_resumed_or_used_as_history(
     assert ledger.unfinished() == [] and ledger.totals() == []
     assert ledger.history_durations("wan2.1-t2v-turbo", 5, "480P") == []
     assert run("resume").exit_code == 0  # nothing to do: the detached emulator task died with its emulator
+    gone = json.loads(run("tasks", "--json").stdout)["tasks"][0]["task_id"]
+    status = run("--emulator", "status", gone)
+    assert status.exit_code == 8 and "in-process emulator" in status.stderr and "tasks --remote" not in status.stderr

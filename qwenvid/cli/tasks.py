@@ -97,6 +97,14 @@ def _unknown_task(ref: str, report: Any) -> QwenvidError | None:
     if report.remote is None or report.remote.status != "UNKNOWN":
         return None
     task_id = report.remote.task_id or ref
+    if report.row is not None and report.row.origin == "emulated":
+        return TaskFailed(
+            f"Task {task_id} ran on an in-process emulator (--emulator), which stopped with its command: "
+            "the task is gone (its video, if downloaded, is listed above).",
+            status="UNKNOWN",
+            task_id=task_id,
+            hint="Run the command again with --emulator (it is free).",
+        )
     where = " The local ledger has it (shown above)." if report.row is not None else ""
     return TaskFailed(
         f"The service does not know task {task_id}: it never existed, or it ended more than 24 h ago.{where}",
