@@ -1052,6 +1052,10 @@ SKILL_JSON_FIELDS = frozenset(
         "reference_images",
         "obj_or_bg",
         "extend_prompt",
+        # The skill's run settings, not request fields: timeout_s is the CLI's --timeout when that is not
+        # given; poll_interval_s has nothing to set (qwenvid's poller picks its own intervals).
+        "timeout_s",
+        "poll_interval_s",
     }
 )
 

@@ -61,6 +61,16 @@ def test_unknown_request_fields_are_refused_by_name(
     assert result.stdout == "" and cli.state.task_count() == 0
 
 
+def test_the_skills_run_settings_are_accepted_and_timeout_s_is_the_wait(cli: EmulatorThread) -> None:
+    request = json.dumps({"prompt": "A kitten", "model": "wan2.1-t2v-turbo", "size": "832*480", "timeout_s": 0,
+                          "poll_interval_s": 15})
+    result = run("generate", "--request", request)
+    assert result.exit_code == 5, result.stderr  # timeout_s 0: the wait ended at once, the task runs on
+    assert cli.state.task_count() == 1
+    bad = run("generate", "--request", json.dumps({"prompt": "x", "timeout_s": "soon"}))
+    assert bad.exit_code == 2 and "timeout_s" in bad.stderr
+
+
 def test_every_documented_skill_field_is_accepted() -> None:
     request = request_from_skill_json(
         {"model": "wan2.6-t2v", "input": {"prompt": "x", "negative_prompt": "blur"}, "parameters": {"size": "1280*720"}}

@@ -89,6 +89,12 @@ def read_skill_json(flags: RunFlags) -> dict[str, Any] | None:
         raise ValidationError(f"The request is not valid JSON: {exc.msg} (line {exc.lineno}).") from None
     if not isinstance(data, dict):
         raise ValidationError("The request must be a JSON object.")
+    wait = data.get("timeout_s")
+    if wait is not None:
+        if isinstance(wait, bool) or not isinstance(wait, int | float) or wait < 0:
+            raise ValidationError(f'"timeout_s" {wait!r} is not a number of seconds (0 or more).')
+        if flags.timeout is None:
+            flags.timeout = float(wait)  # the skill's own wait limit; --timeout wins over it
     return data
 
 
