@@ -595,6 +595,8 @@ class Session:
                 expect=_expectation(row),
                 on_progress=lambda done, total: reporter.transfer(Phase.DOWNLOADING, done, total),
                 sleep=self.sleep,
+                resume_key=task_id,  # a .part an interrupted run left for this task is continued
+                sha256=row.video_sha256,
                 overwrite=options.overwrite and options.output is not None,
             )
         except errors.DownloadError as exc:
