@@ -11,7 +11,7 @@ from qwenvid.cli._envelope import envelope
 from qwenvid.cli._options import FetchTimeoutOpt, JsonOpt, OutputOpt, OverwriteOpt, TaskRefArg, TimeoutOpt, WaitOpt
 from qwenvid.cli._output import Output, clean
 from qwenvid.cli._progress import make_reporter
-from qwenvid.cli._session import EMULATOR_ESTIMATE_SECONDS, open_session, state_of
+from qwenvid.cli._session import CliState, open_session, state_of
 from qwenvid.cli.generate import emit_result, examples, interrupted
 from qwenvid.cost import is_free_service
 from qwenvid.errors import APIError, QwenvidError, TaskFailed, ValidationError
@@ -36,11 +36,10 @@ TASKS_EXAMPLES = examples(
 RESUME_EXAMPLES = examples("qwenvid resume", "qwenvid resume --timeout 600 --json")
 
 
-def _run_options(opened: Any, output: Any, timeout: float | None, overwrite: bool = False) -> Any:
+def _run_options(state: CliState, opened: Any, output: Any, timeout: float | None, overwrite: bool = False) -> Any:
     from qwenvid.runner import RunOptions
 
-    estimate = EMULATOR_ESTIMATE_SECONDS if opened.emulated else None
-    return RunOptions(output=output, timeout=timeout, estimate=estimate, overwrite=overwrite)
+    return RunOptions(output=output, timeout=timeout, estimate=state.estimate(opened.emulated), overwrite=overwrite)
 
 
 def status(
@@ -59,7 +58,7 @@ def status(
         if wait:
             reporter = make_reporter(out)
             try:
-                result = opened.session.follow(ref, _run_options(opened, output, timeout, overwrite), reporter)
+                result = opened.session.follow(ref, _run_options(state, opened, output, timeout, overwrite), reporter)
             except KeyboardInterrupt:
                 raise interrupted(reporter.task_id or ref) from None
             finally:
@@ -189,7 +188,7 @@ def fetch(
     with open_session(state, timeout=timeout) as opened:
         reporter = make_reporter(state.out)
         try:
-            result = opened.session.fetch(task_id, _run_options(opened, output, timeout, overwrite), reporter)
+            result = opened.session.fetch(task_id, _run_options(state, opened, output, timeout, overwrite), reporter)
         finally:
             reporter.close()
     emit_result(state.out, result)
@@ -372,7 +371,7 @@ def resume(
     with open_session(state, timeout=timeout) as opened:
         reporter = make_reporter(out)
         try:
-            outcomes = opened.session.resume(_run_options(opened, output, timeout), reporter)
+            outcomes = opened.session.resume(_run_options(state, opened, output, timeout), reporter)
         except KeyboardInterrupt:
             raise interrupted(reporter.task_id) from None
         finally:
