@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from qwenvid import errors
 from qwenvid.cost import CostEstimate, estimate_cost
+from qwenvid.timestamps import iso_utc, with_utc_times
 
 if TYPE_CHECKING:
     import httpx
@@ -97,6 +98,8 @@ class RunOptions:
     timeout: float | None = None
     detach: bool = False
     estimate: float | None = None
+    # Replace an existing file named by `output` (otherwise naming an existing file is refused).
+    overwrite: bool = False
 
 
 @dataclass
@@ -167,14 +170,16 @@ class StatusReport:
     remote: TaskInfo | None
 
     def to_json(self) -> dict[str, Any]:
-        data: dict[str, Any] = {"local": self.row.to_dict() if self.row else None, "remote": None}
+        # One zone everywhere: the server's zone-less UTC+8 times become UTC.
+        local = with_utc_times(self.row.to_dict()) if self.row else None
+        data: dict[str, Any] = {"local": local, "remote": None}
         if self.remote is not None:
             data["remote"] = {
                 "task_id": self.remote.task_id,
                 "status": self.remote.status,
-                "submit_time": self.remote.submit_time,
-                "scheduled_time": self.remote.scheduled_time,
-                "end_time": self.remote.end_time,
+                "submit_time": iso_utc(self.remote.submit_time),
+                "scheduled_time": iso_utc(self.remote.scheduled_time),
+                "end_time": iso_utc(self.remote.end_time),
                 "video_url": self.remote.video_url,
                 "code": self.remote.code,
                 "message": self.remote.message,
@@ -279,7 +284,10 @@ class Session:
             spec, params.get("duration"), reference_seconds, input_video_seconds=input_seconds
         )
         tier = resolution_tier(spec, size=size, resolution=resolution)
-        cost = estimate_cost(request.model, seconds, tier, self.settings.prices)
+        billed_references = reference_seconds if spec.mode == "r2v" else 0.0
+        cost = estimate_cost(
+            request.model, seconds, tier, self.settings.prices, reference_seconds=billed_references
+        )
         return Plan(request, spec, payload, inputs, list(warnings), cost)
 
     def dry_run(self, plan: Plan) -> dict[str, Any]:
@@ -313,7 +321,7 @@ class Session:
 
         client = self.client  # raises for a missing key before a ledger row exists
         # A video that cannot be saved is a paid video lost for a day: find out before paying.
-        check_output_target(options.output or self.settings.output_dir)
+        check_output_target(options.output or self.settings.output_dir, overwrite=options.overwrite)
         ledger = self.ledger
         row = ledger.create(
             mode=plan.mode,
@@ -383,6 +391,7 @@ class Session:
 
     def follow(self, ref: str, options: RunOptions, reporter: Reporter) -> RunResult:
         """Wait for a known task (ledger id or task id) and download its video."""
+        _check_named_output(options)
         from qwenvid.client import check_task_id  # a malformed id is refused, never stored
 
         row = self.ledger.get(ref) or self.ledger.record_external(
@@ -398,6 +407,11 @@ class Session:
             check_task_id(ref), base_url=self.settings.base_url
         )
         task_id = _task_id_of(row)
+        if row.video_path and Path(row.video_path).is_file() and _same_target(options.output, row.video_path):
+            # Already on disk: say where, rather than writing a second copy of the same video.
+            reporter.notice(f"Task {task_id} was already downloaded: {row.video_path} (not writing another copy).")
+            return self._result_from_row(row)
+        _check_named_output(options)
         info = self._poll_once(row)
         if info.status in TERMINAL and info.status != "SUCCEEDED":
             raise errors.task_failure(info.status, info.code, info.message, task_id=task_id, request_id=info.request_id)
@@ -626,6 +640,7 @@ class Session:
                 sleep=self.sleep,
                 resume_key=task_id,  # a .part an interrupted run left for this task is continued
                 sha256=row.video_sha256,
+                overwrite=options.overwrite and options.output is not None,
             )
         except errors.DownloadError as exc:
             self.ledger.set_download_error(row.id, exc.message)
@@ -634,6 +649,8 @@ class Session:
             raise
         finally:
             http.close()
+        for notice in result.notices:
+            reporter.notice(notice)
         reporter.phase(Phase.VERIFYING, str(result.path))
         self.ledger.set_download(row.id, result.path, result.size, result.sha256)
         final = self.ledger.get(row.id) or row
@@ -649,8 +666,8 @@ class Session:
                 "orig_prompt": info.orig_prompt,
                 "actual_prompt": info.actual_prompt,
                 "usage": info.usage,
-                "submit_time": info.submit_time,
-                "end_time": info.end_time,
+                "submit_time": iso_utc(info.submit_time),
+                "end_time": iso_utc(info.end_time),
                 "sha256": result.sha256,
                 "size": result.size,
                 "probe": _probe_dict(result.probe),
@@ -684,6 +701,22 @@ class Session:
             size=row.video_size,
             actual_prompt=row.actual_prompt,
         )
+
+
+def _same_target(output: Path | None, video_path: str) -> bool:
+    """No -o, or an -o naming the very file (or the folder) the video is already in."""
+    if output is None:
+        return True
+    target, existing = Path(output).expanduser().resolve(), Path(video_path).resolve()
+    return target == existing or target == existing.parent
+
+
+def _check_named_output(options: RunOptions) -> None:
+    """An -o given to a follow-up or fetch is held to the run's rules (.mp4, no silent second name)."""
+    if options.output is not None:
+        from qwenvid.download import check_output_target
+
+        check_output_target(options.output, overwrite=options.overwrite)
 
 
 def _fingerprint(plan: Plan) -> str:

@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 from qwenvid.catalogue import MODELS, SELECTABLE_REGIONS
 from qwenvid.cli import app
 from qwenvid.config import CONFIG_KEYS, REGIONS
-from tests.support.terminal import QWENVID, run_in_terminal
+from tests.support.pty_run import QWENVID, run_in_terminal
 
 
 def invoke(args: list[str], **kwargs: object) -> object:
@@ -76,7 +76,7 @@ def test_tasks_wide_shows_every_column_in_full(three_tasks: list[str]) -> None:
 def test_tasks_piped_keeps_full_values(three_tasks: list[str]) -> None:
     result = invoke(["tasks"])
     rows = [line.split("\t") for line in result.stdout.splitlines()]  # type: ignore[attr-defined]
-    assert rows[0] == ["local id", "task id", "status", "mode", "model", "created", "billed s", "video"]
+    assert rows[0] == ["local id", "task id", "status", "mode", "model", "created (UTC)", "billed s", "video"]
     assert {row[1] for row in rows[1:]} == set(three_tasks)
     assert all("/a/rather/deeply/" in row[7] and row[7].endswith(".mp4") for row in rows[1:])
 

@@ -35,20 +35,46 @@ def report_error(exc: BaseException, out: Output) -> int:
     exc = environment_error(exc) or exc
     if isinstance(exc, QwenvidError):
         if out.json:
-            out.result_json(exc.to_dict())
+            from qwenvid.cli._envelope import envelope
+
+            out.result_json(
+                envelope(
+                    getattr(exc, "result", None),
+                    error=exc,
+                    exit_code=int(exc.exit_code),
+                    extra=getattr(exc, "extra", None),
+                )
+            )
         out.error(exc.message, exc.hint)
         return int(exc.exit_code)
     # A bug, not a user error: say so briefly; the traceback is one flag away.
+    if out.json:
+        from qwenvid.cli._envelope import envelope
+
+        out.result_json(envelope(error=exc, exit_code=int(ExitCode.ERROR)))
     out.error(f"unexpected {type(exc).__name__}: {clean(exc)}", "Run again with --debug (or QWENVID_DEBUG=1).")
     return int(ExitCode.ERROR)
+
+
+# Click's UsageError, whichever copy of Click this Typer uses (newer Typers vendor their own).
+USAGE_ERROR: type[Exception] = next(cls for cls in typer.BadParameter.__mro__ if cls.__name__ == "UsageError")
+
+
+def _usage_error_json(exc: Any, args: list[str]) -> None:
+    """With --json anywhere on the command line, a usage error is also the one JSON object on stdout."""
+    if "--json" in args[: args.index("--")] if "--" in args else "--json" in args:
+        from qwenvid.cli._envelope import usage_error_envelope
+
+        Output(json=True).result_json(usage_error_envelope(clean(exc.format_message())))
 
 
 def _usage_error(exc: click.UsageError, args: list[str]) -> int:
     """Click's usage errors as one `Error:` line with a hint, through the same path as every other error."""
     ctx = exc.ctx
     where = ctx.command_path if ctx is not None else "qwenvid"
+    _usage_error_json(exc, args)  # with --json: the one JSON object on stdout (the envelope's usage shape)
     error = UsageError(exc.format_message(), hint=f"See `{where} --help`.")
-    return report_error(error, Output(json="--json" in args, debug=_debug_requested(args)))
+    return report_error(error, Output(debug=_debug_requested(args)))
 
 
 def _debug_requested(args: list[str]) -> bool:
@@ -105,7 +131,7 @@ class QwenvidGroup(TyperGroup):
     def invoke(self, ctx: Any) -> Any:
         try:
             return super().invoke(ctx)
-        except (typer.Exit, typer.Abort):
+        except (typer.Exit, typer.Abort, USAGE_ERROR):  # usage errors: main() reports them (JSON too)
             raise
         except BrokenPipeError:
             silence_stdout()  # `qwenvid tasks | head -1`: the reader has what it wanted
