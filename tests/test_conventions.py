@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 from qwenvid.catalogue import MODELS, SELECTABLE_REGIONS
 from qwenvid.cli import app
 from qwenvid.config import CONFIG_KEYS, REGIONS
-from tests.support.pty_run import QWENVID, run_in_terminal
+from tests.support.terminal import qwenvid_argv, run_in_terminal
 
 
 def invoke(args: list[str], **kwargs: object) -> object:
@@ -82,7 +82,7 @@ def test_tasks_piped_keeps_full_values(three_tasks: list[str]) -> None:
 
 
 def test_tasks_piped_into_head_exits_quietly(three_tasks: list[str]) -> None:
-    process = subprocess.Popen([QWENVID, "tasks"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    process = subprocess.Popen([*qwenvid_argv(), "tasks"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     assert process.stdout is not None and process.stderr is not None
     process.stdout.close()  # the reader is gone before qwenvid writes: like `| head -0`
     stderr = process.stderr.read().decode()
@@ -131,7 +131,7 @@ def test_version() -> None:
 @pytest.mark.parametrize(("shell", "marker"), [("zsh", "#compdef qwenvid"), ("fish", "complete --command qwenvid"),
                                                ("bash", "complete -o default -F")])  # fmt: skip
 def test_show_completion_honours_the_shell(shell: str, marker: str) -> None:
-    done = subprocess.run([QWENVID, "--show-completion", shell], capture_output=True, text=True, timeout=60)
+    done = subprocess.run([*qwenvid_argv(), "--show-completion", shell], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     assert marker in done.stdout
 
@@ -139,7 +139,7 @@ def test_show_completion_honours_the_shell(shell: str, marker: str) -> None:
 def complete(words: str) -> list[str]:
     env = {**os.environ, "_QWENVID_COMPLETE": "complete_bash", "COMP_WORDS": words,
            "COMP_CWORD": str(len(words.split()) - (0 if words.endswith(" ") else 1))}  # fmt: skip
-    done = subprocess.run([QWENVID], capture_output=True, text=True, env=env, timeout=60)
+    done = subprocess.run(qwenvid_argv(), capture_output=True, text=True, env=env, timeout=60)
     assert done.returncode == 0, done.stderr
     return done.stdout.split()
 

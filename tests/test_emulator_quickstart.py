@@ -427,26 +427,26 @@ def test_frames_converted_by_strips_look_like_whole_conversions(size: tuple[int,
 def test_emulator_command_in_a_real_terminal(tmp_path: Path) -> None:
     import re
 
-    from tests.test_media_cli import Terminal
+    from tests.support.terminal import Terminal
 
-    terminal = Terminal(["emulator", "--port", "0"], dict(os.environ), tmp_path)
+    terminal = Terminal("emulator", "--port", "0", env=dict(os.environ), cwd=tmp_path)
     terminal.expect("DASHSCOPE_HTTP_BASE_URL=")
     found = re.search(r"http://127\.0\.0\.1:\d+/api/v1", terminal.text)
     assert found and terminal.text.lstrip().startswith(found.group(0))  # the URL is the first line
     url = found.group(0)
     task_id = httpx.post(url + T2V_PATH, json=BODY, headers=HEADERS).json()["output"]["task_id"]
     terminal.expect(f"POST /api/v1{T2V_PATH} 200 task {task_id} PENDING")
-    terminal.process.send_signal(signal.SIGINT)  # Ctrl-C stops it quietly
+    terminal.child.kill(signal.SIGINT)  # Ctrl-C stops it quietly
     assert terminal.finish(timeout=20) == 0
     assert "Traceback" not in terminal.text
 
 
 @pytest.mark.slow
 def test_an_emulator_fault_and_the_progress_in_one_real_terminal(tmp_path: Path) -> None:
-    from tests.test_media_cli import Terminal
+    from tests.support.terminal import Terminal
 
     args = ["t2v", "A kitten", *SMALL, "--emulator-fault", "fail:DataInspectionFailed:1"]
-    terminal = Terminal(args, {**os.environ, "TERM": "xterm-256color"}, tmp_path)
+    terminal = Terminal(*args, env={**os.environ, "TERM": "xterm-256color"}, cwd=tmp_path)
     terminal.expect("submitted")
     terminal.expect("DataInspectionFailed")
     assert terminal.finish() == 10

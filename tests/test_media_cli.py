@@ -6,17 +6,11 @@ Rich console of a known width and in a pty; every file is probed with PyAV.
 
 from __future__ import annotations
 
-import fcntl
 import io
 import json
 import os
-import pty
 import re
-import shutil
-import struct
 import subprocess
-import sys
-import termios
 from pathlib import Path
 
 import av
@@ -29,18 +23,13 @@ from qwenvid.cli import app
 from qwenvid.cli._preview import ThumbnailStrip, iter_lines, strip_for
 from tests.support.media_files import make_image, make_mp4
 from tests.support.sound import make_tone_wav
+from tests.support.terminal import Terminal, qwenvid_argv, run_in_terminal
 
 SUBCOMMANDS = ("info", "frame", "trim", "tail", "concat", "add-audio", "sheet", "preview", "fit")
 
 
 def run(*args: str) -> object:
     return CliRunner().invoke(app, list(args))
-
-
-def qwenvid_argv() -> list[str]:
-    beside = Path(sys.executable).with_name("qwenvid")
-    script = str(beside) if beside.exists() else shutil.which("qwenvid")
-    return [script] if script else [sys.executable, "-m", "qwenvid"]
 
 
 @pytest.fixture
@@ -171,27 +160,6 @@ def test_preview_in_a_pipe_prints_nothing_on_stdout(clip: Path) -> None:
     assert done.stderr.strip() == f"{clip}: 2.00 s, 64x48, 30 fps, audio aac"
 
 
-def run_in_pty(args: list[str], env: dict[str, str], *, columns: int = 100, cwd: Path) -> tuple[int, str]:
-    """Run the console script with stdin/stdout/stderr on a pseudo-terminal; return its exit code and screen bytes."""
-    leader, follower = pty.openpty()
-    fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 40, columns, 0, 0))
-    process = subprocess.Popen(
-        [*qwenvid_argv(), *args], stdin=follower, stdout=follower, stderr=follower, env=env, cwd=cwd, close_fds=True
-    )
-    os.close(follower)
-    chunks = []
-    while True:
-        try:
-            chunk = os.read(leader, 65536)
-        except OSError:
-            break
-        if not chunk:
-            break
-        chunks.append(chunk)
-    os.close(leader)
-    return process.wait(timeout=60), b"".join(chunks).decode(errors="replace")
-
-
 @pytest.mark.parametrize(
     ("json_out", "quiet", "flag", "configured", "terminal", "shown"),
     [
@@ -234,88 +202,38 @@ def test_a_finished_generation_shows_a_thumbnail_strip_in_a_real_terminal(tmp_pa
     env = {**os.environ, "TERM": "xterm-256color", "COLORTERM": "truecolor", "COLUMNS": "100"}
     env.pop("NO_COLOR", None)
     t2v = ["--emulator", "t2v", "A fox in snow", "--duration", "2", "--size", "1280*720", "-y"]
-    code, screen = run_in_pty([*t2v, "-o", "a.mp4"], env, cwd=tmp_path)
+    run = run_in_terminal([*t2v, "-o", "a.mp4"], env=env, columns=100, cwd=tmp_path)
+    code, screen = run.returncode, run.output
     assert code == 0, screen
     assert "a.mp4" in screen
     picture = [line for line in screen.splitlines() if "▀" in line]
     assert 1 <= len(picture) <= 4  # one row of thumbnails, under the result
     assert screen.index("▀") > screen.index("a.mp4")
-    code, screen = run_in_pty([*t2v, "-o", "b.mp4", "--no-preview"], env, cwd=tmp_path)
+    run = run_in_terminal([*t2v, "-o", "b.mp4", "--no-preview"], env=env, columns=100, cwd=tmp_path)
+    code, screen = run.returncode, run.output
     assert code == 0 and "b.mp4" in screen and "▀" not in screen
-
-
-class Terminal:
-    """The console script on a pseudo-terminal: wait for text on the screen, type keys (a tiny pexpect)."""
-
-    ESCAPES = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07]*\x07|\x1b[@-Z\\-_=>]")
-
-    def __init__(self, args: list[str], env: dict[str, str], cwd: Path, columns: int = 120) -> None:
-        self.leader, follower = pty.openpty()
-        fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 40, columns, 0, 0))
-        self.process = subprocess.Popen(
-            [*qwenvid_argv(), *args], stdin=follower, stdout=follower, stderr=follower, env=env, cwd=cwd
-        )
-        os.close(follower)
-        self.text = ""
-        self.mark = 0
-
-    def _read(self, timeout: float) -> bool:
-        import select
-
-        ready, _, _ = select.select([self.leader], [], [], timeout)
-        if not ready:
-            return False
-        try:
-            chunk = os.read(self.leader, 65536)
-        except OSError:  # the program ended and closed the terminal
-            return False
-        self.text += self.ESCAPES.sub("", chunk.decode(errors="replace"))
-        return bool(chunk)
-
-    def expect(self, *wanted: str, timeout: float = 60) -> str:
-        """Wait for the first of `wanted` to appear after the last match; return it."""
-        import time
-
-        deadline = time.monotonic() + timeout
-        while True:
-            found = [(self.text.index(w, self.mark), w) for w in wanted if w in self.text[self.mark :]]
-            if found:
-                at, word = min(found)
-                self.mark = at + len(word)
-                return word
-            if not self._read(max(0.0, deadline - time.monotonic())):
-                raise AssertionError(f"never saw {wanted!r}; the screen ends with:\n{self.text[-1500:]}")
-
-    def send(self, keys: str) -> None:
-        os.write(self.leader, keys.encode())
-
-    def finish(self, timeout: float = 60) -> int:
-        while self._read(timeout):
-            pass
-        os.close(self.leader)
-        return self.process.wait(timeout=timeout)
 
 
 @pytest.mark.slow
 def test_the_wizard_offers_the_fit_in_a_real_terminal(tmp_path: Path) -> None:
     small = make_image(tmp_path / "tiny.png", 100, 100)
     env = {**os.environ, "TERM": "xterm-256color", "COLUMNS": "120"}
-    screen = Terminal(["--emulator", "wizard", "--dry-run"], env, cwd=tmp_path)
+    screen = Terminal("--emulator", "wizard", "--dry-run", env=env, cwd=tmp_path)
     screen.expect("What do you want to make?")
-    screen.send("\x1b[B\r")  # i2v
+    screen.type("\x1b[B\r")  # i2v
     screen.expect("Which model?")
-    screen.send("\r")
+    screen.type("\r")
     screen.expect("First frame image")
-    screen.send(f"{small}\r")
+    screen.type(f"{small}\r")
     screen.expect("100x100 px is out of range")
     screen.expect("Fix it now")
-    screen.send("\r")  # the default: yes
+    screen.type("\r")  # the default: yes
     screen.expect("Fitted tiny.png: resized 100x100 -> 360x360")
     done = "The same as a command"
     for _ in range(15):  # every other question: its default
         if screen.expect("?", done) == done:
             break
-        screen.send("\r")
+        screen.type("\r")
     assert screen.finish() == 0, screen.text[-1500:]
     assert "--image" in screen.text and str(tmp_path / "tiny-fit.png") in screen.text
     with Image.open(tmp_path / "tiny-fit.png") as fitted:
@@ -368,9 +286,10 @@ def test_preview_in_config_toml_must_be_true_or_false(isolated_env: Path) -> Non
 def test_preview_draws_thumbnails_in_a_real_terminal(clip: Path, tmp_path: Path) -> None:
     env = {**os.environ, "TERM": "xterm-256color", "COLORTERM": "truecolor"}
     env.pop("NO_COLOR", None)
-    code, screen = run_in_pty(
-        ["media", "preview", str(clip), "--frames", "4", "--rows", "3"], env, columns=60, cwd=tmp_path
+    run = run_in_terminal(
+        ["media", "preview", str(clip), "--frames", "4", "--rows", "3"], env=env, columns=60, cwd=tmp_path
     )
+    code, screen = run.returncode, run.output
     assert code == 0, screen
     lines = [line for line in screen.splitlines() if "▀" in line]
     assert len(lines) == 3

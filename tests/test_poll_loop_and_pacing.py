@@ -282,7 +282,7 @@ def test_a_run_waiting_for_a_slot_says_so_in_a_real_terminal_and_goes_when_one_f
 ) -> None:
     import os
 
-    from tests.test_media_cli import Terminal
+    from tests.support.terminal import Terminal
 
     emulator = make_emulator(EmulatorConfig(running_seconds=0.5, results_dir=tmp_path / "emu"))
     # Another process (say) holds all five wan2.6-t2v running slots of this service.
@@ -293,7 +293,7 @@ def test_a_run_waiting_for_a_slot_says_so_in_a_real_terminal_and_goes_when_one_f
     env = {**os.environ, "DASHSCOPE_API_KEY": canary_key, "QWEN_BASE_URL": emulator.base_url, "TERM": "xterm"}
     args = ["t2v", "A fox in snow", "--model", "wan2.6-t2v", "--size", "1280*720", "--duration", "2", "-y",
             "-o", str(tmp_path / "fox.mp4")]
-    screen = Terminal(args, env, cwd=tmp_path)
+    screen = Terminal(*args, env=env, cwd=tmp_path)
     screen.expect("5 wan2.6-t2v tasks running (the account allows 5); waiting for one to end.")
     assert emulator.state.task_count() == 0  # nothing submitted while every slot is taken
     pacer.release("other-0")

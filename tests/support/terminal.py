@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import pexpect
 import pyte
 
 ROWS, COLUMNS = 40, 120
+# Colour, cursor and title sequences: what `text` leaves out so a test can look for words in the stream.
+ESCAPES = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07]*\x07|\x1b[@-Z\\-_=>]")
 
 
 def qwenvid_argv() -> list[str]:
@@ -23,34 +27,49 @@ def qwenvid_argv() -> list[str]:
 
 
 class Terminal:
-    """`qwenvid ARGS` in a 120x40 pseudo-terminal; `screen()` is what is drawn on it right now."""
+    """`qwenvid ARGS` in a pseudo-terminal (120x40 unless told); `screen()` is what is drawn on it right now.
 
-    def __init__(self, *args: str, env: Mapping[str, str], cwd: Path) -> None:
+    Two ways to wait: `wait_for` looks at the rendered screen (what a person sees now), `expect` at the stream
+    of words written so far, in order (for text that scrolled away or was redrawn).
+    """
+
+    def __init__(self, *args: str, env: Mapping[str, str], cwd: Path, columns: int = COLUMNS, rows: int = ROWS) -> None:
         argv = qwenvid_argv()
         environment = {k: v for k, v in os.environ.items() if k not in ("NO_COLOR", "COLUMNS", "LINES")}
         # pyte draws but does not answer cursor-position requests; tell prompt_toolkit not to ask.
         environment |= {"TERM": "xterm-256color", "PROMPT_TOOLKIT_NO_CPR": "1", **env}
-        self.screen_ = pyte.Screen(COLUMNS, ROWS)
+        self.screen_ = pyte.Screen(columns, rows)
         self.stream = pyte.ByteStream(self.screen_)
         self.child = pexpect.spawn(
-            argv[0], [*argv[1:], *args], env=environment, cwd=str(cwd), dimensions=(ROWS, COLUMNS), timeout=30
+            argv[0], [*argv[1:], *args], env=environment, cwd=str(cwd), dimensions=(rows, columns), timeout=30
         )
         self.raw = b""
+        self.mark = 0  # how far into `text` the last `expect` matched
 
-    def pump(self, seconds: float = 0.05) -> None:
-        """Read whatever the program drew in the next `seconds` onto the screen."""
+    def pump(self, seconds: float = 0.05) -> bool:
+        """Read whatever the program drew in the next `seconds` onto the screen; False once it closed the terminal."""
         deadline = time.monotonic() + seconds
         while True:
             try:
                 data = self.child.read_nonblocking(65536, timeout=max(0.0, deadline - time.monotonic()))
             except pexpect.TIMEOUT:
-                return
+                return True
             except pexpect.EOF:
-                return
+                return False
             self.raw += data
             self.stream.feed(data)
             if time.monotonic() >= deadline:
-                return
+                return True
+
+    @property
+    def output(self) -> str:
+        """Everything written to the terminal so far, escapes and all, with \\r\\n turned into \\n."""
+        return self.raw.decode("utf-8", "replace").replace("\r\n", "\n")
+
+    @property
+    def text(self) -> str:
+        """`output` without colour and cursor escapes."""
+        return ESCAPES.sub("", self.output)
 
     def screen(self) -> str:
         return "\n".join(line.rstrip() for line in self.screen_.display)
@@ -69,6 +88,22 @@ class Terminal:
                 break
         raise AssertionError(f"{text!r} never appeared on the screen:\n{self.screen()}")
 
+    def expect(self, *wanted: str, timeout: float = 60) -> str:
+        """Wait for the first of `wanted` to be written after the last match; return which one."""
+        deadline = time.monotonic() + timeout
+        while True:
+            text = self.text
+            found = [(text.index(w, self.mark), w) for w in wanted if w in text[self.mark :]]
+            if found:
+                at, word = min(found)
+                self.mark = at + len(word)
+                return word
+            left = deadline - time.monotonic()
+            if left <= 0 or not self.pump(min(0.1, left)):
+                if any(w in self.text[self.mark :] for w in wanted):
+                    continue  # the last of it came with the end of the program
+                raise AssertionError(f"never saw {wanted!r}; the terminal ends with:\n{self.text[-1500:]}")
+
     def type(self, keys: str) -> None:
         self.child.send(keys)
 
@@ -76,12 +111,43 @@ class Terminal:
         self.child.sendintr()
 
     def finish(self, timeout: float = 60) -> int:
-        """Read until the program exits; its exit code (128+N for a signal N)."""
+        """Read until the program exits and closes the terminal; its exit code (128+N for a signal N)."""
         deadline = time.monotonic() + timeout
-        while self.child.isalive() and time.monotonic() < deadline:
-            self.pump(0.1)
-        self.pump(0.2)
+        while self.pump(0.1) and self.child.isalive() and time.monotonic() < deadline:
+            pass
+        grace = time.monotonic() + 1  # what it wrote just before exiting (a child of its own may keep the pty open)
+        while self.pump(0.1) and time.monotonic() < grace:
+            pass
+        if self.child.isalive():
+            self.child.close(force=True)
+            raise AssertionError(f"still running after {timeout} s; the terminal ends with:\n{self.text[-1500:]}")
         self.child.close()
         if self.child.exitstatus is not None:
             return int(self.child.exitstatus)
         return 128 + int(self.child.signalstatus or 0)
+
+
+@dataclass
+class TerminalRun:
+    returncode: int
+    output: str  # everything written to the terminal (stdout and stderr, escapes kept), \r\n turned into \n
+    screen: str  # what the terminal shows at the end, as pyte renders it
+
+    @property
+    def lines(self) -> list[str]:
+        return self.output.split("\n")
+
+
+def run_in_terminal(
+    args: Sequence[str],
+    *,
+    columns: int = COLUMNS,
+    rows: int = ROWS,
+    env: Mapping[str, str] | None = None,
+    cwd: Path | None = None,
+    timeout: float = 60,
+) -> TerminalRun:
+    """`qwenvid ARGS` with stdin, stdout and stderr on a `columns` x `rows` pseudo-terminal, run to its end."""
+    terminal = Terminal(*args, env=env or {}, cwd=cwd or Path.cwd(), columns=columns, rows=rows)
+    returncode = terminal.finish(timeout)
+    return TerminalRun(returncode, terminal.output, terminal.screen())
