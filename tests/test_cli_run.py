@@ -21,32 +21,8 @@ from qwenvid.cli import _session, app
 from qwenvid.emulator.config import EmulatorConfig, ManualClock
 from qwenvid.emulator.server import EmulatorThread
 from qwenvid.timestamps import as_utc
+from tests.support.cli_emulator import SMALL, use_emulator
 from tests.support.videos import make_mp4
-
-
-@pytest.fixture
-def cli(
-    emulator: EmulatorThread, manual_clock: ManualClock, canary_key: str, monkeypatch: pytest.MonkeyPatch
-) -> EmulatorThread:
-    """Point the CLI at the emulator with the canary key; the poller sleeps on the emulator's clock."""
-    use_emulator(emulator, manual_clock, canary_key, monkeypatch)
-    return emulator
-
-
-def use_emulator(emu: EmulatorThread, clock: ManualClock, key: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("QWEN_BASE_URL", emu.base_url)
-    monkeypatch.setenv("DASHSCOPE_API_KEY", key)
-
-    def sleep(seconds: float) -> None:
-        """Time passes on the shared clock, and the renders it made due get finished (they run in threads)."""
-        clock.sleep(seconds)
-        emu.state.wait_rendered()
-
-    monkeypatch.setitem(_session.INJECTED, "session", {"clock": clock, "sleep": sleep})
-
-
-# A small, fast render for runs whose subject is not the model.
-SMALL = ("--model", "wan2.1-t2v-turbo", "--size", "832*480")
 
 
 def run(*args: str) -> Result:

@@ -19,16 +19,8 @@ from qwenvid.emulator.server import EmulatorThread
 from qwenvid.errors import DownloadError, Interrupted, QwenvidError, StillRunning
 from qwenvid.requests import KF2VRequest, T2VRequest, request_from_skill_json
 from qwenvid.timestamps import as_utc, iso_utc, shown
+from tests.support.cli_emulator import SMALL
 from tests.support.media_files import make_mp4
-from tests.test_cli_run import SMALL, use_emulator
-
-
-@pytest.fixture
-def cli(
-    emulator: EmulatorThread, manual_clock: ManualClock, canary_key: str, monkeypatch: pytest.MonkeyPatch
-) -> EmulatorThread:
-    use_emulator(emulator, manual_clock, canary_key, monkeypatch)
-    return emulator
 
 
 def run(*args: str) -> Result:

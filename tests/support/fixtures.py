@@ -2,4 +2,5 @@
 
 from __future__ import annotations
 
+from tests.support.cli_emulator import cli  # noqa: F401  (the CLI on the emulator, canary key, manual clock)
 from tests.support.emulator import *  # noqa: F403  (emulator, live_emulator, make_emulator, manual_clock, canary_key)
