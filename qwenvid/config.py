@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import io
 import math
 import os
 import tomllib
@@ -237,18 +238,21 @@ def emulator_render_cache() -> Path | None:
         return None
 
 
+def _utf8_text(path: Path, *, hint: str) -> str:
+    """The file's text, or a ConfigError naming it when it cannot be read or is not UTF-8 (`hint`: how to fix that)."""
+    try:
+        return path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path} is not UTF-8 text (byte {exc.start + 1} cannot be decoded).", hint=hint) from None
+    except OSError as exc:
+        raise ConfigError(f"Cannot read {path}: {exc.strerror}.", hint="Fix its permissions or remove it.") from None
+
+
 def _read_dotenv(path: Path) -> dict[str, str]:
     if not path.is_file():
         return {}
-    try:
-        values = dotenv_values(path, encoding="utf-8")
-    except UnicodeDecodeError as exc:
-        raise ConfigError(
-            f"{path} is not UTF-8 text (byte {exc.start + 1} cannot be decoded).",
-            hint="Save .env as UTF-8 (keys and region names are plain ASCII).",
-        ) from None
-    except OSError as exc:
-        raise ConfigError(f"Cannot read {path}: {exc.strerror}.", hint="Fix its permissions or remove it.") from None
+    text = _utf8_text(path, hint="Save .env as UTF-8 (keys and region names are plain ASCII).")
+    values = dotenv_values(stream=io.StringIO(text))
     return {name: value for name, value in values.items() if value is not None}
 
 
@@ -257,15 +261,9 @@ def _read_config(path: Path) -> dict[str, Any]:
         return {}
     if not path.is_file():
         raise ConfigError(f"{path} is not a file.", hint="The config file must be a TOML file; move it aside.")
-    try:
-        text = path.read_bytes().decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise ConfigError(
-            f"{path} is not UTF-8 text (byte {exc.start + 1} cannot be decoded).",
-            hint="Save it as UTF-8 (TOML files are UTF-8 by definition); `qwenvid config path` shows where it is.",
-        ) from None
-    except OSError as exc:
-        raise ConfigError(f"Cannot read {path}: {exc.strerror}.", hint="Fix its permissions or remove it.") from None
+    text = _utf8_text(
+        path, hint="Save it as UTF-8 (TOML files are UTF-8 by definition); `qwenvid config path` shows where it is."
+    )
     try:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
