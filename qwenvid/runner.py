@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from qwenvid import errors
 from qwenvid.cost import CostEstimate, estimate_cost
+from qwenvid.privacy import private_umask
 
 if TYPE_CHECKING:
     import httpx
@@ -573,15 +574,16 @@ class Session:
         reporter.phase(Phase.DOWNLOADING, task_id)
         http = self.client.http_for_downloads()
         try:
-            result = download_video(
-                info.video_url,
-                target,
-                http=http,
-                name_hint=_name_hint(row, task_id),
-                expect=_expectation(row),
-                on_progress=lambda done, total: reporter.transfer(Phase.DOWNLOADING, done, total),
-                sleep=self.sleep,
-            )
+            with private_umask():  # the .part and the video are private from their first byte
+                result = download_video(
+                    info.video_url,
+                    target,
+                    http=http,
+                    name_hint=_name_hint(row, task_id),
+                    expect=_expectation(row),
+                    on_progress=lambda done, total: reporter.transfer(Phase.DOWNLOADING, done, total),
+                    sleep=self.sleep,
+                )
         except errors.DownloadError as exc:
             self.ledger.set_download_error(row.id, exc.message)
             exc.task_id = task_id
@@ -592,25 +594,26 @@ class Session:
         reporter.phase(Phase.VERIFYING, str(result.path))
         self.ledger.set_download(row.id, result.path, result.size, result.sha256)
         final = self.ledger.get(row.id) or row
-        sidecar = write_sidecar(
-            result.path,
-            {
-                "task_id": task_id,
-                "request_id": info.request_id,
-                "mode": final.mode,
-                "model": final.model,
-                "request": final.request_json,
-                "prompt": final.prompt,
-                "orig_prompt": info.orig_prompt,
-                "actual_prompt": info.actual_prompt,
-                "usage": info.usage,
-                "submit_time": info.submit_time,
-                "end_time": info.end_time,
-                "sha256": result.sha256,
-                "size": result.size,
-                "probe": _probe_dict(result.probe),
-            },
-        )
+        with private_umask():  # the sidecar holds the prompt and the request
+            sidecar = write_sidecar(
+                result.path,
+                {
+                    "task_id": task_id,
+                    "request_id": info.request_id,
+                    "mode": final.mode,
+                    "model": final.model,
+                    "request": final.request_json,
+                    "prompt": final.prompt,
+                    "orig_prompt": info.orig_prompt,
+                    "actual_prompt": info.actual_prompt,
+                    "usage": info.usage,
+                    "submit_time": info.submit_time,
+                    "end_time": info.end_time,
+                    "sha256": result.sha256,
+                    "size": result.size,
+                    "probe": _probe_dict(result.probe),
+                },
+            )
         reporter.phase(Phase.DONE, str(result.path))
         out = self._result_from_row(final)
         out.video_path = result.path
