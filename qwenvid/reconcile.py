@@ -436,15 +436,15 @@ def _retention_exceeded(session: Session, row: LedgerRow, now: datetime) -> str 
     window_start = _sent(row) - WINDOW_BEFORE
     if now - window_start >= RETENTION - RETENTION_MARGIN:
         return f"the service keeps tasks for 24 h and this submit was at {_sent(row):%Y-%m-%d %H:%M} UTC"
-    # A witness: a task this ledger knows from before the window. If the service has forgotten it, its
+    # A witness: a task this ledger knows, sent before this submit. If the service has forgotten it, its
     # retention is shorter than 24 h here (an emulator with expire:task), and the list proves nothing.
-    witness = _witness(session, row, window_start, now)
+    witness = _witness(session, _sent(row), now)
     if witness is not None and session.client.get_task(witness).status == "UNKNOWN":
         return f"the service no longer knows task {witness}, which is older than this submit"
     return None
 
 
-def _witness(session: Session, row: LedgerRow, before: datetime, now: datetime) -> str | None:
+def _witness(session: Session, before: datetime, now: datetime) -> str | None:
     for other in session.ledger.list(status=["PENDING", "RUNNING", "SUCCEEDED", "FAILED", "CANCELED"], limit=200):
         if other.task_id and other.origin != "emulated" and session._here(other):
             sent = _sent(other)

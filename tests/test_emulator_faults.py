@@ -50,7 +50,8 @@ def test_parse_fault(spec: str, fault: Fault) -> None:
 @pytest.mark.parametrize(
     "spec",
     ["", "explode:query", "throttle", "throttle:nowhere", "5xx:query:0", "5xx:query:x", "slow:query",
-     "slow:query:fast", "late-after-create", "late-after-create:soon", "fail", "fail:", "expire:soon", "expire:disk:5", "throttle:query:1:2:3"],
+     "slow:query:fast", "late-after-create", "late-after-create:soon", "fail", "fail:", "expire:soon",
+     "expire:disk:5", "throttle:query:1:2:3"],
 )
 def test_bad_fault_specs_say_why(spec: str) -> None:
     with pytest.raises(ValidationError, match="bad fault spec"):
