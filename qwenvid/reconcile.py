@@ -466,6 +466,19 @@ def _elsewhere(row: LedgerRow) -> str:
     return f"submitted to {row.base_url}; resume it with `qwenvid --base-url {row.base_url} resume`"
 
 
+def state_label(row: LedgerRow) -> str:
+    """A row without a task, for people: whether anything was sent, and whether it may be billed."""
+    if row.remote_status:
+        return row.remote_status
+    if row.local_state == "created":
+        return "not submitted (nothing billed)"
+    if row.local_state == "outcome_unknown":
+        return "unknown, possibly billed" if row.error_code == POSSIBLY_BILLED else "outcome unknown"
+    if row.local_state == "rejected":
+        return {"NotCreated": "not created", "NotSubmitted": "never submitted"}.get(row.error_code or "", "rejected")
+    return row.local_state
+
+
 # --------------------------------------------------------------------------- entry points
 
 
@@ -534,9 +547,15 @@ def resume(session: Session, options: RunOptions, reporter: Reporter) -> list[Re
     return outcomes
 
 
-def hold_row(session: Session, row_id: str, timeout: float | None) -> Claim:
+def hold_row(session: Session, row_id: str, timeout: float | None, reporter: Reporter | None = None) -> Claim:
     """Claim a row to follow it, waiting up to `timeout` s for another process that follows it now."""
     claims = Claims(session.ledger.path)
+    claim = claims.try_acquire(row_id)
+    if claim is not None:
+        return claim
+    holder = claims.holder(row_id)
+    if reporter is not None and holder is not None:
+        reporter.notice(f"Another qwenvid process (pid {holder.pid}) is following {row_id}; waiting for it.")
     claim = claims.wait_acquire(row_id, timeout=timeout or 0.0, sleep=session.sleep)
     if claim is None:
         return claims.acquire(row_id)  # raises ClaimHeld naming the holder

@@ -383,7 +383,8 @@ class Session:
         from qwenvid.reconcile import hold_row
 
         row = self.ledger.get(ref) or self.ledger.record_external(ref, base_url=self.settings.base_url)
-        with hold_row(self, row.id, options.timeout if options.timeout is not None else self.settings.wait_timeout):
+        wait = options.timeout if options.timeout is not None else self.settings.wait_timeout
+        with hold_row(self, row.id, wait, reporter):
             row = self.ledger.get(row.id) or row
             if row.video_path is not None and row.remote_status == "SUCCEEDED":
                 return self._result_from_row(row)  # another process downloaded it while this one waited
@@ -395,7 +396,8 @@ class Session:
 
         row = self.ledger.get(ref) or self.ledger.record_external(ref, base_url=self.settings.base_url)
         task_id = _task_id_of(row)
-        with hold_row(self, row.id, options.timeout if options.timeout is not None else self.settings.wait_timeout):
+        wait = options.timeout if options.timeout is not None else self.settings.wait_timeout
+        with hold_row(self, row.id, wait, reporter):
             return self._fetch_held(row, task_id, options, reporter)
 
     def _fetch_held(self, row: LedgerRow, task_id: str, options: RunOptions, reporter: Reporter) -> RunResult:

@@ -214,3 +214,31 @@ def test_every_file_with_prompts_is_private_from_the_first_byte(
     assert stat.S_IMODE(result.sidecar_path.stat().st_mode) == 0o600
     assert stat.S_IMODE(result.video_path.stat().st_mode) == 0o600
     assert os.umask(0o022) == 0o022  # the process umask is back
+
+
+def test_following_a_row_another_process_holds_waits_and_never_downloads_twice(
+    emulator: EmulatorThread, manual_clock: ManualClock, canary_key: str, isolated_env: Path, tmp_path: Path
+) -> None:
+    with session_for(emulator, manual_clock, canary_key) as session:
+        detached = session.run(session.plan(small_t2v("A shared kitten")), RunOptions(detach=True), NullReporter())
+        other = Claims(isolated_env / "ledger.sqlite3").acquire(detached.local_id or "")
+        # Nobody lets go: a bounded wait ends with a clear error naming the holder.
+        with pytest.raises(ClaimHeld, match=f"pid {os.getpid()}"):
+            session.follow(detached.task_id, RunOptions(output=tmp_path / "a", timeout=2), NullReporter())
+        other.release()
+
+        def finish_elsewhere(seconds: float) -> None:
+            if not other._stop.is_set():
+                done = Session(session.settings, clock=manual_clock, sleep=manual_clock.sleep)
+                other.release()
+                done.follow(detached.task_id, RunOptions(output=tmp_path / "b"), NullReporter())
+                done.close()
+            manual_clock.sleep(seconds)
+
+        # Now the holder finishes the download while this one waits for it.
+        other = Claims(isolated_env / "ledger.sqlite3").acquire(detached.local_id or "")
+        waiting = Session(session.settings, clock=manual_clock, sleep=finish_elsewhere)
+        result = waiting.follow(detached.task_id, RunOptions(output=tmp_path / "a"), NullReporter())
+        waiting.close()
+    assert result.video_path is not None and result.video_path.parent == tmp_path / "b"
+    assert not (tmp_path / "a").exists() or not list((tmp_path / "a").glob("*.mp4"))

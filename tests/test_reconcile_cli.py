@@ -181,7 +181,7 @@ def test_absence_from_the_list_after_retention_is_possibly_billed_not_safe(workd
 
 
 def test_resume_right_after_a_kill_mid_submit_finds_the_billed_task(workdir: Path, emulator_url: str) -> None:
-    arm(emulator_url, "late-after-create:30")  # the task exists; its id would arrive 30 s later
+    arm(emulator_url, "late-after-create:5")  # the task exists; its id would arrive 5 s later
     process = subprocess.Popen(
         [*qwenvid_argv(), *t2v_args("A kitten killed mid-submit")], cwd=workdir,
         env=env_for(workdir, emulator_url), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
@@ -219,6 +219,7 @@ def test_a_row_killed_during_upload_is_closed_as_never_submitted(workdir: Path, 
     process.kill()
     process.wait(timeout=10)
     assert rows(workdir)[0]["local_state"] == "created"
+    assert "not submitted (nothing billed)" in qv(workdir, emulator_url, "tasks").stdout
 
     result = qv(workdir, emulator_url, "resume", "--json")
     (item,) = outcomes(result)
@@ -227,6 +228,7 @@ def test_a_row_killed_during_upload_is_closed_as_never_submitted(workdir: Path, 
     assert row["local_state"] == "rejected" and row["error_code"] == "NotSubmitted"
     assert state(emulator_url)["task_count"] == 0
     assert qv(workdir, emulator_url, "resume", "--json").stdout.count('"ref"') == 0
+    assert "never submitted" in qv(workdir, emulator_url, "tasks").stdout
 
 
 # --------------------------------------------------------------------------- the same command again after exit 6
