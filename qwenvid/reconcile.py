@@ -270,6 +270,8 @@ def reconcile(
             if not session._here(row):
                 outcomes.append(ResumeOutcome(row.id, note=_elsewhere(row)))
                 continue
+            if _starting(row, claims, now):
+                continue  # its run wrote the row a moment ago and is about to claim it: never take it first
             claim = claims.try_acquire(row.id)
             if claim is None:
                 holder = claims.holder(row.id)
@@ -299,6 +301,13 @@ def _unresolved(session: Session) -> list[LedgerRow]:
     )
 
 
+def _starting(row: LedgerRow, claims: Claims, now: datetime) -> bool:
+    """A row in `created`/`submitting`, never claimed, and younger than the startup grace."""
+    if row.local_state not in ("created", "submitting"):
+        return False
+    return claims.was_claimed(row.id) is None and now - datetime.fromisoformat(row.updated_at) < STARTUP_GRACE
+
+
 def _take_up(session: Session, row: LedgerRow, claims: Claims, now: datetime) -> LedgerRow | ResumeOutcome | None:
     """A row to reconcile, a closing note (never submitted), or None (a live run is just starting it)."""
     from qwenvid.runner import ResumeOutcome
@@ -308,9 +317,6 @@ def _take_up(session: Session, row: LedgerRow, claims: Claims, now: datetime) ->
     if row.local_state not in ("created", "submitting") or row.task_id is not None:
         return None
     stored = claims.was_claimed(row.id)
-    started = datetime.fromisoformat(row.updated_at)
-    if stored is None and now - started < STARTUP_GRACE:
-        return None  # created a moment ago and not claimed yet: its process is still starting
     who = f"the qwenvid process (pid {stored.pid})" if stored else "the qwenvid process"
     if row.local_state == "created":
         session.ledger.mark_rejected(

@@ -322,7 +322,7 @@ class Session:
             origin="emulated" if self.emulated else "local",
         )
         # This process owns the row until it ends; a resume elsewhere sees it alive (qwenvid/claims.py).
-        with Claims(ledger.path).acquire(row.id):
+        with Claims(ledger.path).wait_acquire(row.id, timeout=10.0) or Claims(ledger.path).acquire(row.id):
             return self._submit_row(row, plan, options, reporter)
 
     def _submit_row(self, row: LedgerRow, plan: Plan, options: RunOptions, reporter: Reporter) -> RunResult:
