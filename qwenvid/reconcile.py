@@ -159,6 +159,7 @@ class Evidence:
     task: Any  # RemoteTask
     verdict: str  # "match", "mismatch", "unverifiable"
     reason: str
+    status: str | None = None  # the task's status when it was checked
 
     @property
     def task_id(self) -> str:
@@ -236,7 +237,7 @@ def _verify(session: Session, row: LedgerRow, task: Any, *, wait: bool, timeout:
             "RUNNING": "it is still rendering and the service shows a task's prompt only once it has finished",
             "FAILED": "it FAILED (not billed) and the service does not show the prompt of a failed task",
         }.get(info.status, f"the service does not show its prompt ({info.status})")
-        return Evidence(task, "unverifiable", why)
+        return Evidence(task, "unverifiable", why, info.status)
     if _norm(info.orig_prompt) != _norm(row.prompt):
         return Evidence(task, "mismatch", "its prompt is not this request's")
     disagree = _parameters_disagree(row, info.usage or {})
@@ -406,6 +407,14 @@ def _resolve(
 
 def _unresolved_note(session: Session, row: LedgerRow, unsure: list[Evidence], not_adopted: str, now: datetime) -> str:
     """No proven task for this row: wait, prove none was created, or end it as possibly billed."""
+    unbilled = [e for e in unsure if e.status in ("FAILED", "CANCELED")]
+    if len(unbilled) < len(unsure):
+        unbilled = []
+    if unbilled:
+        # Whether or not one of them was this submit's, nothing was billed: judge the row as if they were absent.
+        failed = ", ".join(f"{e.task_id} ({e.status}, not billed)" for e in unbilled)
+        not_adopted = f" Not adopted: {failed}.{not_adopted}"
+        unsure = []
     if unsure:
         ids = [e.task_id for e in unsure]
         note = (
@@ -434,6 +443,8 @@ def _unresolved_note(session: Session, row: LedgerRow, unsure: list[Evidence], n
     session.ledger.mark_rejected(
         row.id, "NotCreated", "the submit created no task (the account task list was checked within its retention)"
     )
+    if unbilled:
+        return "no task was created, or only a failed one (not billed); it is safe to submit again." + not_adopted
     return "no task was created (checked the account task list); it is safe to submit again." + not_adopted
 
 

@@ -242,3 +242,20 @@ def test_following_a_row_another_process_holds_waits_and_never_downloads_twice(
         waiting.close()
     assert result.video_path is not None and result.video_path.parent == tmp_path / "b"
     assert not (tmp_path / "a").exists() or not list((tmp_path / "a").glob("*.mp4"))
+
+
+def test_a_candidate_that_failed_cannot_be_proven_but_bills_nothing(
+    emulator: EmulatorThread, manual_clock: ManualClock, canary_key: str, isolated_env: Path
+) -> None:
+    emulator.arm("fail:InternalError.Algo:1")
+    emulator.arm("drop-after-create:1")
+    with session_for(emulator, manual_clock, canary_key) as session:
+        with pytest.raises(errors.SubmitOutcomeUnknown):
+            session.run(session.plan(small_t2v("A kitten that fails")), RunOptions(), NullReporter())
+        early = reconcile(session, NullReporter(), now=wall(manual_clock), timeout=600)
+        # The service shows no prompt for a failed task: it stays unknown while a late task could still come.
+        assert "not in the task list yet" in (early[0].note or "") and "FAILED, not billed" in (early[0].note or "")
+        manual_clock.advance(15 * 60)
+        late = reconcile(session, NullReporter(), now=wall(manual_clock), timeout=600)
+    assert (late[0].note or "").startswith("no task was created, or only a failed one (not billed)")
+    assert ledger_rows(isolated_env)[0]["local_state"] == "rejected"
