@@ -300,3 +300,48 @@ def test_two_resumes_next_to_live_runs_download_each_task_once(workdir: Path, em
     assert len(videos(workdir)) == 3 and {str(v.resolve()) for v in videos(workdir)} == paths
     assert {str(Path(p).resolve()) for p in printed} == paths  # the ledger's path is the one the run printed
     assert not list((workdir / "output").rglob("*.part"))
+
+
+def run_in_terminal(workdir: Path, base_url: str, args: list[str], answer: str, timeout: float = 60) -> tuple[int, str]:
+    """Run the console script on a real pseudo-terminal; answer its question once it is asked."""
+    import pty
+    import select
+
+    master, slave = pty.openpty()
+    process = subprocess.Popen([*qwenvid_argv(), *args], cwd=workdir, env={**env_for(workdir, base_url),
+                               "COLUMNS": "200"}, stdin=slave, stdout=slave, stderr=slave, close_fds=True)
+    os.close(slave)
+    seen, answered = b"", False
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        ready, _, _ = select.select([master], [], [], 0.1)
+        if ready:
+            try:
+                chunk = os.read(master, 4096)
+            except OSError:  # the terminal closed: the process is gone
+                break
+            if not chunk:
+                break
+            seen += chunk
+            if not answered and b"pay twice?" in seen:
+                os.write(master, answer.encode() + b"\r")
+                answered = True
+        elif process.poll() is not None:
+            break
+    code = process.wait(timeout=30)
+    os.close(master)
+    return code, seen.decode(errors="replace")
+
+
+def test_the_question_before_paying_twice_on_a_real_terminal(workdir: Path, emulator_url: str) -> None:
+    args = t2v_args("A kitten asked about")
+    arm(emulator_url, "drop-after-create:1")
+    assert qv(workdir, emulator_url, *args).returncode == 6
+
+    code, screen = run_in_terminal(workdir, emulator_url, args, "n")
+    assert code == 1 and "may already have made a task" in screen and "Nothing was submitted" in screen
+    assert state(emulator_url)["task_count"] == 1
+
+    code, screen = run_in_terminal(workdir, emulator_url, args, "y")
+    assert code == 0, screen
+    assert state(emulator_url)["task_count"] == 2 and len(videos(workdir)) == 1
