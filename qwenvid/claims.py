@@ -86,6 +86,8 @@ def process_alive(pid: int, started: str | None) -> bool:
     """Whether the process that took a claim still runs (same pid and start time, not a zombie)."""
     if pid <= 0:
         return False
+    if os.name == "nt":
+        return True  # os.kill(pid, 0) would send Ctrl-C there: rely on the lease expiry alone
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
