@@ -102,6 +102,20 @@ def known_key_id(session: Session) -> str | None:
     return str(found[0]) if found else None
 
 
+def _store_key_id(session: Session, key_id: str) -> None:
+    key = session.settings.api_key
+    if not key:
+        return
+    conn = _connect(session)
+    try:
+        conn.execute(
+            "INSERT OR REPLACE INTO key_ids VALUES (?, ?, ?, ?)",
+            (key_ref(key), _base(session), key_id, datetime.now(UTC).isoformat()),
+        )
+    finally:
+        conn.close()
+
+
 def remember_key_id(session: Session, task_id: str) -> str | None:
     """Learn this key's `api_key_id` from the list entry of a task it just created (once per key)."""
     key = session.settings.api_key
@@ -117,14 +131,7 @@ def remember_key_id(session: Session, task_id: str) -> str | None:
     for item in page.items:
         key_id = item.raw.get("api_key_id")
         if item.task_id == task_id and key_id not in (None, ""):
-            conn = _connect(session)
-            try:
-                conn.execute(
-                    "INSERT OR REPLACE INTO key_ids VALUES (?, ?, ?, ?)",
-                    (key_ref(key), _base(session), str(key_id), datetime.now(UTC).isoformat()),
-                )
-            finally:
-                conn.close()
+            _store_key_id(session, str(key_id))
             return str(key_id)
     return None
 
@@ -398,6 +405,10 @@ def _resolve(
     for match in matches:
         row = remaining.pop(0)
         ledger.adopt(row.id, match.task_id, match.task.status)
+        key_id = match.task.raw.get("api_key_id") if isinstance(getattr(match.task, "raw", None), dict) else None
+        if my_key is None and key_id not in (None, ""):
+            my_key = str(key_id)  # a task proven to be this request's was made with this key
+            _store_key_id(session, my_key)
         reporter.notice(f"Adopted task {match.task_id} for {row.id} ({match.reason}).")
         outcomes.append(ResumeOutcome(row.id, note=f"adopted task {match.task_id} ({match.reason})"))
     for row in remaining:
