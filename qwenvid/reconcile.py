@@ -35,7 +35,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from qwenvid import errors
-from qwenvid.claims import Claim, Claims
+from qwenvid.claims import Claim, ClaimInfo, Claims
 from qwenvid.privacy import private_umask
 
 if TYPE_CHECKING:
@@ -280,6 +280,7 @@ def reconcile(
                 continue
             if _starting(row, claims, now):
                 continue  # its run wrote the row a moment ago and is about to claim it: never take it first
+            previous = claims.was_claimed(row.id)  # the process that left it, if it ever claimed it
             claim = claims.try_acquire(row.id)
             if claim is None:
                 holder = claims.holder(row.id)
@@ -288,7 +289,7 @@ def reconcile(
                 continue
             held.append(claim)
             row = session.ledger.get(row.id) or row  # as it is now that we hold it
-            taken_up = _take_up(session, row, claims, now)
+            taken_up = _take_up(session, row, previous)
             if isinstance(taken_up, ResumeOutcome):
                 outcomes.append(taken_up)
             elif taken_up is not None:
@@ -316,16 +317,15 @@ def _starting(row: LedgerRow, claims: Claims, now: datetime) -> bool:
     return claims.was_claimed(row.id) is None and now - datetime.fromisoformat(row.updated_at) < STARTUP_GRACE
 
 
-def _take_up(session: Session, row: LedgerRow, claims: Claims, now: datetime) -> LedgerRow | ResumeOutcome | None:
-    """A row to reconcile, a closing note (never submitted), or None (a live run is just starting it)."""
+def _take_up(session: Session, row: LedgerRow, previous: ClaimInfo | None) -> LedgerRow | ResumeOutcome | None:
+    """A row to reconcile, a closing note (never submitted), or None (nothing left to do for it)."""
     from qwenvid.runner import ResumeOutcome
 
     if row.local_state == "outcome_unknown":
         return row
     if row.local_state not in ("created", "submitting") or row.task_id is not None:
         return None
-    stored = claims.was_claimed(row.id)
-    who = f"the qwenvid process (pid {stored.pid})" if stored else "the qwenvid process"
+    who = f"the qwenvid process (pid {previous.pid})" if previous else "the qwenvid process"
     if row.local_state == "created":
         session.ledger.mark_rejected(
             row.id, "NotSubmitted", f"{who} stopped before the submit was sent (during upload); never submitted"

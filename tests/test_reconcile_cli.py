@@ -221,6 +221,7 @@ def test_a_row_killed_during_upload_is_closed_as_never_submitted(workdir: Path, 
     assert "never submitted" in item["note"] and "nothing was billed" in item["note"]
     (row,) = rows(workdir)
     assert row["local_state"] == "rejected" and row["error_code"] == "NotSubmitted"
+    assert f"(pid {process.pid}) stopped before the submit was sent" in row["error_message"]
     assert state(emulator_url)["task_count"] == 0
     assert qv(workdir, emulator_url, "resume", "--json").stdout.count('"ref"') == 0
     assert "never submitted" in qv(workdir, emulator_url, "tasks").stdout
