@@ -369,8 +369,8 @@ class Session:
             raise
         row = ledger.mark_submitted(row.id, submitted.task_id, submitted.request_id, submitted.task_status)
         try:
-            remember_key_id(self, submitted.task_id)  # once per key: tells this key's tasks from others' later
             reporter.notice(f"Task {submitted.task_id} submitted ({plan.model}).")
+            remember_key_id(self, submitted.task_id)  # once per key: tells this key's tasks from others' later
             if options.detach:
                 return self._result_from_row(row)
             return self._follow_row(row, options, reporter)
