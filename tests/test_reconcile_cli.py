@@ -101,6 +101,14 @@ def rows(workdir: Path) -> list[dict[str, Any]]:
             return []
 
 
+def claimed(workdir: Path, row_id: str) -> bool:
+    with sqlite3.connect(workdir / "home" / "ledger.sqlite3") as conn:
+        try:
+            return conn.execute("SELECT count(*) FROM claims WHERE resource = ?", (row_id,)).fetchone()[0] == 1
+        except sqlite3.OperationalError:  # no claim was ever taken in this ledger yet
+            return False
+
+
 def videos(workdir: Path) -> list[Path]:
     return sorted((workdir / "output").rglob("*.mp4"))
 
@@ -206,8 +214,7 @@ def test_a_row_killed_during_upload_is_closed_as_never_submitted(workdir: Path, 
         cwd=workdir, env=env_for(workdir, emulator_url), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
         text=True,
     )
-    wait_until(lambda: bool(rows(workdir)))
-    time.sleep(0.5)
+    wait_until(lambda: bool(rows(workdir)) and claimed(workdir, rows(workdir)[0]["id"]))
     # While its process lives, resume leaves it alone and says so.
     alive = qv(workdir, emulator_url, "resume", "--json")
     assert any("another qwenvid process" in (o["note"] or "") for o in outcomes(alive)), alive.stdout
