@@ -51,6 +51,8 @@ RETENTION = timedelta(hours=24)
 RETENTION_MARGIN = timedelta(minutes=15)
 # A row younger than this with no claim yet is a run that is just starting, not a crashed one.
 STARTUP_GRACE = timedelta(seconds=30)
+# Unfinished tasks `resume` follows and downloads at the same time.
+RESUME_WORKERS = 8
 # error_code of a row whose outcome can no longer be known (final: not reconciled again).
 POSSIBLY_BILLED = "OutcomeUnknown.PossiblyBilled"
 
@@ -544,34 +546,40 @@ def earlier_attempts(session: Session, plan: Plan, reporter: Reporter) -> list[R
 
 
 def resume(session: Session, options: RunOptions, reporter: Reporter) -> list[ResumeOutcome]:
-    """Reconcile, then follow and download every unfinished row that no other live process holds."""
+    """Reconcile, then follow and download every unfinished row that no other live process holds.
+
+    The rows are followed all at once (their polls share the process's loop, their downloads overlap),
+    each under its ledger claim.
+    """
+    from qwenvid.poll_loop import Serialized, run_concurrently
     from qwenvid.runner import ResumeOutcome
 
     timeout = options.timeout if options.timeout is not None else session.settings.wait_timeout
     outcomes = reconcile(session, reporter, timeout=timeout)
     claims = Claims(session.ledger.path)
-    for row in session.ledger.unfinished():
+    shared = Serialized(reporter)
+
+    def finish(row: LedgerRow) -> ResumeOutcome:
         ref = row.task_id or row.id
         if not session._here(row):
-            outcomes.append(ResumeOutcome(ref, note=_elsewhere(row)))
-            continue
+            return ResumeOutcome(ref, note=_elsewhere(row))
         claim = claims.try_acquire(row.id)
         if claim is None:
             holder = claims.holder(row.id)
             pid = f" (pid {holder.pid})" if holder else ""
-            outcomes.append(ResumeOutcome(ref, note=f"another qwenvid process{pid} is following it"))
-            continue
+            return ResumeOutcome(ref, note=f"another qwenvid process{pid} is following it")
         with claim:
             current = session.ledger.get(row.id) or row
             if current.video_path is not None:
-                outcomes.append(ResumeOutcome(ref, note=f"downloaded by another qwenvid process: {current.video_path}"))
-                continue
+                return ResumeOutcome(ref, note=f"downloaded by another qwenvid process: {current.video_path}")
             try:
-                outcomes.append(ResumeOutcome(ref, result=session._follow_row(current, options, reporter)))
+                return ResumeOutcome(ref, result=session._follow_row(current, options, shared))
             except errors.Interrupted:
                 raise
             except errors.QwenvidError as exc:
-                outcomes.append(ResumeOutcome(ref, error=exc))
+                return ResumeOutcome(ref, error=exc)
+
+    outcomes += run_concurrently(session.ledger.unfinished(), finish, workers=RESUME_WORKERS)
     return outcomes
 
 
