@@ -9,6 +9,7 @@ Everything is real: a `qwenvid emulator` process, `qwenvid` console-script proce
 1. Randomized SIGKILLs (default 30), each in a phase picked at random: upload (an i2v with a local image
    and a slow upload), submit (the task is created and its answer is late), poll (the task is queued or
    rendering), download (a slow result). The phase is seen in the ledger; the kill follows 0-0.4 s later.
+   Then one `qwenvid resume`, as a user would after crashes.
 2. Every submit-side fault, one run each: throttle, 5xx, 503, drop before/after create, 5xx after
    create, a slow submit, a refused submit, a task that fails.
 3. Three live runs with two concurrent `qwenvid resume`s next to them.
@@ -254,6 +255,10 @@ def main() -> int:
             bench = Bench(Path(folder), base_url, rng)
             phases = [rng.choice(("upload", "submit", "poll", "download")) for _ in range(args.kills)]
             hits = Counter(phase for phase in phases if bench.kill_in(phase))
+            # What a user does after crashes. It also frees the running slots the killed runs' tasks held
+            # (submit pacing keeps them until a poll sees those tasks end), or the next runs would wait.
+            bench.arm()
+            bench.start("resume", "--json").communicate(timeout=300)
             codes = {spec: bench.submit_fault(spec) for spec in SUBMIT_FAULTS}
             bench.live_runs_with_two_resumes()
             bench.finish()
