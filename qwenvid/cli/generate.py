@@ -11,7 +11,7 @@ from typing import Annotated, Any
 
 import typer
 
-from qwenvid.cli._cost import confirm_cost
+from qwenvid.cli._cost import confirm_cost, confirm_resubmit
 from qwenvid.cli._help import examples
 from qwenvid.cli._options import (
     INPUTS,
@@ -180,6 +180,7 @@ def run_request(state: CliState, request: Any, flags: RunFlags) -> None:
     """Validate, show the cost, submit, follow, download, and print the result (or the dry run)."""
     from qwenvid.config import require_key
     from qwenvid.download import check_output_target
+    from qwenvid.reconcile import earlier_attempts
     from qwenvid.runner import Phase, RunOptions
 
     out = state.out
@@ -204,6 +205,10 @@ def run_request(state: CliState, request: Any, flags: RunFlags) -> None:
             require_key(opened.settings)
             # So is an output that cannot be used: nobody should be asked to pay and then be refused.
             check_output_target(flags.output or opened.settings.output_dir, overwrite=flags.overwrite)
+            # Running the same command again after an unknown outcome: find the earlier task before paying again.
+            earlier = earlier_attempts(opened.session, plan, reporter)
+            if earlier:
+                confirm_resubmit(earlier, out=out, yes=flags.yes, pause_display=reporter.close)
             if not flags.cost_confirmed:
                 confirm_cost(
                     plan.cost,

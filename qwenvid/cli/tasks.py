@@ -164,6 +164,8 @@ def _report_result(report: Any) -> dict[str, Any]:
 
 def _print_status(out: Output, report: Any) -> None:
     """Human view of a status report: the important fields on stdout, one per line; times in UTC."""
+    from qwenvid.reconcile import state_label
+
     row, remote = report.row, report.remote
     fields: list[tuple[str, Any]] = []
     if row is not None:
@@ -184,7 +186,9 @@ def _print_status(out: Output, report: Any) -> None:
             ("video url", remote.video_url),
         ]
     elif row is not None:
-        fields += [("task id", row.task_id), ("status", row.remote_status or row.local_state)]
+        fields += [("task id", row.task_id), ("status", state_label(row))]
+        if row.task_id is None:
+            fields.append(("why", row.error_message))
     if row is not None:
         fields += [("video", row.video_path), ("billed seconds", _billed_text(row))]
     for label, value in fields:
@@ -348,6 +352,8 @@ def _shown_path(path: str | None) -> str:
 
 
 def _print_local(out: Output, rows: list[Any], *, wide: bool = False) -> None:
+    from qwenvid.reconcile import state_label
+
     # Runs against the local emulator are listed but cost nothing: they never count towards the total.
     billed = sum(float(row.billed_seconds or 0) for row in rows if not _free(row))
     if out.json:
@@ -357,7 +363,7 @@ def _print_local(out: Output, rows: list[Any], *, wide: bool = False) -> None:
     if not rows:
         out.info('No tasks in the ledger match. Make one with `qwenvid t2v "..."`.')
         return
-    status = [row.remote_status or row.local_state or "-" for row in rows]
+    status = [state_label(row) for row in rows]
     if wide or not sys.stdout.isatty():  # a pipe has no width to fit: every column, as scripts always had
         columns = ["local id", "task id", "status", "mode", "model", "created (UTC)", "billed s", "video"]
         cells = [
