@@ -21,7 +21,7 @@ from qwenvid.cli import _session, app
 from qwenvid.emulator.config import EmulatorConfig, ManualClock
 from qwenvid.emulator.server import EmulatorThread
 from qwenvid.timestamps import as_utc
-from tests.support.cli_emulator import SMALL, use_emulator
+from tests.support.cli_emulator import SMALL, use_emulator, use_flag_emulator
 from tests.support.videos import make_mp4
 
 
@@ -377,8 +377,7 @@ def test_emulator_flag_runs_without_a_key(
         manual_clock.sleep(seconds)
         time.sleep(0.01)
 
-    monkeypatch.setitem(_session.INJECTED, "session", {"clock": manual_clock, "sleep": sleep})
-    monkeypatch.setitem(_session.INJECTED, "emulator_clock", manual_clock)
+    use_flag_emulator(manual_clock, monkeypatch, sleep)
     result = run("--emulator", "t2v", "A kitten running in the moonlight", *SMALL)
     assert result.exit_code == 0, result.stderr  # free: no confirmation even above the threshold
     assert "Cost: free" in result.stderr
@@ -391,8 +390,7 @@ def test_emulator_runs_are_listed_but_never_billed_resumed_or_used_as_history(
 ) -> None:
     from qwenvid.ledger import Ledger
 
-    monkeypatch.setitem(_session.INJECTED, "session", {"clock": manual_clock, "sleep": manual_clock.sleep})
-    monkeypatch.setitem(_session.INJECTED, "emulator_clock", manual_clock)
+    use_flag_emulator(manual_clock, monkeypatch)
     assert run("--emulator", "t2v", "A free kitten", *SMALL).exit_code == 0
     refused = run("--emulator", "t2v", "A detached kitten", *SMALL, "--detach")
     assert refused.exit_code == 2 and "--detach cannot be used with --emulator" in refused.stderr

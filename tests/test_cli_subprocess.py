@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import socket
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -18,16 +16,11 @@ import av
 import httpx
 import pytest
 
+from tests.support.terminal import qwenvid_argv
+
 pytestmark = pytest.mark.slow
 
 CANARY = "sk-canary-subprocess-0123456789"
-
-
-def qwenvid_argv() -> list[str]:
-    """The console script of this environment (on PATH in CI), else `python -m qwenvid`."""
-    beside = Path(sys.executable).with_name("qwenvid")
-    script = str(beside) if beside.exists() else shutil.which("qwenvid")
-    return [script] if script else [sys.executable, "-m", "qwenvid"]
 
 
 def run(*args: str, env: dict[str, str] | None = None, timeout: float = 60) -> subprocess.CompletedProcess[str]:

@@ -34,10 +34,10 @@ from qwenvid.emulator.render import (
 )
 from qwenvid.emulator.request_log import describe
 from qwenvid.emulator.server import EmulatorThread
+from tests.support.cli_emulator import SMALL, use_flag_emulator
 from tests.support.emulator import T2V_PATH
 from tests.test_cli_subprocess import qwenvid_argv
 
-SMALL = ("--model", "wan2.1-t2v-turbo", "--size", "832*480")
 BODY = {"model": "wan2.1-t2v-turbo", "input": {"prompt": "A kitten"}, "parameters": {"size": "832*480"}}
 HEADERS = {"Authorization": "Bearer sk-test", "X-DashScope-Async": "enable"}
 
@@ -83,16 +83,14 @@ def test_emulator_realistic_takes_the_models_typical_time(emulator_clock: Manual
 
 def test_emulator_fault_fails_the_task_with_its_code(manual_clock: ManualClock,
                                                       monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setitem(_session.INJECTED, "session", {"clock": manual_clock, "sleep": manual_clock.sleep})
-    monkeypatch.setitem(_session.INJECTED, "emulator_clock", manual_clock)
+    use_flag_emulator(manual_clock, monkeypatch)
     result = run("--emulator-fault", "fail:DataInspectionFailed:1", "t2v", "A kitten", *SMALL)
     assert result.exit_code == 10, result.stderr  # content moderation, as the real service would end it
     assert "DataInspectionFailed" in result.stderr and result.stdout == ""
 
 
 def test_emulator_fault_throttling_is_retried(manual_clock: ManualClock, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setitem(_session.INJECTED, "session", {"clock": manual_clock, "sleep": manual_clock.sleep})
-    monkeypatch.setitem(_session.INJECTED, "emulator_clock", manual_clock)
+    use_flag_emulator(manual_clock, monkeypatch)
     result = run("--emulator", "--emulator-fault", "5xx:query:2", "t2v", "A kitten", *SMALL)
     assert result.exit_code == 0, result.stderr
     assert Path(result.stdout.strip()).is_file()
@@ -178,8 +176,7 @@ def test_an_unwritable_cache_folder_only_costs_speed(tmp_path: Path) -> None:
 def test_emulator_flag_renders_into_the_cache_in_the_state_folder(
     manual_clock: ManualClock, monkeypatch: pytest.MonkeyPatch, isolated_env: Path
 ) -> None:
-    monkeypatch.setitem(_session.INJECTED, "session", {"clock": manual_clock, "sleep": manual_clock.sleep})
-    monkeypatch.setitem(_session.INJECTED, "emulator_clock", manual_clock)
+    use_flag_emulator(manual_clock, monkeypatch)
     assert run("--emulator", "t2v", "A cached kitten", *SMALL).exit_code == 0
     assert len(list((isolated_env / "emulator-renders").glob("*.mp4"))) == 1
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 
 from qwenvid.cli import _session
@@ -31,3 +33,11 @@ def cli(
     """Point the CLI at the emulator with the canary key; the poller sleeps on the emulator's clock."""
     use_emulator(emulator, manual_clock, canary_key, monkeypatch)
     return emulator
+
+
+def use_flag_emulator(
+    clock: ManualClock, monkeypatch: pytest.MonkeyPatch, sleep: Callable[[float], None] | None = None
+) -> None:
+    """`--emulator` runs (the emulator in-process) and the poller both on `clock`; `sleep` defaults to the clock's."""
+    monkeypatch.setitem(_session.INJECTED, "session", {"clock": clock, "sleep": sleep or clock.sleep})
+    monkeypatch.setitem(_session.INJECTED, "emulator_clock", clock)
