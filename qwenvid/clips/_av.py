@@ -1,0 +1,298 @@
+"""Shared PyAV plumbing for the clip tools: opening inputs, atomic outputs, encoders, sample-exact audio."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+from qwenvid.errors import ValidationError
+
+# Every audio track the clip tools write: AAC, 48 kHz stereo (what Wan outputs carry).
+AUDIO_RATE = 48_000
+AUDIO_LAYOUT = "stereo"
+AUDIO_FORMAT = "fltp"
+EPS = 1e-3  # seconds: float rounding between pts * time_base and the times people type
+
+
+class ClipError(ValidationError):
+    """A media file cannot be read, or an output cannot be written, as asked (exit 2)."""
+
+
+def require_file(path: Path, what: str) -> None:
+    if not path.is_file():
+        raise ClipError(f"{path}: no such {what} file", field=what, value=str(path))
+
+
+def open_input(path: str | Path, what: str = "video") -> Any:
+    """An input container with the track `what` needs; ClipError (one line) for anything else."""
+    import av
+
+    path = Path(path)
+    require_file(path, what)
+    try:
+        container = av.open(str(path), mode="r")
+    except (OSError, av.FFmpegError, UnicodeDecodeError) as exc:
+        raise ClipError(f"{path}: not a readable {what} ({_short(exc)})", field=what, value=str(path)) from None
+    tracks = container.streams.video if what == "video" else container.streams.audio
+    name = str(container.format.name)
+    if not tracks or (what == "video" and (name.endswith("_pipe") or name in ("image2", "apng", "webp"))):
+        container.close()
+        problem = "it is a still image" if tracks else f"no {what} track"
+        raise ClipError(f"{path}: not a readable {what} ({problem})", field=what, value=str(path))
+    return container
+
+
+def _short(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return text.split(": '")[0]
+
+
+def decode_error(path: Path, exc: BaseException) -> ClipError:
+    return ClipError(f"{path}: cannot be decoded ({_short(exc)})", field="video", value=str(path))
+
+
+def check_output(out: str | Path, inputs: tuple[Path, ...] = (), *, overwrite: bool = False) -> Path:
+    """The output path, refused when it exists (unless `overwrite`) or is one of the inputs."""
+    out = Path(out).expanduser()
+    for source in inputs:
+        if out.exists() and source.exists() and out.resolve() == Path(source).resolve():
+            raise ClipError(f"{out}: the output cannot be one of the inputs", field="output", value=str(out))
+    if out.exists() and not overwrite:
+        raise ClipError(f"{out} already exists; use --force to replace it", field="output", value=str(out))
+    if not out.parent.is_dir():
+        raise ClipError(f"{out.parent}: no such folder for the output", field="output", value=str(out))
+    return out
+
+
+@contextmanager
+def atomic_output(out: Path) -> Iterator[Path]:
+    """A temporary name next to `out` (same suffix, so the muxer is chosen alike), renamed when complete."""
+    temp = out.with_name(f".{out.stem}.part-{os.getpid()}{out.suffix}")
+    try:
+        yield temp
+        os.replace(temp, out)
+    finally:
+        temp.unlink(missing_ok=True)
+
+
+def frame_rate(stream: Any) -> Fraction:
+    rate = stream.average_rate or stream.base_rate or stream.guessed_rate or 30
+    return Fraction(rate).limit_denominator(1001)
+
+
+def stream_seconds(container: Any, stream: Any) -> float:
+    """A stream's own duration when the muxer wrote one, else the container's."""
+    if stream.duration is not None and stream.time_base is not None and stream.duration > 0:
+        return float(stream.duration * stream.time_base)
+    if container.duration is not None and container.duration > 0:
+        return float(container.duration) / 1_000_000
+    return 0.0
+
+
+def even(value: int) -> int:
+    """H.264 in yuv420p wants even dimensions."""
+    return max(2, value - value % 2)
+
+
+@dataclass
+class VideoEncoder:
+    """An H.264 (+ optional AAC) MP4 writer fed frames in order; timestamps counted here, not copied."""
+
+    container: Any
+    width: int
+    height: int
+    fps: Fraction
+    audio: bool
+    video_stream: Any = None
+    audio_stream: Any = None
+    frames: int = 0
+    samples: int = 0
+    _fifo: Any = None
+
+    @classmethod
+    def open(cls, path: Path, width: int, height: int, fps: Fraction, *, audio: bool) -> VideoEncoder:
+        import av
+
+        container = av.open(str(path), mode="w")
+        encoder = cls(container, even(width), even(height), fps, audio)
+        stream = container.add_stream("libx264", rate=fps)
+        stream.width, stream.height, stream.pix_fmt = encoder.width, encoder.height, "yuv420p"
+        stream.options = {"crf": "18", "preset": "veryfast"}
+        encoder.video_stream = stream
+        if audio:
+            encoder.audio_stream = container.add_stream("aac", rate=AUDIO_RATE, layout=AUDIO_LAYOUT)
+            encoder._fifo = av.AudioFifo()
+        return encoder
+
+    def add_frame(self, frame: Any) -> None:
+        """Encode `frame` as the next frame (resized/converted when it does not match)."""
+        if frame.width != self.width or frame.height != self.height or frame.format.name != "yuv420p":
+            frame = frame.reformat(width=self.width, height=self.height, format="yuv420p")
+        frame.pts = self.frames
+        frame.time_base = 1 / self.fps
+        self.frames += 1
+        self.container.mux(self.video_stream.encode(frame))
+
+    def add_audio(self, frame: Any) -> None:
+        """Append normalised (fltp stereo 48 kHz) samples; encoded in the encoder's frame size."""
+        frame.pts = None
+        self._fifo.write(frame)
+        self._drain(final=False)
+
+    def audio_written(self) -> int:
+        """Samples given so far (encoded or waiting for a full encoder frame)."""
+        return self.samples + (self._fifo.samples if self._fifo is not None else 0)
+
+    def add_silence(self, samples: int) -> None:
+        while samples > 0:
+            count = min(samples, 4096)
+            self.add_audio(silence(count))
+            samples -= count
+
+    def _drain(self, *, final: bool) -> None:
+        size = self.audio_stream.codec_context.frame_size or 1024
+        while self._fifo.samples >= size or (final and self._fifo.samples):
+            chunk = self._fifo.read(min(size, self._fifo.samples))
+            chunk.pts = self.samples
+            chunk.time_base = Fraction(1, AUDIO_RATE)
+            chunk.sample_rate = AUDIO_RATE
+            self.samples += chunk.samples
+            self.container.mux(self.audio_stream.encode(chunk))
+
+    def close(self) -> None:
+        self.container.mux(self.video_stream.encode(None))
+        if self.audio_stream is not None:
+            self._drain(final=True)
+            self.container.mux(self.audio_stream.encode(None))
+        self.container.close()
+
+
+class AudioFeed:
+    """Feeds an encoder's audio track from normalised frames up to a sample count, so sound follows the video
+    frame by frame (the muxer then never holds more than a moment of either track)."""
+
+    def __init__(self, frames: Iterator[Any] | None, *, pad: bool = True) -> None:
+        import av
+
+        self.frames = frames
+        self.pad = pad
+        self.fifo = av.AudioFifo()
+        self.done = frames is None
+
+    def fill(self, encoder: VideoEncoder, upto: int) -> None:
+        need = upto - encoder.audio_written()
+        while need > self.fifo.samples and not self.done:
+            frame = next(self.frames, None) if self.frames is not None else None
+            if frame is None:
+                self.done = True
+                break
+            frame.pts = None
+            self.fifo.write(frame)
+        take = min(need, self.fifo.samples)
+        if take > 0:
+            chunk: Any = self.fifo.read(take)
+            chunk.sample_rate = AUDIO_RATE
+            encoder.add_audio(chunk)
+        if need > take and self.pad:
+            encoder.add_silence(need - take)
+
+    def close(self) -> None:
+        close = getattr(self.frames, "close", None)
+        if close is not None:
+            close()
+
+
+def silence(samples: int) -> Any:
+    import av
+
+    frame = av.AudioFrame(format=AUDIO_FORMAT, layout=AUDIO_LAYOUT, samples=samples)
+    for plane in frame.planes:
+        plane.update(bytes(plane.buffer_size))
+    frame.sample_rate = AUDIO_RATE
+    return frame
+
+
+def normalised_audio(path: Path, start: float = 0.0) -> Iterator[Any]:
+    """The first audio track of `path` from `start` seconds on, as fltp stereo 48 kHz frames, sample exact."""
+    import av
+
+    container = open_input(path, "audio")
+    with container:
+        stream = container.streams.audio[0]
+        resampler = av.AudioResampler(format=AUDIO_FORMAT, layout=AUDIO_LAYOUT, rate=AUDIO_RATE)
+        skip = round(start * AUDIO_RATE)
+        if start > 0:
+            container.seek(max(0, int((start - 1) / stream.time_base)), stream=stream, backward=True)
+        position: int | None = None
+        try:
+            for packet in container.demux(stream):
+                for decoded in packet.decode():
+                    for frame in resampler.resample(decoded):
+                        if position is None:  # where the first frame after a seek really starts
+                            position = round(float(frame.time or 0) * AUDIO_RATE) if start > 0 else 0
+                        begin, position = position, position + frame.samples
+                        if position <= skip:
+                            continue
+                        if begin < skip:
+                            frame = cut_front(frame, skip - begin)
+                        yield frame
+            for frame in resampler.resample(None):
+                yield frame
+        except av.FFmpegError as exc:
+            raise decode_error(path, exc) from None
+
+
+def cut_front(frame: Any, samples: int) -> Any:
+    """`frame` without its first `samples` samples (through a FIFO: no numpy needed)."""
+    import av
+
+    fifo = av.AudioFifo()
+    frame.pts = None
+    fifo.write(frame)
+    fifo.read(samples)
+    rest: Any = fifo.read()
+    rest.sample_rate = AUDIO_RATE
+    return rest
+
+
+def take_samples(frames: Iterator[Any], count: int) -> Iterator[Any]:
+    """At most `count` samples from `frames`, the last frame cut to fit."""
+    import av
+
+    left = count
+    for frame in frames:
+        if left <= 0:
+            return
+        if frame.samples > left:
+            fifo = av.AudioFifo()
+            frame.pts = None
+            fifo.write(frame)
+            piece: Any = fifo.read(left)  # never None: the FIFO holds more than `left`
+            piece.sample_rate = AUDIO_RATE
+            frame = piece
+        left -= frame.samples
+        yield frame
+
+
+def video_frames(path: Path, container: Any, start: float = 0.0) -> Iterator[Any]:
+    """Decoded frames of the first video track from the keyframe at or before `start` (callers drop extras)."""
+    import av
+
+    stream = container.streams.video[0]
+    stream.thread_type = "AUTO"
+    if start > 0:
+        container.seek(max(0, int(start / stream.time_base)), stream=stream, backward=True)
+    try:
+        for packet in container.demux(stream):
+            yield from packet.decode()
+    except av.FFmpegError as exc:
+        raise decode_error(path, exc) from None
+
+
+def frame_seconds(frame: Any, first_pts: int = 0) -> float:
+    return float((frame.pts - first_pts) * frame.time_base) if frame.pts is not None else 0.0
