@@ -14,10 +14,13 @@ from pathlib import Path
 from typing import IO, Any
 
 MANIFEST_NAME = "manifest.json"
-# Step states, in the order a step moves through them.
-PLANNED, WAITING, SUBMITTING, QUEUED, RUNNING, DOWNLOADING, DONE, REUSED, FAILED, SKIPPED, DETACHED = (
+# Step states, in the order a step moves through them: waiting (for inputs), ready (for a submit slot),
+# submitting, queued (PENDING on the service), running, downloading, then done / reused / failed / skipped,
+# or detached (left running when the wait ended).
+PLANNED, WAITING, READY, SUBMITTING, QUEUED, RUNNING, DOWNLOADING, DONE, REUSED, FAILED, SKIPPED, DETACHED = (
     "planned",
     "waiting",
+    "ready",
     "submitting",
     "queued",
     "running",

@@ -365,7 +365,9 @@ class _Builder:
                 stem, dot, ext = output.rpartition(".")
                 name = f"{stem}{suffix}.{ext}" if dot else output + suffix
             variant = index + 1 if len(variants) > 1 else None
-            self._add(Step(vid, "generate", values, mode=mode, output=name, variant=variant, refs=list(refs), line=line), line)
+            self._add(
+                Step(vid, "generate", values, mode=mode, output=name, variant=variant, refs=list(refs), line=line), line
+            )
 
     def _variants(self, sid: str, table: dict[str, Any], line: int | None) -> list[tuple[str, int | None]] | None:
         repeat, seeds = table.get("repeat"), table.get("seeds")
