@@ -121,6 +121,7 @@ class PlanSpec:
     steps: dict[str, Step]
     source: Path | None = None
     base_dir: Path = field(default_factory=Path.cwd)
+    problems: list[Problem] = field(default_factory=list)  # found while reading; validation adds the rest
 
     def ordered(self) -> list[Step]:
         return list(self.steps.values())

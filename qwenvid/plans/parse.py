@@ -140,30 +140,28 @@ def load_plan(
     else:
         for line, row in _read_rows(text, suffix, builder):
             builder.batch_row(row, line, dict(defaults or {}), prefix="row" if suffix == ".csv" else "line")
-    if builder.problems:
-        raise PlanInvalid(builder.problems, source)
     plan_name = plan_name or path.stem
     if not STEP_ID.match(plan_name):
-        raise PlanInvalid(
-            [Problem(f"plan name {plan_name!r}: use letters, digits, '-' and '_' (a folder name)")], source
-        )
+        builder.problem(f"plan name {plan_name!r}: use letters, digits, '-' and '_' (a folder name)")
     builder.add_hidden_steps()
-    if builder.problems:
-        raise PlanInvalid(builder.problems, source)
+    if not builder.steps and not builder.problems:
+        builder.problem("the plan has no steps")
     if not builder.steps:
-        raise PlanInvalid([Problem("the plan has no steps")], source)
-    return PlanSpec(name=plan_name, steps=builder.steps, source=path, base_dir=path.resolve().parent)
+        raise PlanInvalid(builder.problems, source)
+    # The rest of the problems are listed together with what validation finds (prepare_plan).
+    return PlanSpec(
+        name=plan_name, steps=builder.steps, source=path, base_dir=path.resolve().parent, problems=builder.problems
+    )
 
 
 def plan_from_data(data: Mapping[str, Any], *, name: str, base_dir: Path) -> PlanSpec:
     """A plan built in code (`qwenvid extend`, the wizard) from the same shape a TOML/JSON file holds."""
     builder = _Builder(name)
     builder.document(dict(data), {})
-    if not builder.problems:
-        builder.add_hidden_steps()
-    if builder.problems:
-        raise PlanInvalid(builder.problems, name)
-    return PlanSpec(name=name, steps=builder.steps, source=None, base_dir=base_dir)
+    builder.add_hidden_steps()
+    if not builder.steps:
+        raise PlanInvalid(builder.problems or [Problem("the plan has no steps")], name)
+    return PlanSpec(name=name, steps=builder.steps, source=None, base_dir=base_dir, problems=builder.problems)
 
 
 # -- reading the file formats -------------------------------------------------------------------
@@ -345,7 +343,7 @@ class _Builder:
         bad = sorted(set(table) - allowed)
         for key in bad:
             self.problem(f"unknown field {key!r}{_known_for(mode)}", sid, line)
-        fields = {k: v for k, v in table.items() if k not in STEP_KEYS}
+        fields = {k: v for k, v in table.items() if k not in STEP_KEYS and k not in bad}
         fields = _with_defaults(fields, defaults, mode)
         output = table.get("output")
         if output is not None and (not isinstance(output, str) or not _safe_name(output)):

@@ -127,7 +127,7 @@ def prepare_plan(
 
     `force` names steps to run again on purpose (`--force STEP`): they are never reused.
     """
-    problems = validate_plan(spec, folder)
+    problems = [*spec.problems, *validate_plan(spec, folder)]
     unknown_force = sorted(force - set(spec.steps))
     if unknown_force:
         from qwenvid.plans.model import Problem
