@@ -233,7 +233,13 @@ image = "@take-1:last-frame"
 def test_csv_and_txt_batches_take_command_line_defaults(tmp_path: Path) -> None:
     csv_plan = write(tmp_path, "b.csv", "id,prompt,duration,seed\nfirst,A cat,5,7\nsecond,A dog,,\n")
     spec = load_plan(csv_plan, defaults={"model": "wan2.1-t2v-turbo", "size": "832*480", "duration": 5})
-    assert spec.steps["first"].fields == {"model": "wan2.1-t2v-turbo", "size": "832*480", "duration": 5, "prompt": "A cat", "seed": 7}
+    assert spec.steps["first"].fields == {
+        "model": "wan2.1-t2v-turbo",
+        "size": "832*480",
+        "duration": 5,
+        "prompt": "A cat",
+        "seed": 7,
+    }
     assert spec.steps["second"].fields["duration"] == 5
     txt = write(tmp_path, "p.txt", "# comment\nA cat\n\nA dog\n")
     assert [s.fields["prompt"] for s in load_plan(txt).steps.values()] == ["A cat", "A dog"]

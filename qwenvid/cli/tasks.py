@@ -164,6 +164,9 @@ def tasks(
     ] = False,
     page: Annotated[int, typer.Option("--page", help="With --remote: page number, from 1.")] = 1,
     page_size: Annotated[int, typer.Option("--page-size", help="With --remote: tasks per page.")] = 20,
+    plan: Annotated[
+        str | None, typer.Option("--plan", help="Only the tasks of this plan (`qwenvid run`), with their step ids.")
+    ] = None,
     json_out: JsonOpt = False,
 ) -> None:
     """List your tasks from the local ledger (with billed-seconds totals), or the account's with --remote."""
@@ -177,9 +180,39 @@ def tasks(
             _print_remote(state.out, task_page)
             return
         rows = opened.session.list_local(
-            status=status_filter, mode=mode, model=model, since=start, until=end, limit=limit
+            status=status_filter, mode=mode, model=model, since=start, until=end, limit=None if plan else limit
         )
+    if plan is not None:
+        from qwenvid.plans.rows import plan_rows
+
+        _print_plan(state.out, plan, plan_rows(rows, plan)[:limit])
+        return
     _print_local(state.out, rows)
+
+
+def _print_plan(out: Output, name: str, rows: list[tuple[Any, str]]) -> None:
+    """`tasks --plan NAME`: the plan's generation attempts, step by step."""
+    if out.json:
+        out.result_json([{"plan": name, "step": step, **row.to_dict()} for row, step in rows])
+        return
+    if not rows:
+        out.info(f"No tasks of a plan named {name!r} in the ledger.")
+        return
+    out.table(
+        ["step", "local id", "task id", "status", "model", "billed s", "video"],
+        [
+            [
+                step,
+                row.id,
+                row.task_id or "-",
+                row.remote_status or row.local_state or "-",
+                row.model or "-",
+                _billed_text(row),
+                row.video_path or "-",
+            ]
+            for row, step in rows
+        ],
+    )
 
 
 def _billed_text(row: Any) -> str:

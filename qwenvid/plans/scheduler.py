@@ -53,6 +53,8 @@ RECONCILE_TRIES, RECONCILE_EVERY = 6, 5.0
 WATCH_EVERY = 2.0
 # Submits of one model per second are counted over a little more than a second: the service's clock is not ours.
 RATE_WINDOW = 1.05
+# The shortest nap of the loop when something is due "now" but could not be done (clock rounding).
+MIN_SLEEP = 0.01
 # Real seconds the loop waits for a worker (download, media op) before looking at the clock again.
 WORKER_WAIT = 0.2
 
@@ -264,8 +266,9 @@ class PlanScheduler:
             return
         if target is None:
             self.sleep(WORKER_WAIT)
-        elif target > now:
-            self.sleep(target - now)
+        else:
+            # Never a zero sleep: the loop only comes here when nothing could be done right now.
+            self.sleep(max(target - now, MIN_SLEEP))
 
     # -- state changes -------------------------------------------------------------------------------
 
@@ -431,13 +434,15 @@ class PlanScheduler:
                 self._set(run, SKIPPED, error="not submitted (--fail-fast after a failure)")
             return
         for sid in list(self._queue):
+            if self._stop_submitting:
+                break  # --fail-fast: the next pass marks the rest skipped
             model = self._model(sid)
             now = self.clock()
             if self._blocked.get(model, 0.0) > now:
                 continue
             limits = model_limits(model)
             recent = self._submit_times.setdefault(model, deque())
-            while recent and now - recent[0] >= RATE_WINDOW:
+            while recent and now - recent[0] >= RATE_WINDOW - 1e-6:
                 recent.popleft()
             if len(recent) >= limits.submit_rps:
                 self._blocked[model] = recent[0] + RATE_WINDOW
