@@ -345,6 +345,9 @@ class LedgerBackend:
         from qwenvid.runner import NullReporter, RunOptions
 
         set_aside(target)
+        # A .part under this step's name is a download of this step killed midway (we hold the row's claim):
+        # start it again under the step's own name rather than next to it.
+        target.with_name(target.name + ".part").unlink(missing_ok=True)
         result = self.session.fetch(local_id, RunOptions(output=target), NullReporter())
         if result.video_path is None or result.sha256 is None:
             raise errors.DownloadError(f"{local_id}: the download left no file.")
