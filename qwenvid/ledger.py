@@ -53,7 +53,6 @@ from __future__ import annotations
 import builtins
 import hashlib
 import json
-import os
 import secrets
 import sqlite3
 import threading
@@ -66,6 +65,7 @@ from typing import Any, Protocol
 from urllib.parse import parse_qs, urlsplit
 
 from qwenvid.errors import QwenvidError, ValidationError, scrub
+from qwenvid.privacy import create_private_file, narrow_existing, private_dir, private_umask
 
 LOCAL_STATES = ("created", "submitting", "submitted", "outcome_unknown", "rejected")
 REMOTE_STATUSES = ("PENDING", "RUNNING", "SUCCEEDED", "FAILED", "CANCELED", "UNKNOWN")
@@ -437,23 +437,25 @@ class Ledger:
         self._local = threading.local()
         self._connections: list[sqlite3.Connection] = []
         self._connections_lock = threading.Lock()
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        is_new = not self.path.exists()
-        apply_migrations(self._conn())
-        if is_new:
-            _make_private(self.path)
+        # Private from the first byte: SQLite gives -wal/-shm the mode of the database file.
+        private_dir(self.path.parent)
+        create_private_file(self.path)
+        narrow_existing(*(self.path.with_name(self.path.name + end) for end in ("-wal", "-shm")))
+        with private_umask():
+            apply_migrations(self._conn())
 
     # -- connections and transactions
 
     def _conn(self) -> sqlite3.Connection:
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
         if conn is None:
-            conn = sqlite3.connect(
-                self.path, timeout=_BUSY_TIMEOUT_SECONDS, isolation_level=None, check_same_thread=False
-            )
-            conn.row_factory = sqlite3.Row
-            conn.execute(f"PRAGMA busy_timeout = {int(_BUSY_TIMEOUT_SECONDS * 1000)}")
-            conn.execute("PRAGMA journal_mode = WAL")
+            with private_umask():
+                conn = sqlite3.connect(
+                    self.path, timeout=_BUSY_TIMEOUT_SECONDS, isolation_level=None, check_same_thread=False
+                )
+                conn.row_factory = sqlite3.Row
+                conn.execute(f"PRAGMA busy_timeout = {int(_BUSY_TIMEOUT_SECONDS * 1000)}")
+                conn.execute("PRAGMA journal_mode = WAL")
             self._local.conn = conn
             with self._connections_lock:
                 self._connections.append(conn)
@@ -953,11 +955,3 @@ def _file_sha256(path: Path) -> str:
         for block in iter(lambda: handle.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
-
-
-def _make_private(path: Path) -> None:
-    """Prompts are personal: keep the ledger readable by its owner only (where the OS supports it)."""
-    try:
-        os.chmod(path, 0o600)
-    except OSError:
-        pass

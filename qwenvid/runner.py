@@ -17,13 +17,14 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from qwenvid import errors
 from qwenvid.cost import CostEstimate, estimate_cost
+from qwenvid.privacy import private_umask
 
 if TYPE_CHECKING:
     import httpx
@@ -36,9 +37,6 @@ if TYPE_CHECKING:
 
 TERMINAL = frozenset({"SUCCEEDED", "FAILED", "CANCELED", "UNKNOWN"})
 MASKED_AUTH = "Bearer sk-…"
-# How long after an ambiguous submit the account task list is searched for the task it may have made.
-RECONCILE_BEFORE = timedelta(minutes=2)
-RECONCILE_AFTER = timedelta(minutes=10)
 
 
 class Phase(StrEnum):
@@ -302,11 +300,10 @@ class Session:
 
     def run(self, plan: Plan, options: RunOptions, reporter: Reporter) -> RunResult:
         """Submit the plan and follow it to a verified MP4 (or detach)."""
+        from qwenvid.claims import Claims
         from qwenvid.download import check_output_target
-        from qwenvid.requests import build_payload
-        from qwenvid.validation import check_body
 
-        client = self.client  # raises for a missing key before a ledger row exists
+        _ = self.client  # raises for a missing key before a ledger row exists
         # A video that cannot be saved is a paid video lost for a day: find out before paying.
         check_output_target(options.output or self.settings.output_dir)
         ledger = self.ledger
@@ -324,6 +321,16 @@ class Session:
             base_url=self.settings.base_url,
             origin="emulated" if self.emulated else "local",
         )
+        # This process owns the row until it ends; a resume elsewhere sees it alive (qwenvid/claims.py).
+        with Claims(ledger.path).acquire(row.id):
+            return self._submit_row(row, plan, options, reporter)
+
+    def _submit_row(self, row: LedgerRow, plan: Plan, options: RunOptions, reporter: Reporter) -> RunResult:
+        from qwenvid.reconcile import remember_key_id
+        from qwenvid.requests import build_payload
+        from qwenvid.validation import check_body
+
+        client, ledger = self.client, self.ledger
         try:
             uploaded: dict[str, str] = {}
             for item in plan.local_inputs:
@@ -362,6 +369,7 @@ class Session:
             raise
         row = ledger.mark_submitted(row.id, submitted.task_id, submitted.request_id, submitted.task_status)
         try:
+            remember_key_id(self, submitted.task_id)  # once per key: tells this key's tasks from others' later
             reporter.notice(f"Task {submitted.task_id} submitted ({plan.model}).")
             if options.detach:
                 return self._result_from_row(row)
@@ -372,13 +380,27 @@ class Session:
 
     def follow(self, ref: str, options: RunOptions, reporter: Reporter) -> RunResult:
         """Wait for a known task (ledger id or task id) and download its video."""
+        from qwenvid.reconcile import hold_row
+
         row = self.ledger.get(ref) or self.ledger.record_external(ref, base_url=self.settings.base_url)
-        return self._follow_row(row, options, reporter)
+        wait = options.timeout if options.timeout is not None else self.settings.wait_timeout
+        with hold_row(self, row.id, wait, reporter):
+            row = self.ledger.get(row.id) or row
+            if row.video_path is not None and row.remote_status == "SUCCEEDED":
+                return self._result_from_row(row)  # another process downloaded it while this one waited
+            return self._follow_row(row, options, reporter)
 
     def fetch(self, ref: str, options: RunOptions, reporter: Reporter) -> RunResult:
         """Download the video of a finished task, also one the ledger never saw."""
+        from qwenvid.reconcile import hold_row
+
         row = self.ledger.get(ref) or self.ledger.record_external(ref, base_url=self.settings.base_url)
         task_id = _task_id_of(row)
+        wait = options.timeout if options.timeout is not None else self.settings.wait_timeout
+        with hold_row(self, row.id, wait, reporter):
+            return self._fetch_held(row, task_id, options, reporter)
+
+    def _fetch_held(self, row: LedgerRow, task_id: str, options: RunOptions, reporter: Reporter) -> RunResult:
         info = self._poll_once(row)
         if info.status in TERMINAL and info.status != "SUCCEEDED":
             raise errors.task_failure(info.status, info.code, info.message, task_id=task_id, request_id=info.request_id)
@@ -392,7 +414,9 @@ class Session:
 
     def status(self, ref: str) -> StatusReport:
         """The ledger row (if any) and the remote state (when a key is available)."""
-        row = self.ledger.get(ref)
+        from qwenvid.reconcile import adopt_named
+
+        row = self.ledger.get(ref) or adopt_named(self, ref)  # a candidate a reconciliation named: adopt it
         task_id = row.task_id if row and row.task_id else ref
         if row is not None and row.task_id is None:
             return StatusReport(row, None)
@@ -419,62 +443,16 @@ class Session:
     # -- resume and reconciliation ----------------------------------------------------------------
 
     def reconcile(self, reporter: Reporter) -> list[ResumeOutcome]:
-        """Find the task each outcome-unknown submit created, or prove from the task list that it made none.
+        """Find the task each outcome-unknown submit created, or prove it made none (qwenvid/reconcile.py)."""
+        from qwenvid.reconcile import reconcile
 
-        A row is adopted only when exactly one unknown task of its model was created in its time window;
-        several candidates are told apart by their original prompt. Nothing is ever resubmitted here.
-        """
-        outcomes: list[ResumeOutcome] = []
-        for row in self.ledger.outcome_unknown():
-            if not self._here(row):
-                outcomes.append(ResumeOutcome(row.id, note=_elsewhere(row)))
-                continue
-            created = _as_datetime(row.submitting_at or row.created_at)
-            start, end = created - RECONCILE_BEFORE, created + RECONCILE_AFTER
-            now = datetime.now(UTC)
-            remote = list(self.client.iter_tasks(start=start, end=min(end, now), model=row.model))
-            match = self.ledger.match_remote(row, remote)
-            task = match.task
-            if task is None and len(match.candidates) > 1:
-                task = self._disambiguate(row, [t for t in remote if t.task_id in match.candidates])
-            if task is not None:
-                self.ledger.adopt(row.id, task.task_id, task.status)
-                reporter.notice(f"Adopted task {task.task_id} for {row.id} (found in the account task list).")
-                outcomes.append(ResumeOutcome(row.id, note=f"adopted task {task.task_id}"))
-            elif match.candidates:
-                outcomes.append(
-                    ResumeOutcome(row.id, note=f"{match.reason}; adopt one with `qwenvid status <task_id>`")
-                )
-            elif now > end:
-                # The whole window has passed and the account list holds no such task: nothing was created.
-                self.ledger.mark_rejected(row.id, "NotCreated", "the submit created no task (checked the task list)")
-                outcomes.append(ResumeOutcome(row.id, note="no task was created; it is safe to submit again"))
-            else:
-                outcomes.append(ResumeOutcome(row.id, note="not in the task list yet; run `qwenvid resume` later"))
-        return outcomes
-
-    def _disambiguate(self, row: LedgerRow, candidates: list[Any]) -> Any | None:
-        """Among several same-model tasks in the window, the one whose original prompt is this row's."""
-        if not row.prompt:
-            return None
-        same = [task for task in candidates if self.client.get_task(task.task_id).orig_prompt == row.prompt]
-        return same[0] if len(same) == 1 else None
+        return reconcile(self, reporter, timeout=self.settings.wait_timeout)
 
     def resume(self, options: RunOptions, reporter: Reporter) -> list[ResumeOutcome]:
-        """Reconcile ambiguous submits, then follow and download everything unfinished."""
-        outcomes = self.reconcile(reporter)
-        for row in self.ledger.unfinished():
-            ref = row.task_id or row.id
-            if not self._here(row):
-                outcomes.append(ResumeOutcome(ref, note=_elsewhere(row)))
-                continue
-            try:
-                outcomes.append(ResumeOutcome(ref, result=self._follow_row(row, options, reporter)))
-            except errors.Interrupted:
-                raise
-            except errors.QwenvidError as exc:
-                outcomes.append(ResumeOutcome(ref, error=exc))
-        return outcomes
+        """Reconcile ambiguous submits, then follow and download everything unfinished (one process per task)."""
+        from qwenvid.reconcile import resume
+
+        return resume(self, options, reporter)
 
     # -- internals --------------------------------------------------------------------------------
 
@@ -573,15 +551,16 @@ class Session:
         reporter.phase(Phase.DOWNLOADING, task_id)
         http = self.client.http_for_downloads()
         try:
-            result = download_video(
-                info.video_url,
-                target,
-                http=http,
-                name_hint=_name_hint(row, task_id),
-                expect=_expectation(row),
-                on_progress=lambda done, total: reporter.transfer(Phase.DOWNLOADING, done, total),
-                sleep=self.sleep,
-            )
+            with private_umask():  # the .part and the video are private from their first byte
+                result = download_video(
+                    info.video_url,
+                    target,
+                    http=http,
+                    name_hint=_name_hint(row, task_id),
+                    expect=_expectation(row),
+                    on_progress=lambda done, total: reporter.transfer(Phase.DOWNLOADING, done, total),
+                    sleep=self.sleep,
+                )
         except errors.DownloadError as exc:
             self.ledger.set_download_error(row.id, exc.message)
             exc.task_id = task_id
@@ -592,25 +571,26 @@ class Session:
         reporter.phase(Phase.VERIFYING, str(result.path))
         self.ledger.set_download(row.id, result.path, result.size, result.sha256)
         final = self.ledger.get(row.id) or row
-        sidecar = write_sidecar(
-            result.path,
-            {
-                "task_id": task_id,
-                "request_id": info.request_id,
-                "mode": final.mode,
-                "model": final.model,
-                "request": final.request_json,
-                "prompt": final.prompt,
-                "orig_prompt": info.orig_prompt,
-                "actual_prompt": info.actual_prompt,
-                "usage": info.usage,
-                "submit_time": info.submit_time,
-                "end_time": info.end_time,
-                "sha256": result.sha256,
-                "size": result.size,
-                "probe": _probe_dict(result.probe),
-            },
-        )
+        with private_umask():  # the sidecar holds the prompt and the request
+            sidecar = write_sidecar(
+                result.path,
+                {
+                    "task_id": task_id,
+                    "request_id": info.request_id,
+                    "mode": final.mode,
+                    "model": final.model,
+                    "request": final.request_json,
+                    "prompt": final.prompt,
+                    "orig_prompt": info.orig_prompt,
+                    "actual_prompt": info.actual_prompt,
+                    "usage": info.usage,
+                    "submit_time": info.submit_time,
+                    "end_time": info.end_time,
+                    "sha256": result.sha256,
+                    "size": result.size,
+                    "probe": _probe_dict(result.probe),
+                },
+            )
         reporter.phase(Phase.DONE, str(result.path))
         out = self._result_from_row(final)
         out.video_path = result.path
@@ -690,10 +670,6 @@ def _interrupted(task_id: str) -> errors.Interrupted:
         hint=f"Continue with `qwenvid status {task_id} --wait` (or `qwenvid resume`).",
         task_id=task_id,
     )
-
-
-def _elsewhere(row: LedgerRow) -> str:
-    return f"submitted to {row.base_url}; resume it with `qwenvid --base-url {row.base_url} resume`"
 
 
 def _as_datetime(value: Any) -> datetime:

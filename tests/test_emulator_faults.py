@@ -32,6 +32,8 @@ SMALL: dict[str, Any] = {"model": "wan2.2-t2v-plus", "input": {"prompt": "A ligh
         ("drop-after-create:1", Fault("drop-after-create", "submit", 1)),
         ("drop-before-create", Fault("drop-before-create", "submit", 1)),
         ("5xx-after-create:2", Fault("5xx-after-create", "submit", 2)),
+        ("late-after-create:3", Fault("late-after-create", "submit", 1, seconds=3.0)),
+        ("late-after-create:0.5:*", Fault("late-after-create", "submit", None, seconds=0.5)),
         ("drop:query:2", Fault("drop", "query", 2)),
         ("truncate:download:1", Fault("truncate", "download", 1)),
         ("truncate", Fault("truncate", "download", 1)),
@@ -48,7 +50,8 @@ def test_parse_fault(spec: str, fault: Fault) -> None:
 @pytest.mark.parametrize(
     "spec",
     ["", "explode:query", "throttle", "throttle:nowhere", "5xx:query:0", "5xx:query:x", "slow:query",
-     "slow:query:fast", "fail", "fail:", "expire:soon", "expire:disk:5", "throttle:query:1:2:3"],
+     "slow:query:fast", "late-after-create", "late-after-create:soon", "fail", "fail:", "expire:soon",
+     "expire:disk:5", "throttle:query:1:2:3"],
 )
 def test_bad_fault_specs_say_why(spec: str) -> None:
     with pytest.raises(ValidationError, match="bad fault spec"):
@@ -108,6 +111,20 @@ def test_slow_answer_times_out_a_client(emulator: EmulatorThread) -> None:
         with pytest.raises(httpx.ReadTimeout):
             client.get("/tasks/abc", timeout=0.05)
         assert client.get("/tasks/abc", timeout=2).status_code == 200
+
+
+def test_late_answer_after_create_is_an_ambiguous_submit(emulator: EmulatorThread) -> None:
+    # Unlike slow:submit (which waits before reading the body), the task exists when the client gives up.
+    emulator.arm("late-after-create:0.3")
+    with api_client(emulator) as client:
+        with pytest.raises(httpx.ReadTimeout):
+            client.post(T2V_PATH, json=SMALL, timeout=0.1)
+        assert emulator.state.task_count() == 1
+        listed = client.get("/tasks").json()
+        assert listed["total"] == 1 and listed["data"][0]["status"] in ("PENDING", "RUNNING")
+        # Armed once: the next submit is answered at once.
+        assert client.post(T2V_PATH, json=SMALL, timeout=2).status_code == 200
+    assert emulator.state.task_count() == 2
 
 
 @pytest.mark.parametrize(("spec", "created"), [("drop-before-create:1", 0), ("drop-after-create:1", 1)])

@@ -51,3 +51,30 @@ def confirm_cost(cost: Any, *, settings: Any, out: Output, emulated: bool, yes: 
     if not typer.confirm(f"Submit and pay for {seconds_text(cost.billable_seconds)}?", default=False, err=True):
         out.info("Nothing was submitted.")
         raise typer.Exit(1)
+
+
+def confirm_resubmit(earlier: list[Any], *, out: Output, yes: bool) -> None:
+    """Earlier submits of this same request whose outcome was unknown: say what reconciling found, and ask
+    before paying again while any of them may have made a task (refuse, exit 7, when nobody can answer)."""
+    open_rows = []
+    for item in earlier:
+        said = item.note or (item.error.message if item.error else "")
+        out.notice(f"Earlier submit of this request {item.ref}: {said}")
+        if not (item.note or "").startswith("no task was created"):
+            open_rows.append(item.ref)
+    if not open_rows or yes:
+        return
+    names = ", ".join(open_rows)
+    if not is_interactive():
+        raise ConfirmationRequired(
+            f"An earlier submit of this same request ({names}) may have created a billed task, "
+            "and there is no terminal to ask on.",
+            hint="Run `qwenvid resume` to finish it, or add --yes to submit it again anyway.",
+        )
+    if not typer.confirm(
+        f"An earlier submit of this request ({names}) may already have made a task. Submit again and pay twice?",
+        default=False,
+        err=True,
+    ):
+        out.info("Nothing was submitted. `qwenvid resume` finishes the earlier submit.")
+        raise typer.Exit(1)

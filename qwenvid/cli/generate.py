@@ -10,7 +10,7 @@ from typing import Annotated, Any
 
 import typer
 
-from qwenvid.cli._cost import confirm_cost
+from qwenvid.cli._cost import confirm_cost, confirm_resubmit
 from qwenvid.cli._options import (
     INPUTS,
     AudioFileOpt,
@@ -143,6 +143,7 @@ def common_values(
 def run_request(state: CliState, request: Any, flags: RunFlags) -> None:
     """Validate, show the cost, submit, follow, download, and print the result (or the dry run)."""
     from qwenvid.config import require_key
+    from qwenvid.reconcile import earlier_attempts
     from qwenvid.runner import Phase, RunOptions
 
     out = state.out
@@ -159,6 +160,10 @@ def run_request(state: CliState, request: Any, flags: RunFlags) -> None:
                 return
             # A missing key is said before the cost notice, which would otherwise suggest money is about to move.
             require_key(opened.settings)
+            # Running the same command again after an unknown outcome: find the earlier task before paying again.
+            earlier = earlier_attempts(opened.session, plan, reporter)
+            if earlier:
+                confirm_resubmit(earlier, out=out, yes=flags.yes)
             if not flags.cost_confirmed:
                 confirm_cost(plan.cost, settings=opened.settings, out=out, emulated=opened.emulated, yes=flags.yes)
             options = RunOptions(

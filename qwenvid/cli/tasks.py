@@ -71,6 +71,7 @@ def status(
 
 def _print_status(out: Output, report: Any) -> None:
     """Human view of a status report: the important fields on stdout, one per line."""
+    from qwenvid.reconcile import state_label
     row, remote = report.row, report.remote
     fields: list[tuple[str, Any]] = []
     if row is not None:
@@ -91,7 +92,9 @@ def _print_status(out: Output, report: Any) -> None:
             ("video url", remote.video_url),
         ]
     elif row is not None:
-        fields += [("task id", row.task_id), ("status", row.remote_status or row.local_state)]
+        fields += [("task id", row.task_id), ("status", state_label(row))]
+        if row.task_id is None:
+            fields.append(("why", row.error_message))
     if row is not None:
         fields += [("video", row.video_path), ("billed seconds", row.billed_seconds)]
     for label, value in fields:
@@ -222,6 +225,8 @@ def _billed_text(row: Any) -> str:
 
 
 def _print_local(out: Output, rows: list[Any]) -> None:
+    from qwenvid.reconcile import state_label
+
     # Runs against the local emulator are listed but cost nothing: they never count towards the total.
     billed = sum(float(row.billed_seconds or 0) for row in rows if row.origin != "emulated")
     if out.json:
@@ -236,7 +241,7 @@ def _print_local(out: Output, rows: list[Any]) -> None:
             [
                 row.id,
                 row.task_id or "-",
-                row.remote_status or row.local_state or "-",
+                state_label(row),
                 row.mode or "-",
                 row.model or "-",
                 str(row.created_at)[:19],

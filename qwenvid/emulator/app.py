@@ -282,6 +282,8 @@ def submit_handler(path: str) -> Handler:
                                  planned_failure=planned)
         if state.faults.take("drop-after-create", "submit") is not None:
             return DroppedResponse(call.request_id)
+        if (late := state.faults.take("late-after-create", "submit")) is not None and late.seconds:
+            await asyncio.sleep(late.seconds)  # the task exists; its id arrives after the client gave up
         if state.faults.take("5xx-after-create", "submit") is not None:
             raise ApiFailure(500, "InternalError", SERVER_ERROR)
         return api_json({"output": {"task_status": task.status, "task_id": task.task_id}}, call.request_id)

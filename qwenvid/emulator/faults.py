@@ -19,7 +19,10 @@ Fault specs (repeat --fault; each fault fires COUNT times, default 1; '*' = ever
   5xx:TARGET[:COUNT]                      500 InternalError (no task is created by a failed submit)
   503:TARGET[:COUNT]                      503 ServiceUnavailable
   5xx-after-create[:COUNT]                submit creates the task, then answers 500 (ambiguous outcome)
-  slow:TARGET:SECONDS[:COUNT]             answer SECONDS late (real time), e.g. slow:query:2.5
+  slow:TARGET:SECONDS[:COUNT]             answer SECONDS late (real time), e.g. slow:query:2.5;
+                                          a slow submit waits before it reads the body (no task yet)
+  late-after-create:SECONDS[:COUNT]       submit creates the task, then answers SECONDS late (real time):
+                                          past the client's read timeout it is an ambiguous outcome
   drop-before-create[:COUNT]              submit: headers sent, then the connection drops; no task exists
   drop-after-create[:COUNT]               submit: the task is created, then the connection drops
   drop:TARGET[:COUNT]                     any request: headers sent, then the connection drops
@@ -45,6 +48,7 @@ KINDS = (
     "drop",
     "drop-before-create",
     "drop-after-create",
+    "late-after-create",
     "truncate",
     "fail",
     "reject",
@@ -115,6 +119,9 @@ def parse_fault(spec: str) -> Fault:
         target = _target(spec, _get(args, 0) or "download")
         retry_after = _seconds(spec, args[2]) if kind == "throttle" and len(args) > 2 else None
         return Fault(kind, target, _count(spec, _get(args, 1)), seconds=retry_after)
+    if kind == "late-after-create":
+        _arity(spec, args, 1, 2)
+        return Fault(kind, "submit", _count(spec, _get(args, 1)), seconds=_seconds(spec, args[0]))
     if kind == "slow":
         _arity(spec, args, 2, 3)
         return Fault(kind, _target(spec, args[0]), _count(spec, _get(args, 2)), seconds=_seconds(spec, args[1]))
