@@ -122,7 +122,9 @@ def test_sigkill_then_rerun_pays_once_and_makes_the_same_files(
         proc.send_signal(signal.SIGKILL)
     finally:
         proc.wait(timeout=30)
+    began = time.monotonic()
     again = run_story(killed, env)
+    print(f"rerun took {time.monotonic() - began:.1f} s")
     assert again.returncode == 0, again.stderr
     assert emu.state.task_count() - base == 2  # one task per generation step, whatever was killed
     got = records(killed)

@@ -348,6 +348,8 @@ class LedgerBackend:
         # A .part under this step's name is a download of this step killed midway (we hold the row's claim):
         # start it again under the step's own name rather than next to it.
         target.with_name(target.name + ".part").unlink(missing_ok=True)
+        # The library's fetch takes the row's claim for the download itself (one download per task).
+        self.release(local_id)
         result = self.session.fetch(local_id, RunOptions(output=target), NullReporter())
         if result.video_path is None or result.sha256 is None:
             raise errors.DownloadError(f"{local_id}: the download left no file.")
@@ -358,19 +360,22 @@ class LedgerBackend:
         """Resolve an outcome-unknown submit through the account task list; never resubmits."""
         from qwenvid.runner import NullReporter
 
+        self.release(local_id)  # reconciliation claims the row itself
         row = self.ledger.get(local_id)
         if row is None:
             return None
         if row.local_state == "submitting":
-            # A row is left "submitting" only by a process that died mid-submit (we hold no such row).
-            self.ledger.mark_outcome_unknown(local_id, "the submitting process ended before the answer came")
+            if not self.claim(local_id):
+                return Found("unknown", local_id=local_id)  # a live process is submitting it right now
+            self.release(local_id)
         try:
-            from qwenvid.reconcile import reconcile as reconcile_rows  # type: ignore[import-not-found, unused-ignore]
-        except ImportError:
+            from qwenvid.reconcile import reconcile as reconcile_rows
+        except ImportError:  # pragma: no cover - before ledger-level reconciliation existed
+            if row.local_state == "submitting":
+                self.ledger.mark_outcome_unknown(local_id, "the submitting process ended before the answer came")
             self.session.reconcile(NullReporter())
         else:
-            current = self.ledger.get(local_id)
-            reconcile_rows(self.session, NullReporter(), rows=[current], wait=False)
+            reconcile_rows(self.session, NullReporter(), rows=[row], wait=False)
         row = self.ledger.get(local_id)
         if row is None:
             return None
