@@ -275,6 +275,8 @@ def step_cost(
         return value
 
     map_inputs(step, measure)
+    if getattr(request, "function", None) == "video_extension":
+        edited = None  # its clips are context, not the video edited: the output is always 5 s
     seconds = billable_seconds(model_spec, params.get("duration"), reference, input_video_seconds=edited)
     tier = resolution_tier(model_spec, size=size, resolution=resolution)
     return estimate_cost(request.model, seconds, tier, prices), warnings
