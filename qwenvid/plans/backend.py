@@ -186,16 +186,25 @@ class LedgerBackend:
 
     def in_flight(self, model: str) -> int:
         """Unfinished tasks of `model` on this service in the ledger, from every qwenvid process."""
+        return len(self._in_flight_rows(model))
+
+    def _in_flight_rows(self, model: str) -> list[str]:
         now = datetime.now(UTC)
-        count = 0
+        found: list[str] = []
         for row in self.ledger.list(model=model, since=now - IN_FLIGHT_HORIZON):
             if not self._here(row):
                 continue
             if row.local_state == "submitted" and not _ended(row):
-                count += 1
+                found.append(row.id)
             elif row.local_state == "submitting" and _age(row.updated_at, now) < SUBMITTING_HORIZON:
-                count += 1
-        return count
+                found.append(row.id)
+        return found
+
+    def _no_slot(self, model: str, limits: Limits, rows: list[str]) -> NoSlot:
+        # Only our own tasks hold the slots: the scheduler wakes the model when one of them ends, so a long
+        # retry is enough; another process's task may end any time, so look again soon.
+        ours = all(row in self._mine for row in rows)
+        return NoSlot(f"{model} is at its limit of {limits.concurrency} tasks", retry_after=30.0 if ours else 0.5)
 
     def _recent_foreign_submits(self, model: str) -> int:
         now = datetime.now(UTC)
@@ -222,8 +231,9 @@ class LedgerBackend:
 
         session = self.session
         model = str(request.model)
-        if self.in_flight(model) >= limits.concurrency:
-            return NoSlot(f"{model} is at its limit of {limits.concurrency} tasks")
+        rows = self._in_flight_rows(model)
+        if len(rows) >= limits.concurrency:
+            return self._no_slot(model, limits, rows)
         plan = session.plan(request)  # the full check, now with the referenced files in place
         client = session.client
         uploaded = self._uploads.get(identity)
@@ -244,8 +254,9 @@ class LedgerBackend:
                     and row.remote_status not in ("FAILED", "CANCELED", "UNKNOWN")
                 ):
                     return Existing(row.id)
-            if self.in_flight(model) >= limits.concurrency:
-                return NoSlot(f"{model} is at its limit of {limits.concurrency} tasks")
+            rows = self._in_flight_rows(model)
+            if len(rows) >= limits.concurrency:
+                return self._no_slot(model, limits, rows)
             if self._recent_foreign_submits(model) >= limits.submit_rps:
                 return NoSlot(f"{model}: another qwenvid process is submitting", retry_after=RATE_WINDOW)
             row = self.ledger.create(
@@ -294,6 +305,7 @@ class LedgerBackend:
             return False
         with self._guard:
             self._held[local_id] = handle
+            self._mine.add(local_id)  # followed here: its end wakes the scheduler
         return True
 
     def release(self, local_id: str) -> None:

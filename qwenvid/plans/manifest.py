@@ -9,7 +9,7 @@ import sys
 import tempfile
 import threading
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
@@ -90,7 +90,7 @@ class Manifest:
             "counts": counts,
             "billable_seconds_planned": sum(r.billable_seconds for r in self.steps.values() if not r.reused),
             "billed_seconds": sum(r.billed_seconds or 0 for r in self.steps.values() if not r.reused),
-            "steps": [asdict(record) for record in self.steps.values()],
+            "steps": [{**vars(record), "depends_on": list(record.depends_on)} for record in self.steps.values()],
         }
 
     def write(self, folder: Path) -> Path:

@@ -53,6 +53,10 @@ RECONCILE_TRIES, RECONCILE_EVERY = 6, 5.0
 WATCH_EVERY = 2.0
 # Submits of one model per second are counted over a little more than a second: the service's clock is not ours.
 RATE_WINDOW = 1.05
+# manifest.json is rewritten at most this often while the plan runs (real seconds; a 200-step plan's
+# manifest is big), and always at the end. Generation steps are found again through the ledger anyway.
+MANIFEST_EVERY = 1.0
+SMALL_PLAN = 50
 # The shortest nap of the loop when something is due "now" but could not be done (clock rounding).
 MIN_SLEEP = 0.01
 # Real seconds the loop waits for a worker (download, media op) before looking at the clock again.
@@ -196,6 +200,7 @@ class PlanScheduler:
         self._submit_times: dict[str, deque[float]] = {}
         self._stop_submitting = False
         self._dirty = True
+        self._written_at = 0.0
         self._pool = ThreadPoolExecutor(max_workers=max(1, self.options.workers), thread_name_prefix="qwenvid-plan")
 
     # -- the loop ------------------------------------------------------------------------------------
@@ -231,7 +236,7 @@ class PlanScheduler:
             self.manifest.finished_at = time.time()
             self.manifest.status = _overall(self.runs)
             self._dirty = True
-            self._write_manifest()
+            self._write_manifest(force=True)
             self.events.emit("plan_finished", plan=self.spec.name, status=self.manifest.status)
         return self.manifest
 
@@ -324,9 +329,13 @@ class PlanScheduler:
             elif run.future is None:
                 self._set(run, DETACHED if run.record.status != WAITING else WAITING, error=why)
 
-    def _write_manifest(self) -> None:
-        if self._dirty:
+    def _write_manifest(self, *, force: bool = False) -> None:
+        """Write manifest.json when something changed, at most once a second (and always at the end)."""
+        now = time.monotonic()
+        every = MANIFEST_EVERY if len(self.runs) > SMALL_PLAN else 0.0  # a small plan's manifest is always current
+        if self._dirty and (force or now - self._written_at >= every):
             self._dirty = False
+            self._written_at = now
             self.manifest.write(self.folder)
 
     # -- starting steps ------------------------------------------------------------------------------
