@@ -51,6 +51,7 @@ CONFIG_KEYS: dict[str, str] = {
     "confirm_above_seconds": "ask before submitting more billable seconds than this (default 10)",
     "wait_timeout": "seconds to wait for a task before detaching (default 1800)",
     "query_qps": "status queries per second across all tasks in flight (default 15; the account limit is 20)",
+    "preview": "true/false: a thumbnail strip under a finished video on a terminal (default true)",
     "[prices]": 'your own per-second rates: currency = "USD", then model = rate or model = { 720P = rate, ... }',
 }
 
@@ -62,6 +63,7 @@ output_dir = "output/qwenvid"
 confirm_above_seconds = 10
 wait_timeout = 1800
 query_qps = 15
+preview = true
 
 # Your own per-second prices (qwenvid never invents one); see the official pricing page.
 [prices]
@@ -104,6 +106,7 @@ class Settings:
     confirm_above_seconds: float = DEFAULT_CONFIRM_ABOVE_SECONDS
     wait_timeout: float = DEFAULT_WAIT_TIMEOUT
     query_qps: float = DEFAULT_QUERY_QPS
+    preview: bool = True
     prices: dict[str, Any] | None = None
     env_file: Path | None = None
     warnings: tuple[str, ...] = ()
@@ -208,6 +211,7 @@ def load_settings(
         confirm_above_seconds=number("confirm_above_seconds", DEFAULT_CONFIRM_ABOVE_SECONDS),
         wait_timeout=number("wait_timeout", DEFAULT_WAIT_TIMEOUT, positive=True),
         query_qps=number("query_qps", DEFAULT_QUERY_QPS, positive=True),
+        preview=_config_bool(config, "preview", True, config_path=layers.config_path),
         prices=_read_prices(config, layers.config_path),
         env_file=env_file if env_file.is_file() else None,
         warnings=tuple(warnings),
@@ -327,6 +331,13 @@ def _config_number(
     if value < 0 or (positive and value == 0):
         raise ConfigError(f"{config_path}: `{name}` must be {'above' if positive else 'at least'} 0, not {value}.")
     return float(value)
+
+
+def _config_bool(config: Mapping[str, Any], name: str, default: bool, *, config_path: Path) -> bool:
+    value = config.get(name, default)
+    if not isinstance(value, bool):
+        raise ConfigError(f"{config_path}: `{name}` must be true or false, not {value!r}.")
+    return value
 
 
 def _read_prices(config: Mapping[str, Any], config_path: Path) -> dict[str, Any] | None:

@@ -138,13 +138,22 @@ def _megabytes(size: int) -> str:
     return f"{size / (1024 * 1024):.1f} MB"
 
 
-def _fail(field: str, path: Path, problem: str, allowed: str, value: object) -> ValidationError:
-    return ValidationError(f"{field} {path}: {problem}; allowed: {allowed}", field=field, value=value, allowed=allowed)
+class FixableInputError(ValidationError):
+    """A readable input outside a model's limits that `qwenvid media fit` can bring inside them."""
 
 
-def _check_bytes(field: str, path: Path, size: int, limit: int) -> None:
+def _fail(
+    field: str, path: Path, problem: str, allowed: str, value: object, *, fixable: bool = True
+) -> ValidationError:
+    kind = FixableInputError if fixable else ValidationError
+    return kind(f"{field} {path}: {problem}; allowed: {allowed}", field=field, value=value, allowed=allowed)
+
+
+def _check_bytes(field: str, path: Path, size: int, limit: int, *, fixable: bool = True) -> None:
     if size > limit:
-        raise _fail(field, path, f"{_megabytes(size)} is too large", f"at most {_megabytes(limit)}", size)
+        raise _fail(
+            field, path, f"{_megabytes(size)} is too large", f"at most {_megabytes(limit)}", size, fixable=fixable
+        )
 
 
 def _check_aspect(field: str, path: Path, width: int, height: int, max_aspect: float | None) -> None:
@@ -185,7 +194,11 @@ def _check_seconds(field: str, path: Path, seconds: float, low: float, high: flo
     # A container's duration can overshoot by a frame or a codec delay; allow 0.1 s.
     if seconds + 0.1 < low or seconds - 0.1 > high:
         allowed = f"{low:g}-{high:g} s" if low else f"at most {high:g} s"
-        raise _fail(field, path, f"duration {seconds:.2f} s is out of range", allowed, round(seconds, 3))
+        # Too long can be cut; too short cannot be lengthened.
+        too_long = seconds - 0.1 > high
+        raise _fail(
+            field, path, f"duration {seconds:.2f} s is out of range", allowed, round(seconds, 3), fixable=too_long
+        )
 
 
 def _check_video(path: Path, limits: VideoLimits, field: str) -> VideoInfo:
@@ -203,7 +216,7 @@ def _check_video(path: Path, limits: VideoLimits, field: str) -> VideoInfo:
                 f"{info.width}x{info.height}",
             )
     _check_aspect(field, path, info.width, info.height, limits.max_aspect)
-    _check_bytes(field, path, info.size, limits.max_bytes)
+    _check_bytes(field, path, info.size, limits.max_bytes, fixable=False)  # fit does not squeeze bitrates
     return info
 
 

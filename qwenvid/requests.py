@@ -965,7 +965,8 @@ def _check_files_exist(req: BaseRequest) -> None:
 
 
 def _check_files(req: BaseRequest, spec: ModelSpec) -> None:
-    from qwenvid.media import check_local_file
+    from qwenvid.clips.fit import fit_command, role_for
+    from qwenvid.media import FixableInputError, check_local_file
 
     seen: set[str] = set()
     for slot in _slots(req, spec):
@@ -973,7 +974,18 @@ def _check_files(req: BaseRequest, spec: ModelSpec) -> None:
             continue
         seen.add(slot.value)
         limits: ImageLimits | VideoLimits | AudioLimits | None = getattr(spec.limits, slot.limits)
-        check_local_file(Path(slot.value).expanduser(), slot.kind, limits, field=option(slot.attr))
+        try:
+            check_local_file(Path(slot.value).expanduser(), slot.kind, limits, field=option(slot.attr))
+        except FixableInputError as refused:
+            # Name the command that makes the file acceptable instead of sending the user to other tools.
+            command = fit_command(slot.value, spec.id, role_for(slot.kind, slot.attr, slot.limits))
+            raise ValidationError(
+                refused.message,
+                field=refused.field,
+                value=refused.value,
+                allowed=refused.allowed,
+                hint=f"Fix it with: {command}",
+            ) from None
 
 
 # ---------------------------------------------------------------------------------------------

@@ -481,26 +481,52 @@ def test_wrong_answers_are_refused_with_what_is_allowed_then_the_right_one_taken
 
 def test_local_files_are_checked_as_typed_and_urls_accepted(rejections: list[str], media: Media) -> None:
     keys = MODE["i2v"] + ENTER
-    for wrong in ("/no/such/cat.png", media.small, media.alpha, media.clip):
+    for wrong in ("/no/such/cat.png", media.clip):
         keys += typed(wrong) + CLEAR
     # then: no prompt, 5 s, 720P, sound on, generated sound, single shot
     keys += typed("https://example.com/cat.png") + ENTER * 6 + NO_SEED_NO_NEGATIVE
     request = drive(keys)
     assert isinstance(request, I2VRequest) and request.image == "https://example.com/cat.png"
-    assert len(rejections) == 4
+    assert len(rejections) == 2
     assert "no such file" in rejections[0] and "a local file path or a URL" in rejections[0]
-    assert "100x100 px is out of range; allowed: width and height 360-2000 px" in rejections[1]
-    assert "transparency" in rejections[2] and "allowed: images without alpha" in rejections[2]
-    assert "not a readable image" in rejections[3]
+    assert "not a readable image" in rejections[1]
 
 
-def test_a_video_too_long_for_the_model_is_refused(rejections: list[str], tmp_path: Path, media: Media) -> None:
+def test_an_input_the_model_would_refuse_is_offered_a_fit_on_the_spot(rejections: list[str], media: Media) -> None:
+    """Too small: the offer is declined and the question comes back; with alpha: accepted (Enter = yes)."""
+    notes: list[str] = []
+    keys = MODE["i2v"] + ENTER + typed(media.small) + "n" + typed(media.alpha) + ENTER
+    keys += ENTER * 6 + NO_SEED_NO_NEGATIVE
+    request = drive(keys, notes)
+    assert rejections == []  # nothing refused outright: each was explained and offered a fix
+    assert isinstance(request, I2VRequest)
+    fitted = Path(media.alpha).with_name("ghost-fit.png")
+    assert request.image == str(fitted) and fitted.is_file()
+    assert not Path(media.small).with_name("tiny-fit.png").exists()  # declined: nothing written
+    assert any("100x100 px is out of range" in note for note in notes)
+    assert any("transparency" in note for note in notes)
+    assert any(note.startswith("Fitted ghost.png: flattened transparency") for note in notes)
+    validate_request(request)  # the fitted file passes the same model's checks
+
+
+@pytest.mark.parametrize("accept", [False, True])
+def test_a_video_too_long_for_the_model_is_offered_a_cut(
+    rejections: list[str], tmp_path: Path, media: Media, accept: bool
+) -> None:
     long_clip = str(make_mp4(tmp_path / "long.mp4", width=320, height=240, seconds=6.0))
-    request = drive(
-        FUNCTION["video_outpainting"] + typed(long_clip) + CLEAR + typed(media.clip) + ENTER * 5 + NO_SEED_NO_NEGATIVE
-    )
-    assert isinstance(request, VaceRequest) and request.video == media.clip
-    assert rejections == [f"--video {long_clip}: duration 6.00 s is out of range; allowed: at most 5 s"]
+    notes: list[str] = []
+    answer = ENTER if accept else "n" + typed(media.clip)
+    request = drive(FUNCTION["video_outpainting"] + typed(long_clip) + answer + ENTER * 5 + NO_SEED_NO_NEGATIVE, notes)
+    assert rejections == []
+    assert f"--video {long_clip}: duration 6.00 s is out of range; allowed: at most 5 s" in notes
+    assert isinstance(request, VaceRequest)
+    if accept:
+        assert request.video == str(tmp_path / "long-fit.mp4")
+        with av.open(request.video) as container:
+            assert float(container.duration) / 1_000_000 == pytest.approx(5.0, abs=0.05)
+        validate_request(request)
+    else:
+        assert request.video == media.clip and not (tmp_path / "long-fit.mp4").exists()
 
 
 @pytest.mark.parametrize(

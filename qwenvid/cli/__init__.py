@@ -50,6 +50,12 @@ class QwenvidGroup(TyperGroup):
             state = ctx.obj if isinstance(ctx.obj, CliState) else CliState()
             raise typer.Exit(report_error(exc, state.out)) from exc
 
+    def list_commands(self, ctx: Any) -> list[str]:
+        """Help lists commands in the table's order, whether a module registered a command or a sub-app."""
+        order = list(COMMANDS)
+        names = super().list_commands(ctx)
+        return sorted(names, key=lambda name: order.index(name) if name in order else len(order))
+
 
 def global_options(
     ctx: typer.Context,
@@ -72,6 +78,12 @@ def global_options(
     debug: Annotated[
         bool, typer.Option("--debug", help="Show tracebacks on errors (secrets removed). Env QWENVID_DEBUG=1.")
     ] = False,
+    no_preview: Annotated[
+        bool,
+        typer.Option(
+            "--no-preview", help="No thumbnail strip under a finished video (or preview = false in config.toml)."
+        ),
+    ] = False,
 ) -> None:
     """Make videos with Alibaba's Wan models on DashScope: submit, follow live, download a verified MP4."""
     debug = debug or os.environ.get("QWENVID_DEBUG", "") not in ("", "0")
@@ -84,6 +96,7 @@ def global_options(
         region=region,
         emulator=emulator,
         out=Output(json=json_out, quiet=quiet, debug=debug),
+        preview=not no_preview,
     )
 
 
@@ -125,6 +138,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "info",
         "Check the set-up: key set or not (never its value), key kind, region, base URL, reachability, paths.",
     ),
+    "media": (
+        "media",
+        "Clip tools: info, frame, trim, tail, concat, add-audio, sheet, preview, fit (no ffmpeg needed).",
+    ),
     "emulator": (
         "emulator_cmd",
         "Run the local DashScope emulator: same API, real MP4s, free; prints its base URL first.",
@@ -144,7 +161,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
 _VALUE_OPTIONS = frozenset({"--base-url", "--region"})
 # Global options people also write after the command (`qwenvid t2v "..." --emulator`); main() moves them
 # in front of it, where Typer expects them. `--json` is not here: every command that prints has its own.
-_GLOBAL_FLAGS = frozenset({"--emulator", "--debug", "--quiet", "-q"})
+_GLOBAL_FLAGS = frozenset({"--emulator", "--debug", "--quiet", "-q", "--no-preview"})
 
 
 def build_app(commands: Collection[str] | None = None) -> typer.Typer:

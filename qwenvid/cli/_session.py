@@ -32,6 +32,7 @@ class CliState:
     region: str | None = None
     emulator: bool = False
     out: Output = field(default_factory=Output)
+    preview: bool = True  # --no-preview turns the thumbnail strip under a finished video off
 
 
 def state_of(ctx: typer.Context, json_flag: bool = False) -> CliState:

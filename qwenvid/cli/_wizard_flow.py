@@ -28,6 +28,7 @@ from qwenvid.catalogue import (
     guess_kind,
     models_for_mode,
 )
+from qwenvid.clips.fit import role_for
 from qwenvid.errors import ValidationError
 from qwenvid.requests import (
     BaseRequest,
@@ -123,9 +124,14 @@ def clean_path(text: str) -> str:
     return text
 
 
-def file_check(kind: MediaKind, limits: Limits, option: str, *, required: bool = True) -> Check:
-    """Checks a typed path as it stands (exists, format, dimensions, duration, size); URLs pass."""
-    from qwenvid.media import check_local_file
+def file_check(
+    kind: MediaKind, limits: Limits, option: str, *, required: bool = True, fixable_passes: bool = False
+) -> Check:
+    """Checks a typed path as it stands (exists, format, dimensions, duration, size); URLs pass.
+
+    `fixable_passes`: an image or video that `qwenvid media fit` can repair passes; the caller offers the fix.
+    """
+    from qwenvid.media import FixableInputError, check_local_file
 
     def check(text: str) -> bool | str:
         value = clean_path(text)
@@ -135,6 +141,8 @@ def file_check(kind: MediaKind, limits: Limits, option: str, *, required: bool =
             return True
         try:
             check_local_file(Path(value).expanduser(), kind, limits, field=option)
+        except FixableInputError as error:
+            return True if fixable_passes else error.message
         except ValidationError as error:
             if not Path(value).expanduser().exists():
                 return f"{error.message}; give {_ALLOWED_LOCATIONS}"
@@ -221,8 +229,36 @@ class Prompter:
         kind, slot, option, question = INPUT_SLOTS[field]
         limits = getattr(spec.limits, slot)
         hint = "(path or URL)" if required else "(path or URL; Enter for none)"
-        answer = clean_path(self.text(message or question, file_check(kind, limits, option, required=required), hint))
-        return answer or None
+        check = file_check(kind, limits, option, required=required, fixable_passes=True)
+        while True:
+            answer = clean_path(self.text(message or question, check, hint))
+            fixed = self.offer_fit(answer, kind, limits, option, spec, role_for(kind, field, slot))
+            if fixed is not None:
+                return fixed or None
+
+    def offer_fit(
+        self, answer: str, kind: MediaKind, limits: Limits, option: str, spec: ModelSpec, role: str
+    ) -> str | None:
+        """The answer itself when the model takes it; else offer `qwenvid media fit` (default yes) and return
+        the fitted file, or None when the user declines (the question is asked again)."""
+        from qwenvid.clips import fit_input
+        from qwenvid.clips.fit import fit_command, free_output
+        from qwenvid.media import FixableInputError, check_local_file
+
+        if not answer or is_url(answer):
+            return answer
+        path = Path(answer).expanduser()
+        try:
+            check_local_file(path, kind, limits, field=option)
+            return answer
+        except FixableInputError as refused:
+            self.note(refused.message)
+        target = free_output(path, kind)
+        if not self.confirm(f"Fix it now ({fit_command(answer, spec.id, role)} -o {target.name})?", default=True):
+            return None
+        result = fit_input(path, target, model=spec.id, role=role)  # type: ignore[arg-type]
+        self.note(f"Fitted {path.name}: " + "; ".join(result.changes) + f". Using {result.path}")
+        return result.path
 
 
 # ---------------------------------------------------------------------------------------------

@@ -179,6 +179,9 @@ def run_request(state: CliState, request: Any, flags: RunFlags) -> None:
         finally:
             reporter.close()
     emit_result(out, result)
+    from qwenvid.cli._preview import preview_after_run
+
+    preview_after_run(state, opened.settings, result.video_path)
 
 
 def interrupted(task_id: str | None) -> Interrupted:

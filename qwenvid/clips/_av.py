@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -48,8 +49,9 @@ def open_input(path: str | Path, what: str = "video") -> Any:
 
 
 def _short(exc: BaseException) -> str:
+    """FFmpeg's reason without its errno number and the repeated file name."""
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-    return text.split(": '")[0]
+    return re.sub(r"^\[Errno -?\d+\]\s*", "", text.split(": '")[0])
 
 
 def decode_error(path: Path, exc: BaseException) -> ClipError:
@@ -99,6 +101,47 @@ def even(value: int) -> int:
     return max(2, value - value % 2)
 
 
+class AudioEncoder:
+    """An AAC track fed normalised samples in any amounts; encoded in the codec's frame size, timestamps counted."""
+
+    def __init__(self, container: Any) -> None:
+        import av
+
+        self.container = container
+        self.stream = container.add_stream("aac", rate=AUDIO_RATE, layout=AUDIO_LAYOUT)
+        self.fifo = av.AudioFifo()
+        self.samples = 0  # encoded so far
+
+    def written(self) -> int:
+        """Samples given so far (encoded, or waiting for a full codec frame)."""
+        return self.samples + self.fifo.samples
+
+    def add(self, frame: Any) -> None:
+        frame.pts = None
+        self.fifo.write(frame)
+        self._drain(final=False)
+
+    def add_silence(self, samples: int) -> None:
+        while samples > 0:
+            count = min(samples, 4096)
+            self.add(silence(count))
+            samples -= count
+
+    def _drain(self, *, final: bool) -> None:
+        size = self.stream.codec_context.frame_size or 1024
+        while self.fifo.samples >= size or (final and self.fifo.samples):
+            chunk: Any = self.fifo.read(min(size, self.fifo.samples))
+            chunk.pts = self.samples
+            chunk.time_base = Fraction(1, AUDIO_RATE)
+            chunk.sample_rate = AUDIO_RATE
+            self.samples += chunk.samples
+            self.container.mux(self.stream.encode(chunk))
+
+    def close(self) -> None:
+        self._drain(final=True)
+        self.container.mux(self.stream.encode(None))
+
+
 @dataclass
 class VideoEncoder:
     """An H.264 (+ optional AAC) MP4 writer fed frames in order; timestamps counted here, not copied."""
@@ -107,26 +150,22 @@ class VideoEncoder:
     width: int
     height: int
     fps: Fraction
-    audio: bool
     video_stream: Any = None
-    audio_stream: Any = None
+    audio: AudioEncoder | None = None
     frames: int = 0
-    samples: int = 0
-    _fifo: Any = None
 
     @classmethod
     def open(cls, path: Path, width: int, height: int, fps: Fraction, *, audio: bool) -> VideoEncoder:
         import av
 
         container = av.open(str(path), mode="w")
-        encoder = cls(container, even(width), even(height), fps, audio)
+        encoder = cls(container, even(width), even(height), fps)
         stream = container.add_stream("libx264", rate=fps)
         stream.width, stream.height, stream.pix_fmt = encoder.width, encoder.height, "yuv420p"
         stream.options = {"crf": "18", "preset": "veryfast"}
         encoder.video_stream = stream
         if audio:
-            encoder.audio_stream = container.add_stream("aac", rate=AUDIO_RATE, layout=AUDIO_LAYOUT)
-            encoder._fifo = av.AudioFifo()
+            encoder.audio = AudioEncoder(container)
         return encoder
 
     def add_frame(self, frame: Any) -> None:
@@ -138,37 +177,10 @@ class VideoEncoder:
         self.frames += 1
         self.container.mux(self.video_stream.encode(frame))
 
-    def add_audio(self, frame: Any) -> None:
-        """Append normalised (fltp stereo 48 kHz) samples; encoded in the encoder's frame size."""
-        frame.pts = None
-        self._fifo.write(frame)
-        self._drain(final=False)
-
-    def audio_written(self) -> int:
-        """Samples given so far (encoded or waiting for a full encoder frame)."""
-        return self.samples + (self._fifo.samples if self._fifo is not None else 0)
-
-    def add_silence(self, samples: int) -> None:
-        while samples > 0:
-            count = min(samples, 4096)
-            self.add_audio(silence(count))
-            samples -= count
-
-    def _drain(self, *, final: bool) -> None:
-        size = self.audio_stream.codec_context.frame_size or 1024
-        while self._fifo.samples >= size or (final and self._fifo.samples):
-            chunk = self._fifo.read(min(size, self._fifo.samples))
-            chunk.pts = self.samples
-            chunk.time_base = Fraction(1, AUDIO_RATE)
-            chunk.sample_rate = AUDIO_RATE
-            self.samples += chunk.samples
-            self.container.mux(self.audio_stream.encode(chunk))
-
     def close(self) -> None:
         self.container.mux(self.video_stream.encode(None))
-        if self.audio_stream is not None:
-            self._drain(final=True)
-            self.container.mux(self.audio_stream.encode(None))
+        if self.audio is not None:
+            self.audio.close()
         self.container.close()
 
 
@@ -184,8 +196,11 @@ class AudioFeed:
         self.fifo = av.AudioFifo()
         self.done = frames is None
 
-    def fill(self, encoder: VideoEncoder, upto: int) -> None:
-        need = upto - encoder.audio_written()
+    def fill(self, encoder: AudioEncoder | None, upto: int) -> None:
+        """Give `encoder` samples until it holds `upto` of them (silence after the source ends, if `pad`)."""
+        if encoder is None:
+            return
+        need = upto - encoder.written()
         while need > self.fifo.samples and not self.done:
             frame = next(self.frames, None) if self.frames is not None else None
             if frame is None:
@@ -197,7 +212,7 @@ class AudioFeed:
         if take > 0:
             chunk: Any = self.fifo.read(take)
             chunk.sample_rate = AUDIO_RATE
-            encoder.add_audio(chunk)
+            encoder.add(chunk)
         if need > take and self.pad:
             encoder.add_silence(need - take)
 
@@ -260,25 +275,6 @@ def cut_front(frame: Any, samples: int) -> Any:
     return rest
 
 
-def take_samples(frames: Iterator[Any], count: int) -> Iterator[Any]:
-    """At most `count` samples from `frames`, the last frame cut to fit."""
-    import av
-
-    left = count
-    for frame in frames:
-        if left <= 0:
-            return
-        if frame.samples > left:
-            fifo = av.AudioFifo()
-            frame.pts = None
-            fifo.write(frame)
-            piece: Any = fifo.read(left)  # never None: the FIFO holds more than `left`
-            piece.sample_rate = AUDIO_RATE
-            frame = piece
-        left -= frame.samples
-        yield frame
-
-
 def video_frames(path: Path, container: Any, start: float = 0.0) -> Iterator[Any]:
     """Decoded frames of the first video track from the keyframe at or before `start` (callers drop extras)."""
     import av
@@ -292,7 +288,3 @@ def video_frames(path: Path, container: Any, start: float = 0.0) -> Iterator[Any
             yield from packet.decode()
     except av.FFmpegError as exc:
         raise decode_error(path, exc) from None
-
-
-def frame_seconds(frame: Any, first_pts: int = 0) -> float:
-    return float((frame.pts - first_pts) * frame.time_base) if frame.pts is not None else 0.0

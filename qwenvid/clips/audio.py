@@ -84,6 +84,7 @@ def _mixed(track: Iterator[Any], original: Iterator[Any] | None, volume: float) 
     import av.filter
 
     graph = av.filter.Graph()
+
     def abuffer() -> Any:
         return graph.add_abuffer(
             format=AUDIO_FORMAT, sample_rate=AUDIO_RATE, layout=AUDIO_LAYOUT, time_base=Fraction(1, AUDIO_RATE)
@@ -143,16 +144,14 @@ def _write(video_path: Path, temp: Path, feed: AudioFeed) -> None:
     """Copy the video packets; after each, encode the soundtrack up to the end of that packet's time."""
     import av
 
-    from qwenvid.clips._av import VideoEncoder
+    from qwenvid.clips._av import AudioEncoder
 
     with open_input(video_path, "video") as container, av.open(str(temp), mode="w") as output:
         source = container.streams.video[0]
         target = output.add_stream_from_template(source)
-        sound = output.add_stream("aac", rate=AUDIO_RATE, layout=AUDIO_LAYOUT)
+        sound = AudioEncoder(output)
         length = stream_seconds(container, source)
         total = round(length * AUDIO_RATE)
-        # An encoder that only writes sound: the video side of VideoEncoder is not used here.
-        writer = VideoEncoder(output, 0, 0, Fraction(1), True, audio_stream=sound, _fifo=av.AudioFifo())
         origin = int(source.start_time or 0)
         try:
             for packet in container.demux(source):
@@ -163,11 +162,10 @@ def _write(video_path: Path, temp: Path, feed: AudioFeed) -> None:
                 end = float(((packet.pts or 0) + (packet.duration or 0)) * source.time_base)
                 packet.stream = target
                 output.mux(packet)
-                feed.fill(writer, min(total, round(end * AUDIO_RATE)))
+                feed.fill(sound, min(total, round(end * AUDIO_RATE)))
         except av.FFmpegError as exc:
             raise decode_error(video_path, exc) from None
         finally:
             feed.close()
-        feed.fill(writer, total)
-        writer._drain(final=True)
-        output.mux(sound.encode(None))
+        feed.fill(sound, total)
+        sound.close()

@@ -41,9 +41,7 @@ def _shape(container: Any) -> _Shape:
     audio = container.streams.audio[0].codec_context if container.streams.audio else None
     return _Shape(
         (video.name, video.width, video.height, video.pix_fmt, bytes(video.extradata or b""), frame_rate(stream)),
-        None
-        if audio is None
-        else (audio.name, audio.sample_rate, audio.channels, bytes(audio.extradata or b"")),
+        None if audio is None else (audio.name, audio.sample_rate, audio.channels, bytes(audio.extradata or b"")),
     )
 
 
@@ -166,9 +164,8 @@ def _encode(
                     window.append(frame)
                     if len(window) > (0 if last else fade):
                         encoder.add_frame(window.popleft())
-                        if with_audio:
-                            # The sound of the frames written so far; a crossfade cuts it at the fade's start.
-                            feed.fill(encoder, round(encoder.frames / rate * AUDIO_RATE))
+                        # The sound of the frames written so far; a crossfade cuts it at the fade's start.
+                        feed.fill(encoder.audio, round(encoder.frames / rate * AUDIO_RATE))
             finally:
                 feed.close()
             held = list(window)
@@ -225,4 +222,3 @@ def _blend(before: Any, after: Any, weight: float) -> Any:
 
     mixed = Image.blend(before.to_image(), after.to_image(), weight)
     return av.VideoFrame.from_image(mixed).reformat(format="yuv420p")
-

@@ -108,8 +108,7 @@ def _cut(path: Path, out: Path, start: float, end: float | None) -> ClipResult:
                     if end is not None and time >= end - EPS:
                         break
                     encoder.add_frame(frame)
-                    if has_audio:
-                        feed.fill(encoder, round(encoder.frames / fps * AUDIO_RATE))
+                    feed.fill(encoder.audio, round(encoder.frames / fps * AUDIO_RATE))
                 if encoder.frames == 0:
                     raise ClipError(f"{path}: no frame between {start:g} s and {end} s", field="start", value=start)
             finally:

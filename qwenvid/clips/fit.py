@@ -1,4 +1,4 @@
-"""Make an input a model would refuse acceptable: resize, pad, flatten or convert an image; cut or re-encode a clip."""
+"""Make a refused input acceptable to a model: resize, pad, flatten or convert an image; cut or convert clips, sound."""
 
 from __future__ import annotations
 
@@ -8,12 +8,12 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from qwenvid.catalogue import ImageLimits, ModelSpec, VideoLimits, get_model
+from qwenvid.catalogue import AudioLimits, ImageLimits, ModelSpec, VideoLimits, get_model
 from qwenvid.clips._av import EPS, ClipError, atomic_output, check_output, open_input, stream_seconds
 from qwenvid.errors import ValidationError
 
-Role = Literal["first_frame", "last_frame", "ref", "video", "clip"]
-ROLES: tuple[str, ...] = ("first_frame", "last_frame", "ref", "video", "clip")
+Role = Literal["first_frame", "last_frame", "ref", "video", "clip", "audio", "voice"]
+ROLES: tuple[str, ...] = ("first_frame", "last_frame", "ref", "video", "clip", "audio", "voice")
 _IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".gif", ".tif", ".tiff", ".heic", ".heif", ".avif")
 
 
@@ -38,12 +38,27 @@ def role_for(kind: str, attr: str, slot: str) -> str:
     """The `--as` role of a request input (its option attribute and catalogue limits slot)."""
     if kind == "image":
         return "last_frame" if attr == "last_frame" else "ref" if attr.startswith("ref") else "first_frame"
+    if kind == "audio":
+        return "voice" if slot == "voice" else "audio"
     return "clip" if slot == "clip" else "ref" if slot == "reference_video" else "video"
 
 
 def default_output(path: Path, kind: str) -> Path:
-    suffix = ".mp4" if kind == "video" else (".jpg" if path.suffix.lower() in (".jpg", ".jpeg") else ".png")
+    if kind == "image":
+        suffix = ".jpg" if path.suffix.lower() in (".jpg", ".jpeg") else ".png"
+    else:
+        suffix = ".mp4" if kind == "video" else ".wav"
     return path.with_name(f"{path.stem}-fit{suffix}")
+
+
+def free_output(path: Path, kind: str) -> Path:
+    """The default output name, numbered when it is taken (the wizard never replaces a file)."""
+    first = default_output(path, kind)
+    candidate, number = first, 2
+    while candidate.exists():
+        candidate = first.with_name(f"{first.stem}-{number}{first.suffix}")
+        number += 1
+    return candidate
 
 
 def fit_input(
@@ -68,7 +83,7 @@ def fit_input(
     spec = get_model(model)
     if spec is None:
         raise ClipError(f"--model {model}: unknown model; see `qwenvid models`", field="model", value=model)
-    kind = "image" if _looks_like_image(source) else "video"
+    kind = _kind_of(source)
     chosen: str = role or _default_role(spec, kind)
     if chosen not in ROLES:
         raise ClipError(f"--as {chosen}: allowed: {', '.join(ROLES)}", field="as", value=chosen)
@@ -81,12 +96,12 @@ def fit_input(
         if not source.is_file() or refused.allowed is None:
             raise ClipError(refused.message, field=field, value=str(source)) from None
     out = check_output(output or default_output(source, kind), (source,), overwrite=overwrite)
-    if kind == "image":
-        assert isinstance(limits, ImageLimits)
+    if isinstance(limits, ImageLimits):
         changes = _fit_image(source, out, limits)
-    else:
-        assert isinstance(limits, VideoLimits)
+    elif isinstance(limits, VideoLimits):
         changes = _fit_video(source, out, limits, chosen)
+    else:
+        changes = _fit_audio(source, out, limits)
     try:
         check_local_file(out, kind, limits, field=str(out))  # type: ignore[arg-type]
     except ValidationError as still:
@@ -95,34 +110,39 @@ def fit_input(
     return FitResult(str(out), str(source), spec.id, chosen, tuple(changes))
 
 
-def _looks_like_image(path: Path) -> bool:
-    if path.suffix.lower() in _IMAGE_SUFFIXES:
-        return True
-    from PIL import Image, UnidentifiedImageError
+def _kind_of(path: Path) -> str:
+    """image, video or audio: by the suffix for images (HEIC and kin Pillow may not open), else by content."""
+    if path.suffix.lower() in _IMAGE_SUFFIXES or not path.is_file():
+        return "image" if path.suffix.lower() in _IMAGE_SUFFIXES else "video"
+    from qwenvid.clips.info import AudioFileInfo, ImageFileInfo, media_info
 
     try:
-        with Image.open(path):
-            return True
-    except (UnidentifiedImageError, OSError):
-        return False
+        found = media_info(path)
+    except ClipError:
+        return "video"  # the check below says what is wrong with it
+    return "image" if isinstance(found, ImageFileInfo) else "audio" if isinstance(found, AudioFileInfo) else "video"
 
 
 def _default_role(spec: ModelSpec, kind: str) -> str:
     if kind == "image":
         return "ref" if spec.mode == "r2v" else "first_frame"
+    if kind == "audio":
+        return "audio" if spec.limits.audio is not None else "voice"
     if spec.limits.video is not None:
         return "video"
     return "clip" if spec.limits.clip is not None else "ref"
 
 
-def _limits(spec: ModelSpec, kind: str, role: str) -> ImageLimits | VideoLimits:
+def _limits(spec: ModelSpec, kind: str, role: str) -> ImageLimits | VideoLimits | AudioLimits:
     if kind == "image":
         found: Any = spec.limits.image if role in ("first_frame", "last_frame", "ref") else None
+    elif kind == "audio":
+        found = {"audio": spec.limits.audio, "voice": spec.limits.voice}.get(role)
     else:
         found = {"video": spec.limits.video, "clip": spec.limits.clip, "ref": spec.limits.reference_video}.get(role)
     if found is None:
         raise ClipError(f"{spec.id} takes no {kind} as {role}", field="as", value=role)
-    assert isinstance(found, ImageLimits | VideoLimits)
+    assert isinstance(found, ImageLimits | VideoLimits | AudioLimits)
     return found
 
 
@@ -264,3 +284,53 @@ def _video_size(width: int, height: int, limits: VideoLimits) -> tuple[int, int]
 def _has_audio(path: Path) -> bool:
     with open_input(path, "video") as container:
         return bool(container.streams.audio)
+
+
+# ---- audio ----
+
+
+def _fit_audio(source: Path, out: Path, limits: AudioLimits) -> list[str]:
+    """The first `max_seconds` as 48 kHz stereo 16-bit WAV (a format every audio input takes)."""
+    import av
+
+    from qwenvid.clips._av import AUDIO_LAYOUT, AUDIO_RATE, normalised_audio
+    from qwenvid.clips.info import audio_info
+
+    info = audio_info(source)
+    if info.duration + 0.1 < limits.min_seconds:
+        raise ClipError(
+            f"{source}: {info.duration:.2f} s is shorter than the {limits.min_seconds:g} s the model needs; "
+            "a sound cannot be lengthened",
+            field="audio",
+        )
+    keep = round(min(info.duration, limits.max_seconds) * AUDIO_RATE)
+    to_s16 = av.AudioResampler(format="s16", layout=AUDIO_LAYOUT, rate=AUDIO_RATE)
+    with atomic_output(out) as temp, av.open(str(temp), mode="w", format="wav") as container:
+        stream = container.add_stream("pcm_s16le", rate=AUDIO_RATE, layout=AUDIO_LAYOUT)
+        fifo = av.AudioFifo()
+        for frame in normalised_audio(source):
+            if keep <= 0:
+                break
+            frame.pts = None
+            fifo.write(frame)
+            while fifo.samples >= 4096 and keep > 0:  # written as it comes: never the whole sound in memory
+                keep -= _write_pcm(container, stream, to_s16, fifo.read(min(4096, keep)))
+        while fifo.samples and keep > 0:
+            keep -= _write_pcm(container, stream, to_s16, fifo.read(min(fifo.samples, keep)))
+        container.mux(stream.encode(None))
+    changes = []
+    if info.container not in limits.formats:
+        changes.append(f"converted {info.container} -> wav")
+    if info.duration > limits.max_seconds + EPS:
+        changes.append(f"kept the first {limits.max_seconds:g} s of {info.duration:.2f} s")
+    return changes
+
+
+def _write_pcm(container: Any, stream: Any, to_s16: Any, chunk: Any) -> int:
+    from qwenvid.clips._av import AUDIO_RATE
+
+    chunk.sample_rate = AUDIO_RATE
+    chunk.pts = None
+    for frame in to_s16.resample(chunk):
+        container.mux(stream.encode(frame))
+    return int(chunk.samples)
