@@ -158,3 +158,21 @@ def test_two_runs_at_once_stay_within_the_model_limit_together(
         statuses.update(line.split()[-1] for line in err.splitlines() if " -> " in line and "HTTP" in line)
     assert max_overlap(emu) == {"wan2.1-t2v-turbo": 2}
     assert all("429" not in err for _out, err in outputs)
+
+
+def test_ctrl_c_exits_130_cancels_nothing_and_a_rerun_finishes(
+    slow_emulator: EmulatorThread, tmp_path: Path, canary_key: str
+) -> None:
+    emu = slow_emulator
+    cwd = workdir(tmp_path, "interrupted")
+    env = env_for(emu, tmp_path / "home", canary_key)
+    proc = start(["run", "story.toml", "--yes"], cwd, env)
+    wait_for(lambda: emu.state.task_count() >= 1 and records(cwd).get("opening", {}).get("task_id") is not None, proc)
+    proc.send_signal(signal.SIGINT)
+    _out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert "submitted tasks keep running" in err
+    assert all(task.status != "CANCELED" for task in emu.state.tasks)
+    again = run_story(cwd, env)
+    assert again.returncode == 0, again.stderr
+    assert emu.state.task_count() == 2

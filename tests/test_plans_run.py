@@ -318,3 +318,27 @@ def test_fifty_steps_use_the_model_limit_fully_and_never_exceed_it(
     assert emu.state.task_count() == 50
     assert transport.statuses[429] == 0
     assert max_overlap(emu) == {"wan2.6-t2v": 5}
+
+
+# -- leaving early --------------------------------------------------------------------------------------
+
+
+def test_detach_leaves_tasks_running_and_a_rerun_picks_them_up(cli: EmulatorThread, story: Path) -> None:
+    result = run("run", str(story), "--yes", "--detach")
+    assert result.exit_code == 5, result.stderr
+    recorded = steps("story")
+    assert recorded["opening"]["status"] == "detached" and recorded["opening"]["task_id"]
+    assert recorded["continued"]["status"] == "waiting"
+    assert "Run the same command again" in result.stderr
+    assert cli.state.task_count() == 1
+    again = run("run", str(story), "--yes")
+    assert again.exit_code == 0, again.stderr
+    assert cli.state.task_count() == 2  # the detached task was followed, not submitted again
+    assert steps("story")["opening"]["task_id"] == recorded["opening"]["task_id"]
+
+
+def test_timeout_exits_5_with_the_steps_left(cli: EmulatorThread, story: Path) -> None:
+    result = run("run", str(story), "--yes", "--timeout", "0.5")
+    assert result.exit_code == 5, result.stderr
+    assert {s["status"] for s in steps("story").values()} >= {"detached"}
+    assert cli.state.task_count() == 1
