@@ -283,7 +283,7 @@ class PlanScheduler:
         for key, value in fields.items():
             setattr(record, key, value)
         now = time.time()
-        if status in (SUBMITTING, DOWNLOADING) and record.started_at is None:
+        if status in (SUBMITTING, RUNNING, DOWNLOADING) and record.started_at is None:
             record.started_at = now
         if record.finished:
             record.finished_at = now
