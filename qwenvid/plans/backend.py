@@ -157,6 +157,10 @@ class LedgerBackend:
         self._uploads: dict[str, dict[str, str]] = {}
         self._guard = threading.Lock()
         self.base_url = session.settings.base_url.rstrip("/")
+        from qwenvid.plans.slots import SharedSlots
+
+        self.slots = SharedSlots(Path(self.ledger.path), session.clock)
+        self._slot_of: dict[str, str] = {}  # ledger row -> the shared slot its submit took
 
     # -- earlier work ----------------------------------------------------------------------------
 
@@ -259,6 +263,10 @@ class LedgerBackend:
                 return self._no_slot(model, limits, rows)
             if self._recent_foreign_submits(model) >= limits.submit_rps:
                 return NoSlot(f"{model}: another qwenvid process is submitting", retry_after=RATE_WINDOW)
+            holder = f"plan:{identity}"
+            expected = float(plan.spec.typical_seconds) if plan.spec else 180.0
+            if not self.slots.try_take(holder, model, self.base_url, expected):
+                return NoSlot(f"{model}: its slots are taken by other qwenvid runs", retry_after=0.5)
             row = self.ledger.create(
                 mode=plan.mode,
                 model=plan.model,
@@ -274,6 +282,7 @@ class LedgerBackend:
                 origin="emulated" if self.emulated else "local",
             )
             self._mine.add(row.id)
+            self._slot_of[row.id] = holder
             self.ledger.mark_submitting(row.id, request_json=payload.body)
         self.claim(row.id)
         try:
@@ -287,6 +296,7 @@ class LedgerBackend:
         except errors.QwenvidError as exc:
             # Refused (4xx, 429) or certainly never sent: nothing was created, nothing billed.
             self.ledger.mark_rejected(row.id, exc.code or type(exc).__name__, exc.message)
+            self.slots.release(holder)
             self.release(row.id)
             raise
         self.ledger.mark_submitted(row.id, result.task_id, result.request_id, result.task_status)
@@ -341,6 +351,7 @@ class LedgerBackend:
         if row is None or not row.task_id:
             raise errors.QwenvidError(f"{local_id} has no task id to follow.")
         info = self.session.client.get_task(row.task_id)
+        self.slots.note(self._slot_of.get(local_id, local_id), info.status)
         self.ledger.apply_task_info(local_id, info)
         if info.status == "SUCCEEDED":
             self.ledger.set_result(
