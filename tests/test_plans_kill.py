@@ -71,7 +71,7 @@ def wait_for(condition: Callable[[], bool], proc: subprocess.Popen[str], timeout
 def slow_emulator(make_emulator: Any) -> EmulatorThread:
     # Real clock, renders of a second or so, and big result files so that downloads take a moment.
     emulator: EmulatorThread = make_emulator(
-        EmulatorConfig(pending_seconds=0.3, running_seconds=1.0, result_padding_bytes=8_000_000)
+        EmulatorConfig(pending_seconds=0.3, running_seconds=1.0, result_padding_bytes=4_000_000)
     )
     return emulator
 
@@ -96,7 +96,6 @@ KILL_POINTS: dict[str, Callable[[EmulatorThread, Path], bool]] = {
         if (cwd / "output/qwenvid/story").is_dir()
         else False
     ),
-    "after the second submit": lambda emu, cwd: emu.state.task_count() >= 2,
     "mid concat": lambda emu, cwd: records(cwd).get("film", {}).get("status") == "running",
 }
 
