@@ -139,6 +139,9 @@ def test_dry_run_json_is_one_object_with_requests_and_costs(cli: EmulatorThread,
     assert by_id["opening"]["request"]["headers"]["Authorization"] == "Bearer sk-…"
     assert by_id["film"]["depends_on"] == ["continued", "opening"]
     assert cli.state.task_count() == 0 and not Path("output/qwenvid/story/opening.mp4").exists()
+    plain = run("run", str(story), "--dry-run")  # the same object on stdout; the table for people on stderr
+    assert plain.exit_code == 0 and json.loads(plain.stdout)["billable_seconds"] == 10
+    assert "opening" in plain.stderr and "Cost: 10 s billable" in plain.stderr
 
 
 def test_budget_cap_and_confirmation(cli: EmulatorThread, story: Path) -> None:

@@ -245,3 +245,14 @@ def test_csv_and_txt_batches_take_command_line_defaults(tmp_path: Path) -> None:
     assert [s.fields["prompt"] for s in load_plan(txt).steps.values()] == ["A cat", "A dog"]
     with pytest.raises(PlanInvalid):
         load_plan(write(tmp_path, "empty.txt", "# nothing\n"))
+
+
+def test_json_errors_carry_every_problem(cli: EmulatorThread, tmp_path: Path) -> None:
+    plan = write(
+        tmp_path, "two.toml", '[steps.a]\nprompt = "x"\nhue = 1\n[steps.b]\nop = "tail"\ninput = "@zz"\nseconds = 1\n'
+    )
+    result = run("run", str(plan), "--json")
+    assert_nothing_spent(cli, result)
+    data = json.loads(result.stdout)
+    assert data["exit_code"] == 2 and len(data["problems"]) == 2
+    assert "step 'b': unknown step reference @zz" in data["problems"][1]

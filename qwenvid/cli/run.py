@@ -181,11 +181,10 @@ def run_plan(
         for warning in prepared.warnings:
             out.warning(warning)
         if dry_run:
-            preview = prepared.preview_json(dry_run_requests(session, prepared))
-            if out.json:
-                out.result_json(preview)
-            else:
+            # Like a single run's --dry-run: the requests on stdout (one object); the table for people on stderr.
+            if not out.json:
                 _print_preview(out, prepared, emulated=opened.emulated)
+            out.result_json(prepared.preview_json(dry_run_requests(session, prepared)))
             return
         require_key(opened.settings)
         _print_preview(out, prepared, emulated=opened.emulated)

@@ -54,6 +54,9 @@ class PlanInvalid(ValidationError):
         super().__init__(head, hint="Fix them and run again (`--dry-run` checks a plan without spending).")
         self.lines = lines
 
+    def to_dict(self) -> dict[str, object]:
+        return {**super().to_dict(), "problems": self.lines}
+
 
 def _request_field_names() -> dict[str, frozenset[str]]:
     from qwenvid import requests
