@@ -345,3 +345,34 @@ def test_timeout_exits_5_with_the_steps_left(cli: EmulatorThread, story: Path) -
     assert result.exit_code == 5, result.stderr
     assert {s["status"] for s in steps("story").values()} >= {"detached"}
     assert cli.state.task_count() == 1
+
+
+def test_tasks_of_other_processes_count_but_abandoned_ones_do_not(
+    cli: EmulatorThread, tmp_path: Path, isolated_env: Path
+) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from qwenvid.ledger import Ledger
+
+    def foreign_rows(age: timedelta) -> None:
+        with Ledger(isolated_env / "ledger.sqlite3", clock=lambda: datetime.now(UTC) - age) as ledger:
+            for n in range(2):  # wan2.1-t2v-turbo runs 2 at once
+                row = ledger.create(
+                    mode="t2v", model="wan2.1-t2v-turbo", endpoint="/x", request_json={"n": n}, base_url=cli.base_url
+                )
+                ledger.mark_submitting(row.id)
+                ledger.mark_submitted(row.id, f"foreign-{age.total_seconds():g}-{n}", None, "RUNNING")
+
+    plan = tmp_path / "one.txt"
+    plan.write_text("A lone lighthouse\n")
+    foreign_rows(timedelta(seconds=5))  # in flight right now in another process: the model is full
+    blocked = run("run", str(plan), "--yes", "--timeout", "20", *SMALL)
+    assert blocked.exit_code == 5, blocked.stderr
+    assert cli.state.task_count() == 0
+    with Ledger(isolated_env / "ledger.sqlite3") as ledger:  # those two end; two others were left long ago
+        for row in ledger.list(status="RUNNING"):
+            ledger.update_remote(row.id, "SUCCEEDED")
+    foreign_rows(timedelta(hours=1))
+    result = run("run", str(plan), "--yes", "--timeout", "600", *SMALL)
+    assert result.exit_code == 0, result.stderr
+    assert cli.state.task_count() == 1

@@ -198,11 +198,27 @@ class LedgerBackend:
         for row in self.ledger.list(model=model, since=now - IN_FLIGHT_HORIZON):
             if not self._here(row):
                 continue
-            if row.local_state == "submitted" and not _ended(row):
+            if row.local_state == "submitted" and not _ended(row) and not self._abandoned(row, now):
                 found.append(row.id)
             elif row.local_state == "submitting" and _age(row.updated_at, now) < SUBMITTING_HORIZON:
                 found.append(row.id)
         return found
+
+    def _abandoned(self, row: LedgerRow, now: datetime) -> bool:
+        """A task nobody follows (its process died) and long past its expected end: it no longer holds a slot.
+
+        Without this, a few crashed runs would keep a model "full" for hours; `qwenvid resume` finishes them.
+        """
+        if row.id in self._mine:
+            return False
+        holder = getattr(self.claims, "holder", None)
+        if holder is None or holder(row.id) is not None:
+            return False
+        from qwenvid.catalogue import get_model
+
+        spec = get_model(row.model or "")
+        expected = timedelta(seconds=2 * (spec.typical_seconds if spec else 600) + 60)
+        return _age(row.submitting_at or row.created_at, now) > expected
 
     def _no_slot(self, model: str, limits: Limits, rows: list[str]) -> NoSlot:
         # Only our own tasks hold the slots: the scheduler wakes the model when one of them ends, so a long
