@@ -42,10 +42,10 @@ RUN_EXAMPLES = examples(
 
 RUN_HELP = """Run a plan: many generations and multi-step chains from one file.
 
-A plan is TOML or JSON with named steps ([steps.NAME]): a generation (mode, model, prompt and the
+A plan is TOML or JSON with named steps (\\[steps.NAME]): a generation (mode, model, prompt and the
 other request fields) or a media step (op = trim, tail, frame, concat or add_audio). An input may be a
 local path, a URL, or another step's output: "@NAME" its video, "@NAME:last-frame" its last frame,
-"@NAME:last-3s" its last 3 seconds. repeat = N or seeds = [...] make variants; [defaults] apply to every
+"@NAME:last-3s" its last 3 seconds. repeat = N or seeds = [...] make variants; \\[defaults] apply to every
 generation step. A .jsonl or .csv file is a batch of requests in the video skill's JSON shape (plus
 optional id, mode, output); a .txt file is one text-to-video prompt per line; the generation flags
 below are defaults for their rows.
