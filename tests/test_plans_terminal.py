@@ -126,6 +126,7 @@ def test_a_200_step_view_stays_a_screenful() -> None:
             op=None,
             kind="generate",
             billable_seconds=5.0,
+            estimate=60.0 if status in ("running", "queued") else None,
         )
         if status in ("done", "failed"):
             view.recent.append(f"shot-{n}")
@@ -133,6 +134,7 @@ def test_a_200_step_view_stays_a_screenful() -> None:
     lines = console.export_text().splitlines()
     assert len(lines) <= 2 + MAX_ACTIVE_ROWS + 1 + MAX_RECENT_ROWS + 1
     assert "103/200 steps" in lines[0] and "500/1000 s billable" in lines[0]
+    assert "~12:00 left" in lines[0]  # 60 unfinished wan2.6-t2v tasks, 5 at a time, ~60 s each
     assert "running 40" in lines[1] and "waiting 37" in lines[1]
     assert any("and 52 more" in line for line in lines)
 

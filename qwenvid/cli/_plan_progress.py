@@ -119,7 +119,7 @@ class RichPlanProgress(PlanProgress):
             ProgressBar(total=max(total, 1), completed=finished, width=30),
             Text(f"{finished}/{total} steps"),
             Text(f"{spent:g}/{self.planned:g} s billable"),
-            Text(f"{clock_text(elapsed)} elapsed"),
+            Text(f"{clock_text(elapsed)} elapsed{self._left(records)}"),
         )
         counts["waiting"] = counts.get("waiting", 0) + total - len(visible)
         summary = "  ".join(f"{name} {counts[name]}" for name in (*ACTIVE, *FINISHED, "waiting") if counts.get(name))
@@ -128,6 +128,8 @@ class RichPlanProgress(PlanProgress):
         for r in active[:MAX_ACTIVE_ROWS]:
             since = self.started_at.get(r.id)
             took = clock_text(time.monotonic() - since) if since else ""
+            if took and getattr(r, "estimate", None):
+                took += f" / ~{clock_text(r.estimate)} (estimate)"
             rows.add_row(Text(r.id), Text(r.status), Text(r.model or r.op or ""), Text(took))
         if len(active) > MAX_ACTIVE_ROWS:
             rows.add_row(Text(f"… and {len(active) - MAX_ACTIVE_ROWS} more"), Text(""), Text(""), Text(""))
@@ -140,6 +142,21 @@ class RichPlanProgress(PlanProgress):
                     Text(r.id, style=style), Text(r.status, style=style), Text(r.model or r.op or ""), Text("")
                 )
         return Group(head, Text(summary, style="dim"), rows)
+
+    @staticmethod
+    def _left(records: list[Any]) -> str:
+        """A rough time left: each model's unfinished generations in waves of its concurrency limit."""
+        from qwenvid.plans.backend import model_limits
+
+        waves: dict[str, tuple[int, float]] = {}
+        for r in records:
+            if r.kind == "generate" and r.status not in FINISHED and getattr(r, "estimate", None) and r.model:
+                count, longest = waves.get(r.model, (0, 0.0))
+                waves[r.model] = (count + 1, max(longest, float(r.estimate)))
+        if not waves:
+            return ""
+        left = max(-(-count // model_limits(model).concurrency) * longest for model, (count, longest) in waves.items())
+        return f", ~{clock_text(left)} left"
 
     def close(self) -> None:
         if self._live is not None:

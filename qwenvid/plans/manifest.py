@@ -57,6 +57,7 @@ class StepRecord:
     started_at: float | None = None
     finished_at: float | None = None
     elapsed: float | None = None
+    estimate: float | None = None  # expected render seconds of its task (history, else the catalogue)
     error: str | None = None
     error_code: str | None = None
     depends_on: list[str] = field(default_factory=list)

@@ -417,7 +417,9 @@ class PlanScheduler:
             return
         row = self.gen.row(local_id)
         now = self.clock()
-        schedule = PollSchedule(self.gen.estimate(local_id, self.options.estimate))
+        estimate = self.gen.estimate(local_id, self.options.estimate)
+        run.record.estimate = round(estimate, 1)
+        schedule = PollSchedule(estimate)
         run.task = _Task(local_id, task_id, schedule, now, now if adopted else now + schedule.next_interval(0, 0))
         status = (row.remote_status if row is not None else None) or "PENDING"
         run.task.status = status
