@@ -34,6 +34,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from qwenvid.deadlines import bounded_transport, expired, shielded
 from qwenvid.errors import (
     APIError,
     AuthenticationError,
@@ -52,8 +53,10 @@ from qwenvid.http import (
     RetryPolicy,
     clean_server_text,
     error_body,
+    is_permanent,
     parse_retry_after,
     raise_for_response,
+    send_bounded,
 )
 
 log = logging.getLogger("qwenvid.client")
@@ -64,6 +67,11 @@ SUBMIT_TIMEOUT = httpx.Timeout(connect=10.0, read=60.0, write=60.0, pool=10.0)
 QUERY_TIMEOUT = httpx.Timeout(connect=10.0, read=30.0, write=30.0, pool=10.0)
 UPLOAD_TIMEOUT = httpx.Timeout(connect=10.0, read=120.0, write=120.0, pool=10.0)
 DOWNLOAD_TIMEOUT = httpx.Timeout(connect=10.0, read=60.0, write=30.0, pool=10.0)
+# Overall deadlines per request (httpx's timeouts above bound each read or write, not the whole exchange).
+SUBMIT_DEADLINE = 120.0
+QUERY_DEADLINE = 60.0
+UPLOAD_DEADLINE = 120.0
+UPLOAD_MIN_RATE = 64 * 1024  # bytes/s: an upload may take UPLOAD_DEADLINE + size / this
 
 TERMINAL_STATUSES = frozenset({"SUCCEEDED", "FAILED", "CANCELED", "UNKNOWN"})
 # The list API refuses windows longer than 24 h (dashscope-api.md §1.3).
@@ -185,9 +193,9 @@ class DashScopeClient:
             "verify": True,
             "follow_redirects": False,
         }
-        self._queries = httpx.Client(timeout=QUERY_TIMEOUT, transport=self._transport, **common)
+        self._queries = httpx.Client(timeout=QUERY_TIMEOUT, transport=self._transport or bounded_transport(), **common)
         # POSTs get a fresh connection each time: a connect error then proves nothing was sent.
-        posts_transport = self._transport or httpx.HTTPTransport(limits=httpx.Limits(max_keepalive_connections=0))
+        posts_transport = self._transport or bounded_transport(limits=httpx.Limits(max_keepalive_connections=0))
         self._posts = httpx.Client(timeout=SUBMIT_TIMEOUT, transport=posts_transport, **common)
         self._closed = threading.Event()
 
@@ -220,7 +228,7 @@ class DashScopeClient:
             timeout=DOWNLOAD_TIMEOUT,
             follow_redirects=True,
             verify=True,
-            transport=self._transport,
+            transport=self._transport or bounded_transport(),
         )
 
     # -- submit -----------------------------------------------------------------------------------
@@ -234,7 +242,10 @@ class DashScopeClient:
         attempt = 0
         while True:
             try:
-                response = self._posts.post(endpoint_path, content=content, headers=headers)
+                with shielded(SUBMIT_DEADLINE):  # never cut by a command's --timeout: see deadlines.shielded
+                    response = send_bounded(
+                        self._posts, "POST", endpoint_path, budget=SUBMIT_DEADLINE, content=content, headers=headers
+                    )
             except _NEVER_SENT as exc:
                 if self._retry.gives_up(attempt, exc):
                     raise self._network_error("submit the task", exc, attempt) from exc
@@ -244,7 +255,8 @@ class DashScopeClient:
             except httpx.HTTPError as exc:
                 raise _outcome_unknown(f"{type(exc).__name__}: {exc}", code=type(exc).__name__) from exc
             self._log(response)
-            if response.status_code == 429 and attempt < self._retry.max_retries:
+            # After a 429 nothing was created: retry, but not past the command's deadline.
+            if response.status_code == 429 and attempt < self._retry.max_retries and not expired():
                 self._sleep(self._retry.delay(attempt, parse_retry_after(response.headers)))
                 attempt += 1
                 continue
@@ -331,9 +343,12 @@ class DashScopeClient:
         while True:
             self._limiter.acquire()
             try:
-                response = self._posts.post(path, content=b"", headers=self._auth_headers(), timeout=QUERY_TIMEOUT)
+                response = send_bounded(
+                    self._posts, "POST", path, budget=QUERY_DEADLINE, content=b"", headers=self._auth_headers(),
+                    timeout=QUERY_TIMEOUT,
+                )
             except _NEVER_SENT as exc:
-                if attempt >= self._retry.max_retries:
+                if attempt >= self._retry.max_retries or self._retry.gives_up(attempt, exc):
                     raise self._network_error("cancel the task", exc, attempt, task_id=task_id) from exc
                 self._sleep(self._retry.delay(attempt))
                 attempt += 1
@@ -345,7 +360,7 @@ class DashScopeClient:
                     task_id=task_id,
                 ) from exc
             self._log(response)
-            if response.status_code == 429 and attempt < self._retry.max_retries:
+            if response.status_code == 429 and attempt < self._retry.max_retries and not expired():
                 self._sleep(self._retry.delay(attempt, parse_retry_after(response.headers)))
                 attempt += 1
                 continue
@@ -405,21 +420,29 @@ class DashScopeClient:
                 reader = _ProgressReader(handle, size, on_progress)
                 try:
                     # Deliberately no Authorization header: OSS authenticates the form by its policy signature.
-                    response = self._queries.post(
+                    response = send_bounded(
+                        self._queries,
+                        "POST",
                         policy.upload_host,
+                        budget=UPLOAD_DEADLINE + size / UPLOAD_MIN_RATE,
                         data=fields,
                         files={"file": (path.name, cast(IO[bytes], reader), content_type)},
                         headers={"Accept": "*/*"},
                         timeout=UPLOAD_TIMEOUT,
                     )
                 except httpx.HTTPError as exc:
-                    if attempt >= self._retry.max_retries or not isinstance(exc, httpx.TransportError):
+                    if (
+                        attempt >= self._retry.max_retries
+                        or is_permanent(exc)
+                        or expired()
+                        or not isinstance(exc, httpx.TransportError)
+                    ):
                         raise self._network_error(f"upload {path.name}", exc, attempt) from exc
                     self._sleep(self._retry.delay(attempt))
                     attempt += 1
                     continue
             self._log(response)
-            if response.status_code in RETRYABLE_STATUSES and attempt < self._retry.max_retries:
+            if response.status_code in RETRYABLE_STATUSES and attempt < self._retry.max_retries and not expired():
                 self._sleep(self._retry.delay(attempt, parse_retry_after(response.headers)))
                 attempt += 1
                 continue
@@ -449,7 +472,9 @@ class DashScopeClient:
         while True:
             self._limiter.acquire()
             try:
-                response = self._queries.get(path, params=params, headers=self._auth_headers())
+                response = send_bounded(
+                    self._queries, "GET", path, budget=QUERY_DEADLINE, params=params, headers=self._auth_headers()
+                )
             except httpx.HTTPError as exc:
                 if self._retry.gives_up(attempt, exc):
                     raise self._network_error("query DashScope", exc, attempt, task_id=task_id) from exc
@@ -457,7 +482,7 @@ class DashScopeClient:
                 attempt += 1
                 continue
             self._log(response)
-            if response.status_code in RETRYABLE_STATUSES and attempt < self._retry.max_retries:
+            if response.status_code in RETRYABLE_STATUSES and attempt < self._retry.max_retries and not expired():
                 self._sleep(self._retry.delay(attempt, parse_retry_after(response.headers)))
                 attempt += 1
                 continue
@@ -492,7 +517,7 @@ class DashScopeClient:
         tries = f" after {attempt + 1} attempts" if attempt else ""
         return NetworkError(
             f"Could not {action} at {host}{tries}: {type(exc).__name__}: {scrub(str(exc)) or 'no details'}",
-            hint="Check the network, the region (QWEN_REGION) or QWEN_BASE_URL; `qwenvid doctor` tests reachability.",
+            hint=_network_hint(exc),
             code=type(exc).__name__,
             task_id=task_id,
         )
@@ -503,6 +528,14 @@ class DashScopeClient:
         log.debug(
             "%s %s -> %s (request_id=%s)", request.method, request.url.path, response.status_code, _request_id(response)
         )
+
+
+def _network_hint(exc: Exception) -> str:
+    if is_permanent(exc):  # the server answered, but not with anything usable: waiting will not help
+        return "Check that QWEN_BASE_URL (or QWEN_REGION) points at DashScope; `qwenvid doctor` tests it."
+    if expired():
+        return "The command's --timeout ran out; run it again with a longer one."
+    return "Check the network, the region (QWEN_REGION) or QWEN_BASE_URL; `qwenvid doctor` tests reachability."
 
 
 class _SharedTransport(httpx.BaseTransport):

@@ -1,13 +1,23 @@
-"""Verified result downloads: stream to NAME.part, resume with Range, check, probe, rename; JSON sidecars.
+"""Verified result downloads: stream to NAME.part, resume with Range (also across runs), check, probe, rename.
 
     result = download_video(url, "output/qwenvid", http=client_without_auth, name_hint=hint, expect=expected)
     result.path, result.size, result.sha256, result.probe, result.notices
     write_sidecar(result.path, {...})   # video.mp4.json beside the video
 
 Guarantees (product.md §4 "Downloads you can trust"):
-- memory stays constant: the body is streamed in `chunk_size` pieces and hashed as it arrives;
+- memory stays constant: the body is streamed and hashed as it arrives, and written on a writer thread
+  fed through a bounded queue (hashing and disk overlap with the network); a flusher thread makes the
+  file durable every FLUSH_EVERY bytes, so the final fsync is short;
 - a dropped connection resumes with `Range: bytes=N-` from the `.part` size (a 206 must start at N;
   a 200 starts over), so the sha256 of a resumed download is the sha256 of the whole file;
+- a `.part` left by a killed run is continued by the next download of the same result (its identity
+  is an extended attribute of the file; an flock keeps two live processes out of one .part); if the
+  finished file then fails verification, it is downloaded once more from byte 0;
+- limits: the body must start like an MP4 (`ftyp`), may not exceed `DownloadLimits.max_bytes`,
+  headers must arrive within a deadline, a stalled transfer (under 16 KiB in 30 s) is cut off, and
+  attempts that add less than 1 MiB count as failures, so a host that sends a few bytes and hangs up
+  is given up after `retries` attempts (the .part is kept for a later `qwenvid fetch`);
+- a redirect to anything but http(s) (file://, ...) is refused at once, never retried;
 - the length is checked against Content-Length / Content-Range, the MP4 is probed and compared
   with what the request promised, then the file is fsynced and moved to its final name;
 - an existing file is never overwritten, names made from prompts cannot leave the folder;
@@ -24,9 +34,11 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import queue
 import random
 import re
 import secrets
+import threading
 import time
 import unicodedata
 from collections.abc import Callable, Mapping
@@ -39,10 +51,24 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx
 
+from qwenvid import deadlines
 from qwenvid.errors import DownloadError, ValidationError, scrub
 from qwenvid.probe import VideoProbe, probe_video
 
-CHUNK_SIZE = 1 << 20
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - Windows
+    fcntl = None  # type: ignore[assignment]
+
+CHUNK_SIZE = 1 << 20  # kept for callers; pieces are written as they arrive
+# Wan results are tens of MB; anything past this is not a video from DashScope.
+MAX_VIDEO_BYTES = 2 << 30
+MP4_HEAD_BYTES = 8
+WRITE_BATCH = 1 << 20
+QUEUE_BATCHES = 16  # batches of about WRITE_BATCH waiting for the writer: about 16 MiB in memory at most
+FLUSH_EVERY = 32 << 20
+DOWNLOAD_CONNECT_SECONDS = 10.0
+PART_XATTR = "user.qwenvid.result"
 DURATION_TOLERANCE = 0.5  # seconds
 MAX_NAME_BYTES = 200  # well under the 255-byte limit of common file systems, leaving room for ".part"
 MAX_SLUG_CHARS = 60
@@ -159,19 +185,118 @@ def _numbered(path: Path, n: int) -> Path:
     return path if n == 0 else path.with_name(f"{path.stem}-{n}{path.suffix}")
 
 
-def _reserve(wanted: Path) -> tuple[Path, IO[bytes]]:
-    """Claim the first free name (no file, no .part) by creating its .part exclusively."""
+@dataclass
+class _Slot:
+    """The name a download will get, its open .part file and how many bytes an earlier run left in it."""
+
+    final: Path
+    handle: IO[bytes]
+    inherited: int = 0
+
+
+def _reserve(wanted: Path, identity: str) -> _Slot:
+    """Claim a name: the .part an earlier run left for this same result, else the first free name.
+
+    A .part is taken over only when it carries this result's identity (an extended attribute written
+    when it was created) and no live process holds its lock; anyone else's .part is left alone.
+    """
     wanted.parent.mkdir(parents=True, exist_ok=True)
     for n in range(10_000):
         candidate = _numbered(wanted, n)
+        part = _part(candidate)
         if candidate.exists():
+            _drop_placed_leftover(candidate, part)
             continue
         try:
-            handle = open(_part(candidate), "xb")  # stays open for the whole download
+            handle = open(part, "xb")  # stays open (and locked) for the whole download
         except FileExistsError:
+            slot = _adopt_part(candidate, part, identity)
+            if slot is not None:
+                return slot
             continue
-        return candidate, handle
+        if not _lock(handle):  # pragma: no cover - a brand-new file nobody else has opened
+            handle.close()
+            continue
+        _mark(handle, identity)
+        return _Slot(candidate, handle)
     raise DownloadError(f"No free file name next to {wanted}.")
+
+
+def _adopt_part(final: Path, part: Path, identity: str) -> _Slot | None:
+    if _identity_of(part) != identity:
+        return None
+    try:
+        handle = open(part, "r+b")
+    except OSError:
+        return None
+    if not _lock(handle):  # another qwenvid is downloading into it right now
+        handle.close()
+        return None
+    size = os.fstat(handle.fileno()).st_size
+    if size and not _looks_like_mp4(_read_head(handle)):
+        size = 0  # not the start of a video: worthless, start again
+    handle.truncate(size)
+    handle.seek(size)
+    return _Slot(final, handle, size)
+
+
+def _drop_placed_leftover(final: Path, part: Path) -> None:
+    """A .part that is the same file as its final name: a run stopped between the link and the unlink."""
+    try:
+        if part.exists() and os.path.samefile(final, part):
+            part.unlink()
+    except OSError:
+        pass
+
+
+def _lock(handle: IO[bytes]) -> bool:
+    """An exclusive advisory lock on the .part, released by the OS when its process dies."""
+    if fcntl is None:  # pragma: no cover - Windows: no advisory locks; names stay distinct
+        return True
+    try:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        return False
+    return True
+
+
+def _mark(handle: IO[bytes], identity: str) -> None:
+    try:
+        os.setxattr(handle.fileno(), PART_XATTR, identity.encode())  # type: ignore[attr-defined,unused-ignore]
+    except (AttributeError, OSError):
+        pass  # no extended attributes here (some file systems, macOS): the .part is simply never taken over
+
+
+def _identity_of(part: Path) -> str | None:
+    try:
+        return bytes(os.getxattr(part, PART_XATTR)).decode()  # type: ignore[attr-defined,unused-ignore]
+    except (AttributeError, OSError, UnicodeDecodeError):
+        return None
+
+
+def _unmark(path: Path) -> None:
+    try:
+        os.removexattr(path, PART_XATTR)  # type: ignore[attr-defined,unused-ignore]
+    except (AttributeError, OSError):
+        pass
+
+
+def result_identity(url: str, resume_key: str | None = None) -> str:
+    """What makes two downloads the same result: the caller's key (a task id) or the URL without its signature."""
+    if resume_key:
+        return f"key:{resume_key}"
+    parts = urlsplit(url)
+    return f"url:{parts.scheme}://{parts.netloc}{parts.path}"
+
+
+def _read_head(handle: IO[bytes]) -> bytes:
+    handle.seek(0)
+    return handle.read(MP4_HEAD_BYTES)
+
+
+def _looks_like_mp4(head: bytes) -> bool:
+    """ISO base media files (MP4) open with an `ftyp` box: 4 bytes of size, then the type."""
+    return len(head) >= MP4_HEAD_BYTES and head[4:8] == b"ftyp" and int.from_bytes(head[:4], "big") >= 8
 
 
 def _part(path: Path) -> Path:
@@ -180,6 +305,7 @@ def _part(path: Path) -> Path:
 
 def _place(part: Path, final: Path) -> Path:
     """Move the verified .part to its name without ever replacing an existing file."""
+    _unmark(part)
     for n in range(10_000):
         candidate = final if n == 0 else _numbered(final, n)
         try:
@@ -199,6 +325,24 @@ def _place(part: Path, final: Path) -> Path:
 # --------------------------------------------------------------------------- the download
 
 
+@dataclass(frozen=True)
+class DownloadLimits:
+    """When a download is refused or given up (curl's --max-filesize, --speed-limit/--speed-time)."""
+
+    max_bytes: int = MAX_VIDEO_BYTES
+    # The status line and headers must arrive within this; a server trickling them is cut off.
+    headers_seconds: float = 60.0
+    # An attempt receiving fewer than `low_speed_bytes` in `low_speed_seconds` is stalled: cut it off.
+    low_speed_bytes: int = 16 * 1024
+    low_speed_seconds: float = 30.0
+    # An attempt adding less than this (or the rest of the file) made no progress worth the name.
+    progress_bytes: int = 1 << 20
+
+
+class _Complete(Exception):
+    """The answer says the .part already holds the whole file: nothing more to receive."""
+
+
 class _Retry(Exception):
     """A transient problem: try again (resuming) after a pause."""
 
@@ -214,6 +358,7 @@ class _Progress:
     written: int = 0
     total: int | None = None
     resumes: int = 0
+    inherited: int = 0  # bytes an earlier run left in the .part (0 once the download starts over)
 
     def restart(self) -> None:
         self.handle.seek(0)
@@ -221,6 +366,7 @@ class _Progress:
         self.hasher = hashlib.sha256()
         self.written = 0
         self.total = None
+        self.inherited = 0
 
 
 def download_video(
@@ -234,36 +380,54 @@ def download_video(
     retries: int = 5,
     sleep: Callable[[float], None] = time.sleep,
     chunk_size: int = CHUNK_SIZE,
+    limits: DownloadLimits | None = None,
+    resume_key: str | None = None,
+    sha256: str | None = None,
 ) -> DownloadResult:
     """Download a result video to `dest`, verify it, and return where it is and what it holds.
 
+    A `.part` that an earlier, interrupted run left for the same result (same `resume_key`, else
+    the same URL path) is continued with `Range`. `sha256`, when known, must match the file.
+    `limits` bounds size and patience (DownloadLimits). `chunk_size` is accepted for compatibility:
+    pieces are written as they arrive.
+
     Raises DownloadError when the link expired or was refused, the transfer keeps failing
-    after `retries` attempts without progress, the length is wrong, or the file is not the
-    video the request promised (the .part file is then kept for inspection).
+    after `retries` attempts without progress, the deadline passed, the length is wrong, or the file
+    is not the video the request promised (the .part file is then kept for inspection or a later
+    `fetch`, unless it holds nothing worth keeping).
     """
     _refuse_credentials_in_url(url)
+    limits = limits or DownloadLimits()
     wanted, explicit = _target(dest, name_hint)
     try:
-        final, handle = _reserve(wanted)
+        slot = _reserve(wanted, result_identity(url, resume_key))
     except OSError as exc:
         raise DownloadError(f"Cannot write into {wanted.parent}: {exc.strerror or exc}") from exc
+    final, handle = slot.final, slot.handle
     part = _part(final)
     notices: list[str] = []
     if explicit and final != wanted:
         notices.append(f"{wanted} already exists; saving as {final.name} instead (qwenvid never overwrites).")
-    progress = _Progress(handle, hashlib.sha256())
+    progress = _Progress(handle, _hash_existing(handle, slot.inherited), slot.inherited, inherited=slot.inherited)
+    if slot.inherited:
+        notices.append(f"Continuing {part.name} from byte {slot.inherited:,} (left by an earlier run).")
+    transfer = _Transfer(url, http, progress, on_progress, retries, sleep, chunk_size, limits, part)
     try:
         with handle:
-            _transfer(url, http, progress, on_progress, retries, sleep, chunk_size)
-            handle.flush()
-            os.fsync(handle.fileno())
+            transfer.run()
+            probe = _verified(part, expect, sha256, progress)
+            if probe is None:  # the inherited bytes were not this video after all: once more, from byte 0
+                notices.append(f"{part.name} from the earlier run did not verify; downloaded it again in full.")
+                progress.restart()
+                transfer.run()
+                probe = _verified(part, expect, sha256, progress)
+            assert probe is not None  # with nothing inherited, a failed check raises
     except BaseException as exc:
-        if progress.written == 0:
+        if progress.written == 0 or transfer.worthless:
             part.unlink(missing_ok=True)  # nothing worth keeping, and it would hold the name
         if isinstance(exc, OSError):  # disk full, permissions: not a network problem
             raise DownloadError(f"Cannot write {part}: {exc.strerror or exc}") from exc
         raise
-    probe = _verify(part, expect)
     try:
         placed = _place(part, final)
     except OSError as exc:
@@ -276,82 +440,302 @@ def download_video(
     )
 
 
-def _transfer(
-    url: str,
-    http: httpx.Client,
-    progress: _Progress,
-    on_progress: ProgressCallback | None,
-    retries: int,
-    sleep: Callable[[float], None],
-    chunk_size: int,
-) -> None:
-    failures = 0
-    while True:
-        before = progress.written
-        try:
-            _attempt(url, http, progress, on_progress, chunk_size)
-            return
-        except _Retry as exc:
-            reason, retry_after = str(exc), exc.retry_after
-        except httpx.TransportError as exc:  # connect, read timeout, reset, body cut short
-            reason, retry_after = f"{type(exc).__name__}: {exc}", None
-        # An attempt that moved the file forward resets the count: a slow, flaky line still finishes.
-        failures = 1 if progress.written > before else failures + 1
-        if failures > retries:
-            raise DownloadError(
-                f"The download kept failing ({scrub(reason)}); {progress.written} bytes were saved.",
-                hint="Try again later with `qwenvid fetch <task id>`; the link is valid 24 h after the task finished.",
-            )
-        if progress.written:
-            progress.resumes += 1
-        sleep(_backoff(failures, retry_after))
+def _hash_existing(handle: IO[bytes], size: int) -> Any:
+    """sha256 of the first `size` bytes of an inherited .part, so the final hash covers the whole file."""
+    hasher = hashlib.sha256()
+    handle.seek(0)
+    left = size
+    while left > 0:
+        chunk = handle.read(min(left, 1 << 20))
+        if not chunk:
+            break
+        hasher.update(chunk)
+        left -= len(chunk)
+    handle.seek(size)
+    return hasher
 
 
-def _attempt(
-    url: str,
-    http: httpx.Client,
-    progress: _Progress,
-    on_progress: ProgressCallback | None,
-    chunk_size: int,
-) -> None:
-    """One GET (ranged when resuming) that appends to the .part file until the body ends."""
-    headers = {"Accept-Encoding": "identity"}  # byte offsets must be offsets in the file itself
-    if progress.written:
-        headers["Range"] = f"bytes={progress.written}-"
-    request = http.build_request("GET", url, headers=headers)
-    _refuse_authorization(request)
-    response = http.send(request, stream=True, auth=None, follow_redirects=True)
-    pending = bytearray()
+def _verified(part: Path, expect: ExpectedVideo | None, sha256: str | None, progress: _Progress) -> VideoProbe | None:
+    """The probe of a verified file; None when bytes inherited from an earlier run may be to blame."""
     try:
-        for sent in (*(r.request for r in response.history), response.request):
-            _refuse_authorization(sent)
-        _accept_status(response, url, progress)
-        for piece in response.iter_bytes():
-            pending += piece
-            if len(pending) >= chunk_size:
-                _append(progress, pending, on_progress)
-    finally:
-        # Keep every byte that arrived, also when the connection dropped: the resume starts after it.
-        _append(progress, pending, on_progress)
-        response.close()
-    if progress.total is not None and progress.written < progress.total:
-        raise _Retry(f"the body ended at {progress.written} of {progress.total} bytes")
-    if progress.total is not None and progress.written > progress.total:
-        raise DownloadError(f"The server sent {progress.written} bytes but announced {progress.total}.")
+        if sha256 and progress.hasher.hexdigest() != sha256.lower():
+            raise DownloadError(
+                f"The downloaded file's sha256 is {progress.hasher.hexdigest()}, not the {sha256} recorded "
+                f"for this video. Kept at {part}."
+            )
+        return _verify(part, expect)
+    except DownloadError:
+        if progress.inherited:
+            return None
+        raise
 
 
-def _append(progress: _Progress, pending: bytearray, on_progress: ProgressCallback | None) -> None:
-    if not pending:
-        return
-    progress.handle.write(pending)
-    progress.hasher.update(pending)
-    progress.written += len(pending)
-    pending.clear()
-    if on_progress is not None:
-        on_progress(progress.written, progress.total)
+class _Transfer:
+    """The attempts of one download: GETs (ranged when resuming) until the body is complete or hope is gone."""
+
+    def __init__(
+        self,
+        url: str,
+        http: httpx.Client,
+        progress: _Progress,
+        on_progress: ProgressCallback | None,
+        retries: int,
+        sleep: Callable[[float], None],
+        chunk_size: int,
+        limits: DownloadLimits,
+        part: Path,
+    ) -> None:
+        self.url, self.http, self.progress, self.on_progress = url, http, progress, on_progress
+        self.retries, self.sleep, self.chunk_size, self.limits, self.part = retries, sleep, chunk_size, limits, part
+        self.worthless = False  # what is in the .part is not a video (an HTML page, an oversized body)
+
+    def run(self) -> None:
+        progress = self.progress
+        failures = 0
+        while True:
+            before = progress.written
+            try:
+                self._attempt()
+                _sync(progress.handle)
+                return
+            except _Retry as exc:
+                reason, retry_after = str(exc), exc.retry_after
+            except httpx.TransportError as exc:  # connect, read timeout, reset, body cut short
+                if isinstance(exc, httpx.UnsupportedProtocol):
+                    raise DownloadError(
+                        f"The result host redirected to a URL qwenvid does not follow ({scrub(str(exc))}); "
+                        "only http and https are downloaded."
+                    ) from None
+                reason, retry_after = f"{type(exc).__name__}: {exc}", None
+            except httpx.TooManyRedirects as exc:
+                raise DownloadError(f"The result host redirected too many times ({scrub(str(exc))}).") from None
+            gained = progress.written - before
+            worth = self.limits.progress_bytes
+            if progress.total is not None:
+                worth = max(1, min(worth, progress.total - before))
+            # Only an attempt that moved the file forward by a real amount resets the count: a slow,
+            # flaky line still finishes, a host that sends a few bytes and hangs up does not loop forever.
+            failures = 1 if gained >= worth else failures + 1
+            kept = f"{progress.written:,} bytes are kept in {self.part.name}" if progress.written else "nothing saved"
+            if deadlines.expired():
+                raise DownloadError(
+                    f"The download stopped at the command's deadline ({scrub(reason)}); {kept}.",
+                    hint="`qwenvid fetch <task id>` continues from there; the link is valid 24 h after the task "
+                    "finished.",
+                )
+            if failures > self.retries:
+                raise DownloadError(
+                    f"The download kept failing without real progress ({scrub(reason)}; {failures} attempts); "
+                    f"{kept}.",
+                    hint="Try again later with `qwenvid fetch <task id>`, which continues from there; the link is "
+                    "valid 24 h after the task finished.",
+                )
+            if progress.written:
+                progress.resumes += 1
+            pause = _backoff(failures, retry_after)
+            left = deadlines.remaining()
+            self.sleep(pause if left is None else min(pause, left))
+
+    def _attempt(self) -> None:
+        """One GET (ranged when resuming) that appends to the .part file until the body ends."""
+        progress, limits = self.progress, self.limits
+        headers = {"Accept-Encoding": "identity"}  # byte offsets must be offsets in the file itself
+        if progress.written:
+            headers["Range"] = f"bytes={progress.written}-"
+        read_timeout = deadlines.clamp(limits.low_speed_seconds)
+        request = self.http.build_request(
+            "GET", self.url, headers=headers, timeout=httpx.Timeout(DOWNLOAD_CONNECT_SECONDS, read=read_timeout)
+        )
+        _refuse_authorization(request)
+        with deadlines.bounded(limits.headers_seconds):
+            response = self.http.send(request, stream=True, auth=None, follow_redirects=True)
+        try:
+            for sent in (*(r.request for r in response.history), response.request):
+                _refuse_authorization(sent)
+            try:
+                _accept_status(response, self.url, progress, limits)
+            except _Complete:
+                return
+            self._stream(response)
+        finally:
+            response.close()
+        if progress.total is not None and progress.written < progress.total:
+            raise _Retry(f"the body ended at {progress.written} of {progress.total} bytes")
+        if progress.total is not None and progress.written > progress.total:
+            raise DownloadError(f"The server sent {progress.written} bytes but announced {progress.total}.")
+
+    def _stream(self, response: httpx.Response) -> None:
+        """Receive on this thread; write, hash and flush on the writer's (see _Writer)."""
+        progress, limits = self.progress, self.limits
+        writer = _Writer(progress)
+        received = progress.written
+        head = bytearray() if progress.written == 0 else None
+        window_start, window_bytes = time.monotonic(), 0
+        # Pieces gather while the writer is busy and go to it together (one hand-off, one writev); an idle
+        # writer gets each piece at once, so a slow or stalled transfer is on disk as it arrives.
+        batch: list[bytes] = []
+        batch_bytes = 0
+        try:
+            for piece in response.iter_bytes():
+                if head is not None:  # the first bytes of the file: is this an MP4 at all?
+                    head += piece
+                    if len(head) < MP4_HEAD_BYTES:
+                        continue
+                    if not _looks_like_mp4(bytes(head[:MP4_HEAD_BYTES])):
+                        self.worthless = True
+                        raise DownloadError(_not_mp4(response, bytes(head[:64])))
+                    piece, head = bytes(head), None
+                received += len(piece)
+                if received > limits.max_bytes:
+                    self.worthless = True
+                    raise DownloadError(
+                        f"The result is larger than {_mib(limits.max_bytes)}, the most qwenvid accepts for a video; "
+                        "stopped there."
+                    )
+                progress.hasher.update(piece)  # here, so the writer thread only writes (releases the GIL)
+                batch.append(piece)
+                batch_bytes += len(piece)
+                if batch_bytes >= WRITE_BATCH or writer.idle():
+                    writer.put(batch)
+                    batch, batch_bytes = [], 0
+                if self.on_progress is not None:
+                    self.on_progress(received, progress.total)
+                window_bytes += len(piece)
+                now = time.monotonic()
+                if now - window_start >= limits.low_speed_seconds:
+                    if window_bytes < limits.low_speed_bytes:
+                        raise _Retry(
+                            f"stalled: {window_bytes} bytes in {now - window_start:.0f} s "
+                            f"(under {limits.low_speed_bytes} bytes per {limits.low_speed_seconds:g} s)"
+                        )
+                    window_start, window_bytes = now, 0
+            if head:  # a body shorter than an MP4 header
+                self.worthless = True
+                raise DownloadError(_not_mp4(response, bytes(head[:64])))
+        finally:
+            try:
+                if batch:  # also after a drop: every byte that arrived is kept, the resume starts after it
+                    writer.put(batch)
+            finally:
+                writer.close()
 
 
-def _accept_status(response: httpx.Response, url: str, progress: _Progress) -> None:
+def _not_mp4(response: httpx.Response, head: bytes) -> str:
+    kind = response.headers.get("content-type", "no content type")
+    shown = scrub(head.decode("latin-1"))
+    shown = re.sub(r"[^\x20-\x7e]", ".", shown)[:40]
+    return f"The download is not a playable video: it does not start like an MP4 ({kind}, begins {shown!r})."
+
+
+def _mib(size: int) -> str:
+    return f"{size / (1 << 30):g} GiB" if size >= 1 << 30 else f"{size / (1 << 20):g} MiB"
+
+
+class _Writer:
+    """Writes received chunks on a thread of its own, fed through a bounded queue.
+
+    The receiving thread hashes each chunk (sha256 releases the GIL) while this one writes the one
+    before, and the kernel keeps receiving into the socket buffer meanwhile: network, hashing and
+    disk overlap, and neither of the two threads does more than about half of the work. Every
+    FLUSH_EVERY bytes a third thread makes what was written so far durable (fdatasync), so the disk
+    works while the network does and the final fsync has little left: Linux would otherwise start
+    writing back only once gigabytes are dirty, and the end of a multi-GB download would be one long
+    fsync. The writer never waits for those flushes.
+    """
+
+    def __init__(self, progress: _Progress) -> None:
+        self._progress = progress
+        progress.handle.flush()  # from here on the writer writes to the file descriptor itself
+        self._queue: queue.Queue[list[bytes] | None] = queue.Queue(maxsize=QUEUE_BATCHES)
+        self._error: BaseException | None = None
+        self._flushed = progress.written
+        self._flusher = _Flusher(progress.handle.fileno())
+        self._thread = threading.Thread(target=self._run, name="qwenvid-download-writer", daemon=True)
+        self._thread.start()
+
+    def idle(self) -> bool:
+        return self._queue.empty()
+
+    def put(self, pieces: list[bytes]) -> None:
+        if self._error is not None:
+            raise self._error
+        self._queue.put(pieces)
+
+    def close(self) -> None:
+        """Wait until everything queued is written (also on errors: every received byte is kept)."""
+        self._queue.put(None)
+        self._thread.join()
+        self._flusher.stop()
+        if self._error is not None:
+            raise self._error
+
+    def _run(self) -> None:
+        progress = self._progress
+        fd = progress.handle.fileno()
+        while True:
+            pieces = self._queue.get()
+            if pieces is None:
+                return
+            if self._error is not None:
+                continue  # keep draining so the receiving thread never blocks on a full queue
+            try:
+                progress.written += _write_all(fd, pieces)
+                if progress.written - self._flushed >= FLUSH_EVERY:
+                    progress.handle.flush()
+                    self._flusher.kick()
+                    self._flushed = progress.written
+            except BaseException as exc:  # handed to the receiving thread
+                self._error = exc
+
+
+def _write_all(fd: int, pieces: list[bytes]) -> int:
+    """Write the pieces in order (one writev; plain writes for whatever a short write left)."""
+    total = sum(len(piece) for piece in pieces)
+    done = os.writev(fd, pieces) if hasattr(os, "writev") else 0
+    if done < total:
+        rest = memoryview(b"".join(pieces))[done:]
+        while rest:
+            rest = rest[os.write(fd, rest) :]
+    return total
+
+
+class _Flusher:
+    """fdatasync on demand, on its own thread; kicks that arrive during a flush are folded into the next."""
+
+    def __init__(self, fd: int) -> None:
+        self._fd = fd
+        self._wanted = threading.Event()
+        self._stopping = False
+        self._thread = threading.Thread(target=self._run, name="qwenvid-download-flusher", daemon=True)
+        self._thread.start()
+
+    def kick(self) -> None:
+        self._wanted.set()
+
+    def stop(self) -> None:
+        self._stopping = True
+        self._wanted.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        sync = getattr(os, "fdatasync", os.fsync)
+        while True:
+            self._wanted.wait()
+            self._wanted.clear()
+            if self._stopping:
+                return
+            try:
+                sync(self._fd)
+            except OSError:
+                return  # the final fsync reports what matters
+
+
+def _sync(handle: IO[bytes]) -> None:
+    handle.flush()
+    os.fsync(handle.fileno())
+
+
+def _accept_status(response: httpx.Response, url: str, progress: _Progress, limits: DownloadLimits) -> None:
     """Check the answer and line the .part file up with the bytes that are about to arrive."""
     status = response.status_code
     if status == 403:
@@ -359,6 +743,9 @@ def _accept_status(response: httpx.Response, url: str, progress: _Progress) -> N
     if status in (404, 410):
         raise DownloadError(f"The video is no longer on the server (HTTP {status}); result links live 24 h.")
     if status == 416:
+        if progress.written and _unsatisfied_total(response) == progress.written:
+            progress.total = progress.written  # the .part already holds the whole file (a run stopped at the end)
+            raise _Complete
         progress.restart()
         raise _Retry("the server could not resume (416); starting over")
     if status in (408, 425, 429) or status >= 500:
@@ -367,8 +754,7 @@ def _accept_status(response: httpx.Response, url: str, progress: _Progress) -> N
         if progress.written:
             progress.restart()  # the server ignored Range: take the whole body from the start
         progress.total = _int_header(response, "content-length")
-        return
-    if status == 206:
+    elif status == 206:
         start, total = _content_range(response)
         if start != progress.written:
             progress.restart()
@@ -377,8 +763,19 @@ def _accept_status(response: httpx.Response, url: str, progress: _Progress) -> N
             progress.restart()
             raise _Retry("the file changed size on the server; starting over")
         progress.total = total
-        return
-    raise DownloadError(f"The result host answered HTTP {status}.")
+    else:
+        raise DownloadError(f"The result host answered HTTP {status}.")
+    if progress.total is not None and progress.total > limits.max_bytes:
+        raise DownloadError(
+            f"The result host announces {progress.total:,} bytes, more than the {_mib(limits.max_bytes)} qwenvid "
+            "accepts for a video; not downloading it."
+        )
+
+
+def _unsatisfied_total(response: httpx.Response) -> int | None:
+    """N from the `Content-Range: bytes */N` of a 416 answer."""
+    match = re.match(r"^bytes\s+\*/(\d+)$", response.headers.get("content-range", "").strip())
+    return int(match.group(1)) if match else None
 
 
 def _content_range(response: httpx.Response) -> tuple[int, int | None]:

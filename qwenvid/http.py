@@ -1,4 +1,5 @@
-"""HTTP plumbing shared by the client: retry delays, Retry-After, the query rate limiter, error mapping."""
+"""HTTP plumbing shared by the client: retry delays, Retry-After, the query rate limiter, error mapping,
+bounded requests (an overall deadline and a size cap on every answer read into memory)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from datetime import UTC
 
 import httpx
 
+from qwenvid import deadlines
 from qwenvid.errors import error_for_status, scrub
 
 # Statuses a GET may retry: throttling and the server-side failures DashScope documents as transient (§4.1).
@@ -23,6 +25,25 @@ RETRYABLE_STATUSES = frozenset({429, 500, 502, 503, 504})
 # ESC-introduced terminal sequences and the other C0/C1 controls (tab and newline survive).
 _CONTROL = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b.|[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 _MAX_ERROR_TEXT = 300
+# DashScope answers are a few KB (a 100-task list page is ~50 KB): anything past this is not an answer.
+MAX_ANSWER_BYTES = 8 << 20
+
+
+class AnswerTooLarge(httpx.DecodingError):
+    """An API answer bigger than MAX_ANSWER_BYTES: reading stops there (never retried)."""
+
+
+# Failures that waiting will not fix: retrying them only delays the error.
+PERMANENT_ERRORS: tuple[type[Exception], ...] = (
+    httpx.UnsupportedProtocol,  # file://, ftp://, ... (e.g. after a redirect)
+    httpx.TooManyRedirects,
+    httpx.LocalProtocolError,
+    AnswerTooLarge,
+)
+
+
+def is_permanent(exc: BaseException) -> bool:
+    return isinstance(exc, PERMANENT_ERRORS)
 
 
 @dataclass(frozen=True)
@@ -45,16 +66,24 @@ class RetryPolicy:
     rng: random.Random = field(default_factory=random.Random, repr=False, compare=False)
 
     def gives_up(self, attempt: int, exc: BaseException) -> bool:
-        """Whether retry number `attempt` after transport error `exc` is one too many."""
+        """Whether retry number `attempt` after transport error `exc` is one too many.
+
+        Permanent errors and a passed deadline (see qwenvid.deadlines) end the retries at once.
+        """
+        if is_permanent(exc) or deadlines.expired():
+            return True
         limit = self.connect_retries if isinstance(exc, httpx.ConnectError) else self.max_retries
         return attempt >= min(limit, self.max_retries)
 
     def delay(self, attempt: int, retry_after: float | None = None) -> float:
-        """Seconds to wait before retry number `attempt` (0 for the first retry)."""
+        """Seconds to wait before retry number `attempt` (0 for the first retry), never past the deadline."""
         if retry_after is not None and math.isfinite(retry_after) and retry_after >= 0:
-            return min(retry_after, self.max_retry_after)
-        base = min(self.initial * 2.0 ** min(max(attempt, 0), 64), self.maximum)
-        return base * (1.0 - self.jitter * self.rng.random())
+            wait = min(retry_after, self.max_retry_after)
+        else:
+            base = min(self.initial * 2.0 ** min(max(attempt, 0), 64), self.maximum)
+            wait = base * (1.0 - self.jitter * self.rng.random())
+        left = deadlines.remaining()
+        return wait if left is None else min(wait, left)
 
 
 def parse_retry_after(headers: Mapping[str, str], *, now: Callable[[], float] = time.time) -> float | None:
@@ -177,4 +206,60 @@ def raise_for_response(response: httpx.Response, *, task_id: str | None = None) 
         request_id=request_id,
         task_id=task_id,
         retry_after=parse_retry_after(response.headers),
+    )
+
+
+def read_limited(response: httpx.Response, limit: int = MAX_ANSWER_BYTES) -> bytes:
+    """The (decoded) body of a streamed response, refusing to hold more than `limit` bytes."""
+    declared = response.headers.get("content-length", "").strip()
+    if declared.isdigit() and int(declared) > limit:
+        raise AnswerTooLarge(_too_large(response, int(declared), limit), request=response.request)
+    chunks: list[bytes] = []
+    size = 0
+    for chunk in response.iter_bytes():
+        size += len(chunk)
+        if size > limit:
+            raise AnswerTooLarge(_too_large(response, None, limit), request=response.request)
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _too_large(response: httpx.Response, size: int | None, limit: int) -> str:
+    amount = f"{size:,} bytes" if size is not None else f"more than {limit:,} bytes"
+    return (
+        f"the answer to {response.request.method} {response.request.url.path} is {amount}; "
+        f"qwenvid reads at most {limit >> 20} MiB from the API"
+    )
+
+
+def send_bounded(
+    client: httpx.Client,
+    method: str,
+    url: str,
+    *,
+    budget: float,
+    limit: int = MAX_ANSWER_BYTES,
+    **kwargs: object,
+) -> httpx.Response:
+    """One request whose whole exchange (connect, send, answer) ends within `budget` seconds (or the
+    enclosing deadline, if sooner) and whose answer is read into memory only up to `limit` bytes.
+
+    Failures are httpx's own exceptions (a passed deadline is a ConnectTimeout before anything was
+    sent, else a Read/WriteTimeout), so callers keep their retry and "was it sent?" rules. The
+    returned response has its body read (decoded), and no open connection.
+    """
+    with deadlines.bounded(budget):
+        if deadlines.expired():
+            raise httpx.ConnectTimeout("the overall deadline passed before the request was sent")
+        request = client.build_request(method, url, **kwargs)  # type: ignore[arg-type]
+        response = client.send(request, stream=True)
+        try:
+            body = read_limited(response, limit)
+        finally:
+            response.close()
+    # The body is decoded already: the copy must not announce an encoding or a length of its own.
+    skip = {"content-encoding", "content-length", "transfer-encoding"}
+    headers = [(name, value) for name, value in response.headers.multi_items() if name.lower() not in skip]
+    return httpx.Response(
+        response.status_code, headers=headers, content=body, request=request, extensions=response.extensions
     )

@@ -560,6 +560,8 @@ class Session:
                     expect=_expectation(row),
                     on_progress=lambda done, total: reporter.transfer(Phase.DOWNLOADING, done, total),
                     sleep=self.sleep,
+                    resume_key=task_id,  # a .part an interrupted run left for this task is continued
+                    sha256=row.video_sha256,
                 )
         except errors.DownloadError as exc:
             self.ledger.set_download_error(row.id, exc.message)

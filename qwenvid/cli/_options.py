@@ -123,9 +123,19 @@ TimeoutOpt = Annotated[
     typer.Option(
         "--timeout",
         min=0,
-        help="Stop waiting after this many seconds (exit 5; the task keeps running). "
-        "Default: wait_timeout in config.toml, 1800 s.",
+        help="Bound the whole command to this many seconds, every request but a submit already sent "
+        "included; a wait that ends exits 5 (the task keeps running). Default: wait_timeout in config.toml, "
+        "1800 s, for the wait.",
         rich_help_panel=RUN,
+    ),
+]
+FetchTimeoutOpt = Annotated[
+    float | None,
+    typer.Option(
+        "--timeout",
+        min=0,
+        help="Stop the download after this many seconds (exit 9); the .part is kept and the next fetch "
+        "continues it.",
     ),
 ]
 OutputOpt = Annotated[

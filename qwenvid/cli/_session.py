@@ -60,8 +60,18 @@ def load_settings(state: CliState, *, api_key: str | None = None, base_url: str 
 
 
 @contextmanager
-def open_session(state: CliState) -> Iterator[OpenSession]:
-    """A Session for this command; with --emulator, an emulator runs for exactly as long as the command."""
+def open_session(state: CliState, *, timeout: float | None = None) -> Iterator[OpenSession]:
+    """A Session for this command; with --emulator, an emulator runs for exactly as long as the command.
+
+    `timeout` (the command's --timeout) is an overall deadline for every request the command makes.
+    """
+    from qwenvid.deadlines import bounded
+
+    with bounded(timeout):
+        yield from _open_session(state)
+
+
+def _open_session(state: CliState) -> Iterator[OpenSession]:
     from qwenvid.runner import Session
 
     if not state.emulator:

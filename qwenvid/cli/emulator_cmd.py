@@ -37,7 +37,13 @@ class FaultHelpCommand(TyperCommand):
 
 def emulator(
     ctx: typer.Context,
-    host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "127.0.0.1",
+    host: Annotated[
+        str,
+        typer.Option(
+            "--host",
+            help="Address to listen on. Anything but loopback exposes it (any key works, the controls are open).",
+        ),
+    ] = "127.0.0.1",
     port: Annotated[int, typer.Option("--port", "-p", help="TCP port; 0 picks a free one.")] = 8765,
     fault: Annotated[
         list[str] | None, typer.Option("--fault", help="Inject a fault (repeatable); the specs are listed below.")

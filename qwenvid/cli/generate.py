@@ -147,7 +147,7 @@ def run_request(state: CliState, request: Any, flags: RunFlags) -> None:
     from qwenvid.runner import Phase, RunOptions
 
     out = state.out
-    with open_session(state) as opened:
+    with open_session(state, timeout=flags.timeout) as opened:
         reporter = make_reporter(out)
         try:
             reporter.phase(Phase.VALIDATING)

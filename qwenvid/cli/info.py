@@ -122,8 +122,12 @@ def _reachable(base_url: str) -> tuple[bool, str]:
     """Can we open an HTTP connection to the service at all? Any HTTP answer counts."""
     import httpx
 
+    from qwenvid.deadlines import bounded_transport
+    from qwenvid.http import send_bounded
+
     try:
-        response = httpx.get(base_url, timeout=5.0)
+        with httpx.Client(timeout=5.0, transport=bounded_transport()) as client:
+            response = send_bounded(client, "GET", base_url, budget=10.0, limit=1 << 20)
     except httpx.HTTPError as exc:
         return False, f"{type(exc).__name__}: {exc}"
     return True, f"HTTP {response.status_code}"

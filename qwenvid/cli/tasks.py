@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 import typer
 
-from qwenvid.cli._options import JsonOpt, OutputOpt, TaskRefArg, TimeoutOpt, WaitOpt
+from qwenvid.cli._options import FetchTimeoutOpt, JsonOpt, OutputOpt, TaskRefArg, TimeoutOpt, WaitOpt
 from qwenvid.cli._output import Output, clean
 from qwenvid.cli._progress import make_reporter
 from qwenvid.cli._session import EMULATOR_ESTIMATE_SECONDS, open_session, state_of
@@ -51,7 +51,7 @@ def status(
     """Show one task from the local ledger and the service; --wait follows it and downloads the video."""
     state = state_of(ctx, json_out)
     out = state.out
-    with open_session(state) as opened:
+    with open_session(state, timeout=timeout if wait else None) as opened:
         if wait:
             reporter = make_reporter(out)
             try:
@@ -106,14 +106,15 @@ def fetch(
     ctx: typer.Context,
     task_id: Annotated[str, typer.Argument(help="The task id (one `qwenvid tasks` lists, or any of your account).")],
     output: OutputOpt = None,
+    timeout: FetchTimeoutOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
     """Download the video of a finished task, also one this machine never submitted."""
     state = state_of(ctx, json_out)
-    with open_session(state) as opened:
+    with open_session(state, timeout=timeout) as opened:
         reporter = make_reporter(state.out)
         try:
-            result = opened.session.fetch(task_id, _run_options(opened, output, None), reporter)
+            result = opened.session.fetch(task_id, _run_options(opened, output, timeout), reporter)
         finally:
             reporter.close()
     emit_result(state.out, result)
@@ -301,7 +302,7 @@ def resume(
     """Finish every unfinished task: reconcile unknown submits, wait, download. Safe to run any time."""
     state = state_of(ctx, json_out)
     out = state.out
-    with open_session(state) as opened:
+    with open_session(state, timeout=timeout) as opened:
         reporter = make_reporter(out)
         try:
             outcomes = opened.session.resume(_run_options(opened, output, timeout), reporter)

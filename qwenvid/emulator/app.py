@@ -11,10 +11,13 @@ import uuid
 from collections.abc import Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass, fields
 from typing import Any
+from urllib.parse import urlsplit
 from xml.sax.saxutils import escape
 
 from starlette.applications import Starlette
+from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException
+from starlette.formparsers import MultiPartException, MultiPartParser
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Route
@@ -22,7 +25,7 @@ from starlette.types import Receive, Scope, Send
 
 from qwenvid.catalogue import PATHS
 from qwenvid.emulator.config import Clock, EmulatorConfig
-from qwenvid.emulator.faults import Fault, describe, parse_fault
+from qwenvid.emulator.faults import KINDS, TARGETS, Fault, describe, parse_fault
 from qwenvid.emulator.state import (
     FAILURE_MESSAGES,
     REJECT_MESSAGES,
@@ -46,6 +49,11 @@ ASYNC_REQUIRED = "current user api does not support synchronous calls"
 CANCEL_REFUSED = "Failed to cancel the task, please confirm if the task is in PENDING status."
 SERVER_ERROR = "An internal error has occurred, please try again later or contact service support."
 SERVICE_UNAVAILABLE = "Too many requests in route. Please try again later."
+# A submit body is JSON with at most a few data: URIs; nothing legitimate comes near this.
+MAX_SUBMIT_BYTES = 32 << 20
+MAX_CONTROL_BYTES = 64 << 10
+FORM_OVERHEAD_BYTES = 1 << 20  # multipart boundaries and the policy fields around an upload's file
+LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
 
 log = logging.getLogger("qwenvid.emulator")
 Handler = Callable[[Request, "Call"], Awaitable[Response]]
@@ -228,7 +236,34 @@ def api_route(path: str, handler: Handler, target: str, methods: list[str]) -> R
 
 
 def _base(request: Request) -> str:
-    return f"{request.url.scheme}://{request.url.netloc}"
+    """This server's own address, from the socket the request came in on: never the client's Host header,
+    which would let anyone steer upload and result URLs to a host of their choosing."""
+    server = request.scope.get("server")
+    if not server or server[1] is None:
+        return f"{request.url.scheme}://127.0.0.1"
+    host, port = server
+    shown = f"[{host}]" if ":" in str(host) else str(host)
+    return f"{request.url.scheme}://{shown}:{port}"
+
+
+async def read_capped(request: Request, limit: int) -> bytes:
+    """The request body, refusing (413) to hold more than `limit` bytes: by Content-Length or as it streams."""
+    declared = request.headers.get("content-length", "").strip()
+    if declared.isdigit() and int(declared) > limit:
+        raise ApiFailure(413, "RequestEntityTooLarge", _too_large(int(declared), limit))
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise ApiFailure(413, "RequestEntityTooLarge", _too_large(None, limit))
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _too_large(size: int | None, limit: int) -> str:
+    amount = f"{size:,} bytes" if size is not None else f"more than {limit:,} bytes"
+    return f"The request body is {amount}; the most accepted is {limit:,} bytes."
 
 
 # ---------------------------------------------------------------------------------------------
@@ -254,7 +289,7 @@ def submit_handler(path: str) -> Handler:
         if request.headers.get("x-dashscope-async", "").strip().lower() != "enable":
             raise ApiFailure(403, "AccessDenied", ASYNC_REQUIRED)
         try:
-            body = json.loads(await request.body() or b"null")
+            body = json.loads(await read_capped(request, MAX_SUBMIT_BYTES) or b"null")
         except (ValueError, UnicodeDecodeError):
             raise ApiFailure(400, "InvalidParameter",
                              "Required body invalid, please check the request body format.") from None
@@ -418,8 +453,23 @@ async def oss_upload(request: Request) -> Response:
         return oss_error(
             OssFailure(400, "InvalidArgument", "The body of a POST upload must be multipart/form-data."), request_id
         )
-    # python-multipart spools the file part to disk past 1 MiB, so large uploads never sit in memory.
-    async with request.form(max_files=1, max_fields=32) as form:
+    max_file = state.config.max_upload_mb * 1024 * 1024
+    declared = request.headers.get("content-length", "").strip()
+    if declared.isdigit() and int(declared) > max_file + FORM_OVERHEAD_BYTES:
+        return oss_error(OssFailure(400, "EntityTooLarge", "Your proposed upload exceeds the maximum allowed size."),
+                         request_id)
+    # The policy and signature are checked when the file part begins, before one byte of it is stored
+    # (OSS wants the file last in the form); python-multipart spools the file to disk past 1 MiB.
+    parser = _PolicyFirstParser(request.headers, request.stream(), state, max_file)
+    try:
+        form = await parser.parse()
+    except OssFailure as failure:
+        return oss_error(failure, request_id)
+    except (ValueError, KeyError):
+        return oss_error(OssFailure(400, "InvalidPolicyDocument", "Invalid Policy: Invalid JSON."), request_id)
+    except MultiPartException as error:
+        return oss_error(OssFailure(400, "InvalidArgument", f"Malformed form: {error.message}"), request_id)
+    try:
         fields = {name: value for name, value in form.multi_items() if isinstance(value, str)}
         part = form.get("file")
         if part is None or isinstance(part, str):
@@ -432,6 +482,8 @@ async def oss_upload(request: Request) -> Response:
             return oss_error(failure, request_id)
         except (ValueError, KeyError):
             return oss_error(OssFailure(400, "InvalidPolicyDocument", "Invalid Policy: Invalid JSON."), request_id)
+    finally:
+        await form.close()
     status = fields.get("success_action_status", "204")
     headers = {"x-oss-request-id": request_id, "ETag": f'"{upload.md5.upper()}"'}
     if status == "201":
@@ -439,6 +491,29 @@ async def oss_upload(request: Request) -> Response:
                f"<Key>{escape(upload.key)}</Key><ETag>{headers['ETag']}</ETag></PostResponse>")
         return Response(xml, 201, headers, media_type="application/xml")
     return Response(b"", 200 if status == "200" else 204, headers)
+
+
+class _PolicyFirstParser(MultiPartParser):
+    """Starlette's multipart parser that checks the policy fields when the file part begins and caps its size."""
+
+    def __init__(self, headers: Headers, stream: Any, state: EmulatorState, max_file: int) -> None:
+        super().__init__(headers, stream, max_files=1, max_fields=32)
+        self._state = state
+        self._max_file = max_file
+        self._file_bytes = 0
+
+    def on_headers_finished(self) -> None:
+        super().on_headers_finished()
+        if self._current_part.file is not None:
+            fields = {name: value for name, value in self.items if isinstance(value, str)}
+            self._state.check_upload_fields(fields)  # raises OssFailure: nothing of the file is kept
+
+    def on_part_data(self, data: bytes, start: int, end: int) -> None:
+        if self._current_part.file is not None:
+            self._file_bytes += end - start
+            if self._file_bytes > self._max_file:
+                raise OssFailure(400, "EntityTooLarge", "Your proposed upload exceeds the maximum allowed size.")
+        super().on_part_data(data, start, end)
 
 
 async def result_download(request: Request) -> Response:
@@ -486,28 +561,100 @@ async def control_state(request: Request) -> Response:
     })
 
 
+class ControlRefused(Exception):
+    """A control request refused before it acts: (status, message)."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+async def control_payload(request: Request, default: Any) -> Any:
+    """The JSON body of a control POST, after the checks that keep web pages out.
+
+    A browser may send a cross-site POST with a "simple" content type (text/plain, form encodings)
+    without asking first; requiring application/json forces a CORS preflight, which is never granted,
+    and an Origin that is not this loopback server is refused outright (DNS rebinding included).
+    """
+    origin = request.headers.get("origin")
+    if origin is not None and not _same_loopback_origin(origin, request):
+        raise ControlRefused(403, f"cross-origin control requests are refused (Origin {origin[:100]!r})")
+    raw = await read_capped(request, MAX_CONTROL_BYTES)
+    if not raw.strip():
+        return default
+    kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if kind != "application/json":
+        raise ControlRefused(415, f"control requests must be Content-Type: application/json, not {kind or 'none'!r}")
+    try:
+        return json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as error:
+        raise ControlRefused(400, f"the body is not valid JSON: {error}") from None
+
+
+def _same_loopback_origin(origin: str, request: Request) -> bool:
+    """Whether a browser page at `origin` is this machine's own (loopback, or this server's own address)."""
+    try:
+        host = urlsplit(origin.strip()).hostname
+    except ValueError:
+        return False
+    server = request.scope.get("server") or (None, None)
+    return host is not None and (host in LOOPBACK_HOSTS or host == str(server[0]))
+
+
+def _refused(error: ControlRefused | ApiFailure) -> JSONResponse:
+    if isinstance(error, ApiFailure):
+        return JSONResponse({"error": error.message}, status_code=error.status)
+    return JSONResponse({"error": str(error)}, status_code=error.status)
+
+
 def _fault_from_json(item: Any) -> Fault:
     if isinstance(item, str):
         return parse_fault(item)
     if isinstance(item, Mapping):
         if "spec" in item:
             return parse_fault(str(item["spec"]))
-        known = {f.name for f in fields(Fault)}
-        return Fault(**{k: v for k, v in item.items() if k in known})
+        return _fault_from_mapping(item)
     raise ValueError(f"not a fault: {item!r}")
+
+
+def _fault_from_mapping(item: Mapping[str, Any]) -> Fault:
+    """A Fault from its fields, each checked: a bad one is refused here, not later by every request."""
+    known = {f.name for f in fields(Fault)}
+    unknown = sorted(set(item) - known)
+    if unknown:
+        raise ValueError(f"unknown fault field(s) {', '.join(map(str, unknown))}; known: {', '.join(sorted(known))}")
+    kind, target = item.get("kind"), item.get("target", "any")
+    if kind not in KINDS:
+        raise ValueError(f"kind must be one of {', '.join(KINDS)}, not {kind!r}")
+    if target not in (*TARGETS, "any"):
+        raise ValueError(f"target must be one of {', '.join((*TARGETS, 'any'))}, not {target!r}")
+    count = item.get("count", 1)
+    if count is not None and (isinstance(count, bool) or not isinstance(count, int) or count < 1):
+        raise ValueError(f"count must be a whole number of at least 1, or null for every time, not {count!r}")
+    seconds = item.get("seconds")
+    if seconds is not None and (
+        isinstance(seconds, bool) or not isinstance(seconds, int | float) or not math.isfinite(seconds) or seconds < 0
+    ):
+        raise ValueError(f"seconds must be a number of at least 0, not {seconds!r}")
+    for name in ("code", "scope"):
+        if item.get(name) is not None and not isinstance(item[name], str):
+            raise ValueError(f"{name} must be a string, not {item[name]!r}")
+    return Fault(**dict(item))
 
 
 async def control_faults(request: Request) -> Response:
     state = _emulator(request)
     if request.method == "POST":
         try:
-            payload = json.loads(await request.body() or b"[]")
+            payload = await control_payload(request, [])
             if isinstance(payload, Mapping) and payload.get("clear"):
                 state.faults.clear()
             items = payload.get("faults", [payload] if "spec" in payload or "kind" in payload else []) \
                 if isinstance(payload, Mapping) else payload
             for item in items if isinstance(items, list) else [items]:
                 state.faults.arm(_fault_from_json(item))
+        except (ControlRefused, ApiFailure) as error:
+            return _refused(error)
         except (ValueError, TypeError, ValidationError) as error:
             message = error.message if isinstance(error, ValidationError) else str(error)
             return JSONResponse({"error": message}, status_code=400)
@@ -521,9 +668,13 @@ async def control_clock(request: Request) -> Response:
         if advance is None:
             return JSONResponse({"error": "the emulator clock is not manual"}, status_code=400)
         try:
-            payload = json.loads(await request.body() or b"{}")
+            payload = await control_payload(request, {})
             seconds = float(payload.get("seconds", 0))
+            if not math.isfinite(seconds) or seconds < 0:
+                raise ValueError(f"seconds must be a number of at least 0, not {payload.get('seconds')!r}")
             advance(seconds)
+        except (ControlRefused, ApiFailure) as error:
+            return _refused(error)
         except (ValueError, TypeError, AttributeError) as error:
             return JSONResponse({"error": str(error)}, status_code=400)
     return JSONResponse({"time": state.now(), "manual": advance is not None})
@@ -531,8 +682,16 @@ async def control_clock(request: Request) -> Response:
 
 async def control_wait(request: Request) -> Response:
     state = _emulator(request)
-    payload = json.loads(await request.body() or b"{}")
-    done = await asyncio.to_thread(state.wait_rendered, float(payload.get("timeout", 30)))
+    try:
+        payload = await control_payload(request, {})
+        timeout = float(payload.get("timeout", 30))
+        if not math.isfinite(timeout) or timeout < 0:
+            raise ValueError(f"timeout must be a number of at least 0, not {payload.get('timeout')!r}")
+    except (ControlRefused, ApiFailure) as error:
+        return _refused(error)
+    except (ValueError, TypeError, AttributeError) as error:
+        return JSONResponse({"error": str(error)}, status_code=400)
+    done = await asyncio.to_thread(state.wait_rendered, min(timeout, 600.0))
     return JSONResponse({"rendered": done})
 
 

@@ -20,6 +20,7 @@ from qwenvid.emulator.render import RenderJob
 Fetch = Callable[[str], bytes | None]
 MAX_REMOTE_BYTES = 50 * 1024 * 1024
 REMOTE_TIMEOUT = 3.0
+REMOTE_DEADLINE = 20.0
 DEFAULT_SECONDS = 5.0
 SDK_ROUTING_FUNCTION = "video-synthesis"  # the SDK's leftover `input.function`, never a VACE function
 
@@ -55,8 +56,11 @@ def decode_data_uri(url: str) -> bytes | None:
 
 def fetch_remote(url: str) -> bytes | None:
     """A short, bounded GET of a public input URL; None on any failure (the emulator stays lenient)."""
+    from qwenvid.deadlines import bounded, bounded_transport
+
     try:
-        with httpx.stream(
+        # A whole-fetch deadline, not only per read: a host that trickles bytes must not hold a render forever.
+        with bounded(REMOTE_DEADLINE), httpx.Client(transport=bounded_transport()) as client, client.stream(
             "GET", url, timeout=REMOTE_TIMEOUT, follow_redirects=True, headers={"User-Agent": "DashScopeUserBot"}
         ) as response:
             if response.status_code != 200:

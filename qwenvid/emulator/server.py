@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import ipaddress
+import signal
 import socket
 import sys
 import threading
 import time
-from types import TracebackType
+from collections.abc import Iterator
+from contextlib import contextmanager
+from types import FrameType, TracebackType
 from typing import Any, TextIO
 
 import uvicorn
@@ -47,6 +51,42 @@ def _uvicorn_config(app: Any, log_level: str) -> uvicorn.Config:
     )
 
 
+def exposure_warning(host: str) -> str | None:
+    """What to tell the user when the emulator listens beyond this machine; None on loopback."""
+    try:
+        loopback = ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        loopback = host.lower() == "localhost"
+    if loopback:
+        return None
+    return (
+        f"WARNING: the emulator listens on {host}, so anyone who can reach this machine can use it: it accepts "
+        "any API key (unless --api-key is given), and its control endpoints (/__emulator/faults, /clock) have "
+        "no authentication. Use --host 127.0.0.1 unless that is what you want."
+    )
+
+
+class Terminated(SystemExit):
+    """SIGTERM, turned into an exception so the temporary folders are removed on the way out."""
+
+
+@contextmanager
+def _sigterm_cleans_up() -> Iterator[None]:
+    """Make SIGTERM unwind like Ctrl-C does (uvicorn stops, then re-raises the signal it caught)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def terminate(signum: int, frame: FrameType | None) -> None:
+        raise Terminated(128 + signum)
+
+    previous = signal.signal(signal.SIGTERM, terminate)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def serve(
     host: str = "127.0.0.1",
     port: int = 8765,
@@ -54,16 +94,23 @@ def serve(
     *,
     clock: Clock | None = None,
     out: TextIO | None = None,
+    err: TextIO | None = None,
     log_level: str = "warning",
 ) -> None:
-    """Serve the emulator until interrupted; the first line on stdout is the base URL (real port if 0)."""
+    """Serve the emulator until interrupted or terminated; the first line on stdout is the base URL (real
+    port if 0). Its temporary folders (uploads, results) are removed on SIGINT and SIGTERM alike."""
+    warning = exposure_warning(host)
+    if warning:
+        (err or sys.stderr).write(warning + "\n")
+        (err or sys.stderr).flush()
     sock = _bind(host, port)
     state = EmulatorState(config, clock)
     stream = out or sys.stdout
     try:
-        stream.write(_base_url(host, sock.getsockname()[1]) + "\n")
-        stream.flush()
-        uvicorn.Server(_uvicorn_config(create_app(state=state), log_level)).run(sockets=[sock])
+        with _sigterm_cleans_up():
+            stream.write(_base_url(host, sock.getsockname()[1]) + "\n")
+            stream.flush()
+            uvicorn.Server(_uvicorn_config(create_app(state=state), log_level)).run(sockets=[sock])
     finally:
         sock.close()
         state.close()

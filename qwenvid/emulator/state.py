@@ -572,25 +572,8 @@ class EmulatorState:
 
     def accept_upload(self, fields: Mapping[str, str], source: BinaryIO, content_type: str) -> Upload:
         """Check an OSS form upload against its signed policy and store the file; OssFailure otherwise."""
-        for name in ("OSSAccessKeyId", "Signature", "policy", "key"):
-            if not fields.get(name):
-                raise OssFailure(400, "InvalidArgument", f"The form field {name} is required.")
-        if fields["OSSAccessKeyId"] != OSS_ACCESS_KEY_ID:
-            raise OssFailure(403, "InvalidAccessKeyId", "The OSS Access Key Id you provided does not exist in our "
-                             "records.", OSSAccessKeyId=fields["OSSAccessKeyId"])
-        policy = fields["policy"]
-        if not hmac.compare_digest(self._sign(policy), fields["Signature"]):
-            raise OssFailure(403, "SignatureDoesNotMatch", "The request signature we calculated does not match the "
-                             "signature you provided. Check your key and signing method.")
-        document = json.loads(base64.b64decode(policy))
-        expiration = datetime.strptime(document["expiration"], "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
-        if expiration.timestamp() < self.now():
-            raise OssFailure(403, "AccessDenied", "Invalid according to Policy: Policy expired.")
+        upload_dir = self.check_upload_fields(fields)
         key = fields["key"]
-        upload_dir = _policy_dir(document["conditions"])
-        if not key.startswith(upload_dir + "/") or len(key) <= len(upload_dir) + 1:
-            raise OssFailure(403, "AccessDenied", "Invalid according to Policy: Policy Condition failed: "
-                             f'["starts-with", "$key", "{upload_dir}"]')
         size, md5, staged = self._stage_upload(source)
         if size > self.config.max_upload_mb * 1024 * 1024:
             staged.unlink(missing_ok=True)
@@ -611,6 +594,29 @@ class EmulatorState:
             )
             self._uploads[key] = upload
         return upload
+
+    def check_upload_fields(self, fields: Mapping[str, str]) -> str:
+        """The form's checks (fields, signature, policy, key), made before any file byte is stored; its upload dir."""
+        for name in ("OSSAccessKeyId", "Signature", "policy", "key"):
+            if not fields.get(name):
+                raise OssFailure(400, "InvalidArgument", f"The form field {name} is required.")
+        if fields["OSSAccessKeyId"] != OSS_ACCESS_KEY_ID:
+            raise OssFailure(403, "InvalidAccessKeyId", "The OSS Access Key Id you provided does not exist in our "
+                             "records.", OSSAccessKeyId=fields["OSSAccessKeyId"])
+        policy = fields["policy"]
+        if not hmac.compare_digest(self._sign(policy), fields["Signature"]):
+            raise OssFailure(403, "SignatureDoesNotMatch", "The request signature we calculated does not match the "
+                             "signature you provided. Check your key and signing method.")
+        document = json.loads(base64.b64decode(policy))
+        expiration = datetime.strptime(document["expiration"], "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
+        if expiration.timestamp() < self.now():
+            raise OssFailure(403, "AccessDenied", "Invalid according to Policy: Policy expired.")
+        key = fields["key"]
+        upload_dir = _policy_dir(document["conditions"])
+        if not key.startswith(upload_dir + "/") or len(key) <= len(upload_dir) + 1:
+            raise OssFailure(403, "AccessDenied", "Invalid according to Policy: Policy Condition failed: "
+                             f'["starts-with", "$key", "{upload_dir}"]')
+        return upload_dir
 
     def _stage_upload(self, source: BinaryIO) -> tuple[int, str, Path]:
         """Copy an uploaded file to a private temporary name in chunks: (size, md5 hex, path)."""

@@ -384,16 +384,23 @@ class LedgerBackend:
         from qwenvid.runner import NullReporter, RunOptions
 
         set_aside(target)
-        # A .part under this step's name is a download of this step killed midway (we hold the row's claim):
-        # start it again under the step's own name rather than next to it.
-        target.with_name(target.name + ".part").unlink(missing_ok=True)
-        # The library's fetch takes the row's claim for the download itself (one download per task).
+        # The library's fetch takes the row's claim for the download itself (one download per task), and
+        # continues a .part an interrupted download of this task left.
         self.release(local_id)
         result = self.session.fetch(local_id, RunOptions(output=target), NullReporter())
         if result.video_path is None or result.sha256 is None:
             raise errors.DownloadError(f"{local_id}: the download left no file.")
+        path = Path(result.video_path)
+        if path != target and not target.exists():
+            # Saved next to the step's name (something else held it meanwhile): give the step its name.
+            os.replace(path, target)
+            sidecar = path.with_name(path.name + ".json")
+            if sidecar.exists():
+                os.replace(sidecar, target.with_name(target.name + ".json"))
+            self.ledger.set_download(local_id, target, result.size or target.stat().st_size, result.sha256)
+            path = target
         row = self.ledger.get(local_id)
-        return result.video_path, result.sha256, row.billed_seconds if row else None
+        return path, result.sha256, row.billed_seconds if row else None
 
     def reconcile(self, local_id: str) -> Found | None:
         """Resolve an outcome-unknown submit through the account task list; never resubmits."""
