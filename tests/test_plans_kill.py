@@ -10,7 +10,6 @@ import signal
 import subprocess
 import sys
 import time
-from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -152,11 +151,11 @@ def test_two_runs_at_once_stay_within_the_model_limit_together(
     for proc, (_out, err) in zip(procs, outputs, strict=True):
         assert proc.returncode == 0, err
     assert emu.state.task_count() == 12
-    statuses: Counter[str] = Counter()
-    for _out, err in outputs:
-        statuses.update(line.split()[-1] for line in err.splitlines() if " -> " in line and "HTTP" in line)
+    answers = [line for _out, err in outputs for line in err.splitlines() if " -> " in line and "request_id" in line]
+    assert any("-> 200" in line for line in answers)  # --debug logs every answer the client got
     assert max_overlap(emu) == {"wan2.1-t2v-turbo": 2}
-    assert all("429" not in err for _out, err in outputs)
+    throttled = [line for line in answers if "-> 429" in line]
+    assert not throttled, throttled[:5]
 
 
 def test_ctrl_c_exits_130_cancels_nothing_and_a_rerun_finishes(
