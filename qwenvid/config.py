@@ -218,6 +218,25 @@ def load_settings(
     )
 
 
+def home_folder(environ: Mapping[str, str] | None = None, cwd: Path | None = None) -> Path:
+    """The state folder alone ($QWENVID_HOME, from the environment or `.env`), without reading config.toml."""
+    environ = os.environ if environ is None else environ
+    cwd = Path.cwd() if cwd is None else Path(cwd)
+    return _resolve_home(_Layers(environ, _read_dotenv(cwd / ".env"), {}))[0]
+
+
+def emulator_render_cache() -> Path | None:
+    """Where the bundled emulator keeps rendered videos between runs (safe to delete at any time).
+
+    None when the state folder cannot be worked out (an unreadable `.env`): the emulator then renders
+    into its own temporary folder, which only costs speed.
+    """
+    try:
+        return home_folder() / "emulator-renders"
+    except (OSError, ValueError):
+        return None
+
+
 def _read_dotenv(path: Path) -> dict[str, str]:
     if not path.is_file():
         return {}

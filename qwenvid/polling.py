@@ -8,8 +8,8 @@ import statistics
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
-from qwenvid.client import TERMINAL_STATUSES, TaskInfo
-from qwenvid.errors import NetworkError, ServerError, StillRunning, ThrottledError
+from qwenvid.client import TaskInfo
+from qwenvid.errors import StillRunning
 
 # After a 429 that survived the client's own retries, wait at least this long before the next poll.
 THROTTLE_PAUSE = 5.0
@@ -18,64 +18,210 @@ MAX_THROTTLE_PAUSE = 120.0
 MAX_TRANSIENT_FAILURES = 5
 
 
+# The official SDK's `BaseAsyncApi.wait` (dashscope 1.26, client/base_api.py) queries at once, then
+# sleeps 1, 1, 2, 2, 2, 4, 4, 4 and 5 s forever: queries at 0, 1, 2, 4, 6, 8, 12, 16, 20, 25, 30, ... s.
+_SDK_EARLY = (0.0, 1.0, 2.0, 4.0, 6.0, 8.0, 12.0, 16.0, 20.0)
+_SDK_STEADY = 5.0
+
+
+def sdk_query_time(index: int) -> float:
+    """When the official SDK's `wait` makes its query number `index` (0 = the first), in seconds after submit."""
+    if index < len(_SDK_EARLY):
+        return _SDK_EARLY[max(index, 0)]
+    return _SDK_EARLY[-1] + _SDK_STEADY * (index - len(_SDK_EARLY) + 1)
+
+
+def sdk_queries_until(seconds: float) -> int:
+    """How many queries the official SDK's `wait` makes to notice a task that ends `seconds` after submit."""
+    index = 0
+    while sdk_query_time(index) < seconds:
+        index += 1
+    return index + 1
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """The expected render time (submit to end) and how sure we are of it.
+
+    `spread` is the half-width of the window the end is expected in; `learned` says whether it comes
+    from this user's own finished tasks (warm) or the catalogue's typical time (cold).
+    """
+
+    seconds: float
+    spread: float
+    learned: bool = False
+    # Render time alone (RUNNING to end) and its spread, when history has it: queue times vary with
+    # load, render times much less, so once the task is seen RUNNING the end is known more closely.
+    render: float | None = None
+    render_spread: float | None = None
+
+    @classmethod
+    def typical(cls, seconds: float) -> Estimate:
+        return cls(float(seconds), COLD_SPREAD * float(seconds), learned=False)
+
+
+# While another run waits for its slot: at most this interval, or this share of the time waited.
+URGENT = 1.5
+URGENT_RATIO = 0.05
+
+# A documented typical time is only a rough guide (1-5 min for most models, seconds on the emulator).
+COLD_SPREAD = 0.1
+
+
+@dataclass(frozen=True)
+class Shape:
+    """How a schedule is drawn for one kind of estimate (see PollSchedule)."""
+
+    min_interval: float  # never poll one task more often than this (after the first check)
+    ratio: float  # never far behind: the interval is at most `ratio` x the time already waited
+    max_interval: float  # nor more than this
+    dense: float  # the interval inside the window where the end is expected
+    lead: float  # outside it: this share of the distance to the window
+
+
+# Warm: the user's history says when the task ends, so polls are sparse until then and dense around it.
+WARM = Shape(min_interval=2.0, ratio=0.5, max_interval=15.0, dense=2.0, lead=0.5)
+# Cold: the typical time may be far off (a quiet hour, a short render, the emulator). With nothing
+# known, no schedule within the SDK's query count beats the SDK's own cadence for every end time (a
+# search over these parameters with random end times agreed), so cold follows it: at most 15 % of the
+# time waited, at most 4.5 s, which the query budget then holds to the SDK's 5 s.
+COLD = Shape(min_interval=1.0, ratio=0.15, max_interval=4.5, dense=2.0, lead=0.25)
+
+
 @dataclass
 class PollSchedule:
-    """When to poll next, from the time since submit and the expected render time (`estimate`).
+    """When to poll next, from the time since submit and the expected render time.
 
-    * The first check comes `first` (1.5 s) after submit: bad inputs and moderation fail fast.
-    * While the estimate lies ahead, wait `lead` (a quarter) of the remaining estimated time, at least
-      `near` (3 s) and at most `max_interval` (30 s): sparse while the render has far to go, tighter
-      as the estimate comes near.
-    * Around the estimate, up to a grace of 10 % of it (5-30 s) past it, poll every `near` seconds.
-    * Well past it, back off slowly: `near` plus `backoff` (a fifth) of the time beyond the grace,
-      up to `max_interval`.
-    * Every interval is jittered by ±`jitter` (20 %) so tasks submitted together spread out, and kept
-      within [`min_interval`, `max_interval`].
+    * The first check comes `first` (1 s) after submit: bad inputs and moderation fail fast.
+    * Never far behind: every interval is at most `ratio` of the time already waited (and at most
+      `max_interval`: 4.5 s cold, 15 s warm), so a task that ends far sooner than expected is
+      noticed within a fraction of its own run time, not tens of seconds later.
+    * Dense around the expected end: inside the window `estimate ± spread` the interval is `dense`;
+      outside it, `lead` times the distance to the window (sparse far away, tightening on approach,
+      backing off again when the task runs late).
+    * Jittered by ±`jitter` (15 %) so tasks submitted together spread out.
+    * Query budget: the n-th poll never comes before the official SDK's n-th query
+      (`sdk_query_time`), so however long a task runs this never makes more queries than the SDK's
+      `wait` would have; the queries saved far from the estimate are what pays for the dense window.
 
-    For a 60 s estimate (no jitter) the polls land at 1.5, 16.1, 27.1, 35.3, 41.5, 46.1, 49.6, 52.6,
-    55.6, 58.6, 61.6 s; for 600 s every 30 s until about 480 s, then tighter to every 3 s near 600 s.
-    One task never polls more than once a second, and rarely more than once every 3 s.
+    A learned (warm) estimate uses the sparse WARM shape; the catalogue's typical time (cold) uses
+    COLD, which stays close to the SDK's cadence because the estimate may be far off.
     """
 
     estimate: float
     rng: random.Random = field(default_factory=random.Random)
-    min_interval: float = 1.0
-    max_interval: float = 30.0
-    first: float = 1.5
-    near: float = 3.0
-    lead: float = 0.25
-    backoff: float = 0.2
-    jitter: float = 0.2
+    spread: float | None = None
+    learned: bool = False
+    first: float = 1.0
+    jitter: float = 0.15
+    budget: bool = True
+    shape: Shape | None = None
+    render: float | None = None
+    render_spread: float | None = None
+    anchored: bool = False
+    # True while another run waits for this task's running slot (pacing.contended): its end matters
+    # more than the query budget then, so the interval drops to URGENT (growing slowly for long waits).
+    urgent: Callable[[], bool] | None = None
+
+    @classmethod
+    def for_estimate(cls, estimate: Estimate, rng: random.Random | None = None) -> PollSchedule:
+        return cls(
+            estimate.seconds,
+            rng or random.Random(),
+            spread=estimate.spread,
+            learned=estimate.learned,
+            render=estimate.render,
+            render_spread=estimate.render_spread,
+        )
+
+    def observe(self, info: TaskInfo) -> None:
+        """Re-aim at the end once the task is seen running: its queue time (server times) + the learned render time."""
+        if self.anchored or self.render is None or info.status == "PENDING":
+            return
+        from qwenvid.ledger import parse_server_time
+
+        submitted, started = parse_server_time(info.submit_time), parse_server_time(info.scheduled_time)
+        if submitted is None or started is None:
+            return
+        self.anchored = True
+        self.estimate = max((started - submitted).total_seconds(), 0.0) + self.render
+        if self.render_spread is not None:
+            self.spread = self.render_spread
 
     @property
-    def grace(self) -> float:
-        return min(max(0.1 * self.estimate, 5.0), 30.0)
+    def form(self) -> Shape:
+        return self.shape or (WARM if self.learned else COLD)
+
+    @property
+    def window(self) -> float:
+        if self.spread is not None:
+            return max(self.spread, 0.0)
+        return (0.05 if self.learned else COLD_SPREAD) * self.estimate
 
     def base_interval(self, elapsed: float, polls: int) -> float:
-        """The interval before the next poll, without jitter."""
+        """The interval before the next poll, without jitter or the query budget."""
         if polls == 0:
-            interval = self.first
-        else:
-            remaining = self.estimate - elapsed
-            overdue = -remaining - self.grace
-            if remaining > 0:
-                interval = max(self.near, self.lead * remaining)
-            elif overdue <= 0:
-                interval = self.near
-            else:
-                interval = self.near + self.backoff * overdue
-        return min(max(interval, self.min_interval), self.max_interval)
+            return self.first
+        shape = self.form
+        outside = max(0.0, abs(self.estimate - elapsed) - self.window)
+        wanted = max(shape.dense, shape.lead * outside)
+        cap = min(shape.max_interval, max(shape.min_interval, shape.ratio * elapsed))
+        return max(min(wanted, cap), min(shape.min_interval, shape.dense))
+
+    def budget_floor(self, elapsed: float, polls: int) -> float:
+        """The shortest interval that keeps poll number `polls + 1` at or after the SDK's query of that number."""
+        if not self.budget or polls == 0:
+            return 0.0
+        return max(0.0, sdk_query_time(polls) - elapsed)
 
     def next_interval(self, elapsed: float, polls: int) -> float:
         """The jittered interval before poll number `polls` (0 = the first), `elapsed` s after submit."""
         factor = 1.0 + self.jitter * (2.0 * self.rng.random() - 1.0)
-        return min(max(self.base_interval(elapsed, polls) * factor, self.min_interval), self.max_interval)
+        interval = self.base_interval(elapsed, polls) * factor
+        if polls > 0 and self.urgent is not None and self.urgent():
+            return min(interval, max(URGENT, URGENT_RATIO * elapsed) * factor)
+        return max(interval, self.budget_floor(elapsed, polls))
+
+    def poll_times(self, until: float, *, start: float = 0.0) -> list[float]:
+        """The poll times (seconds after submit) up to the first at or after `until`: for tests and benchmarks."""
+        times: list[float] = []
+        elapsed = start
+        while not times or times[-1] < until:
+            elapsed += self.next_interval(elapsed, len(times))
+            times.append(elapsed)
+        return times
 
 
 def estimate_from_history(durations: Iterable[float], typical: float) -> float:
     """The median render time of this user's finished tasks of the same kind, or the documented typical time."""
-    usable = [value for value in durations if isinstance(value, int | float) and math.isfinite(value) and value > 0]
-    return float(statistics.median(usable)) if usable else float(typical)
+    return learn_estimate(durations, typical).seconds
+
+
+def learn_estimate(durations: Iterable[float], typical: float, renders: Iterable[float] = ()) -> Estimate:
+    """An Estimate from this user's finished tasks of the same kind (median, spread from their scatter).
+
+    `durations` are submit-to-end seconds, `renders` running-to-end seconds (when known). Without
+    history it is the catalogue's typical time, marked cold.
+    """
+    total = _centre_and_spread(durations)
+    if total is None:
+        return Estimate.typical(typical)
+    render = _centre_and_spread(renders)
+    if render is None:
+        return Estimate(total[0], total[1], learned=True)
+    return Estimate(total[0], total[1], learned=True, render=render[0], render_spread=render[1])
+
+
+def _centre_and_spread(values: Iterable[float]) -> tuple[float, float] | None:
+    """Median and window half-width (1.5 x the median absolute deviation, at least 5 % and 1 s) of usable values."""
+    usable = sorted(v for v in values if isinstance(v, int | float) and math.isfinite(v) and v > 0)
+    if not usable:
+        return None
+    middle = float(statistics.median(usable))
+    scatter = float(statistics.median(abs(v - middle) for v in usable))
+    # One or two samples say little about the scatter: keep a wider window until there are more.
+    share = 0.05 if len(usable) >= 3 else 0.1
+    return middle, max(1.0, share * middle, 1.5 * scatter)
 
 
 def wait_for_task(
@@ -97,41 +243,26 @@ def wait_for_task(
     deadline: it checks once more at the deadline and then raises `StillRunning`, which names the
     command to continue. Throttling is not fatal (the wait backs off and carries on); network and
     server failures are tolerated up to MAX_TRANSIENT_FAILURES in a row.
+
+    One task on a loop of its own; `qwenvid.poll_loop.PollLoop` follows many at once the same way.
     """
-    schedule = schedule or PollSchedule(estimate)
-    start = clock()
-    deadline = None if timeout is None else start + max(timeout, 0.0)
-    last: TaskInfo | None = None
-    polls = failures = 0
-    pause = 0.0  # a longer wait imposed by throttling or failures
-    while True:
-        now = clock()
-        interval = max(schedule.next_interval(already_elapsed + now - start, polls), pause)
-        if deadline is not None:
-            if now >= deadline:
-                raise _still_running(last, task_id, now - start)
-            interval = min(interval, deadline - now)
-        sleep(interval)
-        polls += 1
-        try:
-            info = fetch()
-        except ThrottledError as exc:
-            pause = min(max(2.0 * interval, exc.retry_after or 0.0, THROTTLE_PAUSE), MAX_THROTTLE_PAUSE)
-            continue
-        except (NetworkError, ServerError):
-            failures += 1
-            if failures > MAX_TRANSIENT_FAILURES:
-                raise
-            pause = min(max(2.0 * interval, THROTTLE_PAUSE), MAX_THROTTLE_PAUSE)
-            continue
-        failures, pause, last = 0, 0.0, info
-        if on_update is not None:
-            on_update(info, already_elapsed + clock() - start)
-        if info.status in TERMINAL_STATUSES:
-            return info
+    from qwenvid.poll_loop import PollLoop
+
+    loop = PollLoop(clock=clock, sleep=sleep)
+    try:
+        return loop.run(
+            fetch,
+            schedule=schedule or PollSchedule(estimate),
+            timeout=timeout,
+            task_id=task_id,
+            on_update=on_update,
+            already_elapsed=already_elapsed,
+        )
+    finally:
+        loop.close()
 
 
-def _still_running(last: TaskInfo | None, task_id: str | None, waited: float) -> StillRunning:
+def still_running(last: TaskInfo | None, task_id: str | None, waited: float) -> StillRunning:
     task_id = (last.task_id if last else None) or task_id
     name = task_id or "<task_id>"
     state = last.status if last else "queued or running (the wait ended before its first check)"

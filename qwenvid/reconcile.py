@@ -517,33 +517,36 @@ def earlier_attempts(session: Session, plan: Plan, reporter: Reporter) -> list[R
 
 def resume(session: Session, options: RunOptions, reporter: Reporter) -> list[ResumeOutcome]:
     """Reconcile, then follow and download every unfinished row that no other live process holds."""
-    from qwenvid.runner import ResumeOutcome
+    from qwenvid.poll_loop import Serialized, run_concurrently
+    from qwenvid.runner import RESUME_WORKERS, ResumeOutcome
 
     timeout = options.timeout if options.timeout is not None else session.settings.wait_timeout
     outcomes = reconcile(session, reporter, timeout=timeout)
     claims = Claims(session.ledger.path)
-    for row in session.ledger.unfinished():
+
+    def finish(row: LedgerRow) -> ResumeOutcome:
         ref = row.task_id or row.id
         if not session._here(row):
-            outcomes.append(ResumeOutcome(ref, note=_elsewhere(row)))
-            continue
+            return ResumeOutcome(ref, note=_elsewhere(row))
         claim = claims.try_acquire(row.id)
         if claim is None:
             holder = claims.holder(row.id)
             pid = f" (pid {holder.pid})" if holder else ""
-            outcomes.append(ResumeOutcome(ref, note=f"another qwenvid process{pid} is following it"))
-            continue
+            return ResumeOutcome(ref, note=f"another qwenvid process{pid} is following it")
         with claim:
             current = session.ledger.get(row.id) or row
             if current.video_path is not None:
-                outcomes.append(ResumeOutcome(ref, note=f"downloaded by another qwenvid process: {current.video_path}"))
-                continue
+                return ResumeOutcome(ref, note=f"downloaded by another qwenvid process: {current.video_path}")
             try:
-                outcomes.append(ResumeOutcome(ref, result=session._follow_row(current, options, reporter)))
+                return ResumeOutcome(ref, result=session._follow_row(current, options, shared))
             except errors.Interrupted:
                 raise
             except errors.QwenvidError as exc:
-                outcomes.append(ResumeOutcome(ref, error=exc))
+                return ResumeOutcome(ref, error=exc)
+
+    # All at once (one claim each): their polls share the process's loop, their downloads overlap.
+    shared = Serialized(reporter)
+    outcomes += run_concurrently(session.ledger.unfinished(), finish, workers=RESUME_WORKERS)
     return outcomes
 
 

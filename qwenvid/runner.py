@@ -33,10 +33,14 @@ if TYPE_CHECKING:
     from qwenvid.client import DashScopeClient, TaskInfo, TaskPage
     from qwenvid.config import Settings
     from qwenvid.ledger import Ledger, LedgerRow
+    from qwenvid.pacing import SubmitPacer
+    from qwenvid.polling import Estimate
     from qwenvid.requests import LocalInput, Payload
 
 TERMINAL = frozenset({"SUCCEEDED", "FAILED", "CANCELED", "UNKNOWN"})
 MASKED_AUTH = "Bearer sk-…"
+# Unfinished tasks `resume` follows and downloads at the same time.
+RESUME_WORKERS = 8
 
 
 class Phase(StrEnum):
@@ -326,6 +330,7 @@ class Session:
             return self._submit_row(row, plan, options, reporter)
 
     def _submit_row(self, row: LedgerRow, plan: Plan, options: RunOptions, reporter: Reporter) -> RunResult:
+        from qwenvid.pacing import take_slot
         from qwenvid.reconcile import remember_key_id
         from qwenvid.requests import build_payload
         from qwenvid.validation import check_body
@@ -347,6 +352,11 @@ class Session:
             raise
 
         reporter.phase(Phase.SUBMITTING, plan.model)
+        # Within the model's submit rate and running-task limit, shared with other qwenvid processes.
+        take_slot(
+            self._pacer(), row.id, plan.model, self.settings.base_url,
+            expected_seconds=self._estimate(row, options).seconds, on_wait=reporter.notice,
+        )
         ledger.mark_submitting(row.id, request_json=payload.body)
         try:
             submitted = client.submit(payload.endpoint_path, payload.body, oss_resolve=payload.oss_resolve)
@@ -366,6 +376,7 @@ class Session:
         except errors.QwenvidError as exc:
             # Refused (4xx) or certainly never sent (connect error): nothing was created.
             ledger.mark_rejected(row.id, exc.code or type(exc).__name__, exc.message)
+            self._pacer().release(row.id)
             raise
         row = ledger.mark_submitted(row.id, submitted.task_id, submitted.request_id, submitted.task_status)
         try:
@@ -461,14 +472,19 @@ class Session:
         return row.base_url is None or row.base_url.rstrip("/") == self.settings.base_url.rstrip("/")
 
     def _follow_row(self, row: LedgerRow, options: RunOptions, reporter: Reporter) -> RunResult:
-        from qwenvid.polling import wait_for_task
+        from dataclasses import replace
+
+        from qwenvid.pacing import contended
+        from qwenvid.poll_loop import shared_loop
+        from qwenvid.polling import PollSchedule
 
         task_id = _task_id_of(row)
         if row.remote_status == "SUCCEEDED" and row.video_url and not row.video_path:
             info = self._poll_once(row)
             if info.status == "SUCCEEDED":
                 return self._download(row, info, options, reporter)
-        estimate = options.estimate if options.estimate is not None else self._estimate(row)
+        expected = self._estimate(row, options)
+        estimate = expected.seconds
         last_status: list[str] = [row.remote_status or "PENDING"]
         # Show where the task stands from the start, not only after the first poll.
         reporter.phase(Phase.RENDERING if last_status[0] == "RUNNING" else Phase.QUEUED, task_id)
@@ -485,12 +501,14 @@ class Session:
             reporter.task_update(info, elapsed, estimate)
 
         try:
-            info = wait_for_task(
+            # Every task of the process is followed by one loop, under one query budget.
+            info = shared_loop(self.clock, self.sleep, qps=self.settings.query_qps).run(
                 lambda: self._poll_once(row),
-                estimate=estimate,
+                schedule=replace(
+                    PollSchedule.for_estimate(expected),
+                    urgent=contended(self._pacer(), row.model or "", self.settings.base_url),
+                ),
                 timeout=options.timeout if options.timeout is not None else self.settings.wait_timeout,
-                clock=self.clock,
-                sleep=self.sleep,
                 on_update=on_update,
                 task_id=task_id,
                 already_elapsed=already_elapsed,
@@ -512,7 +530,19 @@ class Session:
         self._record(row, info)
         return info
 
+    def _pacer(self) -> SubmitPacer:
+        from qwenvid.pacing import pacer_for
+
+        # Slots are compared across processes in epoch seconds; an injected test clock is used as it is.
+        wall = time.time if self.clock is time.monotonic else self.clock
+        return pacer_for(self.settings.ledger_path, clock=wall, sleep=self.sleep)
+
     def _record(self, row: LedgerRow, info: TaskInfo) -> None:
+        from qwenvid.estimates import remember
+        from qwenvid.pacing import note_status
+
+        note_status(self._pacer(), row.id, info.status)
+        remember(self.ledger.path, row, info)
         self.ledger.update_remote(
             row.id,
             info.status,
@@ -530,14 +560,13 @@ class Session:
                 end_time=info.end_time,
             )
 
-    def _estimate(self, row: LedgerRow) -> float:
-        from qwenvid.catalogue import get_model
-        from qwenvid.polling import estimate_from_history
+    def _estimate(self, row: LedgerRow, options: RunOptions) -> Estimate:
+        from qwenvid.estimates import estimate_for
+        from qwenvid.polling import Estimate
 
-        spec = get_model(row.model) if row.model else None
-        typical = float(spec.typical_seconds) if spec else 180.0
-        history = self.ledger.history_durations(row.model, row.duration, row.tier) if row.model else []
-        return estimate_from_history(history, typical)
+        if options.estimate is not None:  # told by the caller (the in-process emulator's known timing)
+            return Estimate(options.estimate, max(1.0, 0.1 * options.estimate), learned=True)
+        return estimate_for(self.ledger, row)
 
     def _download(self, row: LedgerRow, info: TaskInfo, options: RunOptions, reporter: Reporter) -> RunResult:
         from qwenvid.download import download_video, write_sidecar

@@ -145,3 +145,27 @@ def test_global_options_after_the_command_move_before_it(argv: list[str], expect
     from qwenvid.cli import hoist_global_options
 
     assert hoist_global_options(argv) == expected
+
+
+def test_only_the_command_being_run_is_built() -> None:
+    """`qwenvid t2v …` builds t2v's options only; its module-mates (i2v, …) are listed by name, and still run."""
+    from typer.main import get_command
+
+    from qwenvid.cli import build_app
+
+    group = get_command(build_app(["t2v"]))
+    commands = group.commands  # type: ignore[attr-defined]
+    assert {param.name for param in commands["t2v"].params} >= {"prompt", "model", "duration"}
+    assert commands["i2v"].params == [] and commands["generate"].params == []
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import sys; from qwenvid.cli import build_app; sys.argv = ['qwenvid', 'i2v', '--help'];"
+            " build_app(['t2v'])(args=['i2v', '--help'], prog_name='qwenvid')",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0 and "Animate an image" in done.stdout and "--image" in done.stdout, done.stderr

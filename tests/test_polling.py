@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import statistics
 from collections.abc import Callable
 from pathlib import Path
 
@@ -11,12 +12,21 @@ import pytest
 from qwenvid.client import DashScopeClient, TaskInfo
 from qwenvid.emulator.config import EmulatorConfig, ManualClock
 from qwenvid.errors import ExitCode, NetworkError, QuotaError, ServerError, StillRunning, ThrottledError
-from qwenvid.polling import MAX_TRANSIENT_FAILURES, PollSchedule, estimate_from_history, wait_for_task
+from qwenvid.polling import (
+    MAX_TRANSIENT_FAILURES,
+    Estimate,
+    PollSchedule,
+    estimate_from_history,
+    learn_estimate,
+    sdk_queries_until,
+    sdk_query_time,
+    wait_for_task,
+)
 from tests.support.emulator import EmulatorFactory
 
 
 class NoJitter(random.Random):
-    """random() == 0.5 puts the ±20 % jitter factor at exactly 1."""
+    """random() == 0.5 puts the jitter factor at exactly 1."""
 
     def random(self) -> float:
         return 0.5
@@ -53,68 +63,92 @@ def scripted(fake: FakeTime, finish_at: float, final: str = "SUCCEEDED") -> Call
     return fetch
 
 
-def poll_times(estimate: float, until: float) -> list[float]:
-    schedule = PollSchedule(estimate, NoJitter())
-    elapsed, polls, times = 0.0, 0, []
-    while elapsed < until:
-        elapsed += schedule.next_interval(elapsed, polls)
-        polls += 1
-        times.append(round(elapsed, 1))
-    return times
+def poll_times(estimate: float, until: float, *, learned: bool = True) -> list[float]:
+    schedule = PollSchedule(estimate, NoJitter(), learned=learned)
+    return [round(t, 2) for t in schedule.poll_times(until)]
+
+
+def delays(estimate: Estimate, ends: list[float], seeds: int = 40) -> tuple[list[float], list[int]]:
+    """Detection delay and query count of the schedule for tasks ending at `ends` s, over jitter seeds."""
+    found, counts = [], []
+    for seed in range(seeds):
+        for end in ends:
+            times = PollSchedule.for_estimate(estimate, random.Random(seed)).poll_times(end)
+            found.append(times[-1] - end)
+            counts.append(len(times) - sdk_queries_until(end))
+    return sorted(found), counts
 
 
 # -- the schedule ------------------------------------------------------------------------------------
 
 
-def test_schedule_for_a_60_second_estimate() -> None:
-    times = poll_times(60, 60)
-    assert times == [1.5, 16.1, 27.1, 35.3, 41.5, 46.1, 49.6, 52.6, 55.6, 58.6, 61.6]
+def test_sdk_query_times_are_those_of_the_official_wait_loop() -> None:
+    # dashscope client/base_api.py `wait`: query, sleep 1, 1, 2, 2, 2, 4, 4, 4, then 5 s forever.
+    assert [sdk_query_time(i) for i in range(12)] == [0, 1, 2, 4, 6, 8, 12, 16, 20, 25, 30, 35]
+    assert sdk_queries_until(0) == 1
+    assert sdk_queries_until(20.3) == 10  # noticed by the query at 25 s
+    assert sdk_queries_until(60) == 17
 
 
-def test_schedule_for_a_600_second_estimate() -> None:
-    times = poll_times(600, 600)
-    assert times[:4] == [1.5, 31.5, 61.5, 91.5]  # sparse (capped at 30 s) while the render has far to go
-    assert len(times) == 29
-    intervals = [round(b - a, 1) for a, b in zip(times, times[1:], strict=False)]
-    assert intervals[:16] == [30.0] * 16
-    assert intervals[-4:] == [3.0, 3.0, 3.0, 3.0]  # tight near the estimate
-    assert intervals == sorted(intervals, reverse=True)  # never looser as the estimate comes near
+@pytest.mark.parametrize("learned", [False, True])
+@pytest.mark.parametrize("estimate", [2, 20, 60, 180, 600])
+def test_never_more_queries_than_the_official_sdk_wait(estimate: float, learned: bool) -> None:
+    ends = [0.5, 1.5, 2.3, 5.3, 11, 20.3, 33, 60.3, 95, 180.3, 300, 601]
+    for seed in range(25):
+        schedule = PollSchedule(estimate, random.Random(seed), learned=learned)
+        for end in ends:
+            assert len(schedule.poll_times(end)) <= sdk_queries_until(end), (seed, end)
 
 
-@pytest.mark.parametrize(
-    ("estimate", "elapsed", "polls", "expected"),
-    [
-        (60, 0, 0, 1.5),  # first check fast
-        (600, 0, 0, 1.5),
-        (600, 1.5, 1, 30.0),  # capped at max_interval
-        (60, 20, 3, 10.0),  # a quarter of the remaining 40 s
-        (60, 59, 9, 3.0),  # near the estimate
-        (60, 66, 12, 3.0),  # within the grace (6 s) past it
-        (60, 76, 13, 3.0 + 0.2 * 10),  # then backs off slowly
-        (60, 1000, 50, 30.0),  # ... up to max_interval
-        (5, 5.5, 3, 3.0),
-    ],
-)
-def test_base_interval(estimate: float, elapsed: float, polls: int, expected: float) -> None:
-    assert PollSchedule(estimate, NoJitter()).base_interval(elapsed, polls) == pytest.approx(expected)
+@pytest.mark.parametrize("end", [2.3, 5.3, 11, 20.3, 45, 60.3, 120])
+def test_never_far_behind_a_task_that_ends_long_before_its_typical_time(end: float) -> None:
+    # Cold (no history): the catalogue says 180 s, the task ends much sooner; the wait never costs
+    # more than a fifth of the time already waited, or the SDK's own 5 s.
+    worst = max(delays(Estimate.typical(180), [end], seeds=60)[0])
+    assert worst <= max(1.2, 0.25 * end, 0.0) or worst <= 6.4, worst
+    assert worst <= 6.4
 
 
-def test_jitter_stays_within_twenty_percent_and_the_bounds() -> None:
-    schedule = PollSchedule(120, random.Random(3))
+def test_a_learned_estimate_that_is_far_off_still_costs_a_fraction_of_the_time_waited() -> None:
+    found, _ = delays(Estimate(600, 30, learned=True), [30.3])
+    assert max(found) <= 0.5 * 30.3 * 1.15 + 0.1  # at most half the time waited (plus jitter)
+
+
+@pytest.mark.parametrize("seconds", [2, 20, 60, 180, 600])
+def test_dense_around_a_learned_estimate(seconds: float) -> None:
+    # Warm: the task ends where history says (give or take a second); goal median <= 1.5 s, p90 <= 4 s.
+    ends = [seconds + offset for offset in (-0.9, -0.4, 0.1, 0.3, 0.55, 0.8, 1.2)]
+    found, excess = delays(Estimate(seconds, max(1.0, 0.05 * seconds), learned=True), ends)
+    assert statistics.median(found) <= 1.5
+    assert found[int(0.9 * len(found))] <= 4.0
+    assert max(excess) <= 0  # and never a query more than the SDK
+
+
+def test_schedule_for_a_learned_60_second_estimate() -> None:
+    times = poll_times(60, 61)
+    assert times[0] == 1.0  # first check fast: bad inputs and moderation fail at once
+    assert times[1:4] == [3.0, 5.0, 7.5]  # then sparse, at most half the time already waited
+    intervals = [round(b - a, 2) for a, b in zip(times, times[1:], strict=False)]
+    near = [iv for t, iv in zip(times, intervals, strict=False) if 55 <= t <= 62]
+    assert near and all(iv <= 2.0 for iv in near)  # dense around the estimate
+    assert len(times) <= sdk_queries_until(61)
+
+
+def test_schedule_without_history_follows_the_sdk_budget_at_first() -> None:
+    times = poll_times(180, 30, learned=False)
+    assert times[:5] == [1.0, 2.0, 3.0, 4.0, 6.0]  # 1 s steps, then held back by the SDK's own count
+    assert all(b - a <= 5.5 + 1e-9 for a, b in zip(times, times[1:], strict=False))
+
+
+def test_jitter_stays_within_fifteen_percent_and_above_the_budget() -> None:
+    schedule = PollSchedule(120, random.Random(3), learned=True)
     seen = set()
-    for elapsed in range(0, 400, 7):
-        for polls in (0, 5):
-            base = schedule.base_interval(elapsed, polls)
-            value = schedule.next_interval(elapsed, polls)
-            assert 0.8 * base - 1e-9 <= value <= min(1.2 * base, 30.0) + 1e-9
-            assert 1.0 <= value <= 30.0
-            seen.add(round(value / base, 3))
+    for elapsed in range(30, 400, 7):
+        base = schedule.base_interval(elapsed, 40)
+        value = schedule.next_interval(elapsed, 40)
+        assert 0.85 * base - 1e-9 <= value <= 1.15 * base + 1e-9 or value == schedule.budget_floor(elapsed, 40)
+        seen.add(round(value / base, 3))
     assert len(seen) > 10  # really jittered
-
-
-def test_min_interval_is_a_floor() -> None:
-    schedule = PollSchedule(60, random.Random(1), min_interval=2.0)
-    assert all(schedule.next_interval(0, 0) >= 2.0 for _ in range(50))
 
 
 @pytest.mark.parametrize(
@@ -131,6 +165,15 @@ def test_estimate_from_history(durations: list[float], typical: float, expected:
     assert estimate_from_history(durations, typical) == expected
 
 
+def test_learned_estimates_are_warm_and_their_window_follows_the_scatter() -> None:
+    cold = learn_estimate([], 180)
+    assert (cold.seconds, cold.learned) == (180.0, False)
+    tight = learn_estimate([60.0, 60.5, 59.8, 60.2], 180)
+    assert tight.learned and tight.seconds == pytest.approx(60.1) and tight.spread == pytest.approx(3.005)
+    loose = learn_estimate([40.0, 60.0, 90.0, 100.0], 180)
+    assert loose.spread == pytest.approx(1.5 * 20.0)
+
+
 # -- the wait loop -----------------------------------------------------------------------------------
 
 
@@ -144,13 +187,13 @@ def test_wait_returns_the_terminal_answer_and_reports_every_poll() -> None:
         clock=fake.clock,
         sleep=fake.sleep,
         on_update=lambda i, elapsed: updates.append((i.status, elapsed)),
-        schedule=PollSchedule(60, NoJitter()),
+        schedule=PollSchedule(60, NoJitter(), learned=True),
     )
     assert result.status == "SUCCEEDED"
-    assert [status for status, _ in updates][:2] == ["PENDING", "RUNNING"]
-    assert updates[-1] == ("SUCCEEDED", pytest.approx(52.6, abs=0.1))
-    assert len(updates) == len(fake.sleeps) == 8
-    assert fake.sleeps[0] == 1.5
+    assert [status for status, _ in updates][:3] == ["PENDING", "PENDING", "RUNNING"]
+    assert updates[-1] == ("SUCCEEDED", pytest.approx(52.24, abs=0.01))
+    assert len(updates) == len(fake.sleeps) == 10
+    assert fake.sleeps[0] == 1.0
 
 
 @pytest.mark.parametrize("final", ["FAILED", "CANCELED", "UNKNOWN"])
@@ -170,10 +213,10 @@ def test_a_600_second_render_takes_a_bounded_number_of_polls() -> None:
         clock=fake.clock,
         sleep=fake.sleep,
         on_update=lambda i, elapsed: polls.append(elapsed),
-        schedule=PollSchedule(600, NoJitter()),
+        schedule=PollSchedule(600, NoJitter(), learned=True),
     )
-    assert len(polls) == 29
-    assert polls[-1] == pytest.approx(600.1, abs=0.1)
+    assert len(polls) == 62 <= sdk_queries_until(600)  # the SDK's wait would make 126
+    assert polls[-1] == pytest.approx(601.2, abs=0.1)
 
 
 def test_timeout_never_sleeps_past_the_deadline_and_raises_still_running() -> None:
@@ -220,7 +263,7 @@ def test_throttling_is_not_fatal_and_waits_longer() -> None:
         fetch, estimate=10, timeout=None, clock=fake.clock, sleep=fake.sleep, schedule=PollSchedule(10, NoJitter())
     )
     assert result.status == "SUCCEEDED"
-    assert fake.sleeps[0] == 1.5
+    assert fake.sleeps[0] == 1.0
     assert fake.sleeps[1] == 12.0  # Retry-After honoured
     assert fake.sleeps[2] == 24.0  # then twice the last wait
     assert fake.sleeps[3] < fake.sleeps[2]  # back to the schedule once answers come again
@@ -269,7 +312,7 @@ def test_already_elapsed_counts_from_submit() -> None:
         schedule=PollSchedule(60, NoJitter()),
         already_elapsed=100.0,
     )
-    assert updates == [pytest.approx(101.5)]
+    assert updates == [pytest.approx(101.0)]
 
 
 # -- against the real emulator, on one manual clock ------------------------------------------------------
@@ -297,10 +340,11 @@ def test_wait_follows_an_emulated_render_on_a_shared_manual_clock(
             clock=manual_clock,
             sleep=manual_clock.sleep,
             on_update=lambda i, elapsed: seen.append((i.status, elapsed)),
-            schedule=PollSchedule(60, NoJitter()),
+            schedule=PollSchedule(60, NoJitter(), learned=True),
         )
     assert result.status == "SUCCEEDED" and result.video_url
     statuses = [status for status, _ in seen]
     assert statuses[0] == "PENDING" and "RUNNING" in statuses and statuses[-1] == "SUCCEEDED"
-    assert len(seen) == 11  # the 60 s schedule: 1.5, 16.1, ... 58.6 s, then 61.6 s sees the finished task
-    assert manual_clock.time() - began == pytest.approx(61.6, abs=0.2)
+    # the learned 60 s schedule: 1, 3, 5, 7.5, ... 58.6 s, then 60.6 s sees the task that ended at 60 s
+    assert len(seen) == 14
+    assert manual_clock.time() - began == pytest.approx(60.6, abs=0.2)

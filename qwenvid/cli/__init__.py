@@ -73,6 +73,22 @@ def global_options(
             "--emulator", help="Run against an in-process emulator on a free local port: free, no key needed."
         ),
     ] = False,
+    emulator_realistic: Annotated[
+        bool,
+        typer.Option(
+            "--emulator-realistic",
+            help="With --emulator (implied): tasks take the models' documented render times, as on the service.",
+        ),
+    ] = False,
+    emulator_fault: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--emulator-fault",
+            metavar="SPEC",
+            help="With --emulator (implied): inject a fault, e.g. fail:DataInspectionFailed:1 (repeatable; "
+            "the specs are listed in `qwenvid emulator --help`).",
+        ),
+    ] = None,
     json_out: Annotated[bool, typer.Option("--json", help="Results as JSON on stdout; no progress display.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only the result on stdout, and errors.")] = False,
     debug: Annotated[
@@ -91,10 +107,22 @@ def global_options(
         from qwenvid.cli._output import enable_debug_logging
 
         enable_debug_logging()
+    faults = tuple(emulator_fault or ())
+    if faults:
+        from qwenvid.emulator.faults import parse_fault
+        from qwenvid.errors import ValidationError
+
+        for spec in faults:
+            try:
+                parse_fault(spec)  # a bad spec is a usage error before anything starts
+            except ValidationError as exc:
+                raise typer.BadParameter(exc.message, param_hint="'--emulator-fault'") from None
     ctx.obj = CliState(
         base_url=base_url,
         region=region,
-        emulator=emulator,
+        emulator=emulator or emulator_realistic or bool(faults),
+        emulator_realistic=emulator_realistic,
+        emulator_faults=faults,
         out=Output(json=json_out, quiet=quiet, debug=debug),
         preview=not no_preview,
     )
@@ -158,10 +186,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     ),
 }
 # Global options that take a value: the word after them is not a command name.
-_VALUE_OPTIONS = frozenset({"--base-url", "--region"})
+_VALUE_OPTIONS = frozenset({"--base-url", "--region", "--emulator-fault"})
 # Global options people also write after the command (`qwenvid t2v "..." --emulator`); main() moves them
 # in front of it, where Typer expects them. `--json` is not here: every command that prints has its own.
-_GLOBAL_FLAGS = frozenset({"--emulator", "--debug", "--quiet", "-q", "--no-preview"})
+_GLOBAL_FLAGS = frozenset({"--emulator", "--emulator-realistic", "--debug", "--quiet", "-q", "--no-preview"})
 
 
 def build_app(commands: Collection[str] | None = None) -> typer.Typer:
@@ -180,8 +208,12 @@ def build_app(commands: Collection[str] | None = None) -> typer.Typer:
     modules = sorted({COMMANDS[name][0] for name in wanted})
     for module in modules:
         import_module(f"qwenvid.cli.{module}").register(app)
-    for name, (module, summary) in COMMANDS.items():
-        if module not in modules:
+    # Typer builds the options of every registered command on each run (~5 ms a command): keep only the
+    # wanted ones (a module registers several) and list the others by name, like the unloaded modules'.
+    app.registered_commands = [info for info in app.registered_commands if _name_of(info) in wanted]
+    present = {_name_of(info) for info in app.registered_commands} | {info.name for info in app.registered_groups}
+    for name, (_module, summary) in COMMANDS.items():
+        if name not in present:
             app.command(name, help=summary, context_settings=_PASS_THROUGH)(_rerun_with_every_command)
     # Help lists commands in registration order; keep the table's order whichever modules loaded.
     order = list(COMMANDS)

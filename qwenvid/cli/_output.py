@@ -78,9 +78,17 @@ class Output:
         Console(highlight=False).print(table)
 
     # -- stderr: everything else ------------------------------------------------------------
+    def _plain(self, line: str) -> bool:
+        """Write `line` as is when stderr is not a terminal (nothing to style there): no Rich to load."""
+        if self._console is not None or sys.stderr.isatty() or os.environ.get("FORCE_COLOR"):
+            return False
+        sys.stderr.write(line + "\n")
+        sys.stderr.flush()
+        return True
+
     def info(self, text: str) -> None:
         """A line for people (suppressed by --quiet)."""
-        if not self.quiet:
+        if not self.quiet and not self._plain(clean(text)):
             self.console.print(clean(text), markup=False)
 
     def rich(self, renderable: Any) -> None:
@@ -90,15 +98,17 @@ class Output:
 
     def notice(self, text: str) -> None:
         """Something the user should read before money is spent; shown even with --json."""
-        if not self.quiet:
+        if not self.quiet and not self._plain(clean(text)):
             self.console.print(clean(text), markup=False, style="bold")
 
     def warning(self, text: str) -> None:
-        self.console.print("Warning: " + clean(text), markup=False, style="yellow")
+        if not self._plain("Warning: " + clean(text)):
+            self.console.print("Warning: " + clean(text), markup=False, style="yellow")
 
     def error(self, text: str, hint: str | None = None) -> None:
-        self.console.print("Error: " + clean(text), markup=False, style="red")
-        if hint:
+        if not self._plain("Error: " + clean(text)):
+            self.console.print("Error: " + clean(text), markup=False, style="red")
+        if hint and not self._plain("Hint: " + clean(hint)):
             self.console.print("Hint: " + clean(hint), markup=False)
 
 

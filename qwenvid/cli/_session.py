@@ -19,6 +19,9 @@ if TYPE_CHECKING:
 _EMULATOR_KEY = "sk-qwenvid-local-emulator"
 # The emulator renders in about a second by default; the progress bar should say so.
 EMULATOR_ESTIMATE_SECONDS = 2.0
+# `--emulator` tasks queue and run only briefly: each ends once its video is rendered, so a quick start
+# spends its time rendering rather than waiting out fixed phases (`--emulator-realistic` waits them out).
+QUICK_EMULATOR_TIMING = {"pending_seconds": 0.1, "running_seconds": 0.2}
 # Time sources injected by tests (rule: inject clocks and sleeps, never patch globals):
 # "session" -> Session keyword arguments (clock, sleep); "emulator_clock" -> the --emulator emulator's clock.
 INJECTED: dict[str, Any] = {}
@@ -31,8 +34,14 @@ class CliState:
     base_url: str | None = None
     region: str | None = None
     emulator: bool = False
+    emulator_realistic: bool = False  # --emulator-realistic: the models' documented render times
+    emulator_faults: tuple[str, ...] = ()  # --emulator-fault SPEC, already checked
     out: Output = field(default_factory=Output)
     preview: bool = True  # --no-preview turns the thumbnail strip under a finished video off
+
+    def estimate(self, emulated: bool) -> float | None:
+        """The render estimate the progress bar starts from: None lets the session use the model's own."""
+        return EMULATOR_ESTIMATE_SECONDS if emulated and not self.emulator_realistic else None
 
 
 def state_of(ctx: typer.Context, json_flag: bool = False) -> CliState:
@@ -51,6 +60,7 @@ class OpenSession:
     session: Session
     settings: Any
     emulated: bool
+    emulator: Any = None  # the in-process EmulatorThread under --emulator
 
 
 def load_settings(state: CliState, *, api_key: str | None = None, base_url: str | None = None) -> Any:
@@ -83,10 +93,14 @@ def _open_session(state: CliState) -> Iterator[OpenSession]:
             session.close()
         return
 
+    from qwenvid.config import emulator_render_cache
     from qwenvid.emulator.config import EmulatorConfig
     from qwenvid.emulator.server import EmulatorThread
 
-    with EmulatorThread(EmulatorConfig(), clock=INJECTED.get("emulator_clock")) as emulator:
+    timing: dict[str, Any] = {"realistic": True} if state.emulator_realistic else dict(QUICK_EMULATOR_TIMING)
+    config = EmulatorConfig(**timing, faults=state.emulator_faults, render_cache_dir=emulator_render_cache())
+    emulator = EmulatorThread(config, clock=INJECTED.get("emulator_clock")).start()
+    try:
         settings = dataclasses.replace(
             load_settings(state, api_key=_EMULATOR_KEY, base_url=emulator.base_url),
             key_source="--emulator (any key works there)",
@@ -94,6 +108,9 @@ def _open_session(state: CliState) -> Iterator[OpenSession]:
         )
         session = Session(settings, emulated=True, **INJECTED.get("session", {}))
         try:
-            yield OpenSession(session, settings, emulated=True)
+            yield OpenSession(session, settings, emulated=True, emulator=emulator)
         finally:
             session.close()
+    finally:
+        # The command is over: the server winds down on its own (~0.1 s) rather than while the user waits.
+        emulator.stop(wait=False)

@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
+import sys
 from typing import Annotated, Any
 
 import typer
 from typer.core import TyperCommand
 
+from qwenvid.cli._help import examples
 from qwenvid.cli._session import state_of
-from qwenvid.cli.generate import examples
 
 EMULATOR_EXAMPLES = examples(
     "qwenvid emulator",
     "qwenvid emulator --port 0 --realistic",
     "qwenvid emulator --fault throttle:submit:2 --fault fail:DataInspectionFailed:1",
+    "qwenvid emulator --no-log",
     'QWEN_BASE_URL=http://127.0.0.1:8765/api/v1 DASHSCOPE_API_KEY=sk-test qwenvid t2v "A kitten"',
 )
 
@@ -64,16 +66,28 @@ def emulator(
     no_limits: Annotated[
         bool, typer.Option("--no-limits", help="Turn off the per-model submit, concurrency and query QPS limits.")
     ] = False,
+    no_log: Annotated[
+        bool,
+        typer.Option("--no-log", help="Do not log each request on stderr (--quiet also drops the usage lines)."),
+    ] = False,
 ) -> None:
     """Run the local DashScope emulator: same API, real MP4s, free; prints its base URL first."""
     from qwenvid.emulator.config import EmulatorConfig
     from qwenvid.emulator.faults import parse_fault
     from qwenvid.emulator.server import serve
 
-    state_of(ctx)
+    state = state_of(ctx)
+    quiet = state.out.quiet
     for spec in fault or []:
         parse_fault(spec)  # refuse a bad spec before the server starts
-    settings: dict[str, Any] = {"realistic": realistic, "limits": not no_limits, "faults": tuple(fault or ())}
+    from qwenvid.config import emulator_render_cache
+
+    settings: dict[str, Any] = {
+        "realistic": realistic,
+        "limits": not no_limits,
+        "faults": tuple(fault or ()),
+        "render_cache_dir": emulator_render_cache(),
+    }
     if pending_seconds is not None:
         settings["pending_seconds"] = pending_seconds
     if running_seconds is not None:
@@ -81,9 +95,35 @@ def emulator(
     if api_key:
         settings["api_keys"] = tuple(api_key)
     try:
-        serve(host, port, EmulatorConfig(**settings))
+        serve(
+            host,
+            port,
+            EmulatorConfig(**settings),
+            on_listening=None if quiet else _print_usage,
+            request_log=None if quiet or no_log else _log_line,
+        )
     except KeyboardInterrupt:
         pass
+
+
+def usage_lines(base_url: str) -> list[str]:
+    """How to point qwenvid and the official SDK at the emulator (stderr, after the URL line on stdout)."""
+    return [
+        f"DashScope emulator listening on {base_url} (any API key works; Ctrl-C stops it).",
+        f'  qwenvid:       QWEN_BASE_URL={base_url} DASHSCOPE_API_KEY=sk-test qwenvid t2v "A kitten"',
+        f"  dashscope SDK: DASHSCOPE_HTTP_BASE_URL={base_url} DASHSCOPE_API_KEY=sk-test python your_script.py",
+        "Requests are logged below: time, method, path, status, task id (--no-log to silence).",
+    ]
+
+
+def _print_usage(base_url: str) -> None:
+    sys.stderr.write("".join(line + "\n" for line in usage_lines(base_url)))
+    sys.stderr.flush()
+
+
+def _log_line(line: str) -> None:
+    sys.stderr.write(line + "\n")
+    sys.stderr.flush()
 
 
 def register(app: typer.Typer) -> None:

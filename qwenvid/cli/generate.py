@@ -11,6 +11,7 @@ from typing import Annotated, Any
 import typer
 
 from qwenvid.cli._cost import confirm_cost, confirm_resubmit
+from qwenvid.cli._help import examples
 from qwenvid.cli._options import (
     INPUTS,
     AudioFileOpt,
@@ -37,7 +38,7 @@ from qwenvid.cli._options import (
 )
 from qwenvid.cli._output import Output
 from qwenvid.cli._progress import make_reporter
-from qwenvid.cli._session import EMULATOR_ESTIMATE_SECONDS, CliState, open_session, state_of
+from qwenvid.cli._session import CliState, open_session, state_of
 from qwenvid.errors import Interrupted, StillRunning, ValidationError
 
 VACE_FUNCTIONS_HELP = (
@@ -59,11 +60,6 @@ class RunFlags:
     yes: bool = False
     # The cost notice was already shown and accepted (the wizard's summary): do not show or ask again.
     cost_confirmed: bool = False
-
-
-def examples(*lines: str) -> str:
-    """An Examples epilog; one command per line (Rich keeps the line breaks)."""
-    return "[bold]Examples[/bold]\n\n" + "\n\n".join(f"  $ {line}" for line in lines)
 
 
 # -- building requests ---------------------------------------------------------------------------
@@ -170,7 +166,7 @@ def run_request(state: CliState, request: Any, flags: RunFlags) -> None:
                 output=flags.output,
                 timeout=flags.timeout,
                 detach=flags.detach,
-                estimate=EMULATOR_ESTIMATE_SECONDS if opened.emulated else None,
+                estimate=state.estimate(opened.emulated),
             )
             try:
                 result = opened.session.run(plan, options, reporter)

@@ -8,10 +8,10 @@ from typing import Annotated, Any
 
 import typer
 
+from qwenvid.cli._help import examples
 from qwenvid.cli._options import JsonOpt
 from qwenvid.cli._output import Output
 from qwenvid.cli._session import open_session, state_of
-from qwenvid.cli.generate import examples
 from qwenvid.errors import ExitCode, QwenvidError
 
 MODELS_EXAMPLES = examples("qwenvid models", "qwenvid models --mode i2v", "qwenvid models --json")

@@ -10,7 +10,7 @@ import typer
 from qwenvid.cli._options import FetchTimeoutOpt, JsonOpt, OutputOpt, TaskRefArg, TimeoutOpt, WaitOpt
 from qwenvid.cli._output import Output, clean
 from qwenvid.cli._progress import make_reporter
-from qwenvid.cli._session import EMULATOR_ESTIMATE_SECONDS, open_session, state_of
+from qwenvid.cli._session import CliState, open_session, state_of
 from qwenvid.cli.generate import emit_result, examples, interrupted
 from qwenvid.errors import QwenvidError, ValidationError
 
@@ -33,11 +33,10 @@ TASKS_EXAMPLES = examples(
 RESUME_EXAMPLES = examples("qwenvid resume", "qwenvid resume --timeout 600 --json")
 
 
-def _run_options(opened: Any, output: Any, timeout: float | None) -> Any:
+def _run_options(state: CliState, opened: Any, output: Any, timeout: float | None) -> Any:
     from qwenvid.runner import RunOptions
 
-    estimate = EMULATOR_ESTIMATE_SECONDS if opened.emulated else None
-    return RunOptions(output=output, timeout=timeout, estimate=estimate)
+    return RunOptions(output=output, timeout=timeout, estimate=state.estimate(opened.emulated))
 
 
 def status(
@@ -55,7 +54,7 @@ def status(
         if wait:
             reporter = make_reporter(out)
             try:
-                result = opened.session.follow(ref, _run_options(opened, output, timeout), reporter)
+                result = opened.session.follow(ref, _run_options(state, opened, output, timeout), reporter)
             except KeyboardInterrupt:
                 raise interrupted(reporter.task_id or ref) from None
             finally:
@@ -114,7 +113,7 @@ def fetch(
     with open_session(state, timeout=timeout) as opened:
         reporter = make_reporter(state.out)
         try:
-            result = opened.session.fetch(task_id, _run_options(opened, output, timeout), reporter)
+            result = opened.session.fetch(task_id, _run_options(state, opened, output, timeout), reporter)
         finally:
             reporter.close()
     emit_result(state.out, result)
@@ -305,7 +304,7 @@ def resume(
     with open_session(state, timeout=timeout) as opened:
         reporter = make_reporter(out)
         try:
-            outcomes = opened.session.resume(_run_options(opened, output, timeout), reporter)
+            outcomes = opened.session.resume(_run_options(state, opened, output, timeout), reporter)
         except KeyboardInterrupt:
             raise interrupted(reporter.task_id) from None
         finally:

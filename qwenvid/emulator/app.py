@@ -557,6 +557,7 @@ async def control_state(request: Request) -> Response:
         "uploads": state.upload_count(),
         "faults": [describe(f) for f in state.faults.armed()],
         "auth_on_download": state.auth_on_download,
+        "limit_hits": state.limit_counts(),
         "clock": {"time": state.now(), "manual": bool(getattr(state.clock, "manual", False))},
     })
 

@@ -106,6 +106,10 @@ class EmulatorConfig:
     max_upload_mb: int = 1024
     result_padding_bytes: int = 0  # pad each result MP4 with a trailing `free` box up to this size
     results_dir: Path | None = None  # None: a temporary folder removed when the emulator stops
+    # A folder of rendered videos kept across emulator runs (None: renders live in the results folder):
+    # asking for the same video again (same model, prompt, size, duration, audio, images) skips its render.
+    render_cache_dir: Path | None = None
+    render_cache_keep: int = 50  # videos kept in render_cache_dir, the most recently used
     render_workers: int = 2
     fetch_remote_inputs: bool = True  # try a short fetch of http(s) image inputs; fall back leniently
     region: str = "ap-southeast-1"

@@ -8,7 +8,7 @@ import socket
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from types import FrameType, TracebackType
 from typing import Any, TextIO
@@ -49,6 +49,15 @@ def _uvicorn_config(app: Any, log_level: str) -> uvicorn.Config:
         timeout_graceful_shutdown=2,
         server_header=False,
     )
+
+
+def _app(state: EmulatorState, request_log: Callable[[str], None] | None) -> Any:
+    app: Any = create_app(state=state)
+    if request_log is not None:
+        from qwenvid.emulator.request_log import RequestLog
+
+        app = RequestLog(app, request_log)
+    return app
 
 
 def exposure_warning(host: str) -> str | None:
@@ -96,9 +105,15 @@ def serve(
     out: TextIO | None = None,
     err: TextIO | None = None,
     log_level: str = "warning",
+    request_log: Callable[[str], None] | None = None,
+    on_listening: Callable[[str], None] | None = None,
 ) -> None:
     """Serve the emulator until interrupted or terminated; the first line on stdout is the base URL (real
-    port if 0). Its temporary folders (uploads, results) are removed on SIGINT and SIGTERM alike."""
+    port if 0). Its temporary folders (uploads, results) are removed on SIGINT and SIGTERM alike.
+
+    `on_listening(base_url)` runs once that line is out (the CLI prints how to use the emulator);
+    `request_log(line)` gets one line per answered request (see request_log.py).
+    """
     warning = exposure_warning(host)
     if warning:
         (err or sys.stderr).write(warning + "\n")
@@ -108,9 +123,12 @@ def serve(
     stream = out or sys.stdout
     try:
         with _sigterm_cleans_up():
-            stream.write(_base_url(host, sock.getsockname()[1]) + "\n")
+            base_url = _base_url(host, sock.getsockname()[1])
+            stream.write(base_url + "\n")
             stream.flush()
-            uvicorn.Server(_uvicorn_config(create_app(state=state), log_level)).run(sockets=[sock])
+            if on_listening is not None:
+                on_listening(base_url)
+            uvicorn.Server(_uvicorn_config(_app(state, request_log), log_level)).run(sockets=[sock])
     finally:
         sock.close()
         state.close()
@@ -126,11 +144,13 @@ class EmulatorThread:
     """
 
     def __init__(self, config: EmulatorConfig | None = None, clock: Clock | None = None,
-                 host: str = "127.0.0.1", log_level: str = "error") -> None:
+                 host: str = "127.0.0.1", log_level: str = "error",
+                 request_log: Callable[[str], None] | None = None) -> None:
         self.config = config or EmulatorConfig()
         self.state = EmulatorState(self.config, clock)
         self.host = host
         self._log_level = log_level
+        self._request_log = request_log
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
         self._sock: socket.socket | None = None
@@ -163,9 +183,8 @@ class EmulatorThread:
     def start(self) -> EmulatorThread:
         self._sock = _bind(self.host, 0)
         self.port = self._sock.getsockname()[1]
-        self._server = uvicorn.Server(_uvicorn_config(create_app(state=self.state), self._log_level))
-        sockets = [self._sock]
-        self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": sockets},
+        self._server = uvicorn.Server(_uvicorn_config(_app(self.state, self._request_log), self._log_level))
+        self._thread = threading.Thread(target=self._serve, args=(self._server, self._sock),
                                         name=f"qwenvid-emulator-{self.port}", daemon=True)
         self._thread.start()
         deadline = time.monotonic() + STARTUP_TIMEOUT
@@ -175,6 +194,13 @@ class EmulatorThread:
                 raise RuntimeError("the emulator did not start")
             time.sleep(0.005)
         return self
+
+    @staticmethod
+    def _serve(server: uvicorn.Server, sock: socket.socket) -> None:
+        try:
+            server.run(sockets=[sock])
+        finally:
+            sock.close()  # the thread releases its own socket, so stop(wait=False) leaves nothing open
 
     def stop(self, wait: bool = True) -> None:
         """Stop serving. `wait=False` returns at once (the server needs ~0.2 s to wind down): call `join()`."""

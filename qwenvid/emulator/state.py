@@ -211,12 +211,25 @@ class EmulatorState:
             str(self.config.results_dir)
         )
         self.directory.mkdir(parents=True, exist_ok=True)
-        self.cache = RenderCache(self.directory / "results")
+        results = self.directory / "results"
+        shared = self.config.render_cache_dir
+        if shared is not None:
+            try:
+                Path(shared).mkdir(parents=True, exist_ok=True)
+            except OSError:
+                shared = None  # an unwritable cache folder only costs speed: render into the results folder
+        self.cache = (RenderCache(Path(shared), scratch=results, keep=self.config.render_cache_keep) if shared
+                      else RenderCache(results))
         self._executor = ThreadPoolExecutor(max_workers=max(1, self.config.render_workers),
                                             thread_name_prefix="qwenvid-render")
         self._renders: list[Future[None]] = []
         self.tz = timezone(timedelta(hours=self.config.utc_offset_hours))
         self.auth_on_download = 0  # result downloads that carried an Authorization header (a client leak)
+        # Limit hits for benchmarks and tests: "submit.rate" / "submit.concurrency" (429s on submit),
+        # "query.rate" / "list.rate" / ... (429s on queries), "queued" (tasks that waited PENDING for a slot).
+        self.limit_hits: Counter[str] = Counter()
+        self.queries: Counter[str] = Counter()  # GET /tasks/{id} answers per task id (benchmarks)
+        self._queued: set[str] = set()
 
     # ---- time -------------------------------------------------------------------------------
 
@@ -248,6 +261,7 @@ class EmulatorState:
             return
         with self._lock:
             if not self._rates.allow(kind, self.now(), limit):
+                self.limit_hits[f"{kind.split(':')[0]}.rate"] += 1
                 raise throttled(message or "Requests rate limit exceeded, please try again later.")
 
     # ---- tasks ------------------------------------------------------------------------------
@@ -273,8 +287,10 @@ class EmulatorState:
             now = self.now()
             if self.config.limits:
                 if not self._rates.allow(f"submit:{spec.id}", now, spec.submit_rps):
+                    self.limit_hits["submit.rate"] += 1
                     raise throttled()
                 if self.config.concurrency_mode == "reject" and self._unfinished(spec.id) >= spec.concurrency_limit:
+                    self.limit_hits["submit.concurrency"] += 1
                     raise throttled("Too many concurrent requests.", code="Throttling.Concurrency")
             task = Task(
                 task_id=str(uuid.uuid4()),
@@ -370,6 +386,9 @@ class EmulatorState:
                     self._start(task, at, now, events, running)
                 else:
                     waiting.setdefault(model, deque()).append(task)
+                    if task.task_id not in self._queued:
+                        self._queued.add(task.task_id)
+                        self.limit_hits["queued"] += 1
 
     def _has_slot(self, spec: ModelSpec, running: Counter[str]) -> bool:
         if not self.config.limits or self.config.concurrency_mode == "reject":
@@ -401,6 +420,7 @@ class EmulatorState:
         with self._lock:
             now = self.now()
             self._refresh(now)
+            self.queries[task_id] += 1
             task = self._tasks.get(task_id)
             if task is None or self._expired(task, now):
                 return None
@@ -442,6 +462,12 @@ class EmulatorState:
         with self._lock:
             self._refresh(self.now())
             return list(self._tasks.values())
+
+    def limit_counts(self) -> dict[str, int]:
+        """How often each limit was hit since start (see `limit_hits`)."""
+        with self._lock:
+            self._refresh(self.now())
+            return dict(self.limit_hits)
 
     def counts_by_status(self) -> dict[str, int]:
         with self._lock:

@@ -1,0 +1,140 @@
+"""20 runs at once against a model that allows 5 submits per second and 5 running tasks: wall vs ideal, 429s.
+
+Run: python tests/benchmarks/bench_parallel_runs.py [RUNS] [RENDER_SECONDS] [processes|threads]
+
+Real time. The emulator (over loopback, realistic limits: wan2.6-t2v 5 submits/s and 5 running) is
+in *reject* mode, so a submit over the running-task limit is a 429 Throttling.Concurrency instead of a
+silently queued task: every limit hit is counted. The runs are `qwenvid t2v` console-script processes
+sharing one state folder (so their submit slots are coordinated through the ledger file), started
+all at once; or (`threads`) one library Session per thread in this process, same state folder, which
+leaves out 20 interpreter start-ups. Ideal = ceil(RUNS / 5) x (queue 0.3 s + render) — the fastest the account allows.
+
+Goal (issue 9): wall <= 1.05 x ideal, zero 429s.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import shutil
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import datetime
+from pathlib import Path
+
+from qwenvid.emulator.config import EmulatorConfig
+from qwenvid.emulator.server import EmulatorThread
+
+MODEL = "wan2.6-t2v"
+CONCURRENCY = 5
+PENDING = 0.3
+
+
+def detection_delays(ledger: Path) -> list[float]:
+    """Seconds from each task's end (server time) to the moment its run recorded SUCCEEDED in the ledger."""
+    from qwenvid.ledger import parse_server_time
+
+    with sqlite3.connect(ledger) as conn:
+        rows = conn.execute("SELECT end_time, status_changed_at FROM tasks WHERE remote_status = 'SUCCEEDED'")
+        found = []
+        for end_time, seen in rows:
+            ended = parse_server_time(end_time)
+            if ended is not None and seen:
+                found.append((datetime.fromisoformat(seen) - ended).total_seconds())
+    return found
+
+
+def run_in_threads(runs: int, home: Path, base_url: str, out: Path) -> list[int]:
+    """One Session per thread (as separate programs would have), all sharing the state folder."""
+    from qwenvid.config import load_settings
+    from qwenvid.poll_loop import run_concurrently
+    from qwenvid.requests import T2VRequest
+    from qwenvid.runner import NullReporter, RunOptions, Session
+
+    os.environ["QWENVID_HOME"] = str(home)
+    request = T2VRequest(model=MODEL, prompt="A lighthouse at dusk", size="1280*720", duration=2)
+
+    def one(_: int) -> int:
+        with Session(load_settings(api_key="sk-benchmark-not-a-real-key", base_url=base_url)) as session:
+            return 0 if session.run(session.plan(request), RunOptions(output=out), NullReporter()).video_path else 1
+
+    return run_concurrently(range(runs), one, workers=runs)
+
+
+def main(runs: int, render: float, processes: bool) -> None:
+    print(__doc__.split("\n\n")[0])
+    exe = shutil.which("qwenvid") or str(Path(sys.executable).with_name("qwenvid"))
+    with tempfile.TemporaryDirectory() as folder:
+        home = Path(folder) / "home"
+        config = EmulatorConfig(
+            pending_seconds=PENDING, running_seconds=render, concurrency_mode="reject", results_dir=Path(folder) / "e"
+        )
+        with EmulatorThread(config) as emulator:
+            env = {
+                **os.environ,
+                "QWENVID_HOME": str(home),
+                "DASHSCOPE_API_KEY": "sk-benchmark-not-a-real-key",
+                "QWEN_BASE_URL": emulator.base_url,
+                "NO_COLOR": "1",
+            }
+            command = [exe, "--quiet", "t2v", "A lighthouse at dusk", "--model", MODEL, "--size", "1280*720",
+                       "--duration", "2", "--yes", "-o", str(Path(folder) / "out")]
+            started = time.perf_counter()
+            launched = time.time()
+            if processes:
+                children = [
+                    subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                    for _ in range(runs)
+                ]
+                codes = [child.wait() for child in children]
+            else:
+                children, codes = [], run_in_threads(runs, home, emulator.base_url, Path(folder) / "out")
+            wall = time.perf_counter() - started
+            finished = time.time()
+            hits = emulator.state.limit_counts()
+            detection = detection_delays(home / "ledger.sqlite3")
+            tasks = emulator.state.tasks
+            failures = [
+                child.stderr.read().decode()[-300:] for child, code in zip(children, codes, strict=False) if code
+            ]
+    ideal = math.ceil(runs / CONCURRENCY) * (PENDING + render)
+    ends = sorted(t.end_at for t in tasks if t.end_at is not None)
+    how = "processes" if processes else "threads (one Session each)"
+    print(f"\n{runs} runs of {MODEL} ({render:g} s render), {CONCURRENCY} running at a time, "
+          f"as {runs} {how} sharing one state folder")
+    print(f"exit codes: {sorted(set(codes))}; tasks created: {len(tasks)}")
+    print(f"wall {wall:.1f} s (launch to last exit)  vs ideal {ideal:.1f} s  ->  {wall / ideal:.3f} x")
+    print(f"429 on submit: rate {hits.get('submit.rate', 0)}, concurrency {hits.get('submit.concurrency', 0)}; "
+          f"429 on queries: {hits.get('query.rate', 0)}")
+    print(f"queries: {sum(emulator.state.queries.values())} in all, "
+          f"{sum(emulator.state.queries.values()) / max(len(tasks), 1):.1f} per task")
+    if ends:
+        first = min(t.submit_at for t in tasks)
+        span = ends[-1] - first
+        print(f"first submit {first - launched:.1f} s after launch (interpreter start-up); last task ended "
+              f"{span:.1f} s after the first submit ({span / ideal:.3f} x ideal); "
+              f"last run done {finished - ends[-1]:.1f} s after that (detection, download, verification, exit)")
+        submits = sorted(t.submit_at for t in tasks)
+        gaps = [start - end for start, end in zip(submits[CONCURRENCY:], ends, strict=False)]
+        if gaps:
+            print(f"slot hand-off (a task ends -> the next submit arrives): median {statistics.median(gaps):.2f} s, "
+                  f"max {max(gaps):.2f} s over {len(gaps)} hand-offs")
+    if detection:
+        print(f"detection delay (task ended -> its run saw SUCCEEDED): median {statistics.median(detection):.2f} s, "
+              f"max {max(detection):.2f} s")
+    for text in failures[:3]:
+        print("failed run:", text)
+    if processes:
+        print("(2 shared CPU cores: the start-up of the interpreters is part of the wall time)")
+
+
+if __name__ == "__main__":
+    main(
+        int(sys.argv[1]) if len(sys.argv) > 1 else 20,
+        float(sys.argv[2]) if len(sys.argv) > 2 else 30.0,
+        (sys.argv[3] if len(sys.argv) > 3 else "processes") != "threads",
+    )

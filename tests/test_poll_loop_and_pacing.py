@@ -1,0 +1,333 @@
+"""The shared polling loop and submit pacing: one query budget for the process, no 429 from a burst of runs."""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from qwenvid.client import TaskInfo
+from qwenvid.config import load_settings
+from qwenvid.emulator.config import EmulatorConfig, ManualClock
+from qwenvid.emulator.server import EmulatorThread
+from qwenvid.errors import StillRunning
+from qwenvid.estimates import input_kind
+from qwenvid.pacing import SubmitPacer, limits_for
+from qwenvid.poll_loop import PollLoop, run_concurrently
+from qwenvid.polling import PollSchedule, learn_estimate
+from qwenvid.requests import T2VRequest
+from qwenvid.runner import NullReporter, RunOptions, Session
+from tests.support.emulator import EmulatorFactory
+
+# -- the loop -----------------------------------------------------------------------------------------
+
+
+def test_one_loop_batches_due_queries_under_the_process_query_rate() -> None:
+    clock = ManualClock(start=1000.0)
+    loop = PollLoop(clock=clock, sleep=clock.sleep, qps=10)
+    asked: list[float] = []
+    lock = threading.Lock()
+
+    def task(ends: float):  # type: ignore[no-untyped-def]
+        def fetch() -> TaskInfo:
+            with lock:
+                asked.append(clock.time())
+            return TaskInfo("t", "SUCCEEDED" if clock.time() - 1000.0 >= ends else "RUNNING")
+
+        return fetch
+
+    follows = [
+        loop.follow(task(30 + n % 7), schedule=PollSchedule(30, learned=True), timeout=None) for n in range(40)
+    ]
+    for follow in follows:
+        assert loop.wait(follow).status == "SUCCEEDED"
+    per_second = Counter(int(t) for t in asked)
+    assert max(per_second.values()) <= 10  # 40 tasks due together never exceed the budget
+    assert loop.max_batch > 1 and loop.max_in_flight == 40  # batched, all followed at once
+    assert loop.in_flight() == 0
+
+
+def test_waiters_in_many_threads_share_one_driver() -> None:
+    clock = ManualClock(start=0.0)
+    loop = PollLoop(clock=clock, sleep=clock.sleep)
+    drivers: set[str] = set()
+
+    def fetch() -> TaskInfo:
+        drivers.add(threading.current_thread().name)
+        return TaskInfo("t", "SUCCEEDED" if clock.time() >= 20 else "RUNNING")
+
+    results = run_concurrently(
+        range(6), lambda _: loop.run(fetch, schedule=PollSchedule(20, learned=True), timeout=None).status
+    )
+    assert results == ["SUCCEEDED"] * 6
+    assert clock.time() < 30  # followed together, not one after another
+
+
+def test_the_loop_keeps_the_timeout_of_each_task() -> None:
+    clock = ManualClock(start=0.0)
+    loop = PollLoop(clock=clock, sleep=clock.sleep)
+    short = loop.follow(lambda: TaskInfo("a", "RUNNING"), schedule=PollSchedule(60), timeout=10, task_id="a")
+    long = loop.follow(
+        lambda: TaskInfo("b", "SUCCEEDED" if clock.time() >= 40 else "RUNNING"), schedule=PollSchedule(60),
+        timeout=None,
+    )
+    with pytest.raises(StillRunning):
+        loop.wait(short)
+    assert clock.time() == pytest.approx(10.0)
+    assert loop.wait(long).status == "SUCCEEDED"
+
+
+# -- submit pacing ---------------------------------------------------------------------------------------
+
+
+def test_pacer_keeps_the_submit_rate_across_processes(tmp_path: Path) -> None:
+    clock = ManualClock(start=5000.0)
+    # Two pacers on one file stand for two processes (separate SQLite connections).
+    first, second = (SubmitPacer(tmp_path / "ledger.sqlite3", clock=clock, sleep=clock.sleep) for _ in range(2))
+    taken: list[float] = []
+    for n in range(12):
+        pacer = first if n % 2 else second
+        pacer.acquire(f"run-{n}", model="wan2.6-t2v", service="s", rate=5, concurrency=100, lease=300)
+        taken.append(clock.time())
+    for n, at in enumerate(taken):
+        assert sum(1 for other in taken if at - 1.0 < other <= at) <= 5, n
+    assert taken[-1] - taken[0] >= 2.0  # 12 submits at 5/s need more than two seconds
+
+
+def test_pacer_waits_for_a_running_slot_and_goes_when_one_frees(tmp_path: Path) -> None:
+    clock = ManualClock(start=5000.0)
+    path = tmp_path / "ledger.sqlite3"
+    # The waiter re-checks on real time here (briefly), so the manual clock stays where the test puts it.
+    here = SubmitPacer(path, clock=clock, sleep=clock.sleep)
+    there = SubmitPacer(path, clock=clock, sleep=lambda _: time.sleep(0.005))
+    for holder in ("a", "b"):
+        here.acquire(holder, model="m", service="s", rate=10, concurrency=2, lease=1000)
+    events: list[str] = []
+    told: list[str] = []
+
+    def third() -> None:
+        there.acquire("c", model="m", service="s", rate=10, concurrency=2, lease=1000, on_wait=told.append)
+        events.append("c acquired")
+
+    waiter = threading.Thread(target=third)
+    waiter.start()
+    waiter.join(0.5)
+    assert waiter.is_alive() and not events  # both running slots taken: it waits
+    assert here.waiting("m", "s") == 1  # and the holders can see that someone does
+    events.append("a released")
+    here.release("a")
+    waiter.join(5)
+    assert events == ["a released", "c acquired"]
+    assert told and "waiting for one to end" in told[0]
+    assert here.waiting("m", "s") == 0
+    assert here.running("m", "s") == 2
+
+
+def test_an_abandoned_slot_expires(tmp_path: Path) -> None:
+    clock = ManualClock(start=5000.0)
+    pacer = SubmitPacer(tmp_path / "ledger.sqlite3", clock=clock, sleep=clock.sleep)
+    pacer.acquire("crashed", model="m", service="s", rate=5, concurrency=1, lease=120)
+    clock.advance(100)
+    pacer.renew("crashed", 60)  # a poll 100 s in keeps it to 160 s at least
+    clock.advance(50)
+    assert pacer.running("m", "s") == 1
+    clock.advance(100)
+    assert pacer.running("m", "s") == 0
+    wait = pacer.acquire("next", model="m", service="s", rate=5, concurrency=1, lease=120)
+    assert wait.seconds == 0
+
+
+def test_limits_come_from_the_catalogue() -> None:
+    assert limits_for("wan2.6-t2v") == ("wan2.6-t2v", 5, 5)
+    assert limits_for("wanx2.1-t2v-turbo") == ("wan2.1-t2v-turbo", 2, 2)  # an alias shares its model's limits
+    assert limits_for("wan9-unknown") == ("wan9-unknown", 1, 2)
+
+
+@pytest.mark.parametrize(
+    ("body", "kind"),
+    [
+        ({"input": {"prompt": "p"}}, "text"),
+        ({"input": {"prompt": "p", "img_url": "oss://a"}}, "img"),
+        ({"input": {"media": [{"type": "first_frame", "url": "x"}, {"type": "driving_audio", "url": "y"}]}},
+         "driving_audio+first_frame"),
+        ({"input": {"function": "video_extension", "first_clip_url": "x"}}, "video_extension:first_clip"),
+    ],
+)
+def test_input_kind(body: dict, kind: str) -> None:  # type: ignore[type-arg]
+    assert input_kind(body) == kind
+
+
+# -- end to end ---------------------------------------------------------------------------------------------
+
+
+def session_for(emulator: EmulatorThread, clock: ManualClock, key: str) -> Session:
+    return Session(load_settings(api_key=key, base_url=emulator.base_url), clock=clock, sleep=clock.sleep)
+
+
+def test_a_burst_of_runs_meets_no_429_and_no_over_concurrency(
+    make_emulator: EmulatorFactory, manual_clock: ManualClock, canary_key: str, isolated_env: Path, tmp_path: Path
+) -> None:
+    # Reject mode: a submit over the running-task limit is a 429 Throttling.Concurrency.
+    emulator = make_emulator(
+        EmulatorConfig(concurrency_mode="reject", running_seconds=3.0, results_dir=tmp_path / "emu"),
+        clock=manual_clock,
+    )
+    request = T2VRequest(model="wan2.1-t2v-turbo", prompt="One kitten", size="832*480")  # 2 submits/s, 2 running
+    with session_for(emulator, manual_clock, canary_key) as session:
+        plan = session.plan(request)
+        results = run_concurrently(
+            range(6), lambda _: session.run(plan, RunOptions(output=tmp_path / "out"), NullReporter()), workers=6
+        )
+    assert [r.status for r in results] == ["SUCCEEDED"] * 6
+    assert emulator.state.task_count() == 6
+    hits = emulator.state.limit_counts()
+    assert hits.get("submit.rate", 0) == 0 and hits.get("submit.concurrency", 0) == 0, hits
+
+
+def test_resume_follows_every_unfinished_task_at_once(
+    make_emulator: EmulatorFactory, manual_clock: ManualClock, canary_key: str, isolated_env: Path, tmp_path: Path
+) -> None:
+    emulator = make_emulator(EmulatorConfig(running_seconds=30.0, results_dir=tmp_path / "emu"), clock=manual_clock)
+    with session_for(emulator, manual_clock, canary_key) as session:
+        plans = [session.plan(T2VRequest(model="wan2.6-t2v", prompt=f"Kitten {n}", size="1280*720")) for n in range(4)]
+        for plan in plans:
+            session.run(plan, RunOptions(output=tmp_path / "out", detach=True), NullReporter())
+        began = manual_clock.time()
+        outcomes = session.resume(RunOptions(output=tmp_path / "out"), NullReporter())
+        from qwenvid.poll_loop import shared_loop
+
+        loop = shared_loop(session.clock, session.sleep)
+    assert [o.result.status if o.result else o.error for o in outcomes] == ["SUCCEEDED"] * 4
+    assert loop.max_in_flight == 4  # all four followed together by the one loop
+    assert manual_clock.time() - began < 45  # about one render, not four in a row
+
+
+# -- estimates from the ledger ------------------------------------------------------------------------
+
+
+def test_estimates_are_learned_per_model_duration_resolution_and_input_kind(tmp_path: Path) -> None:
+    from qwenvid.estimates import estimate_for
+    from qwenvid.ledger import Ledger
+
+    ledger = Ledger(tmp_path / "ledger.sqlite3")
+
+    def finished(seconds: float, *, kind: dict, duration: float = 5, tier: str = "720P",  # type: ignore[type-arg]
+                 origin: str = "local") -> None:
+        row = ledger.create(mode="i2v", model="wan2.6-i2v-flash", endpoint="/x", request_json={"input": kind},
+                            duration=duration, tier=tier, origin=origin)
+        ledger.mark_submitted(row.id, f"task-{row.id}")
+        ledger.update_remote(row.id, "SUCCEEDED", submit_time="2026-01-01 10:00:00.000",
+                             end_time=f"2026-01-01 10:{int(seconds) // 60:02d}:{int(seconds) % 60:02d}.000")
+
+    image = {"prompt": "p", "img_url": "oss://a"}
+    for seconds in (40, 42, 44):
+        finished(seconds, kind=image)
+    finished(300, kind={"prompt": "p", "img_url": "oss://a", "audio_url": "oss://b"})  # another input kind
+    finished(500, kind=image, duration=10)  # another duration
+    finished(600, kind=image, tier="1080P")  # another resolution
+    finished(1, kind=image, origin="emulated")  # emulator runs teach nothing about the real service
+    new = ledger.create(mode="i2v", model="wan2.6-i2v-flash", endpoint="/x", request_json={"input": image},
+                        duration=5, tier="720P")
+    warm = estimate_for(ledger, new)
+    assert warm.learned and warm.seconds == 42.0
+    other = ledger.create(mode="i2v", model="wan2.6-i2v-flash", endpoint="/x",
+                          request_json={"input": {"prompt": "p", "img_url": "x", "audio_url": "y"}}, duration=5,
+                          tier="720P")
+    assert estimate_for(ledger, other).seconds == 300.0
+    cold = ledger.create(mode="i2v", model="wan2.6-i2v-flash", endpoint="/x", request_json={"input": image},
+                         duration=15, tier="720P")
+    assert not estimate_for(ledger, cold).learned  # no history: the catalogue's typical time
+    ledger.close()
+
+
+def test_the_schedule_re_aims_at_the_end_once_the_task_runs() -> None:
+    # History: queues vary (so submit-to-end is 25 +- 5 s), renders take 20 s.
+    schedule = PollSchedule.for_estimate(learn_estimate([21, 25, 30], 180, [20.0, 20.1, 19.9]))
+    assert schedule.estimate == 25 and schedule.window == pytest.approx(6.0)
+    schedule.observe(TaskInfo("t", "PENDING", submit_time="2026-01-01 10:00:00.000"))
+    assert schedule.estimate == 25
+    schedule.observe(
+        TaskInfo("t", "RUNNING", submit_time="2026-01-01 10:00:00.000", scheduled_time="2026-01-01 10:00:08.500")
+    )
+    assert schedule.estimate == pytest.approx(28.5) and schedule.window == pytest.approx(1.0)  # 8.5 s queued + 20 s
+
+
+def test_render_times_are_remembered_from_server_times(tmp_path: Path) -> None:
+    from qwenvid.estimates import estimate_for, remember
+    from qwenvid.ledger import Ledger
+
+    ledger = Ledger(tmp_path / "ledger.sqlite3")
+    body = {"input": {"prompt": "p"}}
+    for queued in (2, 9, 5):
+        row = ledger.create(mode="t2v", model="wan2.6-t2v", endpoint="/x", request_json=body, duration=5, tier="720P")
+        ledger.mark_submitted(row.id, f"task-{row.id}")
+        start, end = f"2026-01-01 10:00:0{queued}.000", f"2026-01-01 10:00:{30 + queued}.000"
+        info = TaskInfo(f"task-{row.id}", "SUCCEEDED", submit_time="2026-01-01 10:00:00.000", scheduled_time=start,
+                        end_time=end)
+        ledger.update_remote(row.id, "SUCCEEDED", submit_time=info.submit_time, end_time=info.end_time)
+        remember(ledger.path, ledger.get(row.id) or row, info)
+    new = ledger.create(mode="t2v", model="wan2.6-t2v", endpoint="/x", request_json=body, duration=5, tier="720P")
+    estimate = estimate_for(ledger, new)
+    assert estimate.seconds == 35 and estimate.render == 30
+    ledger.close()
+
+
+@pytest.mark.slow
+def test_a_run_waiting_for_a_slot_says_so_in_a_real_terminal_and_goes_when_one_frees(
+    make_emulator: EmulatorFactory, canary_key: str, isolated_env: Path, tmp_path: Path
+) -> None:
+    import os
+
+    from tests.test_media_cli import Terminal
+
+    emulator = make_emulator(EmulatorConfig(running_seconds=0.5, results_dir=tmp_path / "emu"))
+    # Another process (say) holds all five wan2.6-t2v running slots of this service.
+    pacer = SubmitPacer(isolated_env / "ledger.sqlite3")
+    for n in range(5):
+        pacer.acquire(f"other-{n}", model="wan2.6-t2v", service=emulator.base_url, rate=5, concurrency=5, lease=600)
+    assert (isolated_env / "ledger.sqlite3").stat().st_mode & 0o077 == 0  # prompts stay private
+    env = {**os.environ, "DASHSCOPE_API_KEY": canary_key, "QWEN_BASE_URL": emulator.base_url, "TERM": "xterm"}
+    args = ["t2v", "A fox in snow", "--model", "wan2.6-t2v", "--size", "1280*720", "--duration", "2", "-y",
+            "-o", str(tmp_path / "fox.mp4")]
+    screen = Terminal(args, env, cwd=tmp_path)
+    screen.expect("5 wan2.6-t2v tasks running (the account allows 5); waiting for one to end.")
+    assert emulator.state.task_count() == 0  # nothing submitted while every slot is taken
+    pacer.release("other-0")
+    assert screen.finish() == 0
+    assert (tmp_path / "fox.mp4").is_file() and emulator.state.task_count() == 1
+    assert canary_key not in screen.text
+
+
+def test_ctrl_c_in_the_driver_drops_its_own_task_and_the_others_go_on() -> None:
+    clock = ManualClock(start=0.0)
+    interrupt = [True]
+
+    def sleep(seconds: float) -> None:
+        if interrupt[0]:
+            raise KeyboardInterrupt
+        clock.advance(seconds)
+
+    loop = PollLoop(clock=clock, sleep=sleep)
+    done = lambda: TaskInfo("t", "SUCCEEDED" if clock.time() >= 10 else "RUNNING")  # noqa: E731
+    mine = loop.follow(done, schedule=PollSchedule(10, learned=True), timeout=None)
+    other = loop.follow(done, schedule=PollSchedule(10, learned=True), timeout=None)
+    with pytest.raises(KeyboardInterrupt):
+        loop.wait(mine)
+    assert loop.in_flight() == 1  # only the other task is still followed
+    interrupt[0] = False
+    assert loop.wait(other).status == "SUCCEEDED"
+    with pytest.raises(RuntimeError):
+        loop.wait(mine)  # a dropped task is not waited for forever
+
+
+def test_a_task_whose_slot_someone_waits_for_is_polled_closely() -> None:
+    waiting = [False]
+    schedule = PollSchedule(180, random.Random(1), urgent=lambda: waiting[0])  # cold: the SDK's cadence
+    assert schedule.next_interval(30.0, 11) >= 4.0  # held to the SDK's count: 5 s apart at 30 s
+    waiting[0] = True
+    assert schedule.next_interval(30.0, 11) <= 1.5 * 1.15  # a waiting run is worth a few more queries
+    assert schedule.next_interval(200.0, 40) <= 4.5 * 1.15  # never denser than 5 % of the time waited, though
