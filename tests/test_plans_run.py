@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import sqlite3
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -56,7 +57,7 @@ def steps(name: str) -> dict[str, dict[str, Any]]:
 # -- the examples -----------------------------------------------------------------------------------
 
 
-def test_story_example_runs_end_to_end(cli: EmulatorThread, story: Path) -> None:
+def test_story_example_runs_end_to_end(cli: EmulatorThread, story: Path, isolated_env: Path) -> None:
     result = run("run", str(story), "--yes")
     assert result.exit_code == 0, result.stderr
     final = Path("output/qwenvid/story/final.mp4").resolve()
@@ -73,6 +74,11 @@ def test_story_example_runs_end_to_end(cli: EmulatorThread, story: Path) -> None
     # The continuation was given the opening's tail, uploaded as its clip.
     bodies = [task.body for task in cli.state.tasks]
     assert any(item.get("type") == "first_clip" for body in bodies for item in body["input"].get("media", []))
+    # Each submit took a slot of the machine-wide submit pacing (qwenvid.pacing) that single runs use too,
+    # and gave it back when its task ended.
+    with sqlite3.connect(isolated_env / "ledger.sqlite3") as conn:
+        slots = conn.execute("SELECT holder, released_at IS NOT NULL FROM submit_slots").fetchall()
+    assert len(slots) == 2 and all(holder.startswith("plan:plan-") and released for holder, released in slots)
 
 
 def test_rerun_reuses_everything_and_pays_nothing(cli: EmulatorThread, story: Path) -> None:

@@ -367,7 +367,9 @@ class LedgerBackend:
         if row is None or not row.task_id:
             raise errors.QwenvidError(f"{local_id} has no task id to follow.")
         info = self.session.client.get_task(row.task_id)
-        self.slots.note(self._slot_of.get(local_id, local_id), info.status)
+        # The slot a plan's submit took is named after the step identity (the row's fingerprint), so a rerun
+        # that adopts the task frees it too.
+        self.slots.note(self._slot_of.get(local_id) or f"plan:{row.fingerprint}", info.status)
         self.ledger.apply_task_info(local_id, info)
         if info.status == "SUCCEEDED":
             self.ledger.set_result(
