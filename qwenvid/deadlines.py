@@ -20,6 +20,7 @@ always apply.
 from __future__ import annotations
 
 import contextvars
+import functools
 import ssl
 import time
 import typing
@@ -175,6 +176,15 @@ class _DeadlineBackend(httpcore.NetworkBackend):
         self._inner.sleep(seconds)
 
 
+@functools.cache
+def _default_ssl_context() -> ssl.SSLContext:
+    """httpx's default (certifi) TLS context, built once per process and shared by every transport.
+
+    Loading the CA bundle costs ~80 ms of CPU; a command opens up to three clients (queries, submits,
+    downloads), and an SSLContext is safe to share between connections and threads."""
+    return httpx.create_ssl_context()
+
+
 def bounded_transport(**options: typing.Any) -> httpx.HTTPTransport:
     """An httpx.HTTPTransport (same options) whose connections honour the current deadline.
 
@@ -182,6 +192,8 @@ def bounded_transport(**options: typing.Any) -> httpx.HTTPTransport:
     construction; should a future httpcore rename it, the transport still works, only without the
     socket-level deadline (the body-reading loops still check it between chunks).
     """
+    if not {"verify", "cert", "trust_env"} & options.keys():
+        options["verify"] = _default_ssl_context()
     transport = httpx.HTTPTransport(**options)
     pool = getattr(transport, "_pool", None)
     inner = getattr(pool, "_network_backend", None)

@@ -5,7 +5,8 @@
     write_sidecar(result.path, {...})   # video.mp4.json beside the video
 
 Guarantees (product.md §4 "Downloads you can trust"):
-- memory stays constant: the body is streamed and hashed as it arrives, and written on a writer thread
+- memory stays constant: the body is streamed and hashed as it arrives (a plain HTTP/1.1 body is read
+  straight from the connection, without the HTTP parser's copies), and written on a writer thread
   fed through a bounded queue (hashing and disk overlap with the network); a flusher thread makes the
   file durable every FLUSH_EVERY bytes, so the final fsync is short;
 - a dropped connection resumes with `Range: bytes=N-` from the `.part` size (a 206 must start at N;
@@ -41,7 +42,7 @@ import secrets
 import threading
 import time
 import unicodedata
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -49,6 +50,7 @@ from pathlib import Path
 from typing import IO, Any, Protocol
 from urllib.parse import parse_qs, urlsplit
 
+import httpcore
 import httpx
 
 from qwenvid import deadlines
@@ -67,6 +69,7 @@ MP4_HEAD_BYTES = 8
 WRITE_BATCH = 1 << 20
 QUEUE_BATCHES = 16  # batches of about WRITE_BATCH waiting for the writer: about 16 MiB in memory at most
 FLUSH_EVERY = 32 << 20
+PROGRESS_SECONDS = 0.1  # on_progress at most this often (and at the end of the body)
 DOWNLOAD_CONNECT_SECONDS = 10.0
 PART_XATTR = "user.qwenvid.result"
 DURATION_TOLERANCE = 0.5  # seconds
@@ -565,18 +568,22 @@ class _Transfer:
             raise DownloadError(f"The server sent {progress.written} bytes but announced {progress.total}.")
 
     def _stream(self, response: httpx.Response) -> None:
-        """Receive on this thread; write, hash and flush on the writer's (see _Writer)."""
+        """Receive and hash on this thread; write and flush on two more (see _Writer)."""
         progress, limits = self.progress, self.limits
         writer = _Writer(progress)
+        _preload_prober()
         received = progress.written
         head = bytearray() if progress.written == 0 else None
         window_start, window_bytes = time.monotonic(), 0
+        # on_progress at most every PROGRESS_SECONDS and at the end: a display needs a few updates a second,
+        # not one per socket read (about 9000 per GiB).
+        shown_at, shown = float("-inf"), received
         # Pieces gather while the writer is busy and go to it together (one hand-off, one writev); an idle
         # writer gets each piece at once, so a slow or stalled transfer is on disk as it arrives.
         batch: list[bytes] = []
         batch_bytes = 0
         try:
-            for piece in response.iter_bytes():
+            for piece in _body(response):
                 if head is not None:  # the first bytes of the file: is this an MP4 at all?
                     head += piece
                     if len(head) < MP4_HEAD_BYTES:
@@ -592,16 +599,19 @@ class _Transfer:
                         f"The result is larger than {_mib(limits.max_bytes)}, the most qwenvid accepts for a video; "
                         "stopped there."
                     )
-                progress.hasher.update(piece)  # here, so the writer thread only writes (releases the GIL)
+                # Hashed here: measured on 2 loaded cores, a hashing thread of its own costs more CPU in GIL
+                # hand-offs than it wins (2.6 vs 2.1 s per GiB), and sha256 releases the GIL meanwhile anyway.
+                progress.hasher.update(piece)
                 batch.append(piece)
                 batch_bytes += len(piece)
                 if batch_bytes >= WRITE_BATCH or writer.idle():
                     writer.put(batch)
                     batch, batch_bytes = [], 0
-                if self.on_progress is not None:
-                    self.on_progress(received, progress.total)
                 window_bytes += len(piece)
                 now = time.monotonic()
+                if self.on_progress is not None and (now - shown_at >= PROGRESS_SECONDS or received == progress.total):
+                    shown_at, shown = now, received
+                    self.on_progress(received, progress.total)
                 if now - window_start >= limits.low_speed_seconds:
                     if window_bytes < limits.low_speed_bytes:
                         raise _Retry(
@@ -618,6 +628,54 @@ class _Transfer:
                     writer.put(batch)
             finally:
                 writer.close()
+        if self.on_progress is not None and shown != received:
+            self.on_progress(received, progress.total)  # the last figure (a body without a length, or cut short)
+
+
+def _body(response: httpx.Response) -> Iterator[bytes]:
+    """The body's bytes as the socket delivers them, read straight from the connection when that is safe.
+
+    h11, under httpx, copies every received byte four times on its way out (into its buffer, two slices
+    and a bytes()), about half a second of CPU per GiB. For a plain HTTP/1.1 body of known length (no
+    transfer or content encoding) the first piece comes through httpx, which drains whatever the parser
+    had buffered after the headers, and the rest is read from the connection itself (httpcore's public
+    "network_stream" extension; the socket-level deadline still applies), never past Content-Length.
+    The connection is then closed rather than reused, which a download does not need. Anything else
+    (chunked, compressed, HTTP/2, a transport without a stream) goes through httpx unchanged.
+    """
+    stream = response.extensions.get("network_stream")
+    length = _int_header(response, "content-length")
+    headers = response.headers
+    if (
+        not isinstance(stream, httpcore.NetworkStream)
+        or length is None
+        or response.http_version != "HTTP/1.1"
+        or "transfer-encoding" in headers
+        or headers.get("content-encoding", "identity").strip().lower() != "identity"
+    ):
+        yield from response.iter_bytes()
+        return
+    # What the parser holds after the headers (or its first read). The iterator stays referenced until
+    # the end: closing it early would close the connection under the reads below.
+    parsed = response.iter_raw()
+    first = next(parsed, b"")
+    left = length - len(first)
+    if first:
+        yield first
+    timeout = response.request.extensions.get("timeout", {}).get("read")
+    while left > 0:
+        try:
+            piece = stream.read(min(deadlines.READ_SIZE, left), timeout)
+        except httpcore.TimeoutException as exc:
+            raise httpx.ReadTimeout(str(exc) or "timed out", request=response.request) from exc
+        except httpcore.NetworkError as exc:
+            raise httpx.ReadError(str(exc), request=response.request) from exc
+        if not piece:
+            return  # cut short: the caller finds the body incomplete and resumes after what arrived
+        if len(piece) > left:  # a server sending past its Content-Length: not part of this body
+            piece = piece[:left]
+        left -= len(piece)
+        yield piece
 
 
 def _not_mp4(response: httpx.Response, head: bytes) -> str:
@@ -631,61 +689,110 @@ def _mib(size: int) -> str:
     return f"{size / (1 << 30):g} GiB" if size >= 1 << 30 else f"{size / (1 << 20):g} MiB"
 
 
-class _Writer:
-    """Writes received chunks on a thread of its own, fed through a bounded queue.
+_prober_loading = threading.Lock()
+_prober_started = False
 
-    The receiving thread hashes each chunk (sha256 releases the GIL) while this one writes the one
-    before, and the kernel keeps receiving into the socket buffer meanwhile: network, hashing and
-    disk overlap, and neither of the two threads does more than about half of the work. Every
-    FLUSH_EVERY bytes a third thread makes what was written so far durable (fdatasync), so the disk
-    works while the network does and the final fsync has little left: Linux would otherwise start
-    writing back only once gigabytes are dirty, and the end of a multi-GB download would be one long
-    fsync. The writer never waits for those flushes.
+
+def _preload_prober() -> None:
+    """Import PyAV (~0.2 s) on a thread of its own while the body arrives, so the probe that follows
+    the transfer does not pay for it on the critical path. Once per process; a plain (non-daemon)
+    thread, so an early exit waits for the import instead of tearing it down half-way."""
+    global _prober_started
+    with _prober_loading:
+        if _prober_started:
+            return
+        _prober_started = True
+    threading.Thread(target=_import_prober, name="qwenvid-probe-preload").start()
+
+
+def _import_prober() -> None:
+    try:
+        import av  # noqa: F401  (the import lock makes probe_video wait for this one if it is still running)
+    except ImportError:  # pragma: no cover - probe_video reports it
+        pass
+
+
+class _Stage:
+    """One step of the pipeline on a thread of its own: `work` applied to each batch, fed through a bounded queue.
+
+    An exception in `work` is handed back to the feeding thread at its next put or at close; the
+    stage keeps draining meanwhile, so the feeder never blocks on a full queue.
     """
 
-    def __init__(self, progress: _Progress) -> None:
-        self._progress = progress
-        progress.handle.flush()  # from here on the writer writes to the file descriptor itself
+    def __init__(self, name: str, work: Callable[[list[bytes]], None]) -> None:
+        self._work = work
         self._queue: queue.Queue[list[bytes] | None] = queue.Queue(maxsize=QUEUE_BATCHES)
-        self._error: BaseException | None = None
-        self._flushed = progress.written
-        self._flusher = _Flusher(progress.handle.fileno())
-        self._thread = threading.Thread(target=self._run, name="qwenvid-download-writer", daemon=True)
+        self.error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
         self._thread.start()
 
     def idle(self) -> bool:
         return self._queue.empty()
 
     def put(self, pieces: list[bytes]) -> None:
-        if self._error is not None:
-            raise self._error
         self._queue.put(pieces)
 
-    def close(self) -> None:
-        """Wait until everything queued is written (also on errors: every received byte is kept)."""
+    def join(self) -> None:
         self._queue.put(None)
         self._thread.join()
-        self._flusher.stop()
-        if self._error is not None:
-            raise self._error
 
     def _run(self) -> None:
-        progress = self._progress
-        fd = progress.handle.fileno()
         while True:
             pieces = self._queue.get()
             if pieces is None:
                 return
-            if self._error is not None:
-                continue  # keep draining so the receiving thread never blocks on a full queue
+            if self.error is not None:
+                continue
             try:
-                progress.written += _write_all(fd, pieces)
-                if progress.written - self._flushed >= FLUSH_EVERY:
-                    progress.handle.flush()
-                    self._flusher.kick()
-                    self._flushed = progress.written
-            except BaseException as exc:  # handed to the receiving thread
-                self._error = exc
+                self._work(pieces)
+            except BaseException as exc:  # handed to the feeding thread
+                self.error = exc
+
+
+class _Writer:
+    """Writes received chunks on a thread of its own (a _Stage), fed through a bounded queue.
+
+    The receiving thread hashes each chunk (sha256 releases the GIL) while this one writes the one
+    before, and the kernel keeps receiving into the socket buffer meanwhile: network, hashing and
+    disk overlap. Every FLUSH_EVERY bytes a third thread makes what was written so far durable
+    (fdatasync), so the disk works while the network does and the final fsync has little left: Linux
+    would otherwise start writing back only once gigabytes are dirty, and the end of a multi-GB
+    download would be one long fsync. The writer never waits for those flushes.
+    """
+
+    def __init__(self, progress: _Progress) -> None:
+        self._progress = progress
+        progress.handle.flush()  # from here on the writer writes to the file descriptor itself
+        self._fd = progress.handle.fileno()
+        self._flushed = progress.written
+        self._flusher = _Flusher(self._fd)
+        self._write = _Stage("qwenvid-download-writer", self._write_pieces)
+
+    def idle(self) -> bool:
+        return self._write.idle()
+
+    def put(self, pieces: list[bytes]) -> None:
+        self._raise()
+        self._write.put(pieces)
+
+    def close(self) -> None:
+        """Wait until everything queued is written (also on errors: every received byte is kept)."""
+        try:
+            self._write.join()
+        finally:
+            self._flusher.stop()
+        self._raise()
+
+    def _raise(self) -> None:
+        if self._write.error is not None:
+            raise self._write.error
+
+    def _write_pieces(self, pieces: list[bytes]) -> None:
+        progress = self._progress
+        progress.written += _write_all(self._fd, pieces)
+        if progress.written - self._flushed >= FLUSH_EVERY:
+            self._flusher.kick()
+            self._flushed = progress.written
 
 
 def _write_all(fd: int, pieces: list[bytes]) -> int:

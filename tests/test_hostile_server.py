@@ -407,3 +407,53 @@ def test_a_killed_fetch_process_leaves_a_part_the_next_fetch_finishes(cli_env: H
     assert [p.name for p in out.glob("*.mp4")] == [video.name]
 
 
+
+
+# --------------------------------------------------------------------------- the body read straight from the socket
+
+
+def test_a_body_of_many_reads_arrives_whole_and_bytes_past_its_length_are_not_kept(
+    server: HostileServer, clip: bytes, dl: Path
+) -> None:
+    """The fast path (the body read from the connection itself after httpx's first piece) keeps exactly
+    Content-Length bytes, in order, across many socket reads, also when the server sends more."""
+    data = clip + (3 << 20).to_bytes(4, "big") + b"free" + os.urandom((3 << 20) - 8)  # 3 MiB+: dozens of reads
+
+    def serve(ex: Exchange) -> None:
+        ex.send(head(200, {"Content-Length": str(len(data)), "Content-Type": "video/mp4"}) + data[:1000])
+        time.sleep(0.05)  # the parser has buffered the first 1000 bytes; the rest comes in later reads
+        for start in range(1000, len(data), 200_000):
+            ex.send(data[start : start + 200_000])
+        ex.send(b"X" * 5000)  # past Content-Length: not part of the video
+
+    server.route("/r/", serve)
+    seen: list[tuple[int, int | None]] = []
+    with httpx.Client(transport=bounded_transport()) as http:
+        started = time.monotonic()
+        result = download_video(server.url("/r/v.mp4"), dl, http=http, name_hint="v",
+                                on_progress=lambda done, total: seen.append((done, total)))
+        took = time.monotonic() - started
+
+    assert result.path.read_bytes() == data and result.sha256 == sha(data) and result.size == len(data)
+    # on_progress a few times a second and once at the end, not once per socket read
+    assert seen[-1] == (len(data), len(data)) and len(seen) <= took / 0.1 + 2
+    assert [done for done, _ in seen] == sorted(done for done, _ in seen)
+
+
+def test_a_body_cut_off_after_many_reads_is_resumed_from_what_was_written(
+    server: HostileServer, clip: bytes, dl: Path
+) -> None:
+    data = clip + (2 << 20).to_bytes(4, "big") + b"free" + os.urandom((2 << 20) - 8)
+    cut = len(data) // 2 + 12345
+    attempts: list[int] = []
+
+    def serve(ex: Exchange) -> None:
+        attempts.append(ex.range_start)
+        serve_file(ex, data, stop_after=cut if len(attempts) == 1 else None)
+
+    server.route("/r/", serve)
+    with httpx.Client(transport=bounded_transport()) as http:
+        result = download_video(server.url("/r/v.mp4"), dl, http=http, name_hint="v", sleep=Sleeps(), sha256=sha(data))
+
+    assert attempts == [0, cut] and result.resumes == 1
+    assert result.path.read_bytes() == data
