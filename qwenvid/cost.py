@@ -8,6 +8,22 @@ from dataclasses import dataclass
 # The official pricing page. qwenvid never invents a price: amounts come only from the user's config.
 PRICING_URL = "https://www.alibabacloud.com/help/en/model-studio/model-pricing"
 
+def is_free_service(base_url: str | None) -> bool:
+    """A loopback base URL is the bundled emulator (or a test double): nothing run there is billed."""
+    if not base_url:
+        return False
+    import ipaddress
+    from urllib.parse import urlsplit
+
+    host = (urlsplit(base_url).hostname or "").lower()
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
 @dataclass(frozen=True)
 class CostEstimate:
     """What a submit will bill, as far as it can be known before the task runs."""
@@ -19,6 +35,12 @@ class CostEstimate:
     currency: str | None = None
     rate_source: str | None = None
     pricing_url: str = PRICING_URL
+    # Of billable_seconds, the seconds of reference videos r2v bills on top of the output (0 elsewhere).
+    reference_seconds: float = 0.0
+
+    @property
+    def output_seconds(self) -> float:
+        return self.billable_seconds - self.reference_seconds
 
     def to_json(self) -> dict[str, object]:
         return {
@@ -29,6 +51,8 @@ class CostEstimate:
             "currency": self.currency,
             "rate_source": self.rate_source,
             "pricing_url": self.pricing_url,
+            "output_seconds": self.output_seconds,
+            "reference_seconds": self.reference_seconds,
         }
 
 
@@ -37,6 +61,8 @@ def estimate_cost(
     billable_seconds: float,
     tier: str | None,
     prices: Mapping[str, object] | None,
+    *,
+    reference_seconds: float = 0.0,
 ) -> CostEstimate:
     """Attach an amount when the user's price table (config file `[prices]`) has a rate for this model and tier.
 
@@ -44,7 +70,7 @@ def estimate_cost(
     `currency` names the unit. Anything else in the table is ignored rather than guessed at.
     """
     if not prices:
-        return CostEstimate(model=model, billable_seconds=billable_seconds, tier=tier)
+        return CostEstimate(model, billable_seconds, tier, reference_seconds=reference_seconds)
     currency = prices.get("currency") if isinstance(prices.get("currency"), str) else None
     entry = prices.get(model, prices.get("default"))
     rate: float | None = None
@@ -55,7 +81,7 @@ def estimate_cost(
         if isinstance(value, int | float):
             rate = float(value)
     if rate is None:
-        return CostEstimate(model=model, billable_seconds=billable_seconds, tier=tier)
+        return CostEstimate(model, billable_seconds, tier, reference_seconds=reference_seconds)
     return CostEstimate(
         model=model,
         billable_seconds=billable_seconds,
@@ -63,4 +89,5 @@ def estimate_cost(
         amount=round(rate * billable_seconds, 6),
         currency=str(currency) if currency else None,
         rate_source="your price table in config.toml",
+        reference_seconds=reference_seconds,
     )

@@ -159,12 +159,27 @@ def _target(dest: str | Path, name_hint: str | None) -> tuple[Path, bool]:
     return path, True
 
 
-def check_output_target(dest: str | Path) -> None:
-    """Refuse, before anything is paid for, an output folder (or a file's folder) that cannot be written.
+def check_output_target(dest: str | Path, *, overwrite: bool = False) -> None:
+    """Refuse, before anything is paid for, an output the video cannot go to as asked: a folder that cannot
+    be written, a file name that is not `.mp4`, or an existing file (unless `overwrite`).
 
     The folder is created if missing, as the download would do; a failure here is a usage error (exit 2).
     """
-    final, _named = _target(dest, "check")
+    final, named = _target(dest, "check")
+    if named and final.suffix.lower() != ".mp4":
+        raise ValidationError(
+            f"-o/--output {dest}: a video file name must end in .mp4",
+            field="output",
+            value=str(dest),
+            hint="Name an .mp4 file, or give a folder (ending in /) to get a generated name.",
+        )
+    if named and final.exists() and not overwrite:
+        raise ValidationError(
+            f"-o/--output {dest} already exists",
+            field="output",
+            value=str(dest),
+            hint="Add --overwrite to replace it, or choose another name (or a folder).",
+        )
     folder = final.parent
     try:
         folder.mkdir(parents=True, exist_ok=True)
@@ -223,6 +238,24 @@ def _reserve(wanted: Path, identity: str) -> _Slot:
         _mark(handle, identity)
         return _Slot(candidate, handle)
     raise DownloadError(f"No free file name next to {wanted}.")
+
+
+def _reserve_replacing(wanted: Path, identity: str) -> _Slot:
+    """Claim `wanted` itself even though the file exists (the user asked to replace it): its .part."""
+    wanted.parent.mkdir(parents=True, exist_ok=True)
+    part = _part(wanted)
+    try:
+        handle = open(part, "xb")
+    except FileExistsError:
+        slot = _adopt_part(wanted, part, identity)
+        if slot is None:
+            raise DownloadError(f"{part} exists: another download into {wanted} is running.") from None
+        return slot
+    if not _lock(handle):  # pragma: no cover - a brand-new file nobody else has opened
+        handle.close()
+        raise DownloadError(f"{part} is locked by another download.")
+    _mark(handle, identity)
+    return _Slot(wanted, handle)
 
 
 def _adopt_part(final: Path, part: Path, identity: str) -> _Slot | None:
@@ -386,6 +419,7 @@ def download_video(
     limits: DownloadLimits | None = None,
     resume_key: str | None = None,
     sha256: str | None = None,
+    overwrite: bool = False,
 ) -> DownloadResult:
     """Download a result video to `dest`, verify it, and return where it is and what it holds.
 
@@ -402,8 +436,10 @@ def download_video(
     _refuse_credentials_in_url(url)
     limits = limits or DownloadLimits()
     wanted, explicit = _target(dest, name_hint)
+    replace = overwrite and explicit  # --overwrite: the new video takes the name the user gave
     try:
-        slot = _reserve(wanted, result_identity(url, resume_key))
+        identity = result_identity(url, resume_key)
+        slot = _reserve_replacing(wanted, identity) if replace else _reserve(wanted, identity)
     except OSError as exc:
         raise DownloadError(f"Cannot write into {wanted.parent}: {exc.strerror or exc}") from exc
     final, handle = slot.final, slot.handle
@@ -432,7 +468,12 @@ def download_video(
             raise DownloadError(f"Cannot write {part}: {exc.strerror or exc}") from exc
         raise
     try:
-        placed = _place(part, final)
+        if replace:
+            _unmark(part)
+            os.replace(part, final)  # atomic: readers see the old video or the new one, never half of one
+            placed = final
+        else:
+            placed = _place(part, final)
     except OSError as exc:
         raise DownloadError(f"Cannot move {part.name} to {final.name}: {exc.strerror or exc}") from exc
     if placed != final:

@@ -63,6 +63,11 @@ class BaseRequest:
 
     def __post_init__(self) -> None:
         self.model = (self.model or "").strip() or self.default_model()
+        # One rule for every entry point (flags, request JSON, wizard, library): blank text is no text.
+        if isinstance(self.prompt, str) and not self.prompt.strip():
+            self.prompt = None
+        if isinstance(self.negative_prompt, str) and not self.negative_prompt.strip():
+            self.negative_prompt = None
         if isinstance(self.resolution, str):
             self.resolution = self.resolution.strip().upper()
         if isinstance(self.size, str):
@@ -634,7 +639,7 @@ def _check_prompts(req: BaseRequest, spec: ModelSpec) -> None:
     function = VACE_FUNCTIONS.get(getattr(req, "function", ""))
     required = spec.prompt_required or (function is not None and function.prompt_required)
     if required and not req.prompt:
-        raise _error(f"{spec.id} needs a prompt", "prompt")
+        raise _error(f"{spec.id} needs a prompt (text that is not only spaces)", "prompt")
     if req.prompt and len(req.prompt) > spec.prompt_max:
         raise _error(
             f"the prompt is {len(req.prompt)} characters; {spec.id} takes at most {spec.prompt_max} "
@@ -1028,6 +1033,54 @@ _VACE_JSON_FIELDS = {
 }
 
 
+# Every field the skill's request JSON may carry (flat, or inside the wire body's input/parameters).
+SKILL_JSON_FIELDS = frozenset(
+    {
+        *_COMMON_JSON_FIELDS,
+        *_VACE_JSON_FIELDS,
+        "model",
+        "function",
+        "audio_url",
+        "media",
+        "reference_urls",
+        "reference_video_urls",
+        "img_url",
+        "reference_image",
+        "driving_audio_url",
+        "template",
+        "ref_images_url",
+        "reference_images",
+        "obj_or_bg",
+        "extend_prompt",
+        # The skill's run settings, not request fields: timeout_s is the CLI's --timeout when that is not
+        # given; poll_interval_s has nothing to set (qwenvid's poller picks its own intervals).
+        "timeout_s",
+        "poll_interval_s",
+    }
+)
+
+
+def check_skill_fields(flat: Mapping[str, Any]) -> None:
+    """Refuse fields qwenvid would drop: a misspelt `durration` or `img_ur1` must not become a paid wrong video."""
+    import difflib
+
+    unknown = sorted(str(key) for key in flat if key not in SKILL_JSON_FIELDS)
+    if not unknown:
+        return
+    parts = []
+    for key in unknown:
+        close = difflib.get_close_matches(key, sorted(SKILL_JSON_FIELDS), n=1, cutoff=0.75)
+        parts.append(f"{key!r} (did you mean {close[0]!r}?)" if close else repr(key))
+    noun = "field" if len(unknown) == 1 else "fields"
+    raise ValidationError(
+        f"the request JSON has unknown {noun} {', '.join(parts)}",
+        field="request",
+        value=unknown,
+        allowed=", ".join(sorted(SKILL_JSON_FIELDS)),
+        hint="Known fields: " + ", ".join(sorted(SKILL_JSON_FIELDS)) + ".",
+    )
+
+
 def flatten_skill_json(data: Mapping[str, Any]) -> dict[str, Any]:
     """The skill's flat request shape; a nested wire body {model, input, parameters} is flattened."""
     if not isinstance(data, Mapping):
@@ -1088,13 +1141,18 @@ def _media_by_type(flat: Mapping[str, Any]) -> list[tuple[str, Mapping[str, Any]
     return items
 
 
-def request_from_skill_json(skill_json: Mapping[str, Any], *, mode: Mode | None = None) -> BaseRequest:
+def request_from_skill_json(
+    skill_json: Mapping[str, Any], *, mode: Mode | None = None, override_mode: bool = False
+) -> BaseRequest:
     """A typed request from the skill's request JSON (flat, or the nested wire shape).
 
-    `mode` forces a mode (the per-mode commands); a JSON of another mode is then an error.
+    `mode` is the mode the caller expects (the per-mode commands): a JSON of another mode is then an
+    error. With `override_mode` (the skill's own `--mode`), `mode` replaces detection instead.
+    Unknown fields are an error that names them.
     """
     flat = flatten_skill_json(skill_json)
-    detected = detect_mode(flat)
+    check_skill_fields(flat)
+    detected = mode if (override_mode and mode is not None) else detect_mode(flat)
     if mode is not None and mode != detected:
         raise ValidationError(
             f"this request JSON is a {detected} request, not {mode} (use `qwenvid {detected}` or `qwenvid generate`)",

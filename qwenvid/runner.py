@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from qwenvid import errors
 from qwenvid.cost import CostEstimate, estimate_cost
 from qwenvid.privacy import private_umask
+from qwenvid.timestamps import iso_utc, with_utc_times
 
 if TYPE_CHECKING:
     import httpx
@@ -95,6 +96,8 @@ class RunOptions:
     timeout: float | None = None
     detach: bool = False
     estimate: float | None = None
+    # Replace an existing file named by `output` (otherwise naming an existing file is refused).
+    overwrite: bool = False
 
 
 @dataclass
@@ -165,14 +168,16 @@ class StatusReport:
     remote: TaskInfo | None
 
     def to_json(self) -> dict[str, Any]:
-        data: dict[str, Any] = {"local": self.row.to_dict() if self.row else None, "remote": None}
+        # One zone everywhere: the server's zone-less UTC+8 times become UTC.
+        local = with_utc_times(self.row.to_dict()) if self.row else None
+        data: dict[str, Any] = {"local": local, "remote": None}
         if self.remote is not None:
             data["remote"] = {
                 "task_id": self.remote.task_id,
                 "status": self.remote.status,
-                "submit_time": self.remote.submit_time,
-                "scheduled_time": self.remote.scheduled_time,
-                "end_time": self.remote.end_time,
+                "submit_time": iso_utc(self.remote.submit_time),
+                "scheduled_time": iso_utc(self.remote.scheduled_time),
+                "end_time": iso_utc(self.remote.end_time),
                 "video_url": self.remote.video_url,
                 "code": self.remote.code,
                 "message": self.remote.message,
@@ -277,7 +282,10 @@ class Session:
             spec, params.get("duration"), reference_seconds, input_video_seconds=input_seconds
         )
         tier = resolution_tier(spec, size=size, resolution=resolution)
-        cost = estimate_cost(request.model, seconds, tier, self.settings.prices)
+        billed_references = reference_seconds if spec.mode == "r2v" else 0.0
+        cost = estimate_cost(
+            request.model, seconds, tier, self.settings.prices, reference_seconds=billed_references
+        )
         return Plan(request, spec, payload, inputs, list(warnings), cost)
 
     def dry_run(self, plan: Plan) -> dict[str, Any]:
@@ -309,7 +317,7 @@ class Session:
 
         _ = self.client  # raises for a missing key before a ledger row exists
         # A video that cannot be saved is a paid video lost for a day: find out before paying.
-        check_output_target(options.output or self.settings.output_dir)
+        check_output_target(options.output or self.settings.output_dir, overwrite=options.overwrite)
         ledger = self.ledger
         row = ledger.create(
             mode=plan.mode,
@@ -393,6 +401,7 @@ class Session:
         """Wait for a known task (ledger id or task id) and download its video."""
         from qwenvid.reconcile import hold_row
 
+        _check_named_output(options)
         row = self.ledger.get(ref) or self.ledger.record_external(ref, base_url=self.settings.base_url)
         wait = options.timeout if options.timeout is not None else self.settings.wait_timeout
         with hold_row(self, row.id, wait, reporter):
@@ -407,6 +416,11 @@ class Session:
 
         row = self.ledger.get(ref) or self.ledger.record_external(ref, base_url=self.settings.base_url)
         task_id = _task_id_of(row)
+        if row.video_path and Path(row.video_path).is_file() and _same_target(options.output, row.video_path):
+            # Already on disk: say where, rather than writing a second copy of the same video.
+            reporter.notice(f"Task {task_id} was already downloaded: {row.video_path} (not writing another copy).")
+            return self._result_from_row(row)
+        _check_named_output(options)
         wait = options.timeout if options.timeout is not None else self.settings.wait_timeout
         with hold_row(self, row.id, wait, reporter):
             return self._fetch_held(row, task_id, options, reporter)
@@ -591,6 +605,7 @@ class Session:
                     sleep=self.sleep,
                     resume_key=task_id,  # a .part an interrupted run left for this task is continued
                     sha256=row.video_sha256,
+                    overwrite=options.overwrite and options.output is not None,
                 )
         except errors.DownloadError as exc:
             self.ledger.set_download_error(row.id, exc.message)
@@ -599,6 +614,8 @@ class Session:
             raise
         finally:
             http.close()
+        for notice in result.notices:
+            reporter.notice(notice)
         reporter.phase(Phase.VERIFYING, str(result.path))
         self.ledger.set_download(row.id, result.path, result.size, result.sha256)
         final = self.ledger.get(row.id) or row
@@ -615,8 +632,8 @@ class Session:
                     "orig_prompt": info.orig_prompt,
                     "actual_prompt": info.actual_prompt,
                     "usage": info.usage,
-                    "submit_time": info.submit_time,
-                    "end_time": info.end_time,
+                    "submit_time": iso_utc(info.submit_time),
+                    "end_time": iso_utc(info.end_time),
                     "sha256": result.sha256,
                     "size": result.size,
                     "probe": _probe_dict(result.probe),
@@ -650,6 +667,22 @@ class Session:
             size=row.video_size,
             actual_prompt=row.actual_prompt,
         )
+
+
+def _same_target(output: Path | None, video_path: str) -> bool:
+    """No -o, or an -o naming the very file (or the folder) the video is already in."""
+    if output is None:
+        return True
+    target, existing = Path(output).expanduser().resolve(), Path(video_path).resolve()
+    return target == existing or target == existing.parent
+
+
+def _check_named_output(options: RunOptions) -> None:
+    """An -o given to a follow-up or fetch is held to the run's rules (.mp4, no silent second name)."""
+    if options.output is not None:
+        from qwenvid.download import check_output_target
+
+        check_output_target(options.output, overwrite=options.overwrite)
 
 
 def _fingerprint(plan: Plan) -> str:

@@ -83,7 +83,7 @@ def test_plain_reporter_writes_one_line_per_state_change(capsys: pytest.CaptureF
     assert sum("PENDING" in line for line in lines) == 1  # two PENDING polls, one line
     assert any("RUNNING" in line and "estimate" in line for line in lines)
     assert not any(line.startswith(("Queued", "Rendering")) for line in lines)  # no line says it twice
-    assert "Uploaded 2.0 KB" in lines and "Downloaded 4.0 MB" in lines
+    assert "Uploaded cat.png (2.0 KB)" in lines and "Downloaded 4.0 MB" in lines
     assert reporter.task_id == "t-123"
 
 
@@ -120,7 +120,8 @@ COST = CostEstimate(model="wan2.6-t2v", billable_seconds=15, tier="1080P")
             ["0.5 USD (your price table)"],
             [],
         ),
-        (COST, True, ["free", "local emulator"], ["https://"]),
+        # Under the emulator the notice still says what a real run bills and where the prices are.
+        (COST, True, ["free", "local emulator", "15 s billable at 1080P", "https://"], ["your price table"]),
     ],
 )
 def test_cost_lines(cost: CostEstimate, emulated: bool, expected: list[str], absent: list[str]) -> None:
@@ -149,3 +150,83 @@ def test_no_question_when_emulated_yes_or_under_threshold(
 ) -> None:
     monkeypatch.setattr(_cost, "is_interactive", lambda: False)
     _cost.confirm_cost(COST, settings=FakeSettings(threshold), out=Output(), emulated=emulated, yes=yes)
+
+
+def test_plain_reporter_reports_every_uploaded_file(capsys: pytest.CaptureFixture[str]) -> None:
+    reporter = PlainReporter(Output())
+    for name, size in (("first.png", 1024), ("last.png", 2048), ("voice.mp3", 4096)):
+        reporter.phase("uploading", name)
+        reporter.transfer("uploading", 0, size)
+        reporter.transfer("uploading", size, size)
+    lines = capsys.readouterr().err.splitlines()
+    assert [line for line in lines if line.startswith("Uploaded")] == [
+        "Uploaded first.png (1.0 KB)",
+        "Uploaded last.png (2.0 KB)",
+        "Uploaded voice.mp3 (4.0 KB)",
+    ]
+
+
+def screen(reporter: RichReporter) -> str:
+    """What one refresh of the live line shows."""
+    console = capture_console()
+    console.print(reporter.render())
+    return console.file.getvalue()  # type: ignore[attr-defined]
+
+
+def test_rich_clock_and_bar_advance_between_polls_and_show_time_left() -> None:
+    clock = ManualClock()
+    reporter = RichReporter(capture_console(), clock=clock, auto_refresh=False)
+    reporter.phase("rendering", "t-123")
+    reporter.task_update(Info("t-123", "RUNNING"), 1.0, 60.0)
+    first = screen(reporter)
+    assert "0:01 / ~1:00 (estimate), ~0:59 left" in first
+    clock.now += 25  # no poll for 25 s: every refresh still moves the clock, the bar and the time left
+    later = screen(reporter)
+    assert "0:26 / ~1:00 (estimate), ~0:34 left" in later
+    assert later.count("━") > first.count("━") or later != first
+    clock.now += 60
+    assert "any moment now" in screen(reporter)
+
+
+def test_rich_queued_clock_advances_before_the_first_poll() -> None:
+    clock = ManualClock()
+    reporter = RichReporter(capture_console(), clock=clock, auto_refresh=False)
+    reporter.phase("queued", "t-123")
+    clock.now += 7
+    assert "0:07 waiting for a slot" in screen(reporter)
+
+
+def test_rich_done_line_shows_the_whole_path() -> None:
+    console = Console(file=io.StringIO(), force_terminal=True, width=60, color_system=None, _environ={})
+    reporter = RichReporter(console, auto_refresh=False)
+    path = "/home/someone/videos/output/qwenvid/20260101-120000_t2v_wan2.6-t2v_0385dc79_A-kitten-running.mp4"
+    reporter.phase("verifying", path)
+    reporter.phase("done", path)
+    text = console.file.getvalue()  # type: ignore[attr-defined]
+    done = text.split("✓ Done", 1)[1]  # the line the finished run leaves behind
+    assert "…" not in done and path in done.replace("\n", "")
+
+
+def test_rich_second_upload_starts_its_own_bar() -> None:
+    clock = ManualClock()
+    console = capture_console()
+    reporter = RichReporter(console, clock=clock, auto_refresh=False)
+    reporter.phase("uploading", "first.png")
+    reporter.transfer("uploading", 0, 1000)
+    reporter.transfer("uploading", 1000, 1000)
+    reporter.phase("uploading", "second.png")
+    assert "second.png" in screen(reporter) and "1000 B" not in screen(reporter)
+    reporter.transfer("uploading", 500, 500)
+    reporter.close()
+    text = console.file.getvalue()  # type: ignore[attr-defined]
+    assert "Uploaded first.png (1000 B)" in text and "Uploaded second.png (500 B)" in text
+
+
+def test_rich_label_after_the_submit_is_never_validating() -> None:
+    clock = ManualClock()
+    reporter = RichReporter(capture_console(), clock=clock, auto_refresh=False)
+    reporter.phase("validating")
+    reporter.notice("Task t-123 submitted (wan2.6-t2v).")
+    reporter.task_update(Info("t-123", "SUCCEEDED"), 3.0, 60.0)  # the first answer can already be the last
+    assert "Validating" not in screen(reporter) and "t-123" in screen(reporter)
+    reporter.close()

@@ -20,6 +20,7 @@ from typer.testing import CliRunner, Result
 from qwenvid.cli import _session, app
 from qwenvid.emulator.config import EmulatorConfig, ManualClock
 from qwenvid.emulator.server import EmulatorThread
+from qwenvid.timestamps import as_utc
 from tests.support.videos import make_mp4
 
 
@@ -234,7 +235,8 @@ def test_json_errors_are_a_stable_object_on_stdout(cli: EmulatorThread) -> None:
     result = run("--json", "t2v", "A kitten", *SMALL)
     assert result.exit_code == 8
     data = json.loads(result.stdout)
-    assert data["error"] == "TaskFailed" and data["exit_code"] == 8 and data["task_id"]
+    assert data["error"]["type"] == "TaskFailed" and data["exit_code"] == 8 and data["task_id"]
+    assert data["ok"] is False and data["status"] == "FAILED"
 
 
 def test_debug_shows_a_traceback_without_the_key(cli: EmulatorThread, canary_key: str) -> None:
@@ -297,7 +299,8 @@ def test_tasks_lists_the_ledger_with_filters_and_totals(cli: EmulatorThread) -> 
     assert run("t2v", "A puppy", *SMALL, "--detach").exit_code == 5
     everything = json.loads(run("tasks", "--json").stdout)
     assert everything["count"] == 2
-    assert everything["billed_seconds"] == 5
+    # The emulator here is reached by a loopback base URL: it bills nothing, whatever its usage says.
+    assert everything["billed_seconds"] == 0
     done = json.loads(run("tasks", "--status", "SUCCEEDED", "--json").stdout)
     assert [row["prompt"] for row in done["tasks"]] == ["A kitten"]
     assert json.loads(run("tasks", "--mode", "i2v", "--json").stdout)["count"] == 0
@@ -309,6 +312,13 @@ def test_tasks_lists_the_ledger_with_filters_and_totals(cli: EmulatorThread) -> 
     assert "billed seconds" in table.stderr
     remote = json.loads(run("tasks", "--remote", "--json").stdout)
     assert remote["total"] == 2
+    assert sorted(task["status"] for task in remote["tasks"]) == ["PENDING", "SUCCEEDED"]
+    assert all(task["gmt_create"].endswith("+00:00") for task in remote["tasks"])
+    listed = run("tasks", "--remote")
+    header, *rows = listed.stdout.splitlines()
+    assert header.split("\t") == ["task id", "status", "model", "created (UTC)"]
+    assert sorted(row.split("\t")[1] for row in rows) == ["PENDING", "SUCCEEDED"]
+    assert all(as_utc(row.split("\t")[3] + "+00:00") for row in rows)
 
 
 def test_resume_finishes_detached_tasks(cli: EmulatorThread) -> None:
@@ -408,7 +418,12 @@ def test_emulator_runs_are_listed_but_never_billed_resumed_or_used_as_history(
     monkeypatch.setitem(_session.INJECTED, "session", {"clock": manual_clock, "sleep": manual_clock.sleep})
     monkeypatch.setitem(_session.INJECTED, "emulator_clock", manual_clock)
     assert run("--emulator", "t2v", "A free kitten", *SMALL).exit_code == 0
-    assert run("--emulator", "t2v", "A detached kitten", *SMALL, "--detach").exit_code == 5
+    refused = run("--emulator", "t2v", "A detached kitten", *SMALL, "--detach")
+    assert refused.exit_code == 2 and "--detach cannot be used with --emulator" in refused.stderr
+    timed_out = run("--emulator", "t2v", "A detached kitten", *SMALL, "--timeout", "0")
+    assert timed_out.exit_code == 5, timed_out.stderr
+    # No hint may send the user after a task that died with the in-process emulator.
+    assert "qwenvid status" not in timed_out.stderr and "run the command again" in timed_out.stderr
     listing = run("tasks")
     assert listing.stdout.count("free (emulator)") == 2
     assert "0 billed seconds in total" in listing.stderr
@@ -416,3 +431,6 @@ def test_emulator_runs_are_listed_but_never_billed_resumed_or_used_as_history(
     assert ledger.unfinished() == [] and ledger.totals() == []
     assert ledger.history_durations("wan2.1-t2v-turbo", 5, "480P") == []
     assert run("resume").exit_code == 0  # nothing to do: the detached emulator task died with its emulator
+    gone = json.loads(run("tasks", "--json").stdout)["tasks"][0]["task_id"]
+    status = run("--emulator", "status", gone)
+    assert status.exit_code == 8 and "in-process emulator" in status.stderr and "tasks --remote" not in status.stderr

@@ -471,10 +471,11 @@ def test_wrong_answers_are_refused_with_what_is_allowed_then_the_right_one_taken
     )
     request = drive(keys)
     assert rejections == [
-        "the prompt is required (1-1500 characters)",
-        "--duration 20 is not allowed: enter a whole number 2-15",
-        "--seed -1 is not allowed: enter a whole number 0-2147483647",
-        "--negative-prompt is 501 characters; at most 500 are allowed",
+        # The wizard's messages name its questions, not the one-liner's options (--duration, --seed).
+        "The prompt is required (1-1500 characters)",
+        "Duration 20 is not allowed: enter a whole number 2-15",
+        "Seed -1 is not allowed: enter a whole number 0-2147483647",
+        "The negative prompt is 501 characters; at most 500 are allowed",
     ]
     assert (request.prompt, request.duration, request.seed, request.negative_prompt) == ("A kitten", 9, 5, None)
 
@@ -518,7 +519,8 @@ def test_a_video_too_long_for_the_model_is_offered_a_cut(
     answer = ENTER if accept else "n" + typed(media.clip)
     request = drive(FUNCTION["video_outpainting"] + typed(long_clip) + answer + ENTER * 5 + NO_SEED_NO_NEGATIVE, notes)
     assert rejections == []
-    assert f"--video {long_clip}: duration 6.00 s is out of range; allowed: at most 5 s" in notes
+    # The wizard names its question, not the one-liner's option (--video).
+    assert f"Video to widen {long_clip}: duration 6.00 s is out of range; allowed: at most 5 s" in notes
     assert isinstance(request, VaceRequest)
     if accept:
         assert request.video == str(tmp_path / "long-fit.mp4")

@@ -30,20 +30,58 @@ def report_error(exc: BaseException, out: Output) -> int:
         out.console.print(scrub("".join(traceback.format_exception(exc))), markup=False, highlight=False)
     if isinstance(exc, QwenvidError):
         if out.json:
-            out.result_json(exc.to_dict())
+            from qwenvid.cli._envelope import envelope
+
+            out.result_json(
+                envelope(
+                    getattr(exc, "result", None),
+                    error=exc,
+                    exit_code=int(exc.exit_code),
+                    extra=getattr(exc, "extra", None),
+                )
+            )
         out.error(exc.message, exc.hint)
         return int(exc.exit_code)
     # A bug, not a user error: say so briefly; the traceback is one flag away.
+    if out.json:
+        from qwenvid.cli._envelope import envelope
+
+        out.result_json(envelope(error=exc, exit_code=int(ExitCode.ERROR)))
     out.error(f"unexpected {type(exc).__name__}: {clean(exc)}", "Run again with --debug (or QWENVID_DEBUG=1).")
     return int(ExitCode.ERROR)
+
+
+# Click's UsageError, whichever copy of Click this Typer uses (newer Typers vendor their own).
+USAGE_ERROR: type[Exception] = next(cls for cls in typer.BadParameter.__mro__ if cls.__name__ == "UsageError")
+
+
+def _usage_error_json(exc: Any, args: list[str]) -> None:
+    """With --json anywhere on the command line, a usage error is also the one JSON object on stdout."""
+    if "--json" in args[: args.index("--")] if "--" in args else "--json" in args:
+        from qwenvid.cli._envelope import usage_error_envelope
+
+        Output(json=True).result_json(usage_error_envelope(clean(exc.format_message())))
 
 
 class QwenvidGroup(TyperGroup):
     """Routes every command's errors through `report_error`, under the test runner as in real use."""
 
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        try:
+            return super().parse_args(ctx, args)
+        except USAGE_ERROR as exc:
+            _usage_error_json(exc, args)
+            raise
+
     def invoke(self, ctx: Any) -> Any:
+        command_line = [*getattr(ctx, "_protected_args", []), *ctx.args]
         try:
             return super().invoke(ctx)
+        except USAGE_ERROR as exc:
+            # A command's own options failed to parse: with --json, scripts still get the one JSON object.
+            state = ctx.obj if isinstance(ctx.obj, CliState) else CliState()
+            _usage_error_json(exc, ["--json"] if state.out.json else command_line)
+            raise
         except (typer.Exit, typer.Abort):
             raise
         except QwenvidError as exc:

@@ -1,14 +1,15 @@
-"""The cost notice shown before every submit, and the confirmation above the user's threshold."""
+"""The cost notice shown before every submit, and the one rule for confirming it (one-liners and wizard)."""
 
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from typing import Any
 
-import typer
-
 from qwenvid.cli._output import Output
-from qwenvid.errors import ConfirmationRequired
+from qwenvid.errors import ConfirmationRequired, Interrupted
+
+NOTHING_SUBMITTED = "Nothing was submitted."
 
 
 def is_interactive() -> bool:
@@ -20,14 +21,24 @@ def seconds_text(seconds: float) -> str:
     return f"{seconds:g} s"
 
 
+def billable_text(cost: Any) -> str:
+    """'15 s billable', with the output and reference-video seconds apart when r2v bills both."""
+    text = f"{seconds_text(cost.billable_seconds)} billable"
+    reference = float(getattr(cost, "reference_seconds", 0) or 0)
+    if reference:
+        output = seconds_text(cost.billable_seconds - reference)
+        text += f" ({output} output + {seconds_text(reference)} reference video)"
+    return text
+
+
 def cost_lines(cost: Any, *, emulated: bool) -> list[str]:
     """The notice itself: billable seconds, tier, model, pricing link; an amount only from the user's table."""
-    what = f"{seconds_text(cost.billable_seconds)} billable"
+    what = billable_text(cost)
     if cost.tier:
         what += f" at {cost.tier}"
     what += f" on {cost.model}"
     if emulated:
-        return [f"Cost: free (local emulator). A real run: {what}."]
+        return [f"Cost: free (local emulator). A real run: {what}. Official prices: {cost.pricing_url}"]
     lines = [f"Cost: {what}. Official prices: {cost.pricing_url}"]
     if cost.amount is not None:
         currency = f" {cost.currency}" if cost.currency else ""
@@ -35,27 +46,78 @@ def cost_lines(cost: Any, *, emulated: bool) -> list[str]:
     return lines
 
 
-def confirm_cost(cost: Any, *, settings: Any, out: Output, emulated: bool, yes: bool) -> None:
-    """Show the notice; ask above the threshold; refuse (exit 7) when nobody can answer."""
+def above_threshold(cost: Any, *, settings: Any, emulated: bool) -> bool:
+    """The one rule: a run that bills more than confirm_above_seconds needs a yes (the emulator bills nothing)."""
+    threshold = getattr(settings, "confirm_above_seconds", None)
+    return not emulated and threshold is not None and cost.billable_seconds > threshold
+
+
+def submit_default(cost: Any, *, settings: Any, emulated: bool) -> bool:
+    """What Enter means at any "submit?" question: yes within the threshold, no above it."""
+    return not above_threshold(cost, settings=settings, emulated=emulated)
+
+
+def ask_yes_no(question: str, *, default: bool) -> bool:
+    """A plain y/n question on stderr (no live display may be running). Ctrl-C or end of input: exit 130."""
+    import typer
+
+    try:
+        return bool(typer.confirm(question, default=default, err=True))
+    except (typer.Abort, KeyboardInterrupt, EOFError):
+        sys.stderr.write("\n")
+        raise Interrupted(f"Stopped at the question. {NOTHING_SUBMITTED}") from None
+
+
+def decline(out: Output) -> None:
+    """The user said no: not an error, but nothing was made, so the exit code is 1."""
+    import typer
+
+    text = f"{NOTHING_SUBMITTED} (you answered no; nothing was spent)"
+    if out.json:
+        from qwenvid.cli._envelope import plain_error_envelope
+
+        out.result_json(plain_error_envelope("Declined", text, 1))
+    out.info(text)
+    raise typer.Exit(1)
+
+
+def confirm_cost(
+    cost: Any,
+    *,
+    settings: Any,
+    out: Output,
+    emulated: bool,
+    yes: bool,
+    pause_display: Callable[[], None] = lambda: None,
+) -> None:
+    """Show the notice; ask above the threshold; refuse (exit 7) when nobody can answer.
+
+    `pause_display` stops any live progress line first: a question drawn under a spinner cannot be seen.
+    """
+    asking = above_threshold(cost, settings=settings, emulated=emulated) and not yes
+    if asking:
+        pause_display()
     for line in cost_lines(cost, emulated=emulated):
         out.notice(line)
-    threshold = getattr(settings, "confirm_above_seconds", None)
-    if emulated or yes or threshold is None or cost.billable_seconds <= threshold:
+    if not asking:
         return
+    threshold = settings.confirm_above_seconds
     if not is_interactive():
         raise ConfirmationRequired(
             f"This run bills {seconds_text(cost.billable_seconds)}, above your confirmation threshold "
             f"of {seconds_text(threshold)}, and there is no terminal to ask on.",
             hint="Add --yes to submit anyway, or raise confirm_above_seconds in config.toml.",
         )
-    if not typer.confirm(f"Submit and pay for {seconds_text(cost.billable_seconds)}?", default=False, err=True):
-        out.info("Nothing was submitted.")
-        raise typer.Exit(1)
+    billed, limit = seconds_text(cost.billable_seconds), seconds_text(threshold)
+    question = f"Submit and pay for {billed} (above your {limit} threshold)?"
+    if not ask_yes_no(question, default=False):
+        decline(out)
 
 
 def confirm_resubmit(earlier: list[Any], *, out: Output, yes: bool) -> None:
     """Earlier submits of this same request whose outcome was unknown: say what reconciling found, and ask
     before paying again while any of them may have made a task (refuse, exit 7, when nobody can answer)."""
+    import typer
     open_rows = []
     for item in earlier:
         said = item.note or (item.error.message if item.error else "")

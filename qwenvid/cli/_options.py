@@ -147,6 +147,15 @@ OutputOpt = Annotated[
         rich_help_panel=RUN,
     ),
 ]
+OverwriteOpt = Annotated[
+    bool,
+    typer.Option(
+        "--overwrite",
+        "--force",  # the word `qwenvid media` uses for the same thing
+        help="Replace the file -o names if it exists (without it, an existing file is refused).",
+        rich_help_panel=RUN,
+    ),
+]
 YesOpt = Annotated[
     bool,
     typer.Option("--yes", "-y", help="Submit without asking, whatever the billable seconds.", rich_help_panel=RUN),

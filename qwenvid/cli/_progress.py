@@ -76,7 +76,9 @@ class PlainReporter(BaseReporter):
         super().__init__()
         self.out = out
         self._last_phase: str | None = None
-        self._reported_transfer_end: set[str] = set()
+        self._last_message = ""
+        # (phase, file) pairs whose transfer end was reported: each uploaded file gets its own line.
+        self._reported_transfer_end: set[tuple[str, str]] = set()
 
     def _line(self, text: str) -> None:
         self.out.info(text)
@@ -87,7 +89,7 @@ class PlainReporter(BaseReporter):
             return  # the task's own status lines (PENDING, RUNNING, with times) say this, once each
         if name == self._last_phase and not message:
             return
-        self._last_phase = name
+        self._last_phase, self._last_message = name, clean(message)
         label = PHASE_LABELS.get(name, name.capitalize())
         self._line(f"{label}: {clean(message)}" if message else f"{label}…")
 
@@ -101,10 +103,14 @@ class PlainReporter(BaseReporter):
 
     def transfer(self, phase: object, done: int, total: int | None) -> None:
         name = phase_name(phase)
-        if total is not None and done >= total and name not in self._reported_transfer_end:
-            self._reported_transfer_end.add(name)
+        key = (name, self._last_message if name == self._last_phase else "")
+        if total is not None and done >= total and key not in self._reported_transfer_end:
+            self._reported_transfer_end.add(key)
             verb = "Uploaded" if name == "uploading" else "Downloaded"
-            self._line(f"{verb} {human_bytes(done)}")
+            if name == "uploading" and key[1]:
+                self._line(f"{verb} {key[1]} ({human_bytes(done)})")
+            else:
+                self._line(f"{verb} {human_bytes(done)}")
 
     def notice(self, text: str) -> None:
         self._line(text)
@@ -129,15 +135,19 @@ class RichReporter(BaseReporter):
         self._done: float = 0
         self._total: float | None = None
         self._elapsed: float = 0
+        self._elapsed_at: float | None = None  # local clock reading when _elapsed was last set
         self._estimate: float = 0
         self._transfer_start: tuple[float, int] | None = None
+        self._uploaded: set[str] = set()
         self._live: Live | None = None
 
     # -- the Reporter protocol --------------------------------------------------------------
     def phase(self, phase: object, message: str = "") -> None:
         name = phase_name(phase)
-        if name != self._phase:
+        if name != self._phase or clean(message) != self._message:  # a new phase, or the next file
             self._done, self._total, self._transfer_start = 0, None, None
+        if name in ("queued", "rendering") and self._elapsed_at is None:
+            self._elapsed, self._elapsed_at = 0.0, self.clock()
         self._phase, self._message = name, clean(message)
         if name == "done":
             self.close()
@@ -147,8 +157,11 @@ class RichReporter(BaseReporter):
     def task_update(self, info: Any, elapsed: float, estimate: float) -> None:
         super().task_update(info, elapsed, estimate)
         self.status = str(getattr(info, "status", "") or "")
-        self._phase = "rendering" if self.status == "RUNNING" else "queued" if self.status == "PENDING" else self._phase
-        self._elapsed, self._estimate = elapsed, estimate
+        if self.status == "RUNNING":
+            self._phase = "rendering"
+        elif self.status == "PENDING" or self._phase in ("validating", "uploading", "submitting"):
+            self._phase = "queued"  # a task exists now: never show a phase from before the submit
+        self._elapsed, self._elapsed_at, self._estimate = elapsed, self.clock(), estimate
         self._refresh()
 
     def transfer(self, phase: object, done: int, total: int | None) -> None:
@@ -157,6 +170,10 @@ class RichReporter(BaseReporter):
         if self._transfer_start is None:
             self._transfer_start = (now, done)
         self._done, self._total = done, total
+        if self._phase == "uploading" and total is not None and done >= total and self._message not in self._uploaded:
+            # Each file leaves its own line above the live one; the bar moves on to the next file.
+            self._uploaded.add(self._message)
+            self.console.print(f"Uploaded {self._message} ({human_bytes(done)})", markup=False, highlight=False)
         self._refresh()
 
     def notice(self, text: str) -> None:
@@ -186,6 +203,12 @@ class RichReporter(BaseReporter):
             self._live.start()
         self._live.update(self.render(), refresh=not self.auto_refresh)
 
+    def elapsed(self) -> float:
+        """Seconds since the task was sent, advanced by the local clock between polls (so it never stands still)."""
+        if self._elapsed_at is None:
+            return self._elapsed
+        return self._elapsed + max(0.0, self.clock() - self._elapsed_at)
+
     def speed(self) -> float | None:
         """Bytes per second since the transfer began."""
         if self._transfer_start is None:
@@ -198,6 +221,7 @@ class RichReporter(BaseReporter):
         from rich.progress_bar import ProgressBar
         from rich.spinner import Spinner
         from rich.table import Table
+        from rich.text import Text
 
         row = Table.grid(padding=(0, 1))
         row.add_column(no_wrap=True)
@@ -205,6 +229,10 @@ class RichReporter(BaseReporter):
         row.add_column(no_wrap=True)
         row.add_column(no_wrap=True)
         label = PHASE_LABELS.get(self._phase, self._phase.capitalize())
+        if self._phase == "done":
+            # The whole path or nothing: a path cut short in the middle cannot be used (stdout has it too).
+            return Text.assemble("✓ ", label, f" {self._message}" if self._message else "", overflow="fold")
+        elapsed = self.elapsed()
         if self._phase in ("queued", "rendering"):
             # The full id was printed when the task was submitted; here a short one leaves room for the bar.
             task_id = self.task_id or self._message
@@ -215,13 +243,15 @@ class RichReporter(BaseReporter):
         cells: list[RenderableType] = [marker, head]
         if self._phase == "rendering" and self._estimate > 0:
             # The bar is time against the estimate, never a server percentage: the API reports none.
-            done = min(self._elapsed, self._estimate * 0.99)
+            done = min(elapsed, self._estimate * 0.99)
+            left = self._estimate - elapsed
+            remaining = f"~{clock_text(left)} left" if left >= 1 else "any moment now (past the estimate)"
             cells += [
                 ProgressBar(total=self._estimate, completed=done, width=30),
-                f"{clock_text(self._elapsed)} / ~{clock_text(self._estimate)} (estimate)",
+                f"{clock_text(elapsed)} / ~{clock_text(self._estimate)} (estimate), {remaining}",
             ]
         elif self._phase == "queued":
-            cells.append(f"{clock_text(self._elapsed)} waiting for a slot")
+            cells.append(f"{clock_text(elapsed)} waiting for a slot")
         elif self._phase in ("uploading", "downloading"):
             if self._total:
                 cells.append(ProgressBar(total=self._total, completed=self._done, width=30))

@@ -216,9 +216,15 @@ class Prompter:
         answer = questionary.select(message, choices=options, **self.pt_kwargs).unsafe_ask()
         return choices[int(answer)][0]
 
-    def text(self, message: str, check: Check, instruction: str | None = None) -> str:
+    def text(self, message: str, check: Check, instruction: str | None = None, *, paths: bool = False) -> str:
+        """A typed answer; `paths` offers file-name completion (Tab), as a shell does."""
+        extra: dict[str, Any] = {}
+        if paths:
+            from prompt_toolkit.completion import PathCompleter
+
+            extra["completer"] = PathCompleter(expanduser=True)
         answer = questionary.text(
-            message, validate=check, instruction=instruction, validate_while_typing=False, **self.pt_kwargs
+            message, validate=check, instruction=instruction, validate_while_typing=False, **extra, **self.pt_kwargs
         ).unsafe_ask()
         return str(answer).strip()
 
@@ -226,13 +232,14 @@ class Prompter:
         return bool(questionary.confirm(message, default=default, **self.pt_kwargs).unsafe_ask())
 
     def file(self, field: str, spec: ModelSpec, *, required: bool = True, message: str | None = None) -> str | None:
-        kind, slot, option, question = INPUT_SLOTS[field]
+        kind, slot, _option, question = INPUT_SLOTS[field]
         limits = getattr(spec.limits, slot)
-        hint = "(path or URL)" if required else "(path or URL; Enter for none)"
-        check = file_check(kind, limits, option, required=required, fixable_passes=True)
+        hint = "(path or URL; Tab completes)" if required else "(path or URL; Tab completes; Enter for none)"
+        label = (message or question).split(" (", 1)[0]  # messages name the question, not the one-liner's option
+        check = file_check(kind, limits, label, required=required, fixable_passes=True)
         while True:
-            answer = clean_path(self.text(message or question, check, hint))
-            fixed = self.offer_fit(answer, kind, limits, option, spec, role_for(kind, field, slot))
+            answer = clean_path(self.text(message or question, check, hint, paths=True))
+            fixed = self.offer_fit(answer, kind, limits, label, spec, role_for(kind, field, slot))
             if fixed is not None:
                 return fixed or None
 
@@ -333,7 +340,7 @@ def ask_prompt(ask: Prompter, spec: ModelSpec, *, required: bool | None = None, 
         hint += " - call the references character1, character2, ... in order"
     answer = ask.text(
         f"{label}: what should the video show?",
-        text_check("the prompt", max_chars=spec.prompt_max, required=required),
+        text_check("The prompt", max_chars=spec.prompt_max, required=required),
         hint,
     )
     return answer or None
@@ -359,7 +366,8 @@ def ask_r2v_inputs(ask: Prompter, spec: ModelSpec) -> dict[str, Any]:
     for number in range(1, limits.max_total + 1):
         optional = number > limits.min_total
         hint = "(image or video, path or URL" + ("; Enter to finish)" if optional else ")")
-        ref = clean_path(ask.text(f"Reference {number}", reference_check(spec, refs, required=not optional), hint))
+        check = reference_check(spec, refs, required=not optional)
+        ref = clean_path(ask.text(f"Reference {number}", check, hint, paths=True))
         if not ref:
             break
         refs.append(ref)
@@ -385,19 +393,19 @@ def reference_check(spec: ModelSpec, refs: list[str], *, required: bool) -> Chec
     def check(text: str) -> bool | str:
         value = clean_path(text)
         if not value:
-            return True if not required else f"--ref is required: an image or a video, {_ALLOWED_LOCATIONS}"
+            return True if not required else f"A reference is required: an image or a video, {_ALLOWED_LOCATIONS}"
         kind = guess_kind(value)
         if kind == "audio":
-            return f"--ref {value}: a reference is an image or a video, not audio"
+            return f"Reference {value}: a reference is an image or a video, not audio"
         videos = sum(1 for ref in refs if guess_kind(ref) == "video") + (kind == "video")
         images = len(refs) + 1 - videos
         if videos > limits.max_videos or images > limits.max_images:
             return (
-                f"--ref: {spec.id} takes at most {limits.max_images} images and {limits.max_videos} videos "
+                f"References: {spec.id} takes at most {limits.max_images} images and {limits.max_videos} videos "
                 f"({limits.max_total} references in all)"
             )
         slot = spec.limits.reference_video if kind == "video" else spec.limits.image
-        return file_check(kind, slot, "--ref")(value)
+        return file_check(kind, slot, "Reference")(value)
 
     return check
 
@@ -422,8 +430,8 @@ def ask_reference_images(ask: Prompter, spec: ModelSpec, *, minimum: int, maximu
     for number in range(1, maximum + 1):
         required = number <= minimum
         hint = "(path or URL)" if required else "(path or URL; Enter to finish)"
-        check = file_check("image", limits, "--ref-image", required=required)
-        answer = clean_path(ask.text(f"Reference image {number}", check, hint))
+        check = file_check("image", limits, "Reference image", required=required)
+        answer = clean_path(ask.text(f"Reference image {number}", check, hint, paths=True))
         if not answer:
             break
         images.append(answer)
@@ -450,7 +458,7 @@ def ask_vace_inputs(ask: Prompter, spec: ModelSpec, function: str) -> dict[str, 
             "Keep which part of its motion?",
             [(name, name) for name in VACE_CONTROL_CONDITIONS],
         )
-        values["strength"] = ask_float(ask, "Strength: closeness to the source", "--strength", VACE_UNIT_RANGE, 1.0)
+        values["strength"] = ask_float(ask, "Strength: closeness to the source", "Strength", VACE_UNIT_RANGE, 1.0)
     elif function == "video_edit":
         values["video"] = ask.file("video", spec, message="Video to edit (mp4, <=5 s)")
         mask = ask.choose("Mask as", [("mask_image", "an image"), ("mask_video", "a video")])
@@ -463,7 +471,7 @@ def ask_vace_inputs(ask: Prompter, spec: ModelSpec, function: str) -> dict[str, 
             ],
         )
         if values["mask_type"] == "tracking":
-            values["expand_ratio"] = ask_float(ask, "Mask growth", "--expand-ratio", VACE_UNIT_RANGE, 0.05)
+            values["expand_ratio"] = ask_float(ask, "Mask growth", "Mask growth", VACE_UNIT_RANGE, 0.05)
     elif function == "video_extension":
         fields = ask.choose("Extend from", [(names, title) for title, names in VACE_EXTENSION_INPUTS])
         for name in fields:
@@ -471,7 +479,7 @@ def ask_vace_inputs(ask: Prompter, spec: ModelSpec, function: str) -> dict[str, 
     elif function == "video_outpainting":
         values["video"] = ask.file("video", spec, message="Video to widen (mp4, <=5 s)")
         for side in ("top", "bottom", "left", "right"):
-            values[f"{side}_scale"] = ask_float(ask, f"Scale {side}", f"--{side}-scale", VACE_SCALE_RANGE, 1.0)
+            values[f"{side}_scale"] = ask_float(ask, f"Scale {side}", f"Scale {side}", VACE_SCALE_RANGE, 1.0)
     required = VACE_FUNCTIONS[function].prompt_required or spec.prompt_required
     values["prompt"] = ask_prompt(ask, spec, required=required)
     return values
@@ -500,11 +508,11 @@ def ask_options(ask: Prompter, spec: ModelSpec, function: str | None, values: di
         if spec.prompt_extend:
             options["prompt_extend"] = True
     low, high = SEED_RANGE
-    seed = ask.text("Seed", int_check("--seed", low, high), f"({low}-{high}; Enter for random)")
+    seed = ask.text("Seed", int_check("Seed", low, high), f"({low}-{high}; Enter for random)")
     options["seed"] = int(seed) if seed else None
     negative = ask.text(
         "Negative prompt: what to avoid",
-        text_check("--negative-prompt", max_chars=spec.negative_prompt_max, required=False),
+        text_check("The negative prompt", max_chars=spec.negative_prompt_max, required=False),
         f"(Enter for none; up to {spec.negative_prompt_max} characters)",
     )
     options["negative_prompt"] = negative or None
@@ -528,7 +536,7 @@ def ask_duration(ask: Prompter, spec: ModelSpec, values: dict[str, Any]) -> int 
     extra = " or 0 = the input's length" if 0 in rule.extra else ""
     answer = ask.text(
         "Duration in seconds",
-        int_check("--duration", rule.min, high, extra=rule.extra),
+        int_check("Duration", rule.min, high, extra=rule.extra),
         f"({rule.min}-{high}{extra}; Enter for {default})",
     )
     return int(answer) if answer else rule.default

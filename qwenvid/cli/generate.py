@@ -25,6 +25,7 @@ from qwenvid.cli._options import (
     NegativePromptOpt,
     OptionalPromptArg,
     OutputOpt,
+    OverwriteOpt,
     PromptExtendOpt,
     RatioOpt,
     RequestOpt,
@@ -39,7 +40,7 @@ from qwenvid.cli._options import (
 from qwenvid.cli._output import Output
 from qwenvid.cli._progress import make_reporter
 from qwenvid.cli._session import CliState, open_session, state_of
-from qwenvid.errors import Interrupted, StillRunning, ValidationError
+from qwenvid.errors import Interrupted, QwenvidError, StillRunning, ValidationError
 
 VACE_FUNCTIONS_HELP = (
     "image_reference (ref), video_repainting (repaint), video_edit (edit), video_extension (extend), "
@@ -58,6 +59,7 @@ class RunFlags:
     timeout: float | None = None
     output: Path | None = None
     yes: bool = False
+    overwrite: bool = False
     # The cost notice was already shown and accepted (the wizard's summary): do not show or ask again.
     cost_confirmed: bool = False
 
@@ -83,6 +85,12 @@ def read_skill_json(flags: RunFlags) -> dict[str, Any] | None:
         raise ValidationError(f"The request is not valid JSON: {exc.msg} (line {exc.lineno}).") from None
     if not isinstance(data, dict):
         raise ValidationError("The request must be a JSON object.")
+    wait = data.get("timeout_s")
+    if wait is not None:
+        if isinstance(wait, bool) or not isinstance(wait, int | float) or wait < 0:
+            raise ValidationError(f'"timeout_s" {wait!r} is not a number of seconds (0 or more).')
+        if flags.timeout is None:
+            flags.timeout = float(wait)  # the skill's own wait limit; --timeout wins over it
     return data
 
 
@@ -139,6 +147,7 @@ def common_values(
 def run_request(state: CliState, request: Any, flags: RunFlags) -> None:
     """Validate, show the cost, submit, follow, download, and print the result (or the dry run)."""
     from qwenvid.config import require_key
+    from qwenvid.download import check_output_target
     from qwenvid.reconcile import earlier_attempts
     from qwenvid.runner import Phase, RunOptions
 
@@ -154,30 +163,59 @@ def run_request(state: CliState, request: Any, flags: RunFlags) -> None:
                 reporter.close()
                 out.result_json(opened.session.dry_run(plan))
                 return
+            if opened.emulated and flags.detach:
+                raise ValidationError(
+                    "--detach cannot be used with --emulator: the in-process emulator, and its task, end with "
+                    "this command.",
+                    hint="Drop --detach, or run `qwenvid emulator` in another terminal and point --base-url at it.",
+                )
             # A missing key is said before the cost notice, which would otherwise suggest money is about to move.
             require_key(opened.settings)
+            # So is an output that cannot be used: nobody should be asked to pay and then be refused.
+            check_output_target(flags.output or opened.settings.output_dir, overwrite=flags.overwrite)
             # Running the same command again after an unknown outcome: find the earlier task before paying again.
             earlier = earlier_attempts(opened.session, plan, reporter)
             if earlier:
                 confirm_resubmit(earlier, out=out, yes=flags.yes)
             if not flags.cost_confirmed:
-                confirm_cost(plan.cost, settings=opened.settings, out=out, emulated=opened.emulated, yes=flags.yes)
+                confirm_cost(
+                    plan.cost,
+                    settings=opened.settings,
+                    out=out,
+                    emulated=opened.emulated,
+                    yes=flags.yes,
+                    pause_display=reporter.close,
+                )
             options = RunOptions(
                 output=flags.output,
                 timeout=flags.timeout,
                 detach=flags.detach,
                 estimate=state.estimate(opened.emulated),
+                overwrite=flags.overwrite,
             )
             try:
                 result = opened.session.run(plan, options, reporter)
             except KeyboardInterrupt:
                 raise interrupted(reporter.task_id) from None
+        except QwenvidError as exc:
+            if opened.emulated:
+                emulated_hint(exc)
+            raise
         finally:
             reporter.close()
     emit_result(out, result)
     from qwenvid.cli._preview import preview_after_run
 
     preview_after_run(state, opened.settings, result.video_path)
+
+
+def emulated_hint(exc: QwenvidError) -> None:
+    """Under --emulator the task lived in this process: no hint may send the user after it."""
+    if exc.task_id or (exc.hint and ("qwenvid status" in exc.hint or "qwenvid fetch" in exc.hint)):
+        exc.hint = (
+            "The in-process emulator stopped with this command, and its task with it; "
+            "run the command again (it is free)."
+        )
 
 
 def interrupted(task_id: str | None) -> Interrupted:
@@ -192,19 +230,23 @@ def interrupted(task_id: str | None) -> Interrupted:
 
 
 def emit_result(out: Output, result: Any) -> None:
-    """A finished video's path (or its JSON); a detached task's id, then exit 5."""
+    """A finished video's path (or the one JSON object); a detached task's id, then exit 5."""
     if result.video_path is None:
-        if out.json:
-            out.result_json(result.to_json())
-        else:
-            out.result(result.task_id)
-        raise StillRunning(
+        still = StillRunning(
             f"Task {result.task_id} is {result.status}; not waiting for it.",
             hint=f"Follow it with `qwenvid status {result.task_id} --wait`.",
             task_id=result.task_id,
         )
+        if out.json:
+            # The error boundary prints the one JSON object: this result with the exit-5 outcome in it.
+            still.result = result.to_json()  # type: ignore[attr-defined]
+        else:
+            out.result(result.task_id)
+        raise still
     if out.json:
-        out.result_json(result.to_json())
+        from qwenvid.cli._envelope import envelope
+
+        out.result_json(envelope(result.to_json()))
     else:
         out.result(str(result.video_path))
 
@@ -240,11 +282,12 @@ def t2v(
     detach: DetachOpt = False,
     timeout: TimeoutOpt = None,
     output: OutputOpt = None,
+    overwrite: OverwriteOpt = False,
     yes: YesOpt = False,
     json_out: JsonOpt = False,
 ) -> None:
     """Make a video from a text prompt."""
-    flags = RunFlags(request_json, file, dry_run, detach, timeout, output, yes)
+    flags = RunFlags(request_json, file, dry_run, detach, timeout, output, yes, overwrite=overwrite)
     values = common_values(
         model, prompt, negative_prompt, duration, size, resolution, ratio, seed, prompt_extend, watermark
     )
@@ -305,11 +348,12 @@ def i2v(
     detach: DetachOpt = False,
     timeout: TimeoutOpt = None,
     output: OutputOpt = None,
+    overwrite: OverwriteOpt = False,
     yes: YesOpt = False,
     json_out: JsonOpt = False,
 ) -> None:
     """Animate an image (first frame; wan2.7-i2v also last frame, clip continuation, driving audio)."""
-    flags = RunFlags(request_json, file, dry_run, detach, timeout, output, yes)
+    flags = RunFlags(request_json, file, dry_run, detach, timeout, output, yes, overwrite=overwrite)
     values = common_values(
         model, prompt, negative_prompt, duration, size, resolution, ratio, seed, prompt_extend, watermark
     )
@@ -361,11 +405,12 @@ def kf2v(
     detach: DetachOpt = False,
     timeout: TimeoutOpt = None,
     output: OutputOpt = None,
+    overwrite: OverwriteOpt = False,
     yes: YesOpt = False,
     json_out: JsonOpt = False,
 ) -> None:
     """Make a video between a first and a last frame."""
-    flags = RunFlags(request_json, file, dry_run, detach, timeout, output, yes)
+    flags = RunFlags(request_json, file, dry_run, detach, timeout, output, yes, overwrite=overwrite)
     values = common_values(
         model, prompt, negative_prompt, duration, size, resolution, ratio, seed, prompt_extend, watermark
     )
@@ -422,11 +467,12 @@ def r2v(
     detach: DetachOpt = False,
     timeout: TimeoutOpt = None,
     output: OutputOpt = None,
+    overwrite: OverwriteOpt = False,
     yes: YesOpt = False,
     json_out: JsonOpt = False,
 ) -> None:
     """Make a video of the characters in reference images or videos."""
-    flags = RunFlags(request_json, file, dry_run, detach, timeout, output, yes)
+    flags = RunFlags(request_json, file, dry_run, detach, timeout, output, yes, overwrite=overwrite)
     values = common_values(
         model, prompt, negative_prompt, duration, size, resolution, ratio, seed, prompt_extend, watermark
     )
@@ -549,13 +595,14 @@ def vace(
     detach: DetachOpt = False,
     timeout: TimeoutOpt = None,
     output: OutputOpt = None,
+    overwrite: OverwriteOpt = False,
     yes: YesOpt = False,
     json_out: JsonOpt = False,
 ) -> None:
     """Edit or extend videos: the five VACE functions, or instruction editing with wan2.7-videoedit."""
     from qwenvid.catalogue import INSTRUCT, canonical_vace_function
 
-    flags = RunFlags(request_json, file, dry_run, detach, timeout, output, yes)
+    flags = RunFlags(request_json, file, dry_run, detach, timeout, output, yes, overwrite=overwrite)
     skill = read_skill_json(flags)
     if function is None and skill is None:
         raise ValidationError("vace needs a function first.", hint=f"Use one of: {VACE_FUNCTIONS_HELP}.")
@@ -595,27 +642,54 @@ def vace(
 GENERATE_EXAMPLES = examples(
     """qwenvid generate --request '{"prompt": "A kitten in the moonlight", "model": "wan2.6-t2v"}'""",
     "qwenvid generate --file request.json --dry-run --json",
+    "qwenvid generate --file request.json --model wan2.7-t2v",
+    """qwenvid generate --request '{"prompt": "Bloom", "first_frame_url": "https://example.com/bud.png"}' """
+    "--mode i2v --dry-run",
     "qwenvid --emulator generate --file request.json",
 )
+MODES = ("t2v", "i2v", "kf2v", "r2v", "vace")
 
 
 def generate(
     ctx: typer.Context,
     request_json: RequestOpt = None,
     file: FileOpt = None,
+    mode: Annotated[
+        str | None,
+        typer.Option(
+            "--mode",
+            help="t2v, i2v, kf2v, r2v or vace: use this mode instead of detecting it from the fields (as the skill's "
+            "--mode does).",
+            show_default=False,
+        ),
+    ] = None,
+    model: Annotated[
+        str | None,
+        typer.Option(
+            "--model", "-m", help="Use this model instead of the request's \"model\" (as the skill's --model does)."
+        ),
+    ] = None,
     dry_run: DryRunOpt = False,
     detach: DetachOpt = False,
     timeout: TimeoutOpt = None,
     output: OutputOpt = None,
+    overwrite: OverwriteOpt = False,
     yes: YesOpt = False,
     json_out: JsonOpt = False,
 ) -> None:
     """Run a request in the QwenCloud video skill's JSON shape; the mode is detected from its fields."""
-    flags = RunFlags(request_json, file, dry_run, detach, timeout, output, yes)
+    from qwenvid import requests
+
+    flags = RunFlags(request_json, file, dry_run, detach, timeout, output, yes, overwrite=overwrite)
+    if mode is not None and mode not in MODES:
+        raise ValidationError(f"--mode {mode!r} is not a mode.", hint=f"Use one of: {', '.join(MODES)}.")
     skill = read_skill_json(flags)
     if skill is None:
         raise ValidationError("generate needs --request JSON or --file FILE.", hint="See `qwenvid generate --help`.")
-    run_request(state_of(ctx, json_out), request_of("", {}, skill, None), flags)
+    if model is not None:
+        skill = {**skill, "model": model}  # before detection: the model can decide the mode (wan2.7-i2v)
+    request = requests.request_from_skill_json(skill, mode=mode, override_mode=mode is not None)  # type: ignore[arg-type]
+    run_request(state_of(ctx, json_out), request, flags)
 
 
 def register(app: typer.Typer) -> None:

@@ -7,12 +7,15 @@ from typing import Annotated, Any
 
 import typer
 
-from qwenvid.cli._options import FetchTimeoutOpt, JsonOpt, OutputOpt, TaskRefArg, TimeoutOpt, WaitOpt
+from qwenvid.cli._envelope import envelope
+from qwenvid.cli._options import FetchTimeoutOpt, JsonOpt, OutputOpt, OverwriteOpt, TaskRefArg, TimeoutOpt, WaitOpt
 from qwenvid.cli._output import Output, clean
 from qwenvid.cli._progress import make_reporter
 from qwenvid.cli._session import CliState, open_session, state_of
 from qwenvid.cli.generate import emit_result, examples, interrupted
-from qwenvid.errors import QwenvidError, ValidationError
+from qwenvid.cost import is_free_service
+from qwenvid.errors import APIError, QwenvidError, TaskFailed, ValidationError
+from qwenvid.timestamps import iso_utc, shown, with_utc_times
 
 STATUS_EXAMPLES = examples(
     "qwenvid status 0385dc79-5ff8-4d82-bcb6-0123456789ab",
@@ -33,10 +36,10 @@ TASKS_EXAMPLES = examples(
 RESUME_EXAMPLES = examples("qwenvid resume", "qwenvid resume --timeout 600 --json")
 
 
-def _run_options(state: CliState, opened: Any, output: Any, timeout: float | None) -> Any:
+def _run_options(state: CliState, opened: Any, output: Any, timeout: float | None, overwrite: bool = False) -> Any:
     from qwenvid.runner import RunOptions
 
-    return RunOptions(output=output, timeout=timeout, estimate=state.estimate(opened.emulated))
+    return RunOptions(output=output, timeout=timeout, estimate=state.estimate(opened.emulated), overwrite=overwrite)
 
 
 def status(
@@ -45,6 +48,7 @@ def status(
     wait: WaitOpt = False,
     timeout: TimeoutOpt = None,
     output: OutputOpt = None,
+    overwrite: OverwriteOpt = False,
     json_out: JsonOpt = False,
 ) -> None:
     """Show one task from the local ledger and the service; --wait follows it and downloads the video."""
@@ -54,22 +58,95 @@ def status(
         if wait:
             reporter = make_reporter(out)
             try:
-                result = opened.session.follow(ref, _run_options(state, opened, output, timeout), reporter)
+                result = opened.session.follow(ref, _run_options(state, opened, output, timeout, overwrite), reporter)
             except KeyboardInterrupt:
                 raise interrupted(reporter.task_id or ref) from None
             finally:
                 reporter.close()
             emit_result(out, result)
             return
-        report = opened.session.status(ref)
+        report = _status_report(opened, ref, out)
+    unknown = _unknown_task(ref, report)
     if out.json:
-        out.result_json(report.to_json())
+        extra = report.to_json()
+        if unknown is not None:
+            unknown.result, unknown.extra = _report_result(report), extra  # type: ignore[attr-defined]
+            raise unknown
+        out.result_json(envelope(_report_result(report), extra=extra))
         return
     _print_status(out, report)
+    if unknown is not None:
+        raise unknown
+
+
+def _status_report(opened: Any, ref: str, out: Output) -> Any:
+    """The ledger row and the service's answer; without a key, the ledger row alone (with a warning)."""
+    from qwenvid.runner import StatusReport
+
+    if not getattr(opened.settings, "api_key", None):
+        row = opened.session.ledger.get(ref)
+        if row is not None:
+            out.warning("No API key is set: showing the local ledger only (the service was not asked).")
+            return StatusReport(row, None)
+    return opened.session.status(ref)
+
+
+def _unknown_task(ref: str, report: Any) -> QwenvidError | None:
+    """A task the service does not know (never existed, or expired after 24 h) is a failed outcome (exit 8)."""
+    if report.remote is None or report.remote.status != "UNKNOWN":
+        return None
+    task_id = report.remote.task_id or ref
+    if report.row is not None and report.row.origin == "emulated":
+        return TaskFailed(
+            f"Task {task_id} ran on an in-process emulator (--emulator), which stopped with its command: "
+            "the task is gone (its video, if downloaded, is listed above).",
+            status="UNKNOWN",
+            task_id=task_id,
+            hint="Run the command again with --emulator (it is free).",
+        )
+    where = " The local ledger has it (shown above)." if report.row is not None else ""
+    return TaskFailed(
+        f"The service does not know task {task_id}: it never existed, or it ended more than 24 h ago.{where}",
+        status="UNKNOWN",
+        task_id=task_id,
+        hint="`qwenvid tasks` lists the tasks this machine submitted; `qwenvid tasks --remote` the account's.",
+    )
+
+
+def _report_result(report: Any) -> dict[str, Any]:
+    """The run-result fields of a status report (for the one JSON shape)."""
+    row, remote = report.row, report.remote
+    data: dict[str, Any] = {}
+    if row is not None:
+        data = {
+            "task_id": row.task_id,
+            "status": row.remote_status or row.local_state,
+            "mode": row.mode,
+            "model": row.model,
+            "video_path": row.video_path,
+            "video_url": row.video_url,
+            "usage": row.usage,
+            "request_id": row.request_id,
+            "local_id": row.id,
+            "billed_seconds": row.billed_seconds,
+            "sha256": row.video_sha256,
+            "size": row.video_size,
+            "actual_prompt": row.actual_prompt,
+        }
+    if remote is not None:
+        data |= {
+            "task_id": remote.task_id,
+            "status": remote.status,
+            "video_url": remote.video_url or data.get("video_url"),
+            "usage": remote.usage or data.get("usage"),
+            "request_id": remote.request_id,
+            "actual_prompt": remote.actual_prompt or data.get("actual_prompt"),
+        }
+    return data
 
 
 def _print_status(out: Output, report: Any) -> None:
-    """Human view of a status report: the important fields on stdout, one per line."""
+    """Human view of a status report: the important fields on stdout, one per line; times in UTC."""
     from qwenvid.reconcile import state_label
     row, remote = report.row, report.remote
     fields: list[tuple[str, Any]] = []
@@ -79,14 +156,14 @@ def _print_status(out: Output, report: Any) -> None:
             ("mode", row.mode),
             ("model", row.model),
             ("prompt", row.prompt),
-            ("created", row.created_at),
+            ("created", shown(row.created_at)),
         ]
     if remote is not None:
         fields += [
             ("task id", remote.task_id),
             ("status", remote.status),
-            ("submitted", remote.submit_time),
-            ("ended", remote.end_time),
+            ("submitted", shown(remote.submit_time) if remote.submit_time else None),
+            ("ended", shown(remote.end_time) if remote.end_time else None),
             ("error", f"{remote.code}: {remote.message}" if remote.code else None),
             ("video url", remote.video_url),
         ]
@@ -95,9 +172,9 @@ def _print_status(out: Output, report: Any) -> None:
         if row.task_id is None:
             fields.append(("why", row.error_message))
     if row is not None:
-        fields += [("video", row.video_path), ("billed seconds", row.billed_seconds)]
+        fields += [("video", row.video_path), ("billed seconds", _billed_text(row))]
     for label, value in fields:
-        if value not in (None, ""):
+        if value not in (None, "", "-"):
             out.result(f"{label + ':':<16}{clean(value)}")
 
 
@@ -105,6 +182,7 @@ def fetch(
     ctx: typer.Context,
     task_id: Annotated[str, typer.Argument(help="The task id (one `qwenvid tasks` lists, or any of your account).")],
     output: OutputOpt = None,
+    overwrite: OverwriteOpt = False,
     timeout: FetchTimeoutOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
@@ -113,7 +191,7 @@ def fetch(
     with open_session(state, timeout=timeout) as opened:
         reporter = make_reporter(state.out)
         try:
-            result = opened.session.fetch(task_id, _run_options(state, opened, output, timeout), reporter)
+            result = opened.session.fetch(task_id, _run_options(state, opened, output, timeout, overwrite), reporter)
         finally:
             reporter.close()
     emit_result(state.out, result)
@@ -123,7 +201,24 @@ def cancel(ctx: typer.Context, ref: TaskRefArg, json_out: JsonOpt = False) -> No
     """Cancel a task that is still queued (PENDING); running tasks cannot be cancelled."""
     state = state_of(ctx, json_out)
     with open_session(state) as opened:
-        request_id = opened.session.cancel(ref)
+        try:
+            request_id = opened.session.cancel(ref)
+        except APIError as exc:
+            if exc.code != "UnsupportedOperation":
+                raise
+            # The service gives one answer for "not PENDING" and "no such task": ask which it is.
+            report = opened.session.status(ref)
+            unknown = _unknown_task(ref, report)
+            if unknown is not None:
+                raise unknown from None
+            status = report.remote.status if report.remote else "not PENDING"
+            raise QwenvidError(
+                f"Task {report.remote.task_id if report.remote else ref} is {status}: only a PENDING task can be "
+                "canceled.",
+                code=exc.code,
+                task_id=report.remote.task_id if report.remote else None,
+                hint="A running task finishes (and is billed) on its own; follow it with `qwenvid status ID --wait`.",
+            ) from None
     if state.out.json:
         state.out.result_json({"task": ref, "canceled": True, "request_id": request_id})
     else:
@@ -218,8 +313,13 @@ def _print_plan(out: Output, name: str, rows: list[tuple[Any, str]]) -> None:
     )
 
 
+def _free(row: Any) -> bool:
+    """Runs on an emulator (--emulator, or one reached by a loopback base URL) are never billed seconds."""
+    return row.origin == "emulated" or is_free_service(row.base_url)
+
+
 def _billed_text(row: Any) -> str:
-    if row.origin == "emulated":
+    if _free(row):
         return "free (emulator)"
     return f"{row.billed_seconds:g}" if row.billed_seconds is not None else "-"
 
@@ -228,15 +328,16 @@ def _print_local(out: Output, rows: list[Any]) -> None:
     from qwenvid.reconcile import state_label
 
     # Runs against the local emulator are listed but cost nothing: they never count towards the total.
-    billed = sum(float(row.billed_seconds or 0) for row in rows if row.origin != "emulated")
+    billed = sum(float(row.billed_seconds or 0) for row in rows if not _free(row))
     if out.json:
-        out.result_json({"tasks": [row.to_dict() for row in rows], "count": len(rows), "billed_seconds": billed})
+        tasks = [with_utc_times(row.to_dict()) for row in rows]
+        out.result_json({"tasks": tasks, "count": len(rows), "billed_seconds": billed})
         return
     if not rows:
         out.info('No tasks in the ledger match. Make one with `qwenvid t2v "..."`.')
         return
     out.table(
-        ["local id", "task id", "status", "mode", "model", "created", "billed s", "video"],
+        ["local id", "task id", "status", "mode", "model", "created (UTC)", "billed s", "video"],
         [
             [
                 row.id,
@@ -244,7 +345,7 @@ def _print_local(out: Output, rows: list[Any]) -> None:
                 state_label(row),
                 row.mode or "-",
                 row.model or "-",
-                str(row.created_at)[:19],
+                shown(row.created_at, label=False),
                 _billed_text(row),
                 row.video_path or "-",
             ]
@@ -255,7 +356,7 @@ def _print_local(out: Output, rows: list[Any]) -> None:
 
 
 def _print_remote(out: Output, task_page: Any) -> None:
-    items = list(getattr(task_page, "tasks", None) or getattr(task_page, "data", None) or [])
+    items = list(task_page.items)
     if out.json:
         out.result_json(
             {
@@ -277,19 +378,23 @@ def _print_remote(out: Output, task_page: Any) -> None:
                 str(data.get("task_id", "-")),
                 str(data.get("status", "-")),
                 str(data.get("model_name") or data.get("model") or "-"),
-                str(data.get("gmt_create") or data.get("created") or "-"),
+                shown(data.get("gmt_create"), label=False),
             ]
         )
-    out.table(["task id", "status", "model", "created"], rows)
+    out.table(["task id", "status", "model", "created (UTC)"], rows)
     out.info(f"{getattr(task_page, 'total', len(items))} task(s) on the service for that window.")
 
 
 def _as_dict(item: Any) -> dict[str, Any]:
-    import dataclasses
-
-    if dataclasses.is_dataclass(item) and not isinstance(item, type):
-        return dataclasses.asdict(item)
-    return dict(item) if isinstance(item, dict) else {"value": str(item)}
+    """One remote task for JSON and the table: its fields, times in UTC."""
+    return {
+        "task_id": item.task_id,
+        "status": item.status,
+        "model_name": item.model_name,
+        "gmt_create": iso_utc(item.gmt_create),
+        "end_time": iso_utc(item.end_time),
+        "request_id": item.request_id,
+    }
 
 
 def resume(
@@ -311,6 +416,9 @@ def resume(
             reporter.close()
     worst = _report_outcomes(out, outcomes)
     if worst is not None:
+        if out.json:  # the outcomes object already carries every error: one JSON object, not two
+            out.error(worst.message, worst.hint)
+            raise typer.Exit(int(worst.exit_code))
         raise worst
 
 
@@ -320,6 +428,7 @@ def _report_outcomes(out: Output, outcomes: list[Any]) -> QwenvidError | None:
     if out.json:
         out.result_json(
             {
+                "exit_code": max((int(error.exit_code) for error in errors), default=0),
                 "outcomes": [
                     {
                         "ref": item.ref,

@@ -9,7 +9,8 @@ from typing import Any
 
 import typer
 
-from qwenvid.cli._options import DryRunOpt, JsonOpt, OutputOpt
+from qwenvid.cli._cost import decline
+from qwenvid.cli._options import DryRunOpt, JsonOpt, OutputOpt, OverwriteOpt
 from qwenvid.cli._session import CliState, load_settings, state_of
 from qwenvid.cli.generate import RunFlags, examples, run_request
 from qwenvid.errors import Interrupted, ValidationError
@@ -147,12 +148,13 @@ def review(state: CliState, request: Any, *, dry_run: bool, pt_kwargs: dict[str,
     """Show the summary, the warnings and the cost notice; ask whether to go on."""
     import questionary
 
-    from qwenvid.cli._cost import cost_lines
+    from qwenvid.cli._cost import above_threshold, cost_lines, submit_default
     from qwenvid.runner import Session
 
     out = state.out
     with Session(load_settings(state)) as session:
         plan = session.plan(request)  # validates the whole request, local files included; no network
+        settings = session.settings
     out.info("Summary")
     for line in summary_lines(request):
         out.info(line)
@@ -160,8 +162,14 @@ def review(state: CliState, request: Any, *, dry_run: bool, pt_kwargs: dict[str,
         out.warning(warning)
     for line in cost_lines(plan.cost, emulated=state.emulator):
         out.notice(line)
-    question = "Print the request (dry run: nothing is sent)?" if dry_run else "Submit it?"
-    return bool(questionary.confirm(question, default=True, **pt_kwargs).unsafe_ask())
+    if dry_run:
+        question = "Print the request (dry run: nothing is sent)?"
+        return bool(questionary.confirm(question, default=True, **pt_kwargs).unsafe_ask())
+    # The same rule as the one-liners' question: above confirm_above_seconds, Enter means no.
+    if above_threshold(plan.cost, settings=settings, emulated=state.emulator):
+        out.notice(f"This is above your confirmation threshold of {settings.confirm_above_seconds:g} s.")
+    default = submit_default(plan.cost, settings=settings, emulated=state.emulator)
+    return bool(questionary.confirm("Submit it?", default=default, **pt_kwargs).unsafe_ask())
 
 
 # -- the command ------------------------------------------------------------------------------------
@@ -177,6 +185,7 @@ def wizard(
     ctx: typer.Context,
     dry_run: DryRunOpt = False,
     output: OutputOpt = None,
+    overwrite: OverwriteOpt = False,
     json_out: JsonOpt = False,
 ) -> None:
     """Guided flow: mode, model, inputs and options, each checked as you answer; then the same run as the one-liners."""
@@ -187,6 +196,11 @@ def wizard(
         from qwenvid.config import require_key
 
         require_key(load_settings(state))  # say so now, not after every question was answered
+    if not dry_run:
+        from qwenvid.download import check_output_target
+
+        # Likewise an -o that cannot be used (existing file, not .mp4, unwritable folder).
+        check_output_target(output or load_settings(state).output_dir, overwrite=overwrite)
     from qwenvid.cli._wizard_flow import build_request
 
     pt_kwargs = prompt_io()
@@ -203,10 +217,10 @@ def wizard(
     argv = equivalent_argv(request, state, dry_run=dry_run, output=None if output is None else str(output))
     try:
         if not go:
-            state.out.info("Nothing was submitted.")
-            raise typer.Exit(1)
+            decline(state.out)
         # The summary showed the cost notice and asked; the run neither repeats nor asks again.
-        run_request(state, request, RunFlags(dry_run=dry_run, output=output, cost_confirmed=True))
+        flags = RunFlags(dry_run=dry_run, output=output, overwrite=overwrite, cost_confirmed=True)
+        run_request(state, request, flags)
     finally:
         state.out.info("The same as a command: " + shlex.join(argv))
 
