@@ -53,6 +53,7 @@ class PlanInvalid(ValidationError):
         head = f"The plan has {count} problem{'s' if count != 1 else ''}; nothing was submitted."
         super().__init__(head, hint="Fix them and run again (`--dry-run` checks a plan without spending).")
         self.lines = lines
+        self.extra = {"problems": lines}  # the --json error object lists them too
 
     def to_dict(self) -> dict[str, object]:
         return {**super().to_dict(), "problems": self.lines}
