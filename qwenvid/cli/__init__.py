@@ -305,6 +305,11 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "emulator_cmd",
         "Run the local DashScope emulator: same API, real MP4s, free; prints its base URL first.",
     ),
+    "run": ("run", "Run a plan: many generations and multi-step chains from one file."),
+    "extend": (
+        "extend",
+        "Make a video longer: chain new segments after it, join them, and optionally lay a soundtrack.",
+    ),
     "wizard": (
         "wizard",
         "Guided flow: mode, model, inputs and options, each checked as you answer; then the same run as the "

@@ -56,6 +56,14 @@ MODE_CHOICES: tuple[tuple[Mode, str], ...] = (
     ),
 )
 
+# Not a mode of one request: a plan of several (`qwenvid extend`), offered after the modes.
+LONG_VIDEO = ("long", "long  a long video: continue a clip segment by segment, then join them (qwenvid extend)")
+EXTEND_METHODS: tuple[tuple[str, str], ...] = (
+    ("continue", "continue    wan2.7-i2v continues the last 3 s of each segment"),
+    ("vace", "vace        wan2.1-vace-plus video_extension from the last 3 s (5 s segments, silent)"),
+    ("last-frame", "last-frame  image-to-video from the last frame of each segment"),
+)
+
 FUNCTION_CHOICES: tuple[tuple[str, str], ...] = (
     ("image_reference", "image_reference    a video from 1-3 reference images (objects or backgrounds)"),
     ("video_repainting", "video_repainting   restyle a video, keeping its motion (pose, depth or scribble)"),
@@ -265,14 +273,18 @@ class Prompter:
 # ---------------------------------------------------------------------------------------------
 
 
-def build_request(note: Callable[[str], None] | None = None, **pt_kwargs: Any) -> BaseRequest:
-    """Ask mode → (function) → model → inputs → options and return the request they make.
+def build_request(note: Callable[[str], None] | None = None, **pt_kwargs: Any) -> Any:
+    """Ask mode → (function) → model → inputs → options and return the request they make
+    (or, for a long video, the `ExtendRequest` of its plan).
 
     `pt_kwargs` go to every questionary prompt (tests pass `input=` a pipe and `output=DummyOutput()`).
     Ctrl-C raises KeyboardInterrupt.
     """
     ask = Prompter(note or (lambda _text: None), pt_kwargs)
-    mode = ask.choose("What do you want to make?", MODE_CHOICES)
+    choice: str = ask.choose("What do you want to make?", (*MODE_CHOICES, LONG_VIDEO))
+    if choice == LONG_VIDEO[0]:
+        return ask_long_video(ask)
+    mode: Mode = choice  # type: ignore[assignment]
     function = ask.choose("Which VACE function?", FUNCTION_CHOICES) if mode == "vace" else None
     spec = choose_model(ask, mode, function)
     values: dict[str, Any] = {"model": spec.id}
@@ -591,3 +603,34 @@ def ask_audio(ask: Prompter, spec: ModelSpec) -> dict[str, Any]:
     elif spec.audio == "always" and not spec.audio_settings:
         ask.note("Sound: always on with this model")
     return chosen
+
+
+def ask_long_video(ask: Prompter) -> Any:
+    """The long-video recipe: a clip, a target length, how to continue, a prompt per segment, a soundtrack."""
+    from qwenvid.media import inspect_video
+    from qwenvid.plans.extend import ExtendRequest
+
+    video = clean_path(ask.text("Video to extend (a local MP4)", file_check("video", None, "VIDEO")))
+    length = inspect_video(Path(video).expanduser()).duration
+    target = int(
+        ask.text(
+            f"Target length in seconds (it is {length:g} s now)",
+            int_check("--to", int(length) + 1, 600, optional=False),
+        )
+    )
+    method = ask.choose("How should each segment continue the last?", EXTEND_METHODS)
+    prompts: list[str] = []
+    while True:
+        label = f"Prompt for segment {len(prompts) + 1}" + (" (empty: the same story goes on)" if prompts else "")
+        text = ask.text(label, text_check("--prompt", max_chars=800, required=not prompts))
+        if not text.strip():
+            break
+        prompts.append(text.strip())
+    audio = clean_path(ask.text("Soundtrack (wav/mp3, optional)", file_check("audio", None, "--audio", required=False)))
+    return ExtendRequest(
+        video=Path(video).expanduser(),
+        target_seconds=float(target),
+        prompts=prompts,
+        method=method,
+        audio=Path(audio).expanduser() if audio else None,
+    )

@@ -307,6 +307,9 @@ def tasks(
     wide: Annotated[
         bool, typer.Option("--wide", help="Every column: local and task ids, mode, created, the full video path.")
     ] = False,
+    plan: Annotated[
+        str | None, typer.Option("--plan", help="Only the tasks of this plan (`qwenvid run`), with their step ids.")
+    ] = None,
     json_out: JsonOpt = False,
 ) -> None:
     """List your tasks from the local ledger (with billed-seconds totals), or the account's with --remote."""
@@ -320,9 +323,42 @@ def tasks(
             _print_remote(state.out, task_page)
             return
         rows = opened.session.list_local(
-            status=status_filter, mode=mode, model=model, since=start, until=end, limit=limit
+            status=status_filter, mode=mode, model=model, since=start, until=end, limit=None if plan else limit
         )
+    if plan is not None:
+        from qwenvid.plans.rows import plan_rows
+
+        _print_plan(state.out, plan, plan_rows(rows, plan)[:limit])
+        return
     _print_local(state.out, rows, wide=wide)
+
+
+def _print_plan(out: Output, name: str, rows: list[tuple[Any, str]]) -> None:
+    """`tasks --plan NAME`: the plan's generation attempts, step by step."""
+    from qwenvid.reconcile import state_label
+
+    if out.json:
+        tasks = [{"step": step, **with_utc_times(row.to_dict())} for row, step in rows]
+        out.result_json({"plan": name, "tasks": tasks, "count": len(tasks)})
+        return
+    if not rows:
+        out.info(f"No tasks of a plan named {name!r} in the ledger.")
+        return
+    out.table(
+        ["step", "local id", "task id", "status", "model", "billed s", "video"],
+        [
+            [
+                step,
+                row.id,
+                row.task_id or "-",
+                state_label(row),
+                row.model or "-",
+                _billed_text(row),
+                row.video_path or "-",
+            ]
+            for row, step in rows
+        ],
+    )
 
 
 def _free(row: Any) -> bool:

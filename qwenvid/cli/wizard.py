@@ -206,6 +206,11 @@ def wizard(
     pt_kwargs = prompt_io()
     try:
         request = build_request(note=state.out.info, **pt_kwargs)
+        if not hasattr(request, "mode"):  # the long-video path: a plan, not one request
+            from qwenvid.cli._wizard_long import run_long_video
+
+            run_long_video(state, request, dry_run=dry_run, output=output, pt_kwargs=pt_kwargs)
+            return
         go = review(state, request, dry_run=dry_run, pt_kwargs=pt_kwargs)
     except (KeyboardInterrupt, EOFError):
         raise Interrupted("Wizard stopped; nothing was submitted.") from None

@@ -193,7 +193,8 @@ def plan_render(spec: ModelSpec, body: Mapping[str, Any], fetch: Fetch) -> Plan:
         prompt=str(inputs.get("prompt") or ""),
         width=width,
         height=height,
-        seconds=_seconds(spec, parameters, video),
+        # video_extension always makes 5 s (dashscope-api.md §2.7); the other functions follow their input video.
+        seconds=_seconds(spec, parameters, None if inputs.get("function") == "video_extension" else video),
         audio=has_audio(spec, parameters),
         first_image=first,
         last_image=last,

@@ -1,0 +1,101 @@
+"""`qwenvid extend VIDEO --to SECONDS`: the long-video recipe (chain, join, score) built and run as a plan."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from qwenvid.cli._options import JsonOpt, ModelOpt, ResolutionOpt, YesOpt
+from qwenvid.cli._session import state_of
+
+EXTEND_EXAMPLES = "[bold]Examples[/bold]\n\n" + "\n\n".join(
+    f"  $ {line}"
+    for line in (
+        'qwenvid extend clip.mp4 --to 20 --prompt "The boat sails on into the night"',
+        'qwenvid extend clip.mp4 --to 30 --prompt "It rains" --prompt "The sun comes out" --audio song.mp3',
+        'qwenvid extend clip.mp4 --to 15 --method vace --prompt "The dog keeps running" --dry-run',
+        'qwenvid --emulator extend clip.mp4 --to 12 --prompt "Keep going" --method last-frame',
+    )
+)
+
+EXTEND_HELP = """Make a video longer: chain new segments after it, join them, and optionally lay a soundtrack.
+
+Each segment continues the previous one: --method continue (wan2.7-i2v clip continuation from the last
+3 s, the default), vace (wan2.1-vace-plus video_extension from the last 3 s, 5 s segments) or last-frame
+(image-to-video from the last frame). Give one --prompt per segment to tell the story in order (the last
+one is reused). It runs as a plan (output/qwenvid/extend-NAME/), so re-running never pays twice."""
+
+
+def extend(
+    ctx: typer.Context,
+    video: Annotated[Path, typer.Argument(help="The video to extend (local MP4).", show_default=False)],
+    to: Annotated[float, typer.Option("--to", help="Target length in seconds.", min=1, show_default=False)],
+    prompt: Annotated[
+        list[str] | None, typer.Option("--prompt", "-p", help="What happens next; repeat: one per segment, in order.")
+    ] = None,
+    method: Annotated[
+        str, typer.Option("--method", help="continue (wan2.7-i2v), vace (video_extension) or last-frame (i2v).")
+    ] = "continue",
+    model: ModelOpt = None,
+    segment: Annotated[
+        int | None, typer.Option("--segment", help="Seconds per new segment (continue, last-frame). Default 5.")
+    ] = None,
+    resolution: ResolutionOpt = None,
+    audio: Annotated[
+        Path | None, typer.Option("--audio", help="Soundtrack laid over the result (looped to its length).")
+    ] = None,
+    name: Annotated[str | None, typer.Option("--name", help="Plan name. Default: extend-VIDEO.")] = None,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Folder the plan's folder goes in. Default: output/qwenvid.")
+    ] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Show the plan and its cost; send nothing.")] = False,
+    max_seconds: Annotated[
+        float | None, typer.Option("--max-seconds", help="Refuse if the new billable seconds exceed this.", min=0)
+    ] = None,
+    timeout: Annotated[
+        float | None, typer.Option("--timeout", help="Stop waiting after this many seconds (exit 5).", min=0)
+    ] = None,
+    events: Annotated[
+        str | None, typer.Option("--events", help="One JSON line per event to FILE, or '-' for stdout.")
+    ] = None,
+    yes: YesOpt = False,
+    json_out: JsonOpt = False,
+) -> None:
+    from qwenvid.cli.run import run_plan
+    from qwenvid.errors import ValidationError
+    from qwenvid.media import inspect_video
+    from qwenvid.plans.extend import ExtendRequest, extend_plan_data, plan_name_for
+    from qwenvid.plans.parse import plan_from_data
+
+    state = state_of(ctx, json_out)
+    if audio is not None and not audio.is_file():
+        raise ValidationError(f"--audio {audio}: no such file", field="audio")
+    info = inspect_video(video, field="VIDEO")
+    request = ExtendRequest(
+        video=video,
+        target_seconds=to,
+        prompts=list(prompt or []),
+        method=method,
+        model=model,
+        segment_seconds=segment,
+        resolution=resolution,
+        audio=audio,
+    )
+    data = extend_plan_data(request, info.duration)
+    spec = plan_from_data(data, name=name or plan_name_for(video), base_dir=Path.cwd())
+    run_plan(
+        state,
+        spec,
+        output=output,
+        dry_run=dry_run,
+        max_seconds=max_seconds,
+        timeout=timeout,
+        events=events,
+        yes=yes,
+    )
+
+
+def register(app: typer.Typer) -> None:
+    app.command("extend", help=EXTEND_HELP, epilog=EXTEND_EXAMPLES)(extend)

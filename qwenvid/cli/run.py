@@ -1,0 +1,309 @@
+"""`qwenvid run PLAN` (many generations and multi-step chains from one file) and `qwenvid extend VIDEO`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from qwenvid.cli._options import (
+    DurationOpt,
+    JsonOpt,
+    ModelOpt,
+    NegativePromptOpt,
+    PromptExtendOpt,
+    RatioOpt,
+    ResolutionOpt,
+    SizeOpt,
+    WatermarkOpt,
+    YesOpt,
+)
+from qwenvid.cli._session import EMULATOR_ESTIMATE_SECONDS, CliState, open_session, state_of
+from qwenvid.errors import ConfirmationRequired, Interrupted, ValidationError
+
+if TYPE_CHECKING:
+    from qwenvid.cli._output import Output
+    from qwenvid.plans.model import PlanSpec
+    from qwenvid.plans.prepare import PreparedPlan
+
+
+def examples(*lines: str) -> str:
+    return "[bold]Examples[/bold]\n\n" + "\n\n".join(f"  $ {line}" for line in lines)
+
+
+RUN_EXAMPLES = examples(
+    "qwenvid run examples/story.toml --dry-run",
+    "qwenvid --emulator run examples/story.toml",
+    "qwenvid run prompts.txt --model wan2.6-t2v --duration 5 --resolution 720P --max-seconds 120",
+    "qwenvid run batch.jsonl --json > manifest.json",
+    "qwenvid run story.toml --force continued --events -",
+)
+
+RUN_HELP = """Run a plan: many generations and multi-step chains from one file.
+
+A plan is TOML or JSON with named steps (\\[steps.NAME]): a generation (mode, model, prompt and the
+other request fields) or a media step (op = trim, tail, frame, concat or add_audio). An input may be a
+local path, a URL, or another step's output: "@NAME" its video, "@NAME:last-frame" its last frame,
+"@NAME:last-3s" its last 3 seconds. repeat = N or seeds = [...] make variants; \\[defaults] apply to every
+generation step. A .jsonl or .csv file is a batch of requests in the video skill's JSON shape (plus
+optional id, mode, output); a .txt file is one text-to-video prompt per line; the generation flags
+below are defaults for their rows.
+
+Everything is validated and costed before anything is spent; steps run as soon as their inputs are
+ready, within each model's limits. Running the same plan again never pays twice: finished steps are
+reused, tasks in flight are followed, and only changed steps (and what depends on them) run again.
+Outputs: output/qwenvid/PLAN/STEP.mp4 and manifest.json."""
+
+
+def _defaults(**values: Any) -> dict[str, Any]:
+    return {key: value for key, value in values.items() if value is not None}
+
+
+def run(
+    ctx: typer.Context,
+    plan_file: Annotated[
+        Path, typer.Argument(help="The plan: .toml, .json, .jsonl, .csv or .txt.", show_default=False)
+    ],
+    name: Annotated[
+        str | None, typer.Option("--name", help="Plan name (the output folder). Default: the file's name.")
+    ] = None,
+    model: ModelOpt = None,
+    duration: DurationOpt = None,
+    size: SizeOpt = None,
+    resolution: ResolutionOpt = None,
+    ratio: RatioOpt = None,
+    negative_prompt: NegativePromptOpt = None,
+    prompt_extend: PromptExtendOpt = None,
+    watermark: WatermarkOpt = None,
+    output: Annotated[
+        Path | None,
+        typer.Option("--output", "-o", help="Folder the plan's folder goes in. Default: output/qwenvid."),
+    ] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Validate and cost the plan, print its requests; send nothing.")
+    ] = False,
+    max_seconds: Annotated[
+        float | None,
+        typer.Option("--max-seconds", help="Refuse the plan if its new billable seconds exceed this.", min=0),
+    ] = None,
+    force: Annotated[
+        list[str] | None, typer.Option("--force", help="Run this step again even if it was done; repeatable.")
+    ] = None,
+    fail_fast: Annotated[
+        bool, typer.Option("--fail-fast", help="After a failed step, submit nothing new (running tasks finish).")
+    ] = False,
+    timeout: Annotated[
+        float | None,
+        typer.Option("--timeout", help="Stop waiting after this many seconds (tasks keep running; exit 5).", min=0),
+    ] = None,
+    detach: Annotated[
+        bool, typer.Option("--detach", help="Submit what can start now, then stop waiting (exit 5).")
+    ] = False,
+    events: Annotated[
+        str | None,
+        typer.Option(
+            "--events", help="Write one JSON line per event to FILE, or '-' for stdout (instead of the result)."
+        ),
+    ] = None,
+    yes: YesOpt = False,
+    json_out: JsonOpt = False,
+) -> None:
+    from qwenvid.plans.parse import load_plan
+
+    state = state_of(ctx, json_out)
+    defaults = _defaults(
+        model=model,
+        duration=duration,
+        size=size,
+        resolution=resolution,
+        ratio=ratio,
+        negative_prompt=negative_prompt,
+        prompt_extend=prompt_extend,
+        watermark=watermark,
+    )
+    spec = _checked(state.out, lambda: load_plan(plan_file, defaults=defaults, name=name))
+    run_plan(
+        state,
+        spec,
+        output=output,
+        dry_run=dry_run,
+        max_seconds=max_seconds,
+        force=frozenset(force or []),
+        fail_fast=fail_fast,
+        timeout=timeout,
+        detach=detach,
+        events=events,
+        yes=yes,
+    )
+
+
+def _checked(out: Output, make: Any) -> Any:
+    """Run `make`; a PlanInvalid prints every problem, one line each, before the error itself."""
+    from qwenvid.plans.parse import PlanInvalid
+
+    try:
+        return make()
+    except PlanInvalid as exc:
+        for line in exc.lines:
+            out.console.print("  " + line, markup=False, highlight=False)
+        raise
+
+
+def run_plan(
+    state: CliState,
+    spec: PlanSpec,
+    *,
+    output: Path | None = None,
+    dry_run: bool = False,
+    max_seconds: float | None = None,
+    force: frozenset[str] = frozenset(),
+    fail_fast: bool = False,
+    timeout: float | None = None,
+    detach: bool = False,
+    events: str | None = None,
+    yes: bool = False,
+) -> None:
+    """Prepare, preview, confirm, run, report: the one flow behind `run`, `extend` and the wizard's long video."""
+    from qwenvid.cli._plan_progress import make_plan_progress
+    from qwenvid.config import require_key
+    from qwenvid.plans.execute import dry_run_requests, execute, prepare
+    from qwenvid.plans.manifest import EventSink
+    from qwenvid.plans.scheduler import SchedulerOptions, exit_status
+
+    out = state.out
+    with open_session(state) as opened:
+        session = opened.session
+        output_dir = output or opened.settings.output_dir
+        prepared, backend, finder = _checked(
+            out, lambda: prepare(session, spec, Path(output_dir), force=force, emulated=opened.emulated)
+        )
+        for warning in prepared.warnings:
+            out.warning(warning)
+        if dry_run:
+            # Like a single run's --dry-run: the requests on stdout (one object); the table for people on stderr.
+            if not out.json:
+                _print_preview(out, prepared, emulated=opened.emulated)
+            out.result_json(prepared.preview_json(dry_run_requests(session, prepared)))
+            return
+        require_key(opened.settings)
+        _print_preview(out, prepared, emulated=opened.emulated)
+        new_seconds = prepared.new_seconds
+        if max_seconds is not None and new_seconds > max_seconds:
+            raise ValidationError(
+                f"The plan bills {new_seconds:g} new seconds, more than --max-seconds {max_seconds:g}; "
+                "nothing was submitted.",
+                hint="Raise --max-seconds, or cut steps (reused steps cost nothing).",
+            )
+        _confirm(out, opened.settings, new_seconds, emulated=opened.emulated, yes=yes)
+        sink = EventSink(events)
+        visible = sum(1 for sp in prepared.steps.values() if not sp.step.hidden)
+        progress = make_plan_progress(out, visible, new_seconds)
+        options = SchedulerOptions(
+            fail_fast=fail_fast,
+            timeout=timeout,
+            detach=detach,
+            estimate=EMULATOR_ESTIMATE_SECONDS if opened.emulated else None,
+            force=force,
+        )
+        try:
+            manifest, _stats = execute(
+                session, prepared, backend, finder, options=options, events=sink, on_change=progress.update
+            )
+        except KeyboardInterrupt:
+            progress.close()
+            sink.close()
+            raise Interrupted(
+                f"Stopped waiting for plan {spec.name!r}; submitted tasks keep running on the server.",
+                hint="Run the same command again (or `qwenvid resume`) to pick the plan up where it stood.",
+            ) from None
+        progress.close()
+        sink.close()
+    _report(out, manifest, events=events)
+    code = exit_status(manifest)
+    if code:
+        raise typer.Exit(code)
+
+
+def _print_preview(out: Output, prepared: PreparedPlan, *, emulated: bool) -> None:
+    """The cost preview: billable seconds per step and model/tier, what is reused, the total, the prices link."""
+    from rich.table import Table
+
+    if out.quiet:
+        return
+    table = Table(title=f"Plan {prepared.spec.name}: {prepared.folder}", show_edge=False, title_justify="left")
+    for column in ("step", "what", "model / tier", "billable s", "status"):
+        table.add_column(column, justify="right" if column == "billable s" else "left")
+    shown = 0
+    steps = [prepared.steps[sid] for sid in prepared.order if not prepared.steps[sid].step.hidden]
+    for sp in steps:
+        if shown >= 30 and len(steps) > 35:
+            table.add_row(f"… {len(steps) - shown} more", "", "", "", "")
+            break
+        step = sp.step
+        what = step.mode or "" if step.kind == "generate" else step.op or ""
+        model = f"{sp.cost.model} {sp.cost.tier or ''}".strip() if sp.cost else ""
+        status = {"done": "reused", "in_flight": "in flight (followed)", "unknown": "reconcile first"}.get(
+            sp.found.state if sp.found else "", "new" if step.kind == "generate" else ""
+        )
+        table.add_row(step.id, what, model, f"{sp.new_seconds:g}" if step.kind == "generate" else "", status)
+        shown += 1
+    out.rich(table)
+    preview = prepared.preview_json()
+    by_model = ", ".join(f"{k}: {v:g} s" for k, v in preview["billable_seconds_by_model"].items())
+    reused = preview["reused"]
+    total = f"{prepared.new_seconds:g} s billable" + (f" ({by_model})" if by_model else "")
+    if reused:
+        total += f"; {reused} step{'s' if reused != 1 else ''} reused (0 s)"
+    if emulated:
+        out.notice(f"Cost: free (local emulator). A real run: {total}.")
+    else:
+        out.notice(f"Cost: {total}. Official prices: {preview['pricing_url']}")
+
+
+def _confirm(out: Output, settings: Any, seconds: float, *, emulated: bool, yes: bool) -> None:
+    from qwenvid.cli._cost import is_interactive
+
+    threshold = getattr(settings, "confirm_above_seconds", None)
+    if emulated or yes or threshold is None or seconds <= threshold:
+        return
+    if not is_interactive():
+        raise ConfirmationRequired(
+            f"This plan bills {seconds:g} s, above your confirmation threshold of {threshold:g} s, "
+            "and there is no terminal to ask on.",
+            hint="Add --yes to run it anyway, or raise confirm_above_seconds in config.toml.",
+        )
+    if not typer.confirm(f"Run the plan and pay for {seconds:g} s?", default=False, err=True):
+        out.info("Nothing was submitted.")
+        raise typer.Exit(1)
+
+
+def _report(out: Output, manifest: Any, *, events: str | None) -> None:
+    """The result: the manifest (--json), else the final file(s) on stdout; the summary on stderr."""
+    records = list(manifest.steps.values())
+    failed = [r for r in records if r.status in ("failed", "skipped")]
+    left = [r for r in records if not r.finished]
+    done = [r for r in records if r.status in ("done", "reused") and not r.hidden]
+    reused = sum(1 for r in done if r.reused)
+    out.info(
+        f"Plan {manifest.plan}: {len(done)} done ({reused} reused), {len(failed)} failed or skipped, "
+        f"{len(left)} not finished. Manifest: {Path(manifest.folder) / 'manifest.json'}"
+    )
+    for record in failed:
+        out.error(f"step {record.id!r} {record.status}: {record.error}")
+    if left:
+        out.info("Run the same command again (or `qwenvid resume`) to continue where it stands.")
+    if events == "-":
+        return
+    if out.json:
+        out.result_json(manifest.to_json())
+        return
+    # The plan's final outputs: steps nothing else takes as input.
+    needed = {dep for r in records for dep in r.depends_on}
+    for record in done:
+        if record.id not in needed and record.file:
+            out.result(record.file)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("run", help=RUN_HELP, epilog=RUN_EXAMPLES)(run)

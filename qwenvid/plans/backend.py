@@ -1,0 +1,541 @@
+"""The plan scheduler's seams, implemented with the library's Session, client, ledger and clip tools.
+
+Nothing here decides *when* something happens (that is the scheduler); each method does one thing to
+one step: find earlier work, submit (with a slot taken under a machine-wide lock), poll once, download,
+run a media operation.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import threading
+import time
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
+
+from qwenvid import errors
+from qwenvid.plans.identity import file_sha256
+from qwenvid.plans.manifest import read_manifest
+from qwenvid.plans.prepare import Found
+
+if TYPE_CHECKING:
+    from qwenvid.client import TaskInfo
+    from qwenvid.ledger import LedgerRow
+    from qwenvid.runner import Session
+
+# A task still unfinished this long after its submit is past the service's 3 h hard timeout (dashscope-api.md §4.1).
+IN_FLIGHT_HORIZON = timedelta(hours=3)
+# A row left in "submitting" is a submit in progress for this long (then it is a crash mid-submit).
+SUBMITTING_HORIZON = timedelta(minutes=10)
+# Submits of a model counted over this window against its per-second limit (a little over 1 s: clocks differ).
+RATE_WINDOW = 1.1
+
+
+@dataclass(frozen=True)
+class Limits:
+    concurrency: int
+    submit_rps: int
+
+
+def model_limits(model: str) -> Limits:
+    """Per-model concurrent tasks and submits per second from the catalogue (dashscope-api.md §4.2)."""
+    from qwenvid.catalogue import get_model
+
+    spec = get_model(model)
+    if spec is None:
+        return Limits(2, 1)  # an unknown model: the strictest documented pair
+    return Limits(max(1, spec.concurrency_limit), max(1, spec.submit_rps))
+
+
+@dataclass(frozen=True)
+class Submitted:
+    local_id: str
+    task_id: str
+
+
+@dataclass(frozen=True)
+class NoSlot:
+    """The model is at its limit (in this process or another): try again later."""
+
+    reason: str
+    retry_after: float = 0.5
+
+
+@dataclass(frozen=True)
+class Unknown:
+    """The submit left but no answer came back: a task may exist (reconcile before anything else)."""
+
+    local_id: str
+    message: str
+
+
+@dataclass(frozen=True)
+class Existing:
+    """Another run made this very request meanwhile: follow or reuse that one instead of paying twice."""
+
+    local_id: str
+
+
+class ClaimHandle(Protocol):
+    def release(self) -> None: ...
+
+
+class ClaimsLike(Protocol):
+    """Who follows a ledger row: exactly one live process at a time (qwenvid.claims when present)."""
+
+    def try_acquire(self, resource: str) -> ClaimHandle | None: ...
+
+
+class _FileClaim:
+    def __init__(self, handle: Any) -> None:
+        self._handle = handle
+
+    def release(self) -> None:
+        if self._handle is not None:
+            self._handle.close()  # closing the descriptor drops the lock
+            self._handle = None
+
+
+class FileClaims:
+    """Claims as `flock`ed files in the state folder: the OS drops a dead process's locks at once."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+
+    def try_acquire(self, resource: str) -> ClaimHandle | None:
+        import fcntl
+
+        self.folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+        handle = open(self.folder / f"{resource}.lock", "a+b")  # noqa: SIM115 - held while claimed
+        try:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            handle.close()
+            return None
+        return _FileClaim(handle)
+
+
+def make_claims(ledger_path: Path) -> ClaimsLike:
+    """The ledger-level claims of qwenvid.claims when available, else file locks next to the ledger."""
+    try:
+        from qwenvid.claims import Claims  # type: ignore[import-not-found, unused-ignore]
+    except ImportError:
+        return FileClaims(ledger_path.parent / "claims")
+    return Claims(ledger_path)  # type: ignore[no-any-return, unused-ignore]
+
+
+@contextlib.contextmanager
+def machine_lock(path: Path) -> Iterator[None]:
+    """One process at a time counts a model's slots and writes its submit row (no two take the last slot)."""
+    import fcntl
+
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    with open(path, "a+b") as handle:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+
+
+class LedgerBackend:
+    """Generations for the scheduler through a Session's client and ledger."""
+
+    def __init__(self, session: Session, *, emulated: bool = False, claims: ClaimsLike | None = None) -> None:
+        self.session = session
+        self.emulated = emulated
+        self.ledger = session.ledger
+        self.claims = claims or make_claims(Path(self.ledger.path))
+        self._lock_path = Path(self.ledger.path).parent / "plan-slots.lock"
+        self._mine: set[str] = set()
+        self._held: dict[str, ClaimHandle] = {}
+        self._uploads: dict[str, dict[str, str]] = {}
+        self._guard = threading.Lock()
+        self.base_url = session.settings.base_url.rstrip("/")
+        from qwenvid.plans.slots import SharedSlots
+
+        self.slots = SharedSlots(Path(self.ledger.path), session.clock)
+        self._slot_of: dict[str, str] = {}  # ledger row -> the shared slot its submit took
+
+    # -- earlier work ----------------------------------------------------------------------------
+
+    def generation(self, identity: str) -> Found | None:
+        """The best earlier attempt at this identity: a verified file, a task in flight, or an unknown submit."""
+        in_flight: Found | None = None
+        for row in self.ledger.by_fingerprint(identity):
+            if row.video_path and row.remote_status == "SUCCEEDED":
+                path = Path(row.video_path)
+                if path.is_file() and row.video_sha256 and file_sha256(path) == row.video_sha256:
+                    return Found("done", path, row.video_sha256, row.id, row.task_id, row.billed_seconds)
+            if not self._here(row):
+                continue
+            if row.local_state == "submitted" and row.task_id and not _ended(row) and in_flight is None:
+                in_flight = Found("in_flight", local_id=row.id, task_id=row.task_id)
+            elif row.local_state in ("outcome_unknown", "submitting") and in_flight is None:
+                in_flight = Found("unknown", local_id=row.id)
+        return in_flight
+
+    def media(self, step_id: str, identity: str) -> Found | None:  # the ManifestFinder answers these
+        return None
+
+    def _here(self, row: LedgerRow) -> bool:
+        return (row.base_url or "").rstrip("/") == self.base_url
+
+    # -- limits ----------------------------------------------------------------------------------
+
+    def in_flight(self, model: str) -> int:
+        """Unfinished tasks of `model` on this service in the ledger, from every qwenvid process."""
+        return len(self._in_flight_rows(model))
+
+    def _in_flight_rows(self, model: str) -> list[str]:
+        now = datetime.now(UTC)
+        found: list[str] = []
+        for row in self.ledger.list(model=model, since=now - IN_FLIGHT_HORIZON):
+            if not self._here(row):
+                continue
+            if row.local_state == "submitted" and not _ended(row) and not self._abandoned(row, now):
+                found.append(row.id)
+            elif row.local_state == "submitting" and _age(row.updated_at, now) < SUBMITTING_HORIZON:
+                found.append(row.id)
+        return found
+
+    def _abandoned(self, row: LedgerRow, now: datetime) -> bool:
+        """A task nobody follows (its process died) and long past its expected end: it no longer holds a slot.
+
+        Without this, a few crashed runs would keep a model "full" for hours; `qwenvid resume` finishes them.
+        """
+        if row.id in self._mine:
+            return False
+        holder = getattr(self.claims, "holder", None)
+        if holder is None or holder(row.id) is not None:
+            return False
+        from qwenvid.catalogue import get_model
+
+        spec = get_model(row.model or "")
+        expected = timedelta(seconds=2 * (spec.typical_seconds if spec else 600) + 60)
+        return _age(row.submitting_at or row.created_at, now) > expected
+
+    def _no_slot(self, model: str, limits: Limits, rows: list[str]) -> NoSlot:
+        # Only our own tasks hold the slots: the scheduler wakes the model when one of them ends, so a long
+        # retry is enough; another process's task may end any time, so look again soon.
+        ours = all(row in self._mine for row in rows)
+        return NoSlot(f"{model} is at its limit of {limits.concurrency} tasks", retry_after=30.0 if ours else 0.5)
+
+    def _recent_foreign_submits(self, model: str) -> int:
+        now = datetime.now(UTC)
+        since = now - timedelta(seconds=RATE_WINDOW)
+        return sum(
+            1
+            for row in self.ledger.list(model=model, since=since - timedelta(seconds=5))
+            if row.id not in self._mine and self._here(row) and row.submitting_at and _parse(row.submitting_at) >= since
+        )
+
+    # -- submit ----------------------------------------------------------------------------------
+
+    def submit(
+        self, request: Any, identity: str, target: Path, limits: Limits, *, force: bool = False
+    ) -> Submitted | NoSlot | Existing | Unknown:
+        """Upload inputs, take a slot of the model under the machine lock, write the row, submit.
+
+        Raises ThrottledError for a 429 the client's retries did not get past (nothing was created) and
+        the usual errors for a refusal; an ambiguous failure returns Unknown (the row stays "outcome
+        unknown"). `force` submits even when an earlier row made the same request (`--force STEP`).
+        """
+        from qwenvid.requests import build_payload
+        from qwenvid.validation import check_body
+
+        session = self.session
+        model = str(request.model)
+        rows = self._in_flight_rows(model)
+        if len(rows) >= limits.concurrency:
+            return self._no_slot(model, limits, rows)
+        plan = session.plan(request)  # the full check, now with the referenced files in place
+        client = session.client
+        uploaded = self._uploads.get(identity)
+        if uploaded is None:
+            uploaded = {}
+            for item in plan.local_inputs:
+                uploaded[item.path] = client.upload_file(Path(item.path), plan.model)
+            self._uploads[identity] = uploaded
+        payload = build_payload(plan.request, uploaded) if plan.local_inputs else plan.payload
+        check_body(payload.endpoint_path, payload.body)
+        with machine_lock(self._lock_path):
+            for row in [] if force else self.ledger.by_fingerprint(identity):
+                if self._here(row) and row.local_state in ("submitting", "outcome_unknown"):
+                    return Existing(row.id)
+                if (
+                    self._here(row)
+                    and row.local_state == "submitted"
+                    and row.remote_status not in ("FAILED", "CANCELED", "UNKNOWN")
+                ):
+                    return Existing(row.id)
+            rows = self._in_flight_rows(model)
+            if len(rows) >= limits.concurrency:
+                return self._no_slot(model, limits, rows)
+            if self._recent_foreign_submits(model) >= limits.submit_rps:
+                return NoSlot(f"{model}: another qwenvid process is submitting", retry_after=RATE_WINDOW)
+            holder = f"plan:{identity}"
+            expected = float(plan.spec.typical_seconds) if plan.spec else 180.0
+            if not self.slots.try_take(holder, model, self.base_url, expected):
+                return NoSlot(f"{model}: its slots are taken by other qwenvid runs", retry_after=0.5)
+            row = self.ledger.create(
+                mode=plan.mode,
+                model=plan.model,
+                endpoint=payload.endpoint_path,
+                request_json=payload.body,
+                fingerprint=identity,
+                output_target=str(target),
+                prompt=getattr(plan.request, "prompt", None),
+                duration=plan.payload.body.get("parameters", {}).get("duration"),
+                tier=plan.cost.tier,
+                billable_seconds_estimate=plan.cost.billable_seconds,
+                base_url=session.settings.base_url,
+                origin="emulated" if self.emulated else "local",
+            )
+            self._mine.add(row.id)
+            self._slot_of[row.id] = holder
+            self.ledger.mark_submitting(row.id, request_json=payload.body)
+        self.claim(row.id)
+        try:
+            result = client.submit(payload.endpoint_path, payload.body, oss_resolve=payload.oss_resolve)
+        except errors.SubmitOutcomeUnknown as exc:
+            self.ledger.mark_outcome_unknown(row.id, exc.message)
+            return Unknown(row.id, exc.message)
+        except KeyboardInterrupt:
+            self.ledger.mark_outcome_unknown(row.id, "interrupted while the submit request was in flight")
+            raise
+        except errors.QwenvidError as exc:
+            # Refused (4xx, 429) or certainly never sent: nothing was created, nothing billed.
+            self.ledger.mark_rejected(row.id, exc.code or type(exc).__name__, exc.message)
+            self.slots.release(holder)
+            self.release(row.id)
+            raise
+        self.ledger.mark_submitted(row.id, result.task_id, result.request_id, result.task_status)
+        self._uploads.pop(identity, None)
+        return Submitted(row.id, result.task_id)
+
+    # -- following -------------------------------------------------------------------------------
+
+    def claim(self, local_id: str) -> bool:
+        """Take the row for this process; False when another live process follows it."""
+        with self._guard:
+            if local_id in self._held:
+                return True
+        handle = self.claims.try_acquire(local_id)
+        if handle is None:
+            return False
+        with self._guard:
+            self._held[local_id] = handle
+            self._mine.add(local_id)  # followed here: its end wakes the scheduler
+        return True
+
+    def release(self, local_id: str) -> None:
+        with self._guard:
+            handle = self._held.pop(local_id, None)
+        if handle is not None:
+            handle.release()
+
+    def release_all(self) -> None:
+        for local_id in list(self._held):
+            self.release(local_id)
+
+    def row(self, local_id: str) -> LedgerRow | None:
+        return self.ledger.get(local_id)
+
+    def estimate(self, local_id: str, default: float | None) -> float:
+        """Expected render seconds: the caller's figure, else this user's history, else the catalogue's."""
+        from qwenvid.catalogue import get_model
+        from qwenvid.polling import estimate_from_history
+
+        if default is not None:
+            return default
+        row = self.ledger.get(local_id)
+        spec = get_model(row.model) if row and row.model else None
+        typical = float(spec.typical_seconds) if spec else 180.0
+        if row is None or not row.model:
+            return typical
+        return estimate_from_history(self.ledger.history_durations(row.model, row.duration, row.tier), typical)
+
+    def poll(self, local_id: str) -> TaskInfo:
+        """One status query, recorded in the ledger."""
+        row = self.ledger.get(local_id)
+        if row is None or not row.task_id:
+            raise errors.QwenvidError(f"{local_id} has no task id to follow.")
+        info = self.session.client.get_task(row.task_id)
+        # The slot a plan's submit took is named after the step identity (the row's fingerprint), so a rerun
+        # that adopts the task frees it too.
+        self.slots.note(self._slot_of.get(local_id) or f"plan:{row.fingerprint}", info.status)
+        self.ledger.apply_task_info(local_id, info)
+        if info.status == "SUCCEEDED":
+            self.ledger.set_result(
+                local_id,
+                video_url=info.video_url,
+                usage=info.usage,
+                actual_prompt=info.actual_prompt,
+                end_time=info.end_time,
+            )
+        return info
+
+    def download(self, local_id: str, target: Path) -> tuple[Path, str, float | None]:
+        """Download a succeeded task's video to `target` (verified), with its sidecar."""
+        from qwenvid.runner import NullReporter, RunOptions
+
+        set_aside(target)
+        # The library's fetch takes the row's claim for the download itself (one download per task), and
+        # continues a .part an interrupted download of this task left.
+        self.release(local_id)
+        result = self.session.fetch(local_id, RunOptions(output=target), NullReporter())
+        if result.video_path is None or result.sha256 is None:
+            raise errors.DownloadError(f"{local_id}: the download left no file.")
+        path = Path(result.video_path)
+        if path != target and not target.exists():
+            # Saved next to the step's name (something else held it meanwhile): give the step its name.
+            os.replace(path, target)
+            sidecar = path.with_name(path.name + ".json")
+            if sidecar.exists():
+                os.replace(sidecar, target.with_name(target.name + ".json"))
+            self.ledger.set_download(local_id, target, result.size or target.stat().st_size, result.sha256)
+            path = target
+        row = self.ledger.get(local_id)
+        return path, result.sha256, row.billed_seconds if row else None
+
+    def reconcile(self, local_id: str) -> Found | None:
+        """Resolve an outcome-unknown submit through the account task list; never resubmits."""
+        from qwenvid.runner import NullReporter
+
+        self.release(local_id)  # reconciliation claims the row itself
+        row = self.ledger.get(local_id)
+        if row is None:
+            return None
+        if row.local_state == "submitting":
+            if not self.claim(local_id):
+                return Found("unknown", local_id=local_id)  # a live process is submitting it right now
+            self.release(local_id)
+        try:
+            from qwenvid.reconcile import reconcile as reconcile_rows
+        except ImportError:  # pragma: no cover - before ledger-level reconciliation existed
+            if row.local_state == "submitting":
+                self.ledger.mark_outcome_unknown(local_id, "the submitting process ended before the answer came")
+            self.session.reconcile(NullReporter())
+        else:
+            reconcile_rows(self.session, NullReporter(), rows=[row], wait=False)
+        row = self.ledger.get(local_id)
+        if row is None:
+            return None
+        if row.task_id:
+            return Found("in_flight", local_id=row.id, task_id=row.task_id)
+        if row.local_state == "rejected":
+            return None  # proven never created: safe to submit
+        return Found("unknown", local_id=row.id)
+
+
+def _ended(row: LedgerRow) -> bool:
+    """The task is over for scheduling: terminal (a SUCCEEDED one may still await its download)."""
+    return row.remote_status in ("SUCCEEDED", "FAILED", "CANCELED", "UNKNOWN")
+
+
+def _parse(text: str) -> datetime:
+    moment = datetime.fromisoformat(text)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _age(text: str | None, now: datetime) -> timedelta:
+    return now - _parse(text) if text else timedelta.max
+
+
+def set_aside(target: Path) -> Path | None:
+    """Move an older output out of the way (into `superseded/`), never deleting a paid video."""
+    if not target.exists():
+        return None
+    folder = target.parent / "superseded"
+    folder.mkdir(exist_ok=True)
+    digest = file_sha256(target)[:8] if target.is_file() else str(int(time.time()))
+    moved = folder / f"{target.stem}.{digest}{target.suffix}"
+    if moved.exists():
+        target.unlink()
+        return moved
+    os.replace(target, moved)
+    for sidecar in (target.with_name(target.name + ".json"), target.with_suffix(".json")):
+        if sidecar.exists():
+            os.replace(sidecar, folder / f"{moved.name}.json")
+            break
+    return moved
+
+
+def place_copy(source: Path, target: Path) -> None:
+    """Put an earlier, verified output at the step's name (hard link when possible, else a copy)."""
+    if target.exists() and file_sha256(target) == file_sha256(source):
+        return
+    set_aside(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        os.link(source, target)
+    except OSError:
+        temp = target.with_name(f".{target.name}.copy")
+        shutil.copyfile(source, temp)
+        os.replace(temp, target)
+
+
+class ManifestFinder:
+    """Media steps are reused when the previous manifest recorded the same identity and the file still matches."""
+
+    def __init__(self, folder: Path, generations: Any) -> None:
+        self.previous = read_manifest(folder)
+        self.folder = folder
+        self.generations = generations
+
+    def generation(self, identity: str) -> Found | None:
+        found: Found | None = self.generations.generation(identity)
+        return found
+
+    def media(self, step_id: str, identity: str) -> Found | None:
+        record: Mapping[str, Any] | None = self.previous.get(step_id)
+        if not record or record.get("identity") != identity or not record.get("file") or not record.get("sha256"):
+            return None
+        path = Path(str(record["file"]))
+        if path.is_file() and file_sha256(path) == record["sha256"]:
+            return Found("done", path, str(record["sha256"]))
+        return None
+
+
+class ClipOps:
+    """The media steps, done by qwenvid.clips (PyAV): every output written whole or not at all."""
+
+    def run(self, op: str, params: Mapping[str, Any], target: Path) -> None:
+        from qwenvid import clips
+
+        set_aside(target)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if op == "trim":
+            clips.trim(
+                params["input"],
+                target,
+                start=float(params.get("start") or 0),
+                end=params.get("end"),
+                duration=params.get("duration"),
+            )
+        elif op == "tail":
+            clips.tail(params["input"], target, seconds=float(params["seconds"]))
+        elif op == "frame":
+            at = params.get("at", "last")
+            clips.extract_frame(
+                params["input"], target, at="first" if at == "first" else "last" if at == "last" else float(at)
+            )
+        elif op == "concat":
+            clips.concat(list(params["inputs"]), target, crossfade=float(params.get("crossfade") or 0))
+        elif op == "add_audio":
+            clips.add_audio(
+                params["video"],
+                params["audio"],
+                target,
+                mode="mix" if params.get("mix") else "replace",
+                fit=params.get("fit") or "pad",
+                volume=float(params["volume"]) if params.get("volume") is not None else 1.0,
+            )
+        else:  # validation refuses unknown ops; this is a bug if reached
+            raise errors.QwenvidError(f"unknown media op {op!r}")

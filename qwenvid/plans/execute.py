@@ -1,0 +1,83 @@
+"""The front door for plans: prepare a plan against the ledger, and run it with the library's parts."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from qwenvid.plans.backend import ClipOps, LedgerBackend, ManifestFinder
+from qwenvid.plans.manifest import EventSink, Manifest, StepRecord
+from qwenvid.plans.model import PlanSpec
+from qwenvid.plans.prepare import PreparedPlan, prepare_plan
+from qwenvid.plans.scheduler import PlanScheduler, SchedulerOptions, Stats
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from qwenvid.runner import Session
+
+
+def plan_folder(output_dir: Path, name: str) -> Path:
+    return output_dir / name
+
+
+def prepare(
+    session: Session, spec: PlanSpec, output_dir: Path, *, force: frozenset[str] = frozenset(), emulated: bool = False
+) -> tuple[PreparedPlan, LedgerBackend, ManifestFinder]:
+    """Validate and cost the plan, and find what earlier runs left (needs the ledger, not the network)."""
+    folder = plan_folder(output_dir, spec.name)
+    backend = LedgerBackend(session, emulated=emulated)
+    finder = ManifestFinder(folder, backend)
+    prepared = prepare_plan(spec, folder, prices=session.settings.prices, finder=finder, force=force)
+    return prepared, backend, finder
+
+
+def dry_run_requests(session: Session, prepared: PreparedPlan) -> dict[str, Any]:
+    """Per generation step, the §3 dry-run object (inputs of other steps shown by their planned file)."""
+    from qwenvid.requests import build_payload, local_inputs
+    from qwenvid.runner import MASKED_AUTH
+
+    out: dict[str, Any] = {}
+    for sid in prepared.order:
+        sp = prepared.steps[sid]
+        if sp.request is None:
+            continue
+        inputs = local_inputs(sp.request)
+        payload = build_payload(sp.request, {i.path: f"oss://<upload of {Path(i.path).name}>" for i in inputs})
+        headers = {"Authorization": MASKED_AUTH, "Content-Type": "application/json", "X-DashScope-Async": "enable"}
+        if payload.oss_resolve or inputs:
+            headers["X-DashScope-OssResourceResolve"] = "enable"
+        out[sid] = {
+            "method": "POST",
+            "url": session.settings.base_url.rstrip("/") + payload.endpoint_path,
+            "headers": headers,
+            "payload": payload.body,
+            "uploads": [{"path": i.path, "field": i.field, "kind": i.kind} for i in inputs],
+        }
+    return out
+
+
+def execute(
+    session: Session,
+    prepared: PreparedPlan,
+    backend: LedgerBackend,
+    finder: ManifestFinder,
+    *,
+    options: SchedulerOptions,
+    events: EventSink | None = None,
+    on_change: Callable[[StepRecord], None] | None = None,
+) -> tuple[Manifest, Stats]:
+    """Run the plan to its end (or timeout); the manifest is written as it goes."""
+    scheduler = PlanScheduler(
+        prepared,
+        backend,
+        ClipOps(),
+        finder,
+        clock=session.clock,
+        sleep=session.sleep,
+        events=events,
+        on_change=on_change,
+        options=options,
+    )
+    manifest = scheduler.run()
+    return manifest, scheduler.stats

@@ -1,0 +1,103 @@
+"""The long-video recipe as a plan: chain segments after a video until it is long enough, join, score.
+
+Methods (dashscope-api.md §2.6, §2.7):
+  continue    wan2.7-i2v clip continuation from the previous segment's last 3 s (the default)
+  vace        wan2.1-vace-plus video_extension from the previous segment's last 3 s (5 s segments)
+  last-frame  image-to-video from the previous segment's last frame
+Each new segment is taken to be new footage of its `duration`; the joined film is trimmed to the target.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from qwenvid.errors import ValidationError
+
+METHODS = ("continue", "vace", "last-frame")
+DEFAULT_MODEL = {"continue": "wan2.7-i2v", "vace": "wan2.1-vace-plus", "last-frame": "wan2.6-i2v"}
+# Seconds of the previous segment handed to the next one (VACE takes at most 3 s; wan2.7-i2v at least 2 s).
+TAIL_SECONDS = 3.0
+MAX_SEGMENTS = 60
+
+
+@dataclass
+class ExtendRequest:
+    video: Path
+    target_seconds: float
+    prompts: list[str]
+    method: str = "continue"
+    model: str | None = None
+    segment_seconds: int | None = None
+    resolution: str | None = None
+    audio: Path | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def plan_name_for(video: Path) -> str:
+    stem = re.sub(r"[^A-Za-z0-9_-]+", "-", video.stem).strip("-_")[:40] or "video"
+    return f"extend-{stem}"
+
+
+def extend_plan_data(request: ExtendRequest, source_seconds: float) -> dict[str, Any]:
+    """The plan (the same shape as a TOML plan file) that makes `request.video` `target_seconds` long."""
+    from qwenvid.catalogue import get_model
+
+    if request.method not in METHODS:
+        raise ValidationError(f"--method {request.method!r}: allowed: {', '.join(METHODS)}", field="method")
+    if not request.prompts:
+        raise ValidationError("extend needs at least one --prompt (one per segment tells the story in order)")
+    missing = request.target_seconds - source_seconds
+    if missing <= 0:
+        raise ValidationError(
+            f"{request.video} is already {source_seconds:g} s long; --to {request.target_seconds:g} adds nothing",
+            field="to",
+        )
+    model = request.model or DEFAULT_MODEL[request.method]
+    spec = get_model(model)
+    if request.method == "vace":
+        segment = 5  # video_extension always makes 5 s
+    else:
+        low = spec.durations.min if spec and spec.durations.min else 2
+        high = spec.durations.max if spec and spec.durations.max else 10
+        segment = request.segment_seconds or min(5, high)
+        segment = max(low, min(high, segment))
+    count = math.ceil(missing / segment)
+    if count > MAX_SEGMENTS:
+        raise ValidationError(f"--to {request.target_seconds:g} needs {count} segments; at most {MAX_SEGMENTS}")
+    video = str(request.video.resolve())
+    steps: dict[str, dict[str, Any]] = {}
+    previous = video
+    for index in range(1, count + 1):
+        sid = f"segment-{index}"
+        prompt = request.prompts[min(index - 1, len(request.prompts) - 1)]
+        step: dict[str, Any] = {"model": model, "prompt": prompt, **request.extra}
+        if request.method == "last-frame":
+            source = f"@{previous}:last-frame" if previous != video else "@source-frame"
+            step |= {"mode": "i2v", "image": source, "duration": segment}
+        else:
+            source = f"@{previous}:last-{TAIL_SECONDS:g}s" if previous != video else "@source-tail"
+            if request.method == "continue":
+                step |= {"mode": "i2v", "clip": source, "duration": segment}
+            else:
+                step |= {"mode": "vace", "function": "video_extension", "first_clip": source}
+        if request.resolution and request.method != "vace":
+            step["resolution"] = request.resolution
+        steps[sid] = step
+        previous = sid
+    if request.method == "last-frame":
+        steps = {"source-frame": {"op": "frame", "input": video, "at": "last"}, **steps}
+    else:
+        seconds = min(TAIL_SECONDS, source_seconds)
+        steps = {"source-tail": {"op": "tail", "input": video, "seconds": seconds}, **steps}
+    steps["joined"] = {"op": "concat", "inputs": [video] + [f"@segment-{i}" for i in range(1, count + 1)]}
+    last = "joined"
+    if source_seconds + count * segment > request.target_seconds + 0.01:
+        steps["trimmed"] = {"op": "trim", "input": "@joined", "start": 0, "end": request.target_seconds}
+        last = "trimmed"
+    if request.audio is not None:
+        steps["final"] = {"op": "add_audio", "video": f"@{last}", "audio": str(request.audio.resolve()), "fit": "loop"}
+    return {"steps": steps}

@@ -1,0 +1,203 @@
+"""What a person sees: the plan's live progress and its one confirmation, through a real pseudo-terminal;
+a 200-step plan's view stays a screenful; `qwenvid extend` and the README's `--emulator` story."""
+
+from __future__ import annotations
+
+import json
+import os
+import pty
+import select
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+from rich.console import Console
+from typer.testing import CliRunner
+
+from qwenvid.cli import app
+from qwenvid.cli._output import Output
+from qwenvid.cli._plan_progress import MAX_ACTIVE_ROWS, MAX_RECENT_ROWS, RichPlanProgress
+from qwenvid.emulator.config import EmulatorConfig
+from qwenvid.emulator.server import EmulatorThread
+from tests.support.emulator import probe_mp4
+from tests.support.videos import make_mp4
+from tests.test_cli_run import use_emulator
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+
+
+def run_in_pty(
+    args: list[str],
+    cwd: Path,
+    env: dict[str, str],
+    answer: bytes | None = None,
+    prompt: bytes = b"",
+    timeout: float = 120,
+) -> tuple[int, bytes, str]:
+    """Run qwenvid with stdin and stderr on a pseudo-terminal (stdout a pipe); returns (code, terminal, stdout)."""
+    master, slave = pty.openpty()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "qwenvid", *args],
+        cwd=cwd,
+        env=env,
+        stdin=slave,
+        stderr=slave,
+        stdout=subprocess.PIPE,
+        close_fds=True,
+    )
+    os.close(slave)
+    seen = b""
+    answered = answer is None
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        ready, _, _ = select.select([master], [], [], 0.1)
+        if ready:
+            try:
+                chunk = os.read(master, 65536)
+            except OSError:
+                break
+            if not chunk:
+                break
+            seen += chunk
+            if not answered and prompt in seen:
+                os.write(master, answer or b"")
+                answered = True
+        elif proc.poll() is not None:
+            break
+    out = proc.stdout.read().decode() if proc.stdout else ""
+    code = proc.wait(timeout=30)
+    os.close(master)
+    return code, seen, out
+
+
+def terminal_env(emu: EmulatorThread, home: Path, key: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DASHSCOPE", "QWEN_", "NO_COLOR"))}
+    return env | {
+        "QWEN_BASE_URL": emu.base_url,
+        "DASHSCOPE_API_KEY": key,
+        "QWENVID_HOME": str(home),
+        "TERM": "xterm-256color",
+        "COLUMNS": "100",
+    }
+
+
+@pytest.mark.slow
+def test_live_progress_on_a_terminal(live_emulator: EmulatorThread, tmp_path: Path, canary_key: str) -> None:
+    shutil.copy(EXAMPLES / "story.toml", tmp_path)
+    shutil.copy(EXAMPLES / "soundtrack.wav", tmp_path)
+    code, screen, out = run_in_pty(
+        ["run", "story.toml", "--yes"], tmp_path, terminal_env(live_emulator, tmp_path / "h", canary_key)
+    )
+    text = screen.decode(errors="replace")
+    assert code == 0, text
+    assert out.strip().endswith("output/qwenvid/story/final.mp4")
+    assert "\x1b[" in text  # drawn live, not plain lines
+    assert "Plan" in text and "/5 steps" in text and "billable" in text
+    assert "Cost:" in text and "Plan story: 5 done" in text
+
+
+@pytest.mark.slow
+def test_one_confirmation_for_the_whole_plan_on_a_terminal(
+    live_emulator: EmulatorThread, tmp_path: Path, canary_key: str
+) -> None:
+    env = terminal_env(live_emulator, tmp_path / "h", canary_key)
+    args = ["run", str(EXAMPLES / "batch.jsonl"), "--model", "wan2.1-t2v-turbo", "--size", "832*480"]
+    code, screen, _ = run_in_pty(args, tmp_path, env, answer=b"n\r", prompt=b"pay for 20 s?")
+    assert code == 1, screen.decode(errors="replace")
+    assert b"Run the plan and pay for 20 s?" in screen and b"Nothing was submitted." in screen
+    assert live_emulator.state.task_count() == 0
+
+
+def test_a_200_step_view_stays_a_screenful() -> None:
+    console = Console(width=100, record=True, file=open(os.devnull, "w"))  # noqa: SIM115
+    view = RichPlanProgress(Output(_console=console), 200, 1000.0, auto_refresh=False)
+    statuses = ["running"] * 40 + ["done"] * 100 + ["queued"] * 20 + ["failed"] * 3
+    for n, status in enumerate(statuses):
+        view.records[f"shot-{n}"] = SimpleNamespace(
+            id=f"shot-{n}",
+            status=status,
+            hidden=False,
+            model="wan2.6-t2v",
+            op=None,
+            kind="generate",
+            billable_seconds=5.0,
+            estimate=60.0 if status in ("running", "queued") else None,
+        )
+        if status in ("done", "failed"):
+            view.recent.append(f"shot-{n}")
+    console.print(view.render())
+    lines = console.export_text().splitlines()
+    assert len(lines) <= 2 + MAX_ACTIVE_ROWS + 1 + MAX_RECENT_ROWS + 1
+    assert "103/200 steps" in lines[0] and "500/1000 s billable" in lines[0]
+    assert "~12:00 left" in lines[0]  # 60 unfinished wan2.6-t2v tasks, 5 at a time, ~60 s each
+    assert "running 40" in lines[1] and "waiting 37" in lines[1]
+    assert any("and 52 more" in line for line in lines)
+
+
+# -- extend ------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def cli(
+    emulator: EmulatorThread, manual_clock: Any, canary_key: str, monkeypatch: pytest.MonkeyPatch
+) -> EmulatorThread:
+    use_emulator(emulator, manual_clock, canary_key, monkeypatch)
+    return emulator
+
+
+def test_extend_dry_run_builds_the_chain(cli: EmulatorThread, tmp_path: Path) -> None:
+    clip = make_mp4(tmp_path / "clip.mp4", width=640, height=360, seconds=4.0)
+    result = CliRunner().invoke(
+        app, ["extend", str(clip), "--to", "12", "--prompt", "one", "--prompt", "two", "--dry-run", "--json"]
+    )
+    assert result.exit_code == 0, result.stderr
+    plan = json.loads(result.stdout)
+    ids = [s["id"] for s in plan["steps"] if not s["hidden"]]
+    assert ids == ["source-tail", "segment-1", "segment-2", "joined", "trimmed"]
+    requests = {s["id"]: s["request"]["payload"] for s in plan["steps"] if "request" in s}
+    assert requests["segment-1"]["input"]["prompt"] == "one" and requests["segment-2"]["input"]["prompt"] == "two"
+    assert plan["billable_seconds"] == 10
+    assert cli.state.task_count() == 0
+
+
+@pytest.mark.parametrize("method", ["continue", "last-frame", "vace"])
+def test_extend_runs_and_reruns_for_free(cli: EmulatorThread, tmp_path: Path, method: str) -> None:
+    clip = make_mp4(tmp_path / "clip.mp4", width=832, height=480, seconds=4.0)
+    args = ["extend", str(clip), "--to", "9", "--prompt", "The road goes on", "--method", method, "--yes"]
+    if method != "vace":
+        args += ["--resolution", "720P"]
+    if method == "last-frame":
+        args += ["--model", "wan2.6-i2v"]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.stderr
+    final = Path(result.stdout.strip())
+    assert abs(probe_mp4(final).duration - 9.0) < 0.1
+    tasks = cli.state.task_count()
+    assert tasks == 1
+    again = CliRunner().invoke(app, args)
+    assert again.exit_code == 0 and cli.state.task_count() == tasks
+
+
+def test_extend_refuses_what_adds_nothing(cli: EmulatorThread, tmp_path: Path) -> None:
+    clip = make_mp4(tmp_path / "clip.mp4", seconds=2.0)
+    result = CliRunner().invoke(app, ["extend", str(clip), "--to", "2", "--prompt", "x"])
+    assert result.exit_code == 2 and "adds nothing" in result.stderr
+    no_prompt = CliRunner().invoke(app, ["extend", str(clip), "--to", "8"])
+    assert no_prompt.exit_code == 2 and "--prompt" in no_prompt.stderr
+
+
+@pytest.mark.slow
+def test_readme_story_on_the_in_process_emulator(tmp_path: Path) -> None:
+    """As the README says: `qwenvid --emulator run examples/story.toml`."""
+    shutil.copytree(EXAMPLES, tmp_path / "examples")
+    os.chdir(tmp_path)
+    result = CliRunner().invoke(app, ["--emulator", "run", "examples/story.toml"])
+    assert result.exit_code == 0, result.stderr
+    assert Path(result.stdout.strip()).name == "final.mp4"
+    assert "Cost: free (local emulator)" in result.stderr
+    _ = EmulatorConfig  # the in-process emulator runs with its defaults
