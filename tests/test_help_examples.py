@@ -3,8 +3,10 @@ in-process emulator), and help shows plain metavars and true statements about th
 
 from __future__ import annotations
 
+import json
 import re
 import shlex
+import shutil
 from pathlib import Path
 
 import pytest
@@ -19,6 +21,7 @@ GROUP = typer.main.get_command(app)
 GENERATION = {"t2v", "i2v", "kf2v", "r2v", "vace", "generate"}
 EXISTING_TASK = {"status", "fetch", "cancel"}  # their examples name tasks that exist only in someone's account
 LONG_RUNNING = {"emulator", "wizard"}  # a server and an interactive flow: the example must parse
+EXAMPLE_PLANS = Path(__file__).resolve().parents[1] / "examples"
 
 
 def help_text(path: list[str]) -> str:
@@ -65,6 +68,12 @@ def media_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     make_image(folder / "photo.webp", 5000, 300)
     (folder / "request.json").write_text('{"prompt": "A kitten in the moonlight"}', encoding="utf-8")
     (folder / "prompt.txt").write_text("A kitten in the moonlight\n", encoding="utf-8")
+    # `qwenvid run` examples: the shipped example plans, as they are in the checkout and copied in by name.
+    shutil.copytree(EXAMPLE_PLANS, folder / "examples")
+    shutil.copy(EXAMPLE_PLANS / "story.toml", folder / "story.toml")
+    shutil.copy(EXAMPLE_PLANS / "soundtrack.wav", folder / "soundtrack.wav")
+    shutil.copy(EXAMPLE_PLANS / "batch.jsonl", folder / "batch.jsonl")
+    shutil.copy(EXAMPLE_PLANS / "batch.txt", folder / "prompts.txt")
     return folder
 
 
@@ -95,6 +104,10 @@ def test_help_example_runs_as_written(example_files: Path, line: str) -> None:
         producer, line = (part.strip() for part in line.split("|", 1))
         stdin = shlex.split(producer)[1] + "\n"
     words = shlex.split(line)
+    redirect = None
+    if ">" in words:  # qwenvid ... > FILE: stdout goes to the file
+        at = words.index(">")
+        words, redirect = words[:at], words[at + 1]
     while "=" in words[0]:
         name, value = words.pop(0).split("=", 1)
         env[name] = value
@@ -120,6 +133,9 @@ def test_help_example_runs_as_written(example_files: Path, line: str) -> None:
         assert "See `qwenvid" not in result.stderr and "not a task id" not in result.stderr, result.stderr
     else:
         assert result.exit_code == 0, f"{line}\n{result.stderr}"
+    if redirect is not None:
+        Path(redirect).write_text(result.stdout, encoding="utf-8")
+        assert json.loads(Path(redirect).read_text(encoding="utf-8")), line  # the one JSON object
 
 
 BAD_METAVARS = re.compile(r"<(bool|str|int|float|path)[^>]*>|\bfloat range\b")

@@ -9,16 +9,13 @@ from typing import Annotated, Any
 
 import typer
 
+from qwenvid.cli._help import examples
 from qwenvid.cli._options import JsonOpt
 from qwenvid.cli._output import Output
 from qwenvid.cli._session import state_of
 from qwenvid.errors import ValidationError
 
 SUMMARY = "Clip tools: info, frame, trim, tail, concat, add-audio, sheet, preview, fit (no ffmpeg needed)."
-
-
-def examples(*lines: str) -> str:
-    return "[bold]Examples[/bold]\n\n" + "\n\n".join(f"  $ {line}" for line in lines)
 
 
 MEDIA_EXAMPLES = examples(

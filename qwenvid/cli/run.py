@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from qwenvid.cli._help import examples
 from qwenvid.cli._options import (
     DurationOpt,
     JsonOpt,
@@ -28,14 +29,10 @@ if TYPE_CHECKING:
     from qwenvid.plans.prepare import PreparedPlan
 
 
-def examples(*lines: str) -> str:
-    return "[bold]Examples[/bold]\n\n" + "\n\n".join(f"  $ {line}" for line in lines)
-
-
 RUN_EXAMPLES = examples(
     "qwenvid run examples/story.toml --dry-run",
     "qwenvid --emulator run examples/story.toml",
-    "qwenvid run prompts.txt --model wan2.6-t2v --duration 5 --resolution 720P --max-seconds 120",
+    "qwenvid run prompts.txt --model wan2.6-t2v --duration 5 --size 1280*720 --max-seconds 120",
     "qwenvid run batch.jsonl --json > manifest.json",
     "qwenvid run story.toml --force continued --events -",
 )
