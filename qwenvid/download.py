@@ -153,7 +153,14 @@ def _target(dest: str | Path, name_hint: str | None) -> tuple[Path, bool]:
     """(wanted final path, whether the user named the file exactly)."""
     raw = str(dest)
     path = Path(raw).expanduser()
-    is_folder = path.is_dir() or raw.endswith(("/", os.sep)) or not (path.suffix or path.exists())
+    if raw.endswith(("/", os.sep)) or path.is_dir():
+        is_folder = True
+    elif path.suffix:
+        is_folder = False
+    else:
+        # No suffix: a folder unless something else by that name exists. Asked in this order because another
+        # run may be creating that folder right now (exists() true, the earlier is_dir() false).
+        is_folder = not path.exists() or path.is_dir()
     if is_folder:
         return path / video_file_name(name_hint), False
     return path, True

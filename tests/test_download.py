@@ -616,3 +616,27 @@ def test_an_existing_file_without_suffix_is_a_file_target(
     result = get(result_host, http, out / "video")
 
     assert result.path == out / "video-1" and (out / "video").read_bytes() == b"keep"
+
+
+def test_output_folder_created_by_another_run_meanwhile_is_still_a_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Runs in parallel share one -o folder: the one that finds it missing while another creates it must not
+    take the folder for a file named without .mp4 (a race seen in a burst of six runs)."""
+    from qwenvid.download import check_output_target
+
+    target = tmp_path / "out"
+    real_is_dir = Path.is_dir
+    calls = {"n": 0}
+
+    def is_dir_while_another_run_creates_it(self: Path) -> bool:
+        if self == target and calls["n"] == 0:
+            calls["n"] += 1
+            answer = real_is_dir(self)  # not there yet...
+            self.mkdir()  # ...and another run creates it right after this look
+            return answer
+        return real_is_dir(self)
+
+    monkeypatch.setattr(Path, "is_dir", is_dir_while_another_run_creates_it)
+    check_output_target(target)  # no "a video file name must end in .mp4"
+    assert calls["n"] == 1 and real_is_dir(target)
