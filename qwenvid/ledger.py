@@ -56,8 +56,8 @@ import json
 import secrets
 import sqlite3
 import threading
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import asdict, dataclass, fields
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
@@ -66,6 +66,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from qwenvid.errors import QwenvidError, ValidationError, scrub
 from qwenvid.privacy import create_private_file, narrow_existing, private_dir, private_umask
+from qwenvid.sqlite_tx import write_transaction
 
 LOCAL_STATES = ("created", "submitting", "submitted", "outcome_unknown", "rejected")
 REMOTE_STATUSES = ("PENDING", "RUNNING", "SUCCEEDED", "FAILED", "CANCELED", "UNKNOWN")
@@ -153,8 +154,7 @@ SCHEMA_VERSION = len(MIGRATIONS)
 
 def apply_migrations(conn: sqlite3.Connection, target: int = SCHEMA_VERSION) -> int:
     """Bring the schema up to `target` inside one write transaction; returns the version found."""
-    conn.execute("BEGIN IMMEDIATE")
-    try:
+    with write_transaction(conn):
         found = int(conn.execute("PRAGMA user_version").fetchone()[0])
         if found > len(MIGRATIONS):
             raise QwenvidError(
@@ -165,10 +165,6 @@ def apply_migrations(conn: sqlite3.Connection, target: int = SCHEMA_VERSION) -> 
             MIGRATIONS[version](conn)
         if target > found:
             conn.execute(f"PRAGMA user_version = {int(target)}")
-        conn.execute("COMMIT")
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
     return found
 
 
@@ -461,16 +457,8 @@ class Ledger:
                 self._connections.append(conn)
         return conn
 
-    @contextmanager
-    def _write(self) -> Iterator[sqlite3.Connection]:
-        conn = self._conn()
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            yield conn
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        conn.execute("COMMIT")
+    def _write(self) -> AbstractContextManager[sqlite3.Connection]:
+        return write_transaction(self._conn())
 
     def close(self) -> None:
         """Close every connection this ledger opened (in any thread)."""

@@ -26,10 +26,12 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
+
+from qwenvid.sqlite_tx import write_transaction
 
 # Slack added to the one-second rate window: submits spaced exactly 1 s apart here may arrive closer
 # together at the server after different network delays.
@@ -256,16 +258,8 @@ class SubmitPacer:
             self._local.conn = conn
         return conn
 
-    @contextmanager
-    def _transaction(self) -> Iterator[sqlite3.Connection]:
-        conn = self._conn()
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            yield conn
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        conn.execute("COMMIT")
+    def _transaction(self) -> AbstractContextManager[sqlite3.Connection]:
+        return write_transaction(self._conn())
 
     def close(self) -> None:
         conn = getattr(self._local, "conn", None)
