@@ -60,8 +60,9 @@ CREATE TABLE IF NOT EXISTS slot_waiters (
     seen_at REAL NOT NULL           -- refreshed while it waits; a crashed waiter fades out
 );
 """
-# A waiter not refreshed for this long is gone.
+# A waiter not refreshed for this long is gone; a waiting run refreshes its entry this often.
 WAITER_FRESH = 5.0
+WAITER_REFRESH = 1.0
 
 
 @dataclass(frozen=True)
@@ -129,6 +130,7 @@ class SubmitPacer:
     ) -> SlotWait:
         started = self.clock()
         waited_rate = waited_running = told = False
+        marked = -WAITER_FRESH
         while True:
             # A plain read first: many waiting processes must not queue for the write lock to find no room.
             free, pause, running = self._room(holder, model, service, rate, concurrency)
@@ -136,7 +138,8 @@ class SubmitPacer:
                 full = running >= max(concurrency, 1)
                 waited_running |= full
                 waited_rate |= not full
-                if full:
+                if full and self.clock() - marked >= WAITER_REFRESH:
+                    marked = self.clock()  # a write: once a second, not at every look
                     self._mark_waiting(holder, model, service)
                 if on_wait is not None and full and not told:
                     told = True
@@ -337,6 +340,17 @@ def contended(pacer: SubmitPacer, model: str, service: str) -> Callable[[], bool
     """Whether some run waits for a running slot of `model` on `service` (then its holders' ends matter now)."""
     canonical = limits_for(model)[0]
     return lambda: pacer.waiting(canonical, service.rstrip("/")) > 0
+
+
+def handoff_interval(model: str, qps: float) -> float:
+    """How often a task is polled at most while another run waits for its slot (polling.HANDOFF).
+
+    Every running task of `model` may be polled that often at once, from as many processes: together
+    they stay within `qps`, the share of the account's 20 queries per second this machine may use.
+    """
+    from qwenvid.polling import HANDOFF
+
+    return max(HANDOFF, limits_for(model)[2] / max(qps, 0.1))
 
 
 def note_status(pacer: SubmitPacer, holder: str, status: str) -> None:

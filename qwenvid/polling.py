@@ -60,7 +60,15 @@ class Estimate:
         return cls(float(seconds), COLD_SPREAD * float(seconds), learned=False)
 
 
-# While another run waits for its slot: at most this interval, or this share of the time waited.
+# While another run waits for this task's running slot (pacing.contended), the task's end frees that
+# slot, so noticing it soon matters more than the query budget. Where the end may come (anywhere when
+# cold; from the start of the expected window when warm) the task is polled every HANDOFF seconds, or
+# HANDOFF_RATIO of the time waited when that is longer: a hand-off then costs about 1 % of the task's
+# run time on average. Before a warm window: at most every URGENT s, or URGENT_RATIO of the time waited.
+# HANDOFF is a floor; the caller raises it so the model's running tasks together stay within the query
+# share (pacing.handoff_interval).
+HANDOFF = 0.5
+HANDOFF_RATIO = 0.02
 URGENT = 1.5
 URGENT_RATIO = 0.05
 
@@ -120,8 +128,9 @@ class PollSchedule:
     render_spread: float | None = None
     anchored: bool = False
     # True while another run waits for this task's running slot (pacing.contended): its end matters
-    # more than the query budget then, so the interval drops to URGENT (growing slowly for long waits).
+    # more than the query budget then, so the interval drops to `handoff` near the end (see HANDOFF).
     urgent: Callable[[], bool] | None = None
+    handoff: float = HANDOFF
 
     @classmethod
     def for_estimate(cls, estimate: Estimate, rng: random.Random | None = None) -> PollSchedule:
@@ -179,8 +188,14 @@ class PollSchedule:
         factor = 1.0 + self.jitter * (2.0 * self.rng.random() - 1.0)
         interval = self.base_interval(elapsed, polls) * factor
         if polls > 0 and self.urgent is not None and self.urgent():
-            return min(interval, max(URGENT, URGENT_RATIO * elapsed) * factor)
+            return min(interval, self.urgent_cap(elapsed) * factor)
         return max(interval, self.budget_floor(elapsed, polls))
+
+    def urgent_cap(self, elapsed: float) -> float:
+        """The longest interval while another run waits for this task's slot (see HANDOFF)."""
+        if self.learned and elapsed < self.estimate - self.window:
+            return max(URGENT, URGENT_RATIO * elapsed)  # far before the expected end
+        return max(self.handoff, HANDOFF_RATIO * elapsed)
 
     def poll_times(self, until: float, *, start: float = 0.0) -> list[float]:
         """The poll times (seconds after submit) up to the first at or after `until`: for tests and benchmarks."""

@@ -493,7 +493,7 @@ class Session:
     def _follow_row(self, row: LedgerRow, options: RunOptions, reporter: Reporter) -> RunResult:
         from dataclasses import replace
 
-        from qwenvid.pacing import contended
+        from qwenvid.pacing import contended, handoff_interval
         from qwenvid.poll_loop import shared_loop
         from qwenvid.polling import PollSchedule
 
@@ -526,6 +526,7 @@ class Session:
                 schedule=replace(
                     PollSchedule.for_estimate(expected),
                     urgent=contended(self._pacer(), row.model or "", self.settings.base_url),
+                    handoff=handoff_interval(row.model or "", self.settings.query_qps),
                 ),
                 timeout=options.timeout if options.timeout is not None else self.settings.wait_timeout,
                 on_update=on_update,

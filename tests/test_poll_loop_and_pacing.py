@@ -16,7 +16,7 @@ from qwenvid.emulator.config import EmulatorConfig, ManualClock
 from qwenvid.emulator.server import EmulatorThread
 from qwenvid.errors import StillRunning
 from qwenvid.estimates import input_kind
-from qwenvid.pacing import SubmitPacer, limits_for
+from qwenvid.pacing import SubmitPacer, handoff_interval, limits_for
 from qwenvid.poll_loop import PollLoop, run_concurrently
 from qwenvid.polling import PollSchedule, learn_estimate
 from qwenvid.requests import T2VRequest
@@ -329,5 +329,36 @@ def test_a_task_whose_slot_someone_waits_for_is_polled_closely() -> None:
     schedule = PollSchedule(180, random.Random(1), urgent=lambda: waiting[0])  # cold: the SDK's cadence
     assert schedule.next_interval(30.0, 11) >= 4.0  # held to the SDK's count: 5 s apart at 30 s
     waiting[0] = True
-    assert schedule.next_interval(30.0, 11) <= 1.5 * 1.15  # a waiting run is worth a few more queries
-    assert schedule.next_interval(200.0, 40) <= 4.5 * 1.15  # never denser than 5 % of the time waited, though
+    # Cold, the end may come any time: every HANDOFF (0.5 s), or 2 % of the time waited when that is longer.
+    assert schedule.next_interval(5.0, 4) <= 0.5 * 1.15
+    assert schedule.next_interval(30.0, 11) <= 0.6 * 1.15
+    assert schedule.next_interval(200.0, 40) <= 4.0 * 1.15  # a hand-off costs ~1 % of the run at most
+
+
+def test_a_warm_task_someone_waits_for_is_polled_closely_from_its_expected_end() -> None:
+    estimate = learn_estimate([30.0, 30.2, 30.1], typical=180)  # learned: ends 30 s after submit, give or take
+    schedule = PollSchedule.for_estimate(estimate, random.Random(2))
+    schedule.urgent = lambda: True
+    early = [schedule.next_interval(t, 3) for t in (10.0, 20.0)]
+    assert all(0.5 * 1.15 < interval <= 1.5 * 1.15 for interval in early)  # far from the end: no denser than 1.5 s
+    for t in (29.0, 30.0, 31.0, 40.0):  # inside the window and late: 0.5 s, or 2 % of the time waited
+        assert schedule.next_interval(t, 12) <= max(0.5, 0.02 * t) * 1.15
+
+
+def test_the_hand_off_interval_keeps_the_models_running_tasks_within_the_query_share() -> None:
+    assert handoff_interval("wan2.6-t2v", 15) == 0.5  # 5 running x 2 queries/s = 10 <= 15
+    assert handoff_interval("wan2.6-t2v", 2) == pytest.approx(2.5)  # 5 running within 2 queries/s
+    schedule = PollSchedule(180, random.Random(3), urgent=lambda: True, handoff=handoff_interval("wan2.6-t2v", 2))
+    assert schedule.next_interval(30.0, 11) >= 2.5 * 0.85  # not 0.5 s: 5 tasks x 2 queries/s would be 10
+
+
+def test_a_holder_notices_its_end_within_a_hand_off_interval_while_someone_waits() -> None:
+    """On an injected clock: the task ends at 30.3 s; the poll loop sees it about half a second later at most."""
+    for seed in range(20):
+        clock = ManualClock(start=0.0)
+        loop = PollLoop(clock=clock, sleep=clock.sleep)
+        ends = 30.3 + seed * 0.037
+        fetch = lambda: TaskInfo("t", "SUCCEEDED" if clock.time() >= ends else "RUNNING")  # noqa: E731
+        schedule = PollSchedule(180, random.Random(seed), urgent=lambda: True)
+        loop.run(fetch, schedule=schedule, timeout=None)
+        assert clock.time() - ends <= 0.61 * 1.15

@@ -22,6 +22,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from datetime import datetime
 from pathlib import Path
@@ -46,6 +47,53 @@ def detection_delays(ledger: Path) -> list[float]:
             if ended is not None and seen:
                 found.append((datetime.fromisoformat(seen) - ended).total_seconds())
     return found
+
+
+class SlotWatch:
+    """Reads the pacing table every half second (released slots are dropped after a minute): when each was freed."""
+
+    def __init__(self, ledger: Path) -> None:
+        self.ledger = ledger
+        self.released: dict[str, float] = {}  # ledger row id -> epoch seconds its slot was released
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._watch, daemon=True)
+
+    def __enter__(self) -> SlotWatch:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        self._read()
+
+    def _watch(self) -> None:
+        while not self._stop.wait(0.5):
+            self._read()
+
+    def _read(self) -> None:
+        try:
+            with sqlite3.connect(self.ledger, timeout=5.0) as conn:
+                rows = conn.execute("SELECT holder, released_at FROM submit_slots WHERE released_at IS NOT NULL")
+                self.released.update(dict(rows))
+        except sqlite3.Error:
+            pass  # not created yet, or busy: the next look catches up
+
+
+def hand_offs(ledger: Path, tasks: list, released: dict[str, float]) -> tuple[list[float], list[float]]:
+    """The two halves of the slot hand-offs: each task's end -> its run released the slot, and the n-th
+    release -> the (concurrency + n)-th submit arrived (the waiting run that took the freed slot)."""
+    with sqlite3.connect(ledger) as conn:
+        rows = dict(conn.execute("SELECT task_id, id FROM tasks WHERE task_id IS NOT NULL"))
+    freeing, frees = [], []
+    for task in tasks:
+        freed = released.get(rows.get(task.task_id, ""))
+        if freed is not None and task.end_at is not None:
+            freeing.append(freed - task.end_at)
+            frees.append(freed)
+    submits = sorted(t.submit_at for t in tasks)
+    taking = [submit - freed for submit, freed in zip(submits[CONCURRENCY:], sorted(frees), strict=False)]
+    return freeing, taking
 
 
 def run_in_threads(runs: int, home: Path, base_url: str, out: Path) -> list[int]:
@@ -85,19 +133,22 @@ def main(runs: int, render: float, processes: bool) -> None:
                        "--duration", "2", "--yes", "-o", str(Path(folder) / "out")]
             started = time.perf_counter()
             launched = time.time()
-            if processes:
-                children = [
-                    subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-                    for _ in range(runs)
-                ]
-                codes = [child.wait() for child in children]
-            else:
-                children, codes = [], run_in_threads(runs, home, emulator.base_url, Path(folder) / "out")
+            watch = SlotWatch(home / "ledger.sqlite3")
+            with watch:
+                if processes:
+                    children = [
+                        subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                        for _ in range(runs)
+                    ]
+                    codes = [child.wait() for child in children]
+                else:
+                    children, codes = [], run_in_threads(runs, home, emulator.base_url, Path(folder) / "out")
             wall = time.perf_counter() - started
             finished = time.time()
             hits = emulator.state.limit_counts()
             detection = detection_delays(home / "ledger.sqlite3")
             tasks = emulator.state.tasks
+            handed = hand_offs(home / "ledger.sqlite3", tasks, watch.released)
             failures = [
                 child.stderr.read().decode()[-300:] for child, code in zip(children, codes, strict=False) if code
             ]
@@ -123,6 +174,11 @@ def main(runs: int, render: float, processes: bool) -> None:
         if gaps:
             print(f"slot hand-off (a task ends -> the next submit arrives): median {statistics.median(gaps):.2f} s, "
                   f"max {max(gaps):.2f} s over {len(gaps)} hand-offs")
+    freeing, taking = handed
+    if freeing and taking:
+        print(f"  of which: task end -> its run released the slot median {statistics.median(freeing):.2f} s, "
+              f"max {max(freeing):.2f} s; a release -> the next submit arrived median "
+              f"{statistics.median(taking):.2f} s, max {max(taking):.2f} s")
     if detection:
         print(f"detection delay (task ended -> its run saw SUCCEEDED): median {statistics.median(detection):.2f} s, "
               f"max {max(detection):.2f} s")
