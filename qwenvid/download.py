@@ -47,7 +47,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from pathlib import Path
-from typing import IO, Any, Protocol
+from typing import IO, TYPE_CHECKING, Any, Protocol
 from urllib.parse import parse_qs, urlsplit
 
 import httpcore
@@ -55,7 +55,9 @@ import httpx
 
 from qwenvid import deadlines
 from qwenvid.errors import DownloadError, ValidationError, scrub
-from qwenvid.probe import VideoProbe, probe_video
+
+if TYPE_CHECKING:
+    from qwenvid.probe import VideoProbe
 
 try:
     import fcntl
@@ -619,7 +621,7 @@ class _Transfer:
         """Receive and hash on this thread; write and flush on two more (see _Writer)."""
         progress, limits = self.progress, self.limits
         writer = _Writer(progress)
-        _preload_prober()
+        preload_prober()
         received = progress.written
         head = bytearray() if progress.written == 0 else None
         window_start, window_bytes = time.monotonic(), 0
@@ -741,10 +743,11 @@ _prober_loading = threading.Lock()
 _prober_started = False
 
 
-def _preload_prober() -> None:
-    """Import PyAV (~0.2 s) on a thread of its own while the body arrives, so the probe that follows
-    the transfer does not pay for it on the critical path. Once per process; a plain (non-daemon)
-    thread, so an early exit waits for the import instead of tearing it down half-way."""
+def preload_prober() -> None:
+    """Import PyAV (~0.2 s) and the prober on a thread of its own while the task renders or the body
+    arrives, so the probe that follows the transfer does not pay for it on the critical path. Once per
+    process; a plain (non-daemon) thread, so an early exit waits for the import instead of tearing it
+    down half-way."""
     global _prober_started
     with _prober_loading:
         if _prober_started:
@@ -756,6 +759,8 @@ def _preload_prober() -> None:
 def _import_prober() -> None:
     try:
         import av  # noqa: F401  (the import lock makes probe_video wait for this one if it is still running)
+
+        import qwenvid.probe  # noqa: F401
     except ImportError:  # pragma: no cover - probe_video reports it
         pass
 
@@ -1004,6 +1009,8 @@ def _refuse_credentials_in_url(url: str) -> None:
 def _verify(part: Path, expect: ExpectedVideo | None) -> VideoProbe:
     """Probe the downloaded file and compare it with what the request promised."""
     try:
+        from qwenvid.probe import probe_video
+
         probe = probe_video(part)
     except DownloadError as exc:
         raise DownloadError(f"The downloaded file is not a playable video ({exc.message}); kept at {part}.") from exc

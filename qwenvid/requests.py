@@ -967,28 +967,30 @@ INPUT_RULES: dict[type, Any] = {
 
 
 def _check_urls(req: BaseRequest, spec: ModelSpec | None) -> None:
-    from qwenvid.media import check_url
-
     for slot in _slots(req, spec):
         if is_url(slot.value):
+            from qwenvid.media import check_url
+
             check_url(slot.value, option(slot.attr))
 
 
 def _check_files_exist(req: BaseRequest) -> None:
-    from qwenvid.media import require_file
-
     for item in local_inputs(req):
         if item.size < 0:
+            from qwenvid.media import require_file
+
             require_file(item.path, item.option)
 
 
 def _check_files(req: BaseRequest, spec: ModelSpec) -> None:
-    from qwenvid.clips.fit import fit_command, role_for
+    files = [slot for slot in _slots(req, spec) if not is_url(slot.value)]
+    if not files:
+        return  # a prompt-only request never loads the media checks (start-up: tests/test_startup_imports.py)
     from qwenvid.media import FixableInputError, check_local_file, require_file
 
     seen: set[str] = set()
-    for slot in _slots(req, spec):
-        if is_url(slot.value) or slot.value in seen:
+    for slot in files:
+        if slot.value in seen:
             continue
         seen.add(slot.value)
         require_file(slot.value, option(slot.attr))
@@ -996,6 +998,8 @@ def _check_files(req: BaseRequest, spec: ModelSpec) -> None:
         try:
             check_local_file(Path(slot.value).expanduser(), slot.kind, limits, field=option(slot.attr))
         except FixableInputError as refused:
+            from qwenvid.clips.fit import fit_command, role_for
+
             # Name the command that makes the file acceptable instead of sending the user to other tools.
             command = fit_command(slot.value, spec.id, role_for(slot.kind, slot.attr, slot.limits))
             raise ValidationError(

@@ -493,6 +493,7 @@ class Session:
     def _follow_row(self, row: LedgerRow, options: RunOptions, reporter: Reporter) -> RunResult:
         from dataclasses import replace
 
+        from qwenvid.download import preload_prober
         from qwenvid.pacing import contended, handoff_interval
         from qwenvid.poll_loop import shared_loop
         from qwenvid.polling import PollSchedule
@@ -504,6 +505,7 @@ class Session:
                 return self._download(row, info, options, reporter)
         expected = self._estimate(row, options)
         estimate = expected.seconds
+        preload_prober()  # PyAV loads while the task renders, not between its end and the verified video
         last_status: list[str] = [row.remote_status or "PENDING"]
         # Show where the task stands from the start, not only after the first poll.
         reporter.phase(Phase.RENDERING if last_status[0] == "RUNNING" else Phase.QUEUED, task_id)
@@ -705,12 +707,12 @@ def _fingerprint(plan: Plan) -> str:
 
 def _input_video_seconds(inputs: Iterable[LocalInput]) -> tuple[float, float | None]:
     """Seconds of local reference videos (r2v bills them) and of the video being edited (vace, videoedit)."""
-    from qwenvid.media import inspect_video
-
     references, edited = 0.0, None
     for item in inputs:
         if item.kind != "video":
             continue
+        from qwenvid.media import inspect_video  # only for video inputs: a prompt-only run starts without it
+
         seconds = inspect_video(Path(item.path)).duration
         if "reference" in item.field:
             references += seconds

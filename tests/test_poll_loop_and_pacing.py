@@ -358,7 +358,7 @@ def test_a_holder_notices_its_end_within_a_hand_off_interval_while_someone_waits
         clock = ManualClock(start=0.0)
         loop = PollLoop(clock=clock, sleep=clock.sleep)
         ends = 30.3 + seed * 0.037
-        fetch = lambda: TaskInfo("t", "SUCCEEDED" if clock.time() >= ends else "RUNNING")  # noqa: E731
+        fetch = lambda c=clock, e=ends: TaskInfo("t", "SUCCEEDED" if c.time() >= e else "RUNNING")  # noqa: E731
         schedule = PollSchedule(180, random.Random(seed), urgent=lambda: True)
         loop.run(fetch, schedule=schedule, timeout=None)
         assert clock.time() - ends <= 0.61 * 1.15
