@@ -1,5 +1,20 @@
-"""`python -m qwenvid` runs the CLI."""
+"""The `qwenvid` console script and `python -m qwenvid`: a start-up turn for a generation command, then the CLI."""
 
-from qwenvid.cli import main
+from __future__ import annotations
 
-main()
+import sys
+
+
+def main() -> None:
+    """Take a start-up turn before Typer and the client load (qwenvid/startup_gate.py), then run the CLI."""
+    from qwenvid import startup_gate
+
+    if startup_gate.wants_turn(sys.argv[1:]):
+        startup_gate.enter()
+    from qwenvid.cli import main as cli_main
+
+    cli_main()
+
+
+if __name__ == "__main__":
+    main()

@@ -178,6 +178,7 @@ def common_values(
 
 def run_request(state: CliState, request: Any, flags: RunFlags) -> None:
     """Validate, show the cost, submit, follow, download, and print the result (or the dry run)."""
+    from qwenvid import startup_gate
     from qwenvid.config import require_key
     from qwenvid.download import check_output_target
     from qwenvid.reconcile import earlier_attempts
@@ -205,6 +206,8 @@ def run_request(state: CliState, request: Any, flags: RunFlags) -> None:
             require_key(opened.settings)
             # So is an output that cannot be used: nobody should be asked to pay and then be refused.
             check_output_target(flags.output or opened.settings.output_dir, overwrite=flags.overwrite)
+            # Started up: the next run starting beside this one may have the CPU (qwenvid/startup_gate.py).
+            startup_gate.leave()
             # Running the same command again after an unknown outcome: find the earlier task before paying again.
             earlier = earlier_attempts(opened.session, plan, reporter)
             if earlier:

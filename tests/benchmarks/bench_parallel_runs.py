@@ -166,6 +166,9 @@ def main(runs: int, render: float, processes: bool) -> None:
     if ends:
         first = min(t.submit_at for t in tasks)
         span = ends[-1] - first
+        wave = sorted(t.submit_at for t in tasks)[:CONCURRENCY]
+        print(f"first wave: submit 1 at {wave[0] - launched:.2f} s, submit {len(wave)} at {wave[-1] - launched:.2f} s "
+              "after launch (interpreter start-ups share the cores)")
         print(f"first submit {first - launched:.1f} s after launch (interpreter start-up); last task ended "
               f"{span:.1f} s after the first submit ({span / ideal:.3f} x ideal); "
               f"last run done {finished - ends[-1]:.1f} s after that (detection, download, verification, exit)")
