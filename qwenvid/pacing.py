@@ -12,7 +12,9 @@ Slots live in a small table of the ledger's SQLite file, taken and counted insid
 a daemon. A waiting submit re-checks every `recheck` seconds and goes the moment a slot frees. A slot
 is released when its task ends (the poller saw a terminal status) or when the submit created nothing;
 it also expires on its own (`expires_at`, renewed by every poll), so a crashed or detached run cannot
-hold a slot for longer than its task is expected to take.
+hold a slot for longer than its task is expected to take. Sooner than that, a run waiting for a slot
+polls the tasks of slots nobody follows any more itself (qwenvid/slot_orphans.py): a slot frees when
+its task ends, whoever notices.
 
     pacer = SubmitPacer(ledger_path)
     pacer.acquire("row-id", model="wan2.6-t2v", service=base_url, rate=5, concurrency=5, lease=300)
@@ -106,14 +108,16 @@ class SubmitPacer:
         concurrency: int,
         lease: float,
         on_wait: Callable[[str], None] | None = None,
+        on_full: Callable[[], None] | None = None,
     ) -> SlotWait:
         """Block until `model` on `service` may take one more submit, then take the slot for `holder`.
 
         `lease` is how long the slot stays taken without a renewal (about the task's expected run time).
-        `on_wait(message)` is told once when the submit has to wait, and why.
+        `on_wait(message)` is told once when the submit has to wait, and why. `on_full()` is called at
+        every look that finds the running slots full (qwenvid/slot_orphans.py frees those of dead runs).
         """
         try:
-            return self._acquire(holder, model, service, rate, concurrency, lease, on_wait)
+            return self._acquire(holder, model, service, rate, concurrency, lease, on_wait, on_full)
         except BaseException:
             self.stop_waiting(holder)
             raise
@@ -127,6 +131,7 @@ class SubmitPacer:
         concurrency: int,
         lease: float,
         on_wait: Callable[[str], None] | None,
+        on_full: Callable[[], None] | None = None,
     ) -> SlotWait:
         started = self.clock()
         waited_rate = waited_running = told = False
@@ -144,6 +149,8 @@ class SubmitPacer:
                 if on_wait is not None and full and not told:
                     told = True
                     on_wait(_waiting(model, running, concurrency))
+                if full and on_full is not None:
+                    on_full()
                 self.sleep(pause)
                 continue
             with self._transaction() as conn:
@@ -238,6 +245,15 @@ class SubmitPacer:
                 (self.clock() + seconds, holder),
             )
 
+    def holders(self, model: str, service: str) -> list[tuple[str, float]]:
+        """(holder, submitted at) of every running slot of `model` on `service`: a plain read."""
+        rows = self._conn().execute(
+            "SELECT holder, submitted_at FROM submit_slots WHERE model = ? AND service = ? AND released_at IS NULL "
+            "AND expires_at > ? ORDER BY submitted_at",
+            (model, service, self.clock()),
+        )
+        return [(str(holder), float(at)) for holder, at in rows]
+
     def running(self, model: str, service: str) -> int:
         """Slots of `model` on `service` taken and not yet released or expired."""
         with self._transaction() as conn:
@@ -326,13 +342,18 @@ def take_slot(
     *,
     expected_seconds: float,
     on_wait: Callable[[str], None] | None = None,
+    on_full: Callable[[str, str], None] | None = None,
 ) -> SlotWait:
-    """Take a submit slot for a run of `model`, with a lease of about one and a half expected run times."""
+    """Take a submit slot for a run of `model`, with a lease of about one and a half expected run times.
+
+    `on_full(model, service)` (canonical id, service) is called while the running slots are all taken.
+    """
     canonical, rate, concurrency = limits_for(model)
     lease = 1.5 * max(expected_seconds, 1.0) + RENEW_SECONDS
+    service = service.rstrip("/")
     return pacer.acquire(
-        holder, model=canonical, service=service.rstrip("/"), rate=rate, concurrency=concurrency, lease=lease,
-        on_wait=on_wait,
+        holder, model=canonical, service=service, rate=rate, concurrency=concurrency, lease=lease,
+        on_wait=on_wait, on_full=None if on_full is None else lambda: on_full(canonical, service),
     )
 
 

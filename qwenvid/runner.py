@@ -336,9 +336,10 @@ class Session:
             return self._submit_row(row, plan, options, reporter)
 
     def _submit_row(self, row: LedgerRow, plan: Plan, options: RunOptions, reporter: Reporter) -> RunResult:
-        from qwenvid.pacing import take_slot
+        from qwenvid.pacing import handoff_interval, take_slot
         from qwenvid.reconcile import remember_key_id
         from qwenvid.requests import build_payload
+        from qwenvid.slot_orphans import OrphanProbe
         from qwenvid.validation import check_body
 
         client, ledger = self.client, self.ledger
@@ -362,6 +363,7 @@ class Session:
         take_slot(
             self._pacer(), row.id, plan.model, self.settings.base_url,
             expected_seconds=self._estimate(row, options).seconds, on_wait=reporter.notice,
+            on_full=OrphanProbe(self, handoff=handoff_interval(plan.model, self.settings.query_qps)),
         )
         ledger.mark_submitting(row.id, request_json=payload.body)
         try:

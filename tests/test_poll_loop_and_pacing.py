@@ -362,3 +362,72 @@ def test_a_holder_notices_its_end_within_a_hand_off_interval_while_someone_waits
         schedule = PollSchedule(180, random.Random(seed), urgent=lambda: True)
         loop.run(fetch, schedule=schedule, timeout=None)
         assert clock.time() - ends <= 0.61 * 1.15
+
+
+# -- slots of runs that died -------------------------------------------------------------------------
+
+
+def _dead_owner_claim(ledger_path: Path, row_id: str, now: float) -> None:
+    """The claim a killed run leaves behind: unexpired, its pid gone (a finished child process)."""
+    import socket
+    import sqlite3
+    import subprocess
+    import sys
+
+    from qwenvid.claims import Claims
+
+    Claims(ledger_path).was_claimed(row_id)  # the table exists
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()
+    with sqlite3.connect(ledger_path) as conn:
+        conn.execute(
+            "INSERT OR REPLACE INTO claims VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (row_id, "dead", child.pid, None, socket.gethostname(), now, now + 3600),
+        )
+
+
+def test_a_waiting_run_polls_the_tasks_of_dead_runs_and_takes_a_slot_when_one_ends(
+    make_emulator: EmulatorFactory, manual_clock: ManualClock, canary_key: str, isolated_env: Path, tmp_path: Path
+) -> None:
+    emulator = make_emulator(
+        EmulatorConfig(concurrency_mode="reject", running_seconds=20.0, results_dir=tmp_path / "emu"),
+        clock=manual_clock,
+    )
+    request = T2VRequest(model="wan2.1-t2v-turbo", prompt="One kitten", size="832*480")  # 2 submits/s, 2 running
+    with session_for(emulator, manual_clock, canary_key) as killed:
+        # Two runs submitted and then died: their slots stay taken, nobody polls their tasks.
+        rows = [killed.run(killed.plan(request), RunOptions(detach=True), NullReporter()).local_id for _ in range(2)]
+        _dead_owner_claim(killed.ledger.path, rows[0], manual_clock.time())
+    assert all(row for row in rows)
+    with session_for(emulator, manual_clock, canary_key) as waiting:
+        result = waiting.run(waiting.plan(request), RunOptions(output=tmp_path / "out"), NullReporter())
+        orphans = [waiting.ledger.get(row) for row in rows if row]
+    assert result.status == "SUCCEEDED" and emulator.state.task_count() == 3
+    first_end = min(t.end_at for t in emulator.state.tasks if t.task_id != result.task_id and t.end_at)
+    mine = next(t for t in emulator.state.tasks if t.task_id == result.task_id)
+    # It went within a second of the first dead run's task ending, not when that slot's lease ran out (> 60 s).
+    assert 0 <= mine.submit_at - first_end <= 1.0
+    assert [row.remote_status for row in orphans if row] == ["SUCCEEDED", "SUCCEEDED"]  # recorded for resume
+    hits = emulator.state.limit_counts()
+    assert hits.get("submit.concurrency", 0) == 0, hits
+
+
+def test_the_waiter_leaves_slots_of_live_runs_to_them(
+    make_emulator: EmulatorFactory, manual_clock: ManualClock, canary_key: str, isolated_env: Path, tmp_path: Path
+) -> None:
+    from qwenvid.claims import Claims
+    from qwenvid.pacing import limits_for
+    from qwenvid.slot_orphans import OrphanProbe
+
+    emulator = make_emulator(EmulatorConfig(running_seconds=20.0, results_dir=tmp_path / "emu"), clock=manual_clock)
+    request = T2VRequest(model="wan2.1-t2v-turbo", prompt="One kitten", size="832*480")
+    with session_for(emulator, manual_clock, canary_key) as session:
+        results = [session.run(session.plan(request), RunOptions(detach=True), NullReporter()) for _ in range(2)]
+        alive = Claims(session.ledger.path).acquire(results[0].local_id or "")  # a live run follows this one
+        before = dict(emulator.state.queries)
+        probe = OrphanProbe(session, handoff=0.5)
+        probe(limits_for("wan2.1-t2v-turbo")[0], emulator.base_url.rstrip("/"))
+        alive.release()
+    asked = {task: count - before.get(task, 0) for task, count in emulator.state.queries.items()}
+    assert asked.get(results[0].task_id, 0) == 0  # followed by a live process: left alone
+    assert asked.get(results[1].task_id, 0) == 1 and probe.polls == 1  # nobody follows it: one GET
