@@ -32,6 +32,7 @@ after a fresh existence check on file systems without hard links.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -39,6 +40,7 @@ import queue
 import random
 import re
 import secrets
+import tempfile
 import threading
 import time
 import unicodedata
@@ -197,13 +199,30 @@ def check_output_target(dest: str | Path, *, overwrite: bool = False) -> None:
             value=str(dest),
             hint="Choose a folder you can write to.",
         ) from None
-    if not os.access(folder, os.W_OK | os.X_OK):
+    problem = _unwritable(folder)
+    if problem is not None:
         raise ValidationError(
-            f"-o/--output {dest}: the folder {folder} is not writable",
+            f"-o/--output {dest}: cannot write into the folder {folder}: {problem}",
             field="output",
             value=str(dest),
             hint="Choose a folder you can write to.",
         )
+
+
+def _unwritable(folder: Path) -> str | None:
+    """Why a file cannot be created in `folder`, found by creating (and removing) one; None when it can.
+
+    Asked by trying, not with os.access: that answers yes for root on /proc, /sys and read-only mounts,
+    where the download would then fail only after the task was paid for.
+    """
+    try:
+        handle, name = tempfile.mkstemp(prefix=".qwenvid-check-", dir=folder)
+    except OSError as exc:
+        return exc.strerror or str(exc)
+    os.close(handle)
+    with contextlib.suppress(OSError):
+        os.unlink(name)
+    return None
 
 
 def _numbered(path: Path, n: int) -> Path:

@@ -127,6 +127,9 @@ CASES: list[tuple[str, list[str], dict[str, str], int, str]] = [
     ("media-info-folder", ["media", "info", "folder"], {}, USAGE, "is a folder"),
     ("media-sheet-frames-huge", ["media", "sheet", "broken.json", "--frames", HUGE], {}, USAGE, "--frames"),
     ("media-fit-unknown-model", ["media", "fit", "not-an-image.png", "--model", "bogus"], {}, USAGE, "bogus"),
+    # Folders os.access calls writable for root where no file can be made: refused before anything is paid.
+    ("output-into-proc", ["--emulator", "t2v", "x", "--yes", "-o", "/proc/x.mp4"], {}, USAGE, "cannot write into"),
+    ("output-into-sys", ["--emulator", "t2v", "x", "--yes", "-o", "/sys/"], {}, USAGE, "cannot write into"),
     ("home-cannot-create", ["tasks"], {"QWENVID_HOME": "/proc/qwenvid-no"}, ERROR, "Cannot create the ledger"),
 ]  # fmt: skip
 
