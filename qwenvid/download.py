@@ -32,7 +32,6 @@ after a fresh existence check on file systems without hard links.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import os
@@ -40,7 +39,6 @@ import queue
 import random
 import re
 import secrets
-import tempfile
 import threading
 import time
 import unicodedata
@@ -58,6 +56,7 @@ import httpx
 from qwenvid import deadlines
 from qwenvid.errors import DownloadError, ValidationError, scrub
 from qwenvid.probe import VideoProbe, probe_video
+from qwenvid.writable import why_unwritable
 
 try:
     import fcntl
@@ -199,7 +198,7 @@ def check_output_target(dest: str | Path, *, overwrite: bool = False) -> None:
             value=str(dest),
             hint="Choose a folder you can write to.",
         ) from None
-    problem = _unwritable(folder)
+    problem = why_unwritable(folder)
     if problem is not None:
         raise ValidationError(
             f"-o/--output {dest}: cannot write into the folder {folder}: {problem}",
@@ -208,21 +207,6 @@ def check_output_target(dest: str | Path, *, overwrite: bool = False) -> None:
             hint="Choose a folder you can write to.",
         )
 
-
-def _unwritable(folder: Path) -> str | None:
-    """Why a file cannot be created in `folder`, found by creating (and removing) one; None when it can.
-
-    Asked by trying, not with os.access: that answers yes for root on /proc, /sys and read-only mounts,
-    where the download would then fail only after the task was paid for.
-    """
-    try:
-        handle, name = tempfile.mkstemp(prefix=".qwenvid-check-", dir=folder)
-    except OSError as exc:
-        return exc.strerror or str(exc)
-    os.close(handle)
-    with contextlib.suppress(OSError):
-        os.unlink(name)
-    return None
 
 
 def _numbered(path: Path, n: int) -> Path:
