@@ -6,7 +6,7 @@ at about the same time, ~2.5 s after launch, although only the first few can sub
 (qwenvid/pacing.py). Through this turnstile the first runs get the cores and submit within a fraction
 of that; the rest start up one after another while those tasks render.
 
-A ticket is an exclusive `flock` on one of N files (N = CPU count) in a private per-user folder, so
+A ticket is an exclusive `flock` on one of N files (N = usable cores) in a private per-user folder, so
 it is machine-wide, costs a few system calls when nobody else is starting, and is freed by the
 kernel when its process ends however it ends. It is handed back as soon as the run is ready to
 submit or asks a question (`leave`), and on its own after HOLD_MAX seconds in any case, so a run
@@ -76,6 +76,14 @@ def gate_folder() -> Path | None:
     return folder
 
 
+def usable_cores() -> int:
+    """The cores this process may run on (a container's or `taskset`'s share, not the host's count)."""
+    try:
+        return len(os.sched_getaffinity(0)) or 1
+    except (AttributeError, OSError):  # pragma: no cover - macOS, Windows
+        return os.cpu_count() or 1
+
+
 def enter(
     *,
     tickets: int | None = None,
@@ -91,7 +99,7 @@ def enter(
     folder = gate_folder()
     if folder is None:
         return False
-    count = max(1, tickets or os.cpu_count() or 1)
+    count = max(1, tickets or usable_cores())
     try:
         fds = [os.open(folder / f"ticket-{index}", os.O_RDWR | os.O_CREAT, 0o600) for index in range(count)]
     except OSError:

@@ -113,3 +113,18 @@ def test_a_ticket_is_handed_back_after_hold_max_even_if_the_run_never_says_so(ga
     assert startup_gate.holding()
     startup_gate._expire(turn)  # this ticket's own timer (threading.Timer after HOLD_MAX)
     assert not startup_gate.holding()
+
+
+def test_as_many_tickets_as_usable_cores(gate_home: Path) -> None:
+    cores = startup_gate.usable_cores()
+    assert 1 <= cores <= (os.cpu_count() or 1)
+    folder = startup_gate.gate_folder()
+    assert folder is not None
+    held = [_hold(folder, index) for index in range(cores)]  # every core busy starting a run
+    clock = ManualClock(start=0.0)
+    try:
+        assert not startup_gate.enter(clock=clock, sleep=clock.sleep)  # waited the whole WAIT_MAX
+    finally:
+        for fd in held:
+            os.close(fd)
+    assert startup_gate.enter(clock=clock, sleep=clock.sleep)
