@@ -229,6 +229,14 @@ class SubmitPacer:
         ).fetchone()
         return int(row[0])
 
+    def first_waiter(self, model: str, service: str) -> str | None:
+        """The one waiting run (lowest holder id among the fresh) that looks after others' slots, if any."""
+        row = self._conn().execute(
+            "SELECT MIN(holder) FROM slot_waiters WHERE model = ? AND service = ? AND seen_at > ?",
+            (model, service, self.clock() - WAITER_FRESH),
+        ).fetchone()
+        return None if row is None or row[0] is None else str(row[0])
+
     def release(self, holder: str) -> None:
         """The slot's task ended (or the submit created nothing): free its running slot now."""
         with self._transaction() as conn:

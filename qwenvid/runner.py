@@ -363,7 +363,7 @@ class Session:
         take_slot(
             self._pacer(), row.id, plan.model, self.settings.base_url,
             expected_seconds=self._estimate(row, options).seconds, on_wait=reporter.notice,
-            on_full=OrphanProbe(self, handoff=handoff_interval(plan.model, self.settings.query_qps)),
+            on_full=OrphanProbe(self, row.id, handoff=handoff_interval(plan.model, self.settings.query_qps)),
         )
         ledger.mark_submitting(row.id, request_json=payload.body)
         try:

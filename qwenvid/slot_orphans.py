@@ -5,11 +5,13 @@ A run killed while its task renders (or one started with --detach) leaves its su
 taken until its lease ran out (1.5 x the expected render time + 60 s). A run that waits for a slot
 of that model looks at the slot holders instead: a holder whose ledger row no live process has
 claimed (qwenvid/claims.py: pid + start time) has its task polled by the waiter, one GET at a time,
-on the schedule of a task someone waits for (polling.HANDOFF). The answer is recorded as the run's
-own polls are (ledger row, estimates), so an ended task frees its slot at once and a live one keeps
-it; `resume` downloads the video later, as before.
+on the schedule of a task someone waits for (polling.HANDOFF). Of many waiting runs only one does
+this (the lowest holder id among the fresh entries of `slot_waiters`), so twenty waiters do not
+poll one task twenty times over. The answer is recorded as the run's own polls are (ledger row,
+estimates), so an ended task frees its slot at once and a live one keeps it; `resume` downloads the
+video later, as before.
 
-    probe = OrphanProbe(session, handoff=0.5)
+    probe = OrphanProbe(session, row.id, handoff=0.5)
     take_slot(pacer, row.id, model, base_url, expected_seconds=60, on_full=probe)
 """
 
@@ -30,8 +32,9 @@ LOOK_EVERY = 0.5
 class OrphanProbe:
     """Called while a submit waits for a full model: polls the tasks of slots whose run is gone."""
 
-    def __init__(self, session: Session, *, handoff: float) -> None:
+    def __init__(self, session: Session, holder: str, *, handoff: float) -> None:
         self.session = session
+        self.holder = holder  # the waiting run's own slot holder id (its ledger row)
         self.handoff = handoff
         self.polls = 0  # queries made for others' tasks (tests, benchmarks)
         self._claims: Claims | None = None  # made at the first look: a submit that never waits pays nothing
@@ -46,6 +49,8 @@ class OrphanProbe:
         if now < self._next_look:
             return
         self._next_look = now + LOOK_EVERY
+        if pacer.first_waiter(model, service) != self.holder:
+            return  # another waiting run looks after the slots (one poll per task, not one per waiter)
         if self._claims is None:
             self._claims = Claims(self.session.ledger.path, clock=pacer.clock)
         for holder, submitted_at in pacer.holders(model, service):

@@ -412,7 +412,7 @@ def test_a_waiting_run_polls_the_tasks_of_dead_runs_and_takes_a_slot_when_one_en
     assert hits.get("submit.concurrency", 0) == 0, hits
 
 
-def test_the_waiter_leaves_slots_of_live_runs_to_them(
+def test_one_waiter_polls_a_dead_runs_task_and_leaves_live_runs_to_them(
     make_emulator: EmulatorFactory, manual_clock: ManualClock, canary_key: str, isolated_env: Path, tmp_path: Path
 ) -> None:
     from qwenvid.claims import Claims
@@ -424,10 +424,15 @@ def test_the_waiter_leaves_slots_of_live_runs_to_them(
     with session_for(emulator, manual_clock, canary_key) as session:
         results = [session.run(session.plan(request), RunOptions(detach=True), NullReporter()) for _ in range(2)]
         alive = Claims(session.ledger.path).acquire(results[0].local_id or "")  # a live run follows this one
+        model, service = limits_for("wan2.1-t2v-turbo")[0], emulator.base_url.rstrip("/")
+        for waiter in ("waiter-a", "waiter-b"):  # two runs wait for a slot of this model
+            session._pacer()._mark_waiting(waiter, model, service)
         before = dict(emulator.state.queries)
-        probe = OrphanProbe(session, handoff=0.5)
-        probe(limits_for("wan2.1-t2v-turbo")[0], emulator.base_url.rstrip("/"))
+        probes = [OrphanProbe(session, waiter, handoff=0.5) for waiter in ("waiter-b", "waiter-a")]
+        for probe in probes:
+            probe(model, service)
         alive.release()
     asked = {task: count - before.get(task, 0) for task, count in emulator.state.queries.items()}
     assert asked.get(results[0].task_id, 0) == 0  # followed by a live process: left alone
-    assert asked.get(results[1].task_id, 0) == 1 and probe.polls == 1  # nobody follows it: one GET
+    assert asked.get(results[1].task_id, 0) == 1  # nobody follows it: one GET, by one of the two waiters
+    assert [probe.polls for probe in probes] == [0, 1]  # the first waiter (lowest id) looks after it
