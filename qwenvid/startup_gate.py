@@ -111,8 +111,10 @@ def enter(
             for fd in fds:
                 try:
                     fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except BlockingIOError:
+                    continue  # another run holds this ticket
                 except OSError:
-                    continue
+                    return False  # no flock here (some network file systems): no turnstile
                 taken = fd
                 break
             if taken is None:

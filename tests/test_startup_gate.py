@@ -128,3 +128,15 @@ def test_as_many_tickets_as_usable_cores(gate_home: Path) -> None:
         for fd in held:
             os.close(fd)
     assert startup_gate.enter(clock=clock, sleep=clock.sleep)
+
+
+def test_where_flock_does_not_work_there_is_no_turnstile_and_no_wait(
+    gate_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def no_locks(fd: int, operation: int) -> None:
+        raise OSError(37, "No locks available")  # ENOLCK, as on some network file systems
+
+    monkeypatch.setattr(fcntl, "flock", no_locks)
+    clock = ManualClock(start=0.0)
+    assert not startup_gate.enter(tickets=2, clock=clock, sleep=clock.sleep)
+    assert clock.time() == 0.0
