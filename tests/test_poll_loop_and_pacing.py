@@ -436,3 +436,37 @@ def test_one_waiter_polls_a_dead_runs_task_and_leaves_live_runs_to_them(
     assert asked.get(results[0].task_id, 0) == 0  # followed by a live process: left alone
     assert asked.get(results[1].task_id, 0) == 1  # nobody follows it: one GET, by one of the two waiters
     assert [probe.polls for probe in probes] == [0, 1]  # the first waiter (lowest id) looks after it
+
+
+def test_a_waiting_run_looks_every_tenth_of_a_second_but_writes_its_waiter_entry_once_a_second(
+    tmp_path: Path,
+) -> None:
+    import sqlite3
+
+    class Stop(Exception):
+        pass
+
+    clock = ManualClock(start=7000.0)
+    path = tmp_path / "ledger.sqlite3"
+    SubmitPacer(path, clock=clock, sleep=clock.sleep).acquire(
+        "holder", model="m", service="s", rate=10, concurrency=1, lease=1000
+    )
+    seen: list[tuple[float, float]] = []
+    looks = [0]
+
+    def sleep(seconds: float) -> None:
+        with sqlite3.connect(path) as conn:
+            (at,) = conn.execute("SELECT seen_at FROM slot_waiters WHERE holder = 'waiter'").fetchone()
+        seen.append((clock.time(), at))
+        looks[0] += 1
+        if looks[0] >= 25:
+            raise Stop
+        clock.sleep(seconds)
+
+    waiter = SubmitPacer(path, clock=clock, sleep=sleep)
+    with pytest.raises(Stop):
+        waiter.acquire("waiter", model="m", service="s", rate=10, concurrency=1, lease=1000)
+    assert all(abs(b - a - 0.1) < 1e-6 for (a, _), (b, _) in zip(seen, seen[1:], strict=False))  # every 0.1 s
+    writes = sorted({at for _, at in seen})
+    assert len(writes) == 3 and writes[1] - writes[0] >= 1.0 - 1e-6  # 2.4 s of waiting: 3 writes, not 25
+    assert waiter.waiting("m", "s") == 0  # and a waiter that gives up is no longer listed
