@@ -9,6 +9,13 @@ sharing one state folder (so their submit slots are coordinated through the ledg
 all at once; or (`threads`) one library Session per thread in this process, same state folder, which
 leaves out 20 interpreter start-ups. Ideal = ceil(RUNS / 5) x (queue 0.3 s + render) — the fastest the account allows.
 
+Also printed, to say where the time beyond the ideal goes: when the first and the last task of the
+first wave were submitted (interpreter start-ups; qwenvid/startup_gate.py lets the first runs start
+up first), the slot hand-offs (a task ends -> the next submit) split into "task end -> its run
+released the slot" (the holder's detection, polling.HANDOFF while others wait) and "a release -> the
+next submit arrived" (the waiter's look at the slot table + its submit), and the tail after the last
+task ended (detection, download, verification, exit).
+
 Goal (issue 9): wall <= 1.05 x ideal, zero 429s.
 """
 
