@@ -82,6 +82,16 @@ _CONTENT_RANGE = re.compile(r"^bytes\s+(\d+)-(\d+)/(\d+|\*)$")
 ProgressCallback = Callable[[int, "int | None"], None]
 
 
+class LinkRefused(DownloadError):
+    """The result host refused the signed link (HTTP 403, 404, 410): expired, revoked or unknown there.
+
+    A status query may hand out a working link (qwenvid.fetching). Reported as a DownloadError (exit 9,
+    `--json` error type "DownloadError")."""
+
+    def to_dict(self) -> dict[str, object]:
+        return {**super().to_dict(), "error": "DownloadError"}
+
+
 class ExpectedVideo(Protocol):
     """What the finished video should show (qwenvid.catalogue.ExpectedOutput fits); None = unknown."""
 
@@ -894,9 +904,9 @@ def _accept_status(response: httpx.Response, url: str, progress: _Progress, limi
     """Check the answer and line the .part file up with the bytes that are about to arrive."""
     status = response.status_code
     if status == 403:
-        raise DownloadError(_refused_message(response, url))
+        raise LinkRefused(_refused_message(response, url))
     if status in (404, 410):
-        raise DownloadError(f"The video is no longer on the server (HTTP {status}); result links live 24 h.")
+        raise LinkRefused(f"The video is no longer on the server (HTTP {status}); result links live 24 h.")
     if status == 416:
         if progress.written and _unsatisfied_total(response) == progress.written:
             progress.total = progress.written  # the .part already holds the whole file (a run stopped at the end)
