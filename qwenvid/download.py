@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import queue
 import random
@@ -88,6 +89,8 @@ MAX_SLUG_CHARS = 60
 MAX_BACKOFF = 30.0
 _WINDOWS_RESERVED = re.compile(r"^(con|prn|aux|nul|com\d|lpt\d)(\..*)?$", re.IGNORECASE)
 _CONTENT_RANGE = re.compile(r"^bytes\s+(\d+)-(\d+)/(\d+|\*)$")
+
+log = logging.getLogger("qwenvid.download")  # --debug: where a download's time went
 
 ProgressCallback = Callable[[int, "int | None"], None]
 Piece = bytes | memoryview  # what is received and written: a bytes object, or a view of a reusable buffer
@@ -479,10 +482,16 @@ def download_video(
     if slot.inherited:
         notices.append(f"Continuing {part.name} from byte {slot.inherited:,} (left by an earlier run).")
     transfer = _Transfer(url, http, progress, on_progress, retries, sleep, chunk_size, limits, part)
+    started = time.perf_counter()
     try:
         with handle:
             transfer.run()
+            checked = time.perf_counter()
             probe = _verified(part, expect, sha256, progress)
+            log.debug(
+                "transfer %.3f s (%d bytes, %d resumes; the final fsync included), verify + probe %.3f s",
+                checked - started, progress.written, progress.resumes, time.perf_counter() - checked,
+            )
             if probe is None:  # the inherited bytes were not this video after all: once more, from byte 0
                 notices.append(f"{part.name} from the earlier run did not verify; downloaded it again in full.")
                 progress.restart()
@@ -495,6 +504,7 @@ def download_video(
         if isinstance(exc, OSError):  # disk full, permissions: not a network problem
             raise DownloadError(f"Cannot write {part}: {exc.strerror or exc}") from exc
         raise
+    placing = time.perf_counter()
     try:
         if replace:
             _unmark(part)
@@ -507,6 +517,7 @@ def download_video(
     if placed != final:
         notices.append(f"{final.name} appeared while downloading; saved as {placed.name} instead.")
     _fsync_folder(placed.parent)
+    log.debug("rename + folder fsync %.3f s", time.perf_counter() - placing)
     return DownloadResult(
         placed, progress.written, progress.hasher.hexdigest(), probe, tuple(notices), progress.resumes
     )
@@ -568,7 +579,9 @@ class _Transfer:
             before = progress.written
             try:
                 self._attempt()
+                syncing = time.perf_counter()
                 _sync(progress.handle)
+                log.debug("final fsync %.3f s", time.perf_counter() - syncing)
                 return
             except _Retry as exc:
                 reason, retry_after = str(exc), exc.retry_after

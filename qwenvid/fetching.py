@@ -71,7 +71,7 @@ def download_finished(
 
     refused: LinkRefused | None = None
     if saved_url_usable(row, session):
-        log.debug("fetch: the ledger's result URL is valid until %s; no status query", row.video_url_expires_at)
+        log.debug("the ledger's result URL is valid until %s: no status query", row.video_url_expires_at)
         try:
             return download_task(session, row, info_from_row(row), options, reporter)
         except LinkRefused as exc:
@@ -79,7 +79,7 @@ def download_finished(
             reporter.notice(f"{exc.message} Asking the service for the task's current link.")
     started = time.perf_counter()
     info = session._poll_once(row)
-    log.debug("fetch: status query %.3f s: %s", time.perf_counter() - started, info.status)
+    log.debug("status query %.3f s: %s", time.perf_counter() - started, info.status)
     if info.status != "SUCCEEDED":
         return NotSucceeded(info)
     if refused is not None and info.video_url == row.video_url:
@@ -184,7 +184,7 @@ def download_task(
                 "probe": _probe_dict(result.probe),
             },
         )
-    log.debug("fetch: ledger + sidecar %.3f s", time.perf_counter() - started)
+    log.debug("ledger + sidecar %.3f s", time.perf_counter() - started)
     reporter.phase(Phase.DONE, str(result.path))
     out = session._result_from_row(final)
     out.video_path = result.path
