@@ -72,7 +72,11 @@ def cold_estimate(row: LedgerRow) -> Estimate:
     """
     from qwenvid.priors import prior_for_request
 
-    body = row.request_json or {"parameters": {"duration": row.duration, "resolution": row.tier}}
+    body = dict(row.request_json or {})
+    given = body.get("parameters") if isinstance(body.get("parameters"), Mapping) else {}
+    # The row's own columns fill what the stored body lacks (older rows, plans, imported tasks).
+    known = {"duration": row.duration, "resolution": row.tier}
+    body["parameters"] = {**{k: v for k, v in known.items() if v is not None}, **(given or {})}
     return prior_for_request(body, row.model).estimate()
 
 
