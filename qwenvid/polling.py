@@ -102,13 +102,19 @@ class Shape:
 # Warm: the user's history says when the task ends, so polls are sparse until then and dense around it.
 WARM = Shape(min_interval=2.0, ratio=0.5, max_interval=15.0, dense=2.0, lead=0.5)
 # Cold: the prior (qwenvid/priors.py) says roughly when, from the model, duration, size and inputs.
-# Up to ~20 s the SDK's own cadence (1-4 s steps; the ratio cap and the query budget coincide with
-# it), so a task far shorter than its prior costs what it costs the SDK; then sparser, at most
-# `ratio` of the time waited (never far behind); inside the prior's window every query saved so far
-# is spent evenly (as dense as 2 s); after the window the SDK's 5 s. Tuned by simulation over the
-# priors' scatter (tests/benchmarks/bench_poll_detection.py prints the result).
+# * Up to 25 s: exactly the SDK's own query times (less its useless first, at 0 s), so a task far
+#   shorter than its prior is noticed when the SDK would notice it, with one query fewer.
+# * Then sparse: `lead` x the distance to the window, but never more than a quarter of the time
+#   waited (a task that ends far sooner than its prior is noticed within ~29 % of its run time, with
+#   jitter) nor 10 s; and never denser than the SDK's 5 s on the way, since what is saved is spent later.
+# * Inside the window (prior +- its scatter): every query the SDK would have made by the window's end,
+#   less ours, spread evenly over what is left of it (~2.5-3.5 s apart; never under `dense`).
+# * After it (the task runs late): the SDK's 5 s.
+# The query budget (`budget_floor`) holds throughout. Tuned by simulating tasks drawn around the
+# priors (max_interval 10 vs 12 vs 15 s: 15 s spends ~15 % less delay inside the window, but a task
+# ending at 60 s against a 3 min prior then waits 11 s instead of 6 s); the benchmark prints the result.
 COLD = Shape(
-    min_interval=1.0, ratio=0.25, max_interval=10.0, dense=2.0, lead=0.75, late=_SDK_STEADY, spend=True, sdk_until=20.0
+    min_interval=1.0, ratio=0.25, max_interval=10.0, dense=2.0, lead=0.75, late=_SDK_STEADY, spend=True, sdk_until=25.0
 )
 
 
@@ -118,18 +124,22 @@ class PollSchedule:
 
     * The first check comes `first` (1 s) after submit: bad inputs and moderation fail fast.
     * Never far behind: every interval is at most `ratio` of the time already waited (and at most
-      `max_interval`: 4.5 s cold, 15 s warm), so a task that ends far sooner than expected is
+      `max_interval`: 10 s cold, 15 s warm), so a task that ends far sooner than expected is
       noticed within a fraction of its own run time, not tens of seconds later.
-    * Dense around the expected end: inside the window `estimate ± spread` the interval is `dense`;
-      outside it, `lead` times the distance to the window (sparse far away, tightening on approach,
-      backing off again when the task runs late).
-    * Jittered by ±`jitter` (15 %) so tasks submitted together spread out.
+    * Dense around the expected end: inside the window `estimate ± spread` the interval is `dense`
+      (cold: the queries saved so far, spread evenly over the rest of the window); outside it,
+      `lead` times the distance to the window (sparse far away, tightening on approach, backing
+      off again when the task runs late; cold: never denser than the SDK outside the window).
+    * Jittered by ±`jitter` (15 %) so tasks submitted together spread out (cold: after its first
+      25 s, which follow the SDK's own query times).
     * Query budget: the n-th poll never comes before the official SDK's n-th query
       (`sdk_query_time`), so however long a task runs this never makes more queries than the SDK's
       `wait` would have; the queries saved far from the estimate are what pays for the dense window.
+    * Re-aimed once the task is seen RUNNING (`observe`): the queue is known then, and the window
+      narrows to the render's own spread (learned, or the prior's scatter).
 
-    A learned (warm) estimate uses the sparse WARM shape; the catalogue's typical time (cold) uses
-    COLD, which stays close to the SDK's cadence because the estimate may be far off.
+    A learned (warm) estimate uses the sparse WARM shape; a cold one (the request's prior,
+    qwenvid/priors.py) uses COLD, which keeps to the SDK's cadence early in case the prior is far off.
     """
 
     estimate: float
@@ -159,7 +169,7 @@ class PollSchedule:
         )
 
     def observe(self, info: TaskInfo) -> None:
-        """Re-aim at the end once the task is seen running: its queue time (server times) + the learned render time."""
+        """Re-aim at the end once the task is seen running: its queue time (server times) + the expected render time."""
         if self.anchored or self.render is None or info.status == "PENDING":
             return
         from qwenvid.ledger import parse_server_time
