@@ -56,6 +56,7 @@ import httpx
 from qwenvid import deadlines
 from qwenvid.errors import DownloadError, ValidationError, scrub
 from qwenvid.probe import VideoProbe, probe_video
+from qwenvid.writable import why_unwritable
 
 try:
     import fcntl
@@ -197,13 +198,15 @@ def check_output_target(dest: str | Path, *, overwrite: bool = False) -> None:
             value=str(dest),
             hint="Choose a folder you can write to.",
         ) from None
-    if not os.access(folder, os.W_OK | os.X_OK):
+    problem = why_unwritable(folder)
+    if problem is not None:
         raise ValidationError(
-            f"-o/--output {dest}: the folder {folder} is not writable",
+            f"-o/--output {dest}: cannot write into the folder {folder}: {problem}",
             field="output",
             value=str(dest),
             hint="Choose a folder you can write to.",
         )
+
 
 
 def _numbered(path: Path, n: int) -> Path:

@@ -5,12 +5,7 @@ from __future__ import annotations
 
 import json
 import os
-import pty
-import select
 import shutil
-import subprocess
-import sys
-import time
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -25,77 +20,34 @@ from qwenvid.cli._plan_progress import MAX_ACTIVE_ROWS, MAX_RECENT_ROWS, RichPla
 from qwenvid.emulator.config import EmulatorConfig
 from qwenvid.emulator.server import EmulatorThread
 from tests.support.emulator import probe_mp4
+from tests.support.terminal import Terminal, run_in_terminal
 from tests.support.videos import make_mp4
 from tests.test_cli_run import use_emulator
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
 
-def run_in_pty(
-    args: list[str],
-    cwd: Path,
-    env: dict[str, str],
-    answer: bytes | None = None,
-    prompt: bytes = b"",
-    timeout: float = 120,
-) -> tuple[int, bytes, str]:
-    """Run qwenvid with stdin and stderr on a pseudo-terminal (stdout a pipe); returns (code, terminal, stdout)."""
-    master, slave = pty.openpty()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "qwenvid", *args],
-        cwd=cwd,
-        env=env,
-        stdin=slave,
-        stderr=slave,
-        stdout=subprocess.PIPE,
-        close_fds=True,
-    )
-    os.close(slave)
-    seen = b""
-    answered = answer is None
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        ready, _, _ = select.select([master], [], [], 0.1)
-        if ready:
-            try:
-                chunk = os.read(master, 65536)
-            except OSError:
-                break
-            if not chunk:
-                break
-            seen += chunk
-            if not answered and prompt in seen:
-                os.write(master, answer or b"")
-                answered = True
-        elif proc.poll() is not None:
-            break
-    out = proc.stdout.read().decode() if proc.stdout else ""
-    code = proc.wait(timeout=30)
-    os.close(master)
-    return code, seen, out
-
-
 def terminal_env(emu: EmulatorThread, home: Path, key: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("DASHSCOPE", "QWEN_", "NO_COLOR"))}
-    return env | {
-        "QWEN_BASE_URL": emu.base_url,
-        "DASHSCOPE_API_KEY": key,
-        "QWENVID_HOME": str(home),
-        "TERM": "xterm-256color",
-        "COLUMNS": "100",
-    }
+    """On top of what tests.support.terminal passes on (this environment, colour allowed, a real TERM)."""
+    return {"QWEN_BASE_URL": emu.base_url, "DASHSCOPE_API_KEY": key, "QWENVID_HOME": str(home)}
 
 
 @pytest.mark.slow
 def test_live_progress_on_a_terminal(live_emulator: EmulatorThread, tmp_path: Path, canary_key: str) -> None:
     shutil.copy(EXAMPLES / "story.toml", tmp_path)
     shutil.copy(EXAMPLES / "soundtrack.wav", tmp_path)
-    code, screen, out = run_in_pty(
-        ["run", "story.toml", "--yes"], tmp_path, terminal_env(live_emulator, tmp_path / "h", canary_key)
+    stdout = tmp_path / "stdout.txt"
+    run = run_in_terminal(
+        ["run", "story.toml", "--yes"],
+        cwd=tmp_path,
+        env=terminal_env(live_emulator, tmp_path / "h", canary_key),
+        columns=100,
+        timeout=120,
+        stdout=stdout,
     )
-    text = screen.decode(errors="replace")
-    assert code == 0, text
-    assert out.strip().endswith("output/qwenvid/story/final.mp4")
+    text = run.output
+    assert run.returncode == 0, text
+    assert stdout.read_text().strip().endswith("output/qwenvid/story/final.mp4")  # the path alone, for scripts
     assert "\x1b[" in text  # drawn live, not plain lines
     assert "Plan" in text and "/5 steps" in text and "billable" in text
     assert "Cost:" in text and "Plan story: 5 done" in text
@@ -107,9 +59,12 @@ def test_one_confirmation_for_the_whole_plan_on_a_terminal(
 ) -> None:
     env = terminal_env(live_emulator, tmp_path / "h", canary_key)
     args = ["run", str(EXAMPLES / "batch.jsonl"), "--model", "wan2.1-t2v-turbo", "--size", "832*480"]
-    code, screen, _ = run_in_pty(args, tmp_path, env, answer=b"n\r", prompt=b"pay for 20 s?")
-    assert code == 1, screen.decode(errors="replace")
-    assert b"Run the plan and pay for 20 s?" in screen and b"Nothing was submitted." in screen
+    terminal = Terminal(*args, env=env, cwd=tmp_path, columns=100, stdout=tmp_path / "stdout.txt")
+    terminal.wait_for("Run the plan and pay for 20 s?")  # visible before anything is typed
+    terminal.type("n\r")
+    code = terminal.finish(120)
+    assert code == 1, terminal.text
+    assert "Nothing was submitted." in terminal.text
     assert live_emulator.state.task_count() == 0
 
 

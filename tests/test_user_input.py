@@ -15,6 +15,7 @@ from typer.testing import CliRunner
 
 from qwenvid.cli import app
 from qwenvid.errors import ExitCode
+from tests.support.videos import make_mp4
 
 DOCUMENTED = {int(code) for code in ExitCode}
 HUGE = "9" * 30
@@ -30,6 +31,8 @@ def files(isolated_env: Path) -> Path:
     (work / "broken.json").write_text("{", encoding="utf-8")
     (work / "list.json").write_text("[1, 2]", encoding="utf-8")
     (work / "prompt-latin1.txt").write_bytes(b"caf\xe9")
+    (work / "batch.txt").write_text("A lighthouse at dusk\n", encoding="utf-8")
+    make_mp4(work / "clip.mp4", seconds=1.0)
     return work
 
 
@@ -127,6 +130,11 @@ CASES: list[tuple[str, list[str], dict[str, str], int, str]] = [
     ("media-info-folder", ["media", "info", "folder"], {}, USAGE, "is a folder"),
     ("media-sheet-frames-huge", ["media", "sheet", "broken.json", "--frames", HUGE], {}, USAGE, "--frames"),
     ("media-fit-unknown-model", ["media", "fit", "not-an-image.png", "--model", "bogus"], {}, USAGE, "bogus"),
+    # Folders os.access calls writable for root where no file can be made: refused before anything is paid.
+    ("output-into-proc", ["--emulator", "t2v", "x", "--yes", "-o", "/proc/x.mp4"], {}, USAGE, "cannot write into"),
+    ("output-into-sys", ["--emulator", "t2v", "x", "--yes", "-o", "/sys/"], {}, USAGE, "cannot write into"),
+    ("run-output-into-proc", ["--emulator", "run", "batch.txt", "--yes", "-o", "/proc/x"], {}, USAGE, "cannot write"),
+    ("media-output-into-proc", ["media", "trim", "clip.mp4", "-o", "/proc/y.mp4"], {}, USAGE, "cannot write"),
     ("home-cannot-create", ["tasks"], {"QWENVID_HOME": "/proc/qwenvid-no"}, ERROR, "Cannot create the ledger"),
 ]  # fmt: skip
 

@@ -164,7 +164,7 @@ def run_plan(
     """Prepare, preview, confirm, run, report: the one flow behind `run`, `extend` and the wizard's long video."""
     from qwenvid.cli._plan_progress import make_plan_progress
     from qwenvid.config import require_key
-    from qwenvid.plans.execute import dry_run_requests, execute, prepare
+    from qwenvid.plans.execute import check_plan_folder, dry_run_requests, execute, prepare
     from qwenvid.plans.manifest import EventSink
     from qwenvid.plans.scheduler import SchedulerOptions, exit_status
 
@@ -184,6 +184,7 @@ def run_plan(
             out.result_json(prepared.preview_json(dry_run_requests(session, prepared)))
             return
         require_key(opened.settings)
+        check_plan_folder(Path(output_dir), spec.name)
         _print_preview(out, prepared, emulated=opened.emulated)
         new_seconds = prepared.new_seconds
         if max_seconds is not None and new_seconds > max_seconds:

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from qwenvid.errors import ValidationError
+from qwenvid.writable import why_unwritable
 
 # Every audio track the clip tools write: AAC, 48 kHz stereo (what Wan outputs carry).
 AUDIO_RATE = 48_000
@@ -70,6 +71,9 @@ def check_output(out: str | Path, inputs: tuple[Path, ...] = (), *, overwrite: b
         raise ClipError(f"{out} already exists; use --force to replace it", field="output", value=str(out))
     if not out.parent.is_dir():
         raise ClipError(f"{out.parent}: no such folder for the output", field="output", value=str(out))
+    problem = why_unwritable(out.parent)
+    if problem is not None:
+        raise ClipError(f"{out.parent}: cannot write the output there ({problem})", field="output", value=str(out))
     return out
 
 

@@ -33,8 +33,19 @@ class Terminal:
     of words written so far, in order (for text that scrolled away or was redrawn).
     """
 
-    def __init__(self, *args: str, env: Mapping[str, str], cwd: Path, columns: int = COLUMNS, rows: int = ROWS) -> None:
+    def __init__(
+        self,
+        *args: str,
+        env: Mapping[str, str],
+        cwd: Path,
+        columns: int = COLUMNS,
+        rows: int = ROWS,
+        stdout: Path | None = None,
+    ) -> None:
         argv = qwenvid_argv()
+        if stdout is not None:
+            # stdout to a file, stdin and stderr on the terminal: what `qwenvid ... > out.txt` does in a shell.
+            argv = ["/bin/sh", "-c", 'out="$1"; shift; exec "$@" > "$out"', "sh", str(stdout), *argv]
         environment = {k: v for k, v in os.environ.items() if k not in ("NO_COLOR", "COLUMNS", "LINES")}
         # pyte draws but does not answer cursor-position requests; tell prompt_toolkit not to ask.
         environment |= {"TERM": "xterm-256color", "PROMPT_TOOLKIT_NO_CPR": "1", **env}
@@ -146,8 +157,10 @@ def run_in_terminal(
     env: Mapping[str, str] | None = None,
     cwd: Path | None = None,
     timeout: float = 60,
+    stdout: Path | None = None,
 ) -> TerminalRun:
-    """`qwenvid ARGS` with stdin, stdout and stderr on a `columns` x `rows` pseudo-terminal, run to its end."""
-    terminal = Terminal(*args, env=env or {}, cwd=cwd or Path.cwd(), columns=columns, rows=rows)
+    """`qwenvid ARGS` with stdin, stdout and stderr on a `columns` x `rows` pseudo-terminal, run to its end
+    (stdout into the file `stdout` instead, when given)."""
+    terminal = Terminal(*args, env=env or {}, cwd=cwd or Path.cwd(), columns=columns, rows=rows, stdout=stdout)
     returncode = terminal.finish(timeout)
     return TerminalRun(returncode, terminal.output, terminal.screen())
