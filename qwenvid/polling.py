@@ -73,6 +73,11 @@ class Estimate:
     def typical(cls, seconds: float) -> Estimate:
         return cls(float(seconds), COLD_SPREAD * float(seconds), learned=False)
 
+    @classmethod
+    def known(cls, seconds: float) -> Estimate:
+        """A time the caller knows (the in-process emulator's timing): as sure as a learned one."""
+        return cls(float(seconds), max(1.0, 0.1 * float(seconds)), learned=True)
+
 
 # While another run waits for its slot: at most this interval, or this share of the time waited.
 URGENT = 1.5

@@ -90,3 +90,22 @@ def test_the_cold_estimate_is_the_rows_prior_until_history_replaces_it(tmp_path:
     warm = estimate_for(ledger, row)
     assert warm.learned and warm.seconds == 240.0
     ledger.close()
+
+
+def test_plan_steps_are_followed_with_the_same_estimate_as_a_single_run(isolated_env: Path, canary_key: str) -> None:
+    # `qwenvid run` (plans) used the catalogue's one figure per model as a bare number, never warm nor
+    # re-aimable; now it asks estimate_for like `qwenvid t2v`: the row's prior, then its history.
+    from qwenvid.config import load_settings
+    from qwenvid.plans.backend import LedgerBackend
+    from qwenvid.runner import Session
+
+    settings = load_settings(api_key=canary_key, base_url="http://127.0.0.1:9/api/v1")
+    with Session(settings) as session:
+        backend = LedgerBackend(session)
+        body = {"model": "wan2.6-t2v", "input": {"prompt": "p"}, "parameters": {"size": "1920*1080", "duration": 15}}
+        row = session.ledger.create(mode="t2v", model="wan2.6-t2v", endpoint="/x", request_json=body, duration=15,
+                                    tier="1080P")
+        cold = backend.estimate(row.id, None)
+        assert cold == estimate_for(session.ledger, row) == prior_for_request(body).estimate()
+        assert cold.render is not None and not cold.learned  # re-aims once the step is seen RUNNING
+        assert backend.estimate(row.id, 2.0).learned  # the in-process emulator's known timing

@@ -26,6 +26,7 @@ from qwenvid.plans.prepare import Found
 if TYPE_CHECKING:
     from qwenvid.client import TaskInfo
     from qwenvid.ledger import LedgerRow
+    from qwenvid.polling import Estimate
     from qwenvid.runner import Session
 
 # A task still unfinished this long after its submit is past the service's 3 h hard timeout (dashscope-api.md §4.1).
@@ -348,21 +349,22 @@ class LedgerBackend:
     def row(self, local_id: str) -> LedgerRow | None:
         return self.ledger.get(local_id)
 
-    def estimate(self, local_id: str, default: float | None) -> float:
-        """Expected render seconds: the caller's figure, else this user's history, else the request's prior."""
-        from qwenvid.estimates import cold_estimate
-        from qwenvid.polling import estimate_from_history
+    def estimate(self, local_id: str, default: float | None) -> Estimate:
+        """Expected render time: the caller's figure, else this user's history, else the request's prior.
+
+        The same `estimate_for` a single run uses (qwenvid/estimates.py), so a plan's steps are followed
+        the way `qwenvid t2v` follows its task: warm from the ledger, else cold from the prior.
+        """
+        from qwenvid.estimates import estimate_for
+        from qwenvid.polling import Estimate
         from qwenvid.priors import cold_prior
 
-        if default is not None:
-            return default
+        if default is not None:  # told by the caller (the in-process emulator's known timing)
+            return Estimate.known(default)
         row = self.ledger.get(local_id)
         if row is None:
-            return cold_prior(None).seconds
-        typical = cold_estimate(row).seconds
-        if not row.model:
-            return typical
-        return estimate_from_history(self.ledger.history_durations(row.model, row.duration, row.tier), typical)
+            return cold_prior(None).estimate()
+        return estimate_for(self.ledger, row)
 
     def poll(self, local_id: str) -> TaskInfo:
         """One status query, recorded in the ledger."""
