@@ -240,8 +240,9 @@ class PollSchedule:
     def next_interval(self, elapsed: float, polls: int) -> float:
         """The jittered interval before poll number `polls` (0 = the first), `elapsed` s after submit."""
         if 0 < polls and elapsed < self.form.sdk_until and not (self.urgent is not None and self.urgent()):
-            # The SDK's own next query (its first, at 0 s, finds nothing: ours at `first` replaces it).
-            return max(next_sdk_query(elapsed) - elapsed, self.budget_floor(elapsed, polls))
+            # The SDK's own query times, one index on: its first query (at 0 s) finds nothing, and ours at
+            # `first` (jittered, maybe a little before 1 s) stands for its second.
+            return max(sdk_query_time(polls + 1), next_sdk_query(elapsed)) - elapsed
         factor = 1.0 + self.jitter * (2.0 * self.rng.random() - 1.0)
         interval = self.base_interval(elapsed, polls) * factor
         if polls > 0 and self.urgent is not None and self.urgent():

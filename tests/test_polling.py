@@ -440,3 +440,12 @@ def test_cold_schedule_re_aims_when_it_sees_the_task_running_after_a_long_queue(
     assert schedule.window == pytest.approx(SCATTER * prior.render)
     schedule.started_after(5.0)  # once only
     assert schedule.estimate == pytest.approx(180.0 + prior.render)
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_cold_schedule_makes_one_query_fewer_than_the_sdk_in_its_first_25_seconds(seed: int) -> None:
+    # Whatever the jitter of the first check (0.85-1.15 s), the next ones are the SDK's own 2, 4, 6 ... s:
+    # a first check at 0.9 s must not be followed by another at 1.0 s.
+    times = PollSchedule.for_estimate(COLD_PRIORS["720P 5 s"].estimate(), random.Random(seed)).poll_times(24)
+    assert 0.85 <= times[0] <= 1.15
+    assert times[1:] == [2.0, 4.0, 6.0, 8.0, 12.0, 16.0, 20.0, 25.0]
