@@ -247,6 +247,11 @@ class PollSchedule:
         interval = self.base_interval(elapsed, polls) * factor
         if polls > 0 and self.urgent is not None and self.urgent():
             return min(interval, max(URGENT, URGENT_RATIO * elapsed) * factor)
+        late = self.form.late
+        if late is not None and polls > 0 and elapsed >= self.estimate - self.window:
+            # From the window on, jitter never makes a gap longer than the SDK's: once the saved queries
+            # are spent the budget holds it to the SDK's own times, so a late task costs what it costs the SDK.
+            interval = min(interval, late)
         return max(interval, self.budget_floor(elapsed, polls))
 
     def poll_times(self, until: float, *, start: float = 0.0) -> list[float]:

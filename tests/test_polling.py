@@ -449,3 +449,14 @@ def test_cold_schedule_makes_one_query_fewer_than_the_sdk_in_its_first_25_second
     times = PollSchedule.for_estimate(COLD_PRIORS["720P 5 s"].estimate(), random.Random(seed)).poll_times(24)
     assert 0.85 <= times[0] <= 1.15
     assert times[1:] == [2.0, 4.0, 6.0, 8.0, 12.0, 16.0, 20.0, 25.0]
+
+
+@pytest.mark.parametrize("end", [260.3, 400.0, 611.7])
+def test_cold_schedule_for_a_task_far_later_than_its_prior_is_never_behind_the_sdk(end: float) -> None:
+    # The prior says ~2.4 min; the task takes far longer (a busy hour): past the window the gaps are
+    # the SDK's 5 s at most, so it is noticed no later than the SDK's `wait` would notice it.
+    prior = COLD_PRIORS["720P 5 s"]
+    for seed in range(30):
+        times = cold_polls(prior, 4.0, seed, end)
+        assert times[-1] - end <= sdk_delay(end) + 1e-9 or times[-1] - end <= 5.0 + 1e-9
+        assert max(b - a for a, b in zip(times, times[1:], strict=False) if a > 200) <= 5.0 + 1e-9
