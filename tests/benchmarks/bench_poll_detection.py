@@ -179,7 +179,7 @@ def realistic(per_case: int, folder: Path, clock: ManualClock, rng: random.Rando
 def fixed(per_case: int, queue: tuple[float, float], folder: Path, clock: ManualClock, rng: random.Random) -> None:
     prior = prior_for_request(FIXED_BODY)
     header(f"Part 2: fixed render times after a U({queue[0]:g}, {queue[1]:g}) s queue; the request's prior is"
-           f" {prior.seconds:.0f} s (cold rows of 2-60 s: the prior is wrong)")
+           f" {prior.seconds:.0f} s (cold rows far from it: the prior is wrong)")
     for seconds in RENDER_SECONDS:
         config = EmulatorConfig(running_seconds=float(seconds), limits=False, results_dir=folder / "fixed",
                                 render_cache_dir=folder / "cache")
