@@ -14,9 +14,9 @@ safety check, the upload of the result), so the prior is
 where base(model) is the catalogue's `typical_seconds` (the render of the reference output: 720P,
 5 s, one shot, from text). With base 140 s and half of it fixed, the documented ranges hold:
 
-    480P, 2 s      ~ 80 s          720P, 5 s    ~ 2.3 min     1080P, 5 s   ~ 3.8 min
+    480P, 2 s      ~ 85 s          720P, 5 s    ~ 2.4 min     1080P, 5 s   ~ 3.9 min
     1080P, 10 s    ~ 6.5 min       1080P, 15 s  ~ 9 min (multi-shot ~10 min)
-    VACE (450 s)   720P, 5 s ~ 7.5 min (5-10 min)      flash/turbo (85 s)  720P, 5 s ~ 1.4 min
+    VACE (450 s)   720P, 5 s ~ 7.6 min (5-10 min)      flash/turbo (85 s)  720P, 5 s ~ 1.5 min
 
 These are guesses shaped to the documentation, not measurements: the poller treats them as a window
 (`SCATTER` either side) and keeps its "never far behind" cap for tasks that end far sooner, and
