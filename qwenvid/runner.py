@@ -573,7 +573,7 @@ class Session:
         from qwenvid.polling import Estimate
 
         if options.estimate is not None:  # told by the caller (the in-process emulator's known timing)
-            return Estimate(options.estimate, max(1.0, 0.1 * options.estimate), learned=True)
+            return Estimate.known(options.estimate)
         return estimate_for(self.ledger, row)
 
     def _result_from_row(self, row: LedgerRow) -> RunResult:
