@@ -100,15 +100,19 @@ class Shape:
     late: float | None = None
     # Inside the window: spread the queries saved before it evenly over the rest of it (never denser than `dense`).
     spend: bool = False
-    # Until this many seconds after submit, poll exactly when the official SDK's `wait` does (no jitter).
+    # Poll exactly when the official SDK's `wait` does (no jitter) until `sdk_share` of the estimate,
+    # but at least `sdk_until` and at most `sdk_until_max` seconds after submit.
     sdk_until: float = 0.0
+    sdk_share: float = 0.0
+    sdk_until_max: float = 0.0
 
 
 # Warm: the user's history says when the task ends, so polls are sparse until then and dense around it.
 WARM = Shape(min_interval=2.0, ratio=0.5, max_interval=15.0, dense=2.0, lead=0.5)
 # Cold: the prior (qwenvid/priors.py) says roughly when, from the model, duration, size and inputs.
-# * Up to 25 s: exactly the SDK's own query times (less its useless first, at 0 s), so a task far
-#   shorter than its prior is noticed when the SDK would notice it, with one query fewer.
+# * Up to 40 % of the prior (at least 25 s, at most 75 s): exactly the SDK's own query times (less its
+#   useless first, at 0 s), so a task far shorter than its prior (the prior is a guess shaped to the
+#   documentation; a quiet hour or a fast region beats it) is noticed when the SDK would notice it.
 # * Then sparse: `lead` x the distance to the window, but never more than a quarter of the time
 #   waited (a task that ends far sooner than its prior is noticed within ~29 % of its run time, with
 #   jitter) nor 10 s; and never denser than the SDK's 5 s on the way, since what is saved is spent later.
@@ -118,8 +122,21 @@ WARM = Shape(min_interval=2.0, ratio=0.5, max_interval=15.0, dense=2.0, lead=0.5
 # The query budget (`budget_floor`) holds throughout. Tuned by simulating tasks drawn around the
 # priors (max_interval 10 vs 12 vs 15 s: 15 s spends ~15 % less delay inside the window, but a task
 # ending at 60 s against a 3 min prior then waits 11 s instead of 6 s); the benchmark prints the result.
+# Saving from 25 s on instead (simulated, 300 tasks a case): ~0.35 s less median delay for a 720P 5 s
+# task when the prior is right (1.35 vs 1.7 s), but a task ending at a third of its prior waited 6.2 s
+# instead of the SDK's 2.5 s: a guess must not cost more than it can win. Past 75 s the share stops
+# growing, so long priors (1080P, VACE: 6-10 min) keep enough saved queries for a dense window.
 COLD = Shape(
-    min_interval=1.0, ratio=0.25, max_interval=10.0, dense=2.0, lead=0.75, late=_SDK_STEADY, spend=True, sdk_until=25.0
+    min_interval=1.0,
+    ratio=0.25,
+    max_interval=10.0,
+    dense=2.0,
+    lead=0.75,
+    late=_SDK_STEADY,
+    spend=True,
+    sdk_until=25.0,
+    sdk_share=0.4,
+    sdk_until_max=75.0,
 )
 
 
@@ -136,7 +153,7 @@ class PollSchedule:
       `lead` times the distance to the window (sparse far away, tightening on approach, backing
       off again when the task runs late; cold: never denser than the SDK outside the window).
     * Jittered by ±`jitter` (15 %) so tasks submitted together spread out (cold: after its first
-      25 s, which follow the SDK's own query times).
+      stretch, 40 % of the prior within 25-75 s, which follows the SDK's own query times).
     * Query budget: the n-th poll never comes before the official SDK's n-th query
       (`sdk_query_time`), so however long a task runs this never makes more queries than the SDK's
       `wait` would have; the queries saved far from the estimate are what pays for the dense window.
@@ -239,7 +256,9 @@ class PollSchedule:
 
     def next_interval(self, elapsed: float, polls: int) -> float:
         """The jittered interval before poll number `polls` (0 = the first), `elapsed` s after submit."""
-        if 0 < polls and elapsed < self.form.sdk_until and not (self.urgent is not None and self.urgent()):
+        form = self.form
+        sdk_phase = max(form.sdk_until, min(form.sdk_share * self.estimate, form.sdk_until_max))
+        if 0 < polls and elapsed < sdk_phase and not (self.urgent is not None and self.urgent()):
             # The SDK's own query times, one index on: its first query (at 0 s) finds nothing, and ours at
             # `first` (jittered, maybe a little before 1 s) stands for its second.
             return max(sdk_query_time(polls + 1), next_sdk_query(elapsed)) - elapsed

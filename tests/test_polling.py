@@ -144,12 +144,27 @@ def test_schedule_for_a_learned_60_second_estimate() -> None:
     assert len(times) <= sdk_queries_until(61)
 
 
-def test_schedule_without_history_follows_the_sdk_for_the_first_25_seconds() -> None:
-    # The SDK's own query times (less its first, at 0 s, which never finds a task done): a task far
-    # shorter than its prior costs what it costs the SDK. (Was 1, 2, 3, 4, 6: one query more.)
-    times = poll_times(180, 40, learned=False)
-    assert times[:9] == [1.0, 2.0, 4.0, 6.0, 8.0, 12.0, 16.0, 20.0, 25.0]
-    assert times[9] == pytest.approx(25.0 + 0.25 * 25.0)  # then a quarter of the time waited
+def test_schedule_without_history_follows_the_sdk_until_forty_percent_of_its_prior() -> None:
+    # The SDK's own query times (less its first, at 0 s, which never finds a task done) up to 40 % of
+    # the prior (at least 25 s, at most 75 s): a task far shorter than its prior costs what it costs the
+    # SDK. (Was 1, 2, 3, 4, 6: one query more.) Then it saves: up to a quarter of the time waited, 10 s at most.
+    sdk = [sdk_query_time(n) for n in range(1, 40)]
+    short, long = poll_times(40, 60, learned=False), poll_times(600, 120, learned=False)
+    assert short[:9] == sdk[:9] and short[8] == 25.0 and short[9] != sdk[9]  # 40 % of 40 s < 25 s: from 25 s on
+    assert poll_times(180, 100, learned=False)[:16] == sdk[:16]  # 0.4 x 180 = 72 s: the SDK's 16th is at 70 s
+    assert long[:19] == sdk[:19] and long[18] == 75.0 and long[19] == pytest.approx(85.0)  # 75 s at most; then 10 s at most
+
+
+def test_a_task_ending_at_a_third_of_its_prior_is_noticed_when_the_sdk_would() -> None:
+    # The prior is a guess: when the task beats it by far, no later than the SDK (median 2.5 s then),
+    # where saving queries from 25 s on had cost ~6 s.
+    prior = cold_prior("wan2.6-t2v", duration=8, size="1280*720")
+    rng = random.Random(4)
+    for seed in range(60):
+        queue = rng.uniform(0.3, 5.3)
+        end = prior.seconds / 3 + queue
+        times = cold_polls(prior, queue, seed, end)
+        assert times[-1] == pytest.approx(next(t for t in (sdk_query_time(n) for n in range(200)) if t >= end))
 
 
 def test_jitter_stays_within_fifteen_percent_and_above_the_budget() -> None:
