@@ -395,7 +395,10 @@ class ModelSpec:
     functions: tuple[str, ...] = ()  # VACE `input.function` values; ("instruct",) for wan2.7-videoedit
     duration_max_with_reference_video: int | None = None  # wan2.7-r2v: 2-15 s, but 2-10 s with a reference video
     audio_settings: tuple[str, ...] = ()  # wan2.7-videoedit `parameters.audio_setting`
-    typical_seconds: int = 180  # documented 1-5 min (§5); first-poll estimate
+    # Render seconds of the reference output (720P, 5 s, from text): qwenvid/priors.py scales it to the
+    # request's duration, size and inputs for the cold estimate and the emulator's realistic mode.
+    # 140 s puts 720P/5 s at ~2.3 min and 1080P/15 s at ~9 min, inside the documented 1-5 min / ~10 min (§5).
+    typical_seconds: int = 140
     aliases: tuple[str, ...] = ()
     summary: str = ""
 
@@ -516,6 +519,7 @@ MODELS: tuple[ModelSpec, ...] = (
     ),
     ModelSpec(
         id="wan2.1-t2v-turbo",
+        typical_seconds=85,  # flash/turbo: sold as the fast tier; assumed ~0.6x (not documented)
         mode="t2v",
         protocol="legacy",
         endpoint="video-generation",
@@ -576,6 +580,7 @@ MODELS: tuple[ModelSpec, ...] = (
     ),
     ModelSpec(
         id="wan2.6-i2v-flash",
+        typical_seconds=85,  # flash/turbo: sold as the fast tier; assumed ~0.6x (not documented)
         mode="i2v",
         protocol="legacy",
         endpoint="video-generation",
@@ -636,6 +641,7 @@ MODELS: tuple[ModelSpec, ...] = (
     ),
     ModelSpec(
         id="wan2.2-i2v-flash",
+        typical_seconds=85,  # flash/turbo: sold as the fast tier; assumed ~0.6x (not documented)
         mode="i2v",
         protocol="legacy",
         endpoint="video-generation",
@@ -672,6 +678,7 @@ MODELS: tuple[ModelSpec, ...] = (
     ),
     ModelSpec(
         id="wan2.1-i2v-turbo",
+        typical_seconds=85,  # flash/turbo: sold as the fast tier; assumed ~0.6x (not documented)
         mode="i2v",
         protocol="legacy",
         endpoint="video-generation",
@@ -712,6 +719,7 @@ MODELS: tuple[ModelSpec, ...] = (
     # ---- first + last frame (§2.4) ----
     ModelSpec(
         id="wan2.2-kf2v-flash",
+        typical_seconds=85,  # flash/turbo: sold as the fast tier; assumed ~0.6x (not documented)
         mode="kf2v",
         protocol="legacy",
         endpoint="image2video",
@@ -805,6 +813,7 @@ MODELS: tuple[ModelSpec, ...] = (
     ),
     ModelSpec(
         id="wan2.6-r2v-flash",
+        typical_seconds=85,  # flash/turbo: sold as the fast tier; assumed ~0.6x (not documented)
         mode="r2v",
         protocol="legacy",
         endpoint="video-generation",
@@ -846,7 +855,7 @@ MODELS: tuple[ModelSpec, ...] = (
         submit_rps=2,
         concurrency_limit=2,
         usage_style="vace",
-        typical_seconds=450,  # VACE takes 5-10 min (§5)
+        typical_seconds=450,  # VACE takes 5-10 min (§5): 7.5 min for its 5 s at 720P
         aliases=("wanx2.1-vace-plus",),  # Beijing name
         summary="5 functions: image_reference, video_repainting, video_edit, video_extension, video_outpainting",
     ),

@@ -33,8 +33,6 @@ CREATE TABLE IF NOT EXISTS render_times (
 CREATE INDEX IF NOT EXISTS render_times_kind ON render_times (model, duration, tier, kind);
 """
 
-# Used when a model is not in the catalogue (documented 1-5 min, dashscope-api.md §5).
-DEFAULT_TYPICAL_SECONDS = 180.0
 # How many of the newest finished rows of a model are looked at.
 HISTORY_ROWS = 200
 # Of those, how many like this one make the estimate (newest first: the service changes over time).
@@ -66,12 +64,20 @@ def input_kind(request_json: Mapping[str, Any] | None) -> str:
     return f"{function}:{kind}" if function else kind
 
 
-def typical_seconds(model: str | None) -> float:
-    """The catalogue's documented typical render time for `model` (180 s when the model is unknown)."""
-    from qwenvid.catalogue import get_model
+def cold_estimate(row: LedgerRow) -> Estimate:
+    """The expected time of `row` before any history of its kind: its prior (qwenvid/priors.py).
 
-    spec = get_model(model) if model else None
-    return float(spec.typical_seconds) if spec else DEFAULT_TYPICAL_SECONDS
+    The one place a cold estimate is formed (the poller, the progress bar, `reconcile`, plans), from
+    the request as sent: model, duration, size or resolution, and input kind.
+    """
+    from qwenvid.priors import prior_for_request
+
+    body = dict(row.request_json or {})
+    given = body.get("parameters") if isinstance(body.get("parameters"), Mapping) else {}
+    # The row's own columns fill what the stored body lacks (older rows, plans, imported tasks).
+    known = {"duration": row.duration, "resolution": row.tier}
+    body["parameters"] = {**{k: v for k, v in known.items() if v is not None}, **(given or {})}
+    return prior_for_request(body, row.model).estimate()
 
 
 def history_seconds(ledger: Ledger, row: LedgerRow) -> list[float]:
@@ -97,8 +103,8 @@ def history_seconds(ledger: Ledger, row: LedgerRow) -> list[float]:
 
 
 def estimate_for(ledger: Ledger, row: LedgerRow) -> Estimate:
-    """The expected render time of `row`: learned from its like in the ledger, else the catalogue's (cold)."""
-    return learn_estimate(history_seconds(ledger, row), typical_seconds(row.model), render_seconds(ledger.path, row))
+    """The expected render time of `row`: learned from its like in the ledger, else its prior (cold)."""
+    return learn_estimate(history_seconds(ledger, row), cold_estimate(row), render_seconds(ledger.path, row))
 
 
 def _connect(path: Path) -> sqlite3.Connection:

@@ -31,6 +31,20 @@ def sdk_query_time(index: int) -> float:
     return _SDK_EARLY[-1] + _SDK_STEADY * (index - len(_SDK_EARLY) + 1)
 
 
+def next_sdk_query(seconds: float) -> float:
+    """When the official SDK's `wait` queries next after `seconds` (strictly later)."""
+    return sdk_query_time(sdk_queries_by(seconds))
+
+
+def sdk_queries_by(seconds: float) -> int:
+    """How many queries the official SDK's `wait` has made by `seconds` after submit (those at or before it)."""
+    if seconds < 0:
+        return 0
+    if seconds < _SDK_EARLY[-1]:
+        return sum(1 for t in _SDK_EARLY if t <= seconds)
+    return len(_SDK_EARLY) + int((seconds - _SDK_EARLY[-1]) // _SDK_STEADY)
+
+
 def sdk_queries_until(seconds: float) -> int:
     """How many queries the official SDK's `wait` makes to notice a task that ends `seconds` after submit."""
     index = 0
@@ -59,6 +73,11 @@ class Estimate:
     def typical(cls, seconds: float) -> Estimate:
         return cls(float(seconds), COLD_SPREAD * float(seconds), learned=False)
 
+    @classmethod
+    def known(cls, seconds: float) -> Estimate:
+        """A time the caller knows (the in-process emulator's timing): as sure as a learned one."""
+        return cls(float(seconds), max(1.0, 0.1 * float(seconds)), learned=True)
+
 
 # While another run waits for this task's running slot (pacing.contended), the task's end frees that
 # slot, so noticing it soon matters more than the query budget. Where the end may come (anywhere when
@@ -72,8 +91,8 @@ HANDOFF_RATIO = 0.02
 URGENT = 1.5
 URGENT_RATIO = 0.05
 
-# A documented typical time is only a rough guide (1-5 min for most models, seconds on the emulator).
-COLD_SPREAD = 0.1
+# A bare typical time is only a rough guide: as wide as the priors' scatter (qwenvid/priors.py SCATTER).
+COLD_SPREAD = 0.2
 
 
 @dataclass(frozen=True)
@@ -83,17 +102,50 @@ class Shape:
     min_interval: float  # never poll one task more often than this (after the first check)
     ratio: float  # never far behind: the interval is at most `ratio` x the time already waited
     max_interval: float  # nor more than this
-    dense: float  # the interval inside the window where the end is expected
-    lead: float  # outside it: this share of the distance to the window
+    dense: float  # the interval inside the window where the end is expected (its densest, with `spend`)
+    lead: float  # before it: this share of the distance to the window
+    # After the window (the task runs late): at most this interval (None: `lead` x the distance, as before it).
+    late: float | None = None
+    # Inside the window: spread the queries saved before it evenly over the rest of it (never denser than `dense`).
+    spend: bool = False
+    # Poll exactly when the official SDK's `wait` does (no jitter) until `sdk_share` of the estimate,
+    # but at least `sdk_until` and at most `sdk_until_max` seconds after submit.
+    sdk_until: float = 0.0
+    sdk_share: float = 0.0
+    sdk_until_max: float = 0.0
 
 
 # Warm: the user's history says when the task ends, so polls are sparse until then and dense around it.
 WARM = Shape(min_interval=2.0, ratio=0.5, max_interval=15.0, dense=2.0, lead=0.5)
-# Cold: the typical time may be far off (a quiet hour, a short render, the emulator). With nothing
-# known, no schedule within the SDK's query count beats the SDK's own cadence for every end time (a
-# search over these parameters with random end times agreed), so cold follows it: at most 15 % of the
-# time waited, at most 4.5 s, which the query budget then holds to the SDK's 5 s.
-COLD = Shape(min_interval=1.0, ratio=0.15, max_interval=4.5, dense=2.0, lead=0.25)
+# Cold: the prior (qwenvid/priors.py) says roughly when, from the model, duration, size and inputs.
+# * Up to 40 % of the prior (at least 25 s, at most 75 s): exactly the SDK's own query times (less its
+#   useless first, at 0 s), so a task far shorter than its prior (the prior is a guess shaped to the
+#   documentation; a quiet hour or a fast region beats it) is noticed when the SDK would notice it.
+# * Then sparse: `lead` x the distance to the window, but never more than a quarter of the time
+#   waited (a task that ends far sooner than its prior is noticed within ~29 % of its run time, with
+#   jitter) nor 10 s; and never denser than the SDK's 5 s on the way, since what is saved is spent later.
+# * Inside the window (prior +- its scatter): every query the SDK would have made by the window's end,
+#   less ours, spread evenly over what is left of it (~2.5-3.5 s apart; never under `dense`).
+# * After it (the task runs late): the SDK's 5 s.
+# The query budget (`budget_floor`) holds throughout. Tuned by simulating tasks drawn around the
+# priors (max_interval 10 vs 12 vs 15 s: 15 s spends ~15 % less delay inside the window, but a task
+# ending at 60 s against a 3 min prior then waits 11 s instead of 6 s); the benchmark prints the result.
+# Saving from 25 s on instead (simulated, 300 tasks a case): ~0.35 s less median delay for a 720P 5 s
+# task when the prior is right (1.35 vs 1.7 s), but a task ending at a third of its prior waited 6.2 s
+# instead of the SDK's 2.5 s: a guess must not cost more than it can win. Past 75 s the share stops
+# growing, so long priors (1080P, VACE: 6-10 min) keep enough saved queries for a dense window.
+COLD = Shape(
+    min_interval=1.0,
+    ratio=0.25,
+    max_interval=10.0,
+    dense=2.0,
+    lead=0.75,
+    late=_SDK_STEADY,
+    spend=True,
+    sdk_until=25.0,
+    sdk_share=0.4,
+    sdk_until_max=75.0,
+)
 
 
 @dataclass
@@ -102,18 +154,22 @@ class PollSchedule:
 
     * The first check comes `first` (1 s) after submit: bad inputs and moderation fail fast.
     * Never far behind: every interval is at most `ratio` of the time already waited (and at most
-      `max_interval`: 4.5 s cold, 15 s warm), so a task that ends far sooner than expected is
+      `max_interval`: 10 s cold, 15 s warm), so a task that ends far sooner than expected is
       noticed within a fraction of its own run time, not tens of seconds later.
-    * Dense around the expected end: inside the window `estimate ± spread` the interval is `dense`;
-      outside it, `lead` times the distance to the window (sparse far away, tightening on approach,
-      backing off again when the task runs late).
-    * Jittered by ±`jitter` (15 %) so tasks submitted together spread out.
+    * Dense around the expected end: inside the window `estimate ± spread` the interval is `dense`
+      (cold: the queries saved so far, spread evenly over the rest of the window); outside it,
+      `lead` times the distance to the window (sparse far away, tightening on approach, backing
+      off again when the task runs late; cold: never denser than the SDK outside the window).
+    * Jittered by ±`jitter` (15 %) so tasks submitted together spread out (cold: after its first
+      stretch, 40 % of the prior within 25-75 s, which follows the SDK's own query times).
     * Query budget: the n-th poll never comes before the official SDK's n-th query
       (`sdk_query_time`), so however long a task runs this never makes more queries than the SDK's
       `wait` would have; the queries saved far from the estimate are what pays for the dense window.
+    * Re-aimed once the task is seen RUNNING (`observe`): the queue is known then, and the window
+      narrows to the render's own spread (learned, or the prior's scatter).
 
-    A learned (warm) estimate uses the sparse WARM shape; the catalogue's typical time (cold) uses
-    COLD, which stays close to the SDK's cadence because the estimate may be far off.
+    A learned (warm) estimate uses the sparse WARM shape; a cold one (the request's prior,
+    qwenvid/priors.py) uses COLD, which keeps to the SDK's cadence early in case the prior is far off.
     """
 
     estimate: float
@@ -144,7 +200,7 @@ class PollSchedule:
         )
 
     def observe(self, info: TaskInfo) -> None:
-        """Re-aim at the end once the task is seen running: its queue time (server times) + the learned render time."""
+        """Re-aim at the end once the task is seen running: its queue time (server times) + the expected render time."""
         if self.anchored or self.render is None or info.status == "PENDING":
             return
         from qwenvid.ledger import parse_server_time
@@ -152,8 +208,14 @@ class PollSchedule:
         submitted, started = parse_server_time(info.submit_time), parse_server_time(info.scheduled_time)
         if submitted is None or started is None:
             return
+        self.started_after((started - submitted).total_seconds())
+
+    def started_after(self, queued: float) -> None:
+        """Re-aim at `queued` seconds of queue (known now) + the expected render; once."""
+        if self.anchored or self.render is None:
+            return
         self.anchored = True
-        self.estimate = max((started - submitted).total_seconds(), 0.0) + self.render
+        self.estimate = max(queued, 0.0) + self.render
         if self.render_spread is not None:
             self.spread = self.render_spread
 
@@ -172,10 +234,28 @@ class PollSchedule:
         if polls == 0:
             return self.first
         shape = self.form
-        outside = max(0.0, abs(self.estimate - elapsed) - self.window)
-        wanted = max(shape.dense, shape.lead * outside)
+        window = self.window
+        ahead = self.estimate - window - elapsed  # > 0: before the window
+        behind = elapsed - self.estimate - window  # > 0: after it
+        if ahead <= 0 and behind <= 0 and shape.spend and self.budget:
+            wanted = self._spend(elapsed, polls, shape.dense)
+        elif shape.late is not None and behind > 0:
+            wanted = shape.late
+        elif shape.late is not None and ahead > 0:
+            # Approaching the window no denser than the SDK: what is saved here is spent inside it.
+            wanted = max(shape.late, shape.lead * ahead)
+        else:
+            wanted = max(shape.dense, shape.lead * max(ahead, behind, 0.0))
         cap = min(shape.max_interval, max(shape.min_interval, shape.ratio * elapsed))
         return max(min(wanted, cap), min(shape.min_interval, shape.dense))
+
+    def _spend(self, elapsed: float, polls: int, dense: float) -> float:
+        """Inside the window: the queries the SDK will have made by its end, less ours, evenly over what is left."""
+        left = self.estimate + self.window - elapsed
+        spare = sdk_queries_by(self.estimate + self.window) - polls
+        if spare <= 0:
+            return _SDK_STEADY
+        return max(dense, min(left / spare, _SDK_STEADY))
 
     def budget_floor(self, elapsed: float, polls: int) -> float:
         """The shortest interval that keeps poll number `polls + 1` at or after the SDK's query of that number."""
@@ -185,10 +265,21 @@ class PollSchedule:
 
     def next_interval(self, elapsed: float, polls: int) -> float:
         """The jittered interval before poll number `polls` (0 = the first), `elapsed` s after submit."""
+        form = self.form
+        sdk_phase = max(form.sdk_until, min(form.sdk_share * self.estimate, form.sdk_until_max))
+        if 0 < polls and elapsed < sdk_phase and not (self.urgent is not None and self.urgent()):
+            # The SDK's own query times, one index on: its first query (at 0 s) finds nothing, and ours at
+            # `first` (jittered, maybe a little before 1 s) stands for its second.
+            return max(sdk_query_time(polls + 1), next_sdk_query(elapsed)) - elapsed
         factor = 1.0 + self.jitter * (2.0 * self.rng.random() - 1.0)
         interval = self.base_interval(elapsed, polls) * factor
         if polls > 0 and self.urgent is not None and self.urgent():
             return min(interval, self.urgent_cap(elapsed) * factor)
+        late = self.form.late
+        if late is not None and polls > 0 and elapsed >= self.estimate - self.window:
+            # From the window on, jitter never makes a gap longer than the SDK's: once the saved queries
+            # are spent the budget holds it to the SDK's own times, so a late task costs what it costs the SDK.
+            interval = min(interval, late)
         return max(interval, self.budget_floor(elapsed, polls))
 
     def urgent_cap(self, elapsed: float) -> float:
@@ -208,19 +299,21 @@ class PollSchedule:
 
 
 def estimate_from_history(durations: Iterable[float], typical: float) -> float:
-    """The median render time of this user's finished tasks of the same kind, or the documented typical time."""
+    """The median render time of this user's finished tasks of the same kind, or the cold figure given."""
     return learn_estimate(durations, typical).seconds
 
 
-def learn_estimate(durations: Iterable[float], typical: float, renders: Iterable[float] = ()) -> Estimate:
+def learn_estimate(
+    durations: Iterable[float], typical: float | Estimate, renders: Iterable[float] = ()
+) -> Estimate:
     """An Estimate from this user's finished tasks of the same kind (median, spread from their scatter).
 
     `durations` are submit-to-end seconds, `renders` running-to-end seconds (when known). Without
-    history it is the catalogue's typical time, marked cold.
+    history it is `typical`: the task's cold prior (qwenvid/priors.py), or a bare figure, marked cold.
     """
     total = _centre_and_spread(durations)
     if total is None:
-        return Estimate.typical(typical)
+        return typical if isinstance(typical, Estimate) else Estimate.typical(typical)
     render = _centre_and_spread(renders)
     if render is None:
         return Estimate(total[0], total[1], learned=True)

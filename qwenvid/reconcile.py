@@ -222,17 +222,18 @@ def _parameters_disagree(row: LedgerRow, usage: dict[str, Any]) -> str | None:
 
 def _verify(session: Session, row: LedgerRow, task: Any, *, wait: bool, timeout: float | None) -> Evidence:
     """Compare the task's original prompt and parameters with the row; wait for them if not shown yet."""
-    from qwenvid.catalogue import get_model
-    from qwenvid.polling import wait_for_task
+    from qwenvid.estimates import estimate_for
+    from qwenvid.polling import PollSchedule, wait_for_task
 
     client = session.client
     info = client.get_task(task.task_id)
     if info.orig_prompt is None and info.status in ("PENDING", "RUNNING") and wait:
-        spec = get_model(row.model or "")
+        expected = estimate_for(session.ledger, row)
         try:
             info = wait_for_task(
                 lambda: client.get_task(task.task_id),
-                estimate=float(spec.typical_seconds) if spec else 180.0,
+                estimate=expected.seconds,
+                schedule=PollSchedule.for_estimate(expected),
                 timeout=timeout,
                 clock=session.clock,
                 sleep=session.sleep,

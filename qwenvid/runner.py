@@ -24,7 +24,6 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from qwenvid import errors
 from qwenvid.cost import CostEstimate, estimate_cost
-from qwenvid.privacy import private_umask
 from qwenvid.timestamps import iso_utc, with_utc_times
 
 if TYPE_CHECKING:
@@ -416,6 +415,7 @@ class Session:
     def fetch(self, ref: str, options: RunOptions, reporter: Reporter) -> RunResult:
         """Download the video of a finished task, also one the ledger never saw."""
         from qwenvid.client import check_task_id  # a malformed id is refused, never stored
+        from qwenvid.fetching import fetch_held
         from qwenvid.reconcile import hold_row
 
         row = self.ledger.get(ref) or self.ledger.record_external(
@@ -430,19 +430,7 @@ class Session:
                 reporter.notice(f"Task {task_id} was already downloaded: {row.video_path} (not writing another copy).")
                 return self._result_from_row(row)
             _check_named_output(options)
-            return self._fetch_held(row, task_id, options, reporter)
-
-    def _fetch_held(self, row: LedgerRow, task_id: str, options: RunOptions, reporter: Reporter) -> RunResult:
-        info = self._poll_once(row)
-        if info.status in TERMINAL and info.status != "SUCCEEDED":
-            raise errors.task_failure(info.status, info.code, info.message, task_id=task_id, request_id=info.request_id)
-        if info.status != "SUCCEEDED":
-            raise errors.StillRunning(
-                f"Task {task_id} is {info.status}; there is nothing to fetch yet.",
-                hint=f"Follow it with `qwenvid status {task_id} --wait`.",
-                task_id=task_id,
-            )
-        return self._download(self.ledger.get(row.id) or row, info, options, reporter)
+            return fetch_held(self, row, task_id, options, reporter)
 
     def status(self, ref: str) -> StatusReport:
         """The ledger row (if any) and the remote state (when a key is available)."""
@@ -496,15 +484,16 @@ class Session:
         from dataclasses import replace
 
         from qwenvid.download import preload_prober
+        from qwenvid.fetching import NotSucceeded, download_finished, download_task
         from qwenvid.pacing import contended, handoff_interval
         from qwenvid.poll_loop import shared_loop
         from qwenvid.polling import PollSchedule
 
         task_id = _task_id_of(row)
         if row.remote_status == "SUCCEEDED" and row.video_url and not row.video_path:
-            info = self._poll_once(row)
-            if info.status == "SUCCEEDED":
-                return self._download(row, info, options, reporter)
+            done = download_finished(self, row, options, reporter)  # the saved link first, else one query
+            if not isinstance(done, NotSucceeded):
+                return done
         expected = self._estimate(row, options)
         estimate = expected.seconds
         preload_prober()  # PyAV loads while the task renders, not between its end and the verified video
@@ -547,7 +536,7 @@ class Session:
             raise errors.task_failure(
                 info.status, info.code, info.message, task_id=task_id, request_id=info.request_id
             )
-        return self._download(self.ledger.get(row.id) or row, info, options, reporter)
+        return download_task(self, self.ledger.get(row.id) or row, info, options, reporter)
 
     def _poll_once(self, row: LedgerRow) -> TaskInfo:
         info = self.client.get_task(_task_id_of(row))
@@ -589,77 +578,8 @@ class Session:
         from qwenvid.polling import Estimate
 
         if options.estimate is not None:  # told by the caller (the in-process emulator's known timing)
-            return Estimate(options.estimate, max(1.0, 0.1 * options.estimate), learned=True)
+            return Estimate.known(options.estimate)
         return estimate_for(self.ledger, row)
-
-    def _download(self, row: LedgerRow, info: TaskInfo, options: RunOptions, reporter: Reporter) -> RunResult:
-        from qwenvid.download import download_video, write_sidecar
-
-        task_id = info.task_id
-        if not info.video_url:
-            raise errors.DownloadError(
-                f"Task {task_id} succeeded but returned no video URL.", task_id=task_id, hint=None
-            )
-        target = options.output or (Path(row.output_target) if row.output_target else self.settings.output_dir)
-        reporter.phase(Phase.DOWNLOADING, task_id)
-        http = self.client.http_for_downloads()
-        try:
-            with private_umask():  # the .part and the video are private from their first byte
-                result = download_video(
-                    info.video_url,
-                    target,
-                    http=http,
-                    name_hint=_name_hint(row, task_id),
-                    expect=_expectation(row),
-                    on_progress=lambda done, total: reporter.transfer(Phase.DOWNLOADING, done, total),
-                    sleep=self.sleep,
-                    resume_key=task_id,  # a .part an interrupted run left for this task is continued
-                    sha256=row.video_sha256,
-                    overwrite=options.overwrite and options.output is not None,
-                )
-        except errors.DownloadError as exc:
-            self.ledger.set_download_error(row.id, exc.message)
-            exc.task_id = task_id
-            exc.hint = f"The video is kept on the server for 24 h after it finished: `qwenvid fetch {task_id}`."
-            raise
-        finally:
-            http.close()
-        for notice in result.notices:
-            reporter.notice(notice)
-        reporter.phase(Phase.VERIFYING, str(result.path))
-        self.ledger.set_download(row.id, result.path, result.size, result.sha256)
-        final = self.ledger.get(row.id) or row
-        with private_umask():  # the sidecar holds the prompt and the request
-            sidecar = write_sidecar(
-                result.path,
-                {
-                    "task_id": task_id,
-                    "request_id": info.request_id,
-                    "mode": final.mode,
-                    "model": final.model,
-                    "request": final.request_json,
-                    "prompt": final.prompt,
-                    "orig_prompt": info.orig_prompt,
-                    "actual_prompt": info.actual_prompt,
-                    "usage": info.usage,
-                    "submit_time": iso_utc(info.submit_time),
-                    "end_time": iso_utc(info.end_time),
-                    "sha256": result.sha256,
-                    "size": result.size,
-                    "probe": _probe_dict(result.probe),
-                },
-            )
-        reporter.phase(Phase.DONE, str(result.path))
-        out = self._result_from_row(final)
-        out.video_path = result.path
-        out.sha256 = result.sha256
-        out.size = result.size
-        out.sidecar_path = sidecar
-        out.status = "SUCCEEDED"
-        out.video_url = info.video_url
-        out.usage = info.usage
-        out.actual_prompt = info.actual_prompt
-        return out
 
     def _result_from_row(self, row: LedgerRow) -> RunResult:
         return RunResult(
@@ -750,25 +670,3 @@ def _as_datetime(value: Any) -> datetime:
     if isinstance(value, datetime):
         return value if value.tzinfo else value.replace(tzinfo=UTC)
     return datetime.fromisoformat(str(value)).astimezone(UTC)
-
-
-def _name_hint(row: LedgerRow, task_id: str) -> str:
-    created = _as_datetime(row.created_at).strftime("%Y%m%d-%H%M%S")
-    return "_".join(part for part in (created, row.mode, row.model, task_id[:8], row.prompt or "") if part)
-
-
-def _expectation(row: LedgerRow) -> Any:
-    """What the downloaded MP4 must show: duration, and audio when the model promises it."""
-    from qwenvid.catalogue import expected_output
-
-    return expected_output(row.model, row.request_json) if row.model else None
-
-
-def _probe_dict(probe: Any) -> dict[str, Any] | None:
-    if probe is None:
-        return None
-    return {
-        key: getattr(probe, key)
-        for key in ("duration", "width", "height", "fps", "video_codec", "has_audio", "audio_codec")
-        if hasattr(probe, key)
-    }

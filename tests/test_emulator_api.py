@@ -14,6 +14,7 @@ import pytest
 from qwenvid.catalogue import get_model
 from qwenvid.emulator.config import EmulatorConfig, ManualClock
 from qwenvid.emulator.server import EmulatorThread
+from qwenvid.priors import QUEUE_SECONDS, QUEUE_SPREAD, SCATTER, prior_for_request
 from tests.support.emulator import KF2V_PATH, T2V_PATH, api_client, run_to_end, submit_ok
 
 TIME_FORMAT = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3}$")
@@ -465,22 +466,33 @@ def test_unknown_path_is_a_json_404(emulator: EmulatorThread) -> None:
     assert response.status_code == 404 and response.json()["code"] == "NotFound"
 
 
-def test_realistic_timing_uses_the_models_typical_seconds(make_emulator: Any) -> None:
+def test_realistic_timing_is_the_requests_prior_with_its_scatter(make_emulator: Any) -> None:
+    # One source of truth: the emulator's realistic mode draws around the same prior the poller aims
+    # at (qwenvid/priors.py), so a longer or larger request takes longer, and the draw is seedable.
     clock = ManualClock()
-    emulator = make_emulator(EmulatorConfig(realistic=True), clock=clock)
-    spec = get_model("wan2.2-t2v-plus")
-    assert spec is not None
-    typical = spec.typical_seconds
+    emulator = make_emulator(EmulatorConfig(realistic=True, realistic_seed=7), clock=clock)
+    prior = prior_for_request(SMALL_T2V)
     with api_client(emulator) as client:
         task_id = submit_ok(client, SMALL_T2V)
         emulator.state.wait_rendered()
-        clock.advance(4.9)
+        task = emulator.state.get_task(task_id)
+        assert task is not None
+        queue, render = task.pending_seconds, task.running_seconds
+        assert abs(queue - QUEUE_SECONDS) <= QUEUE_SPREAD
+        assert abs(render - prior.render) <= SCATTER * prior.render + 1e-9 and render != prior.render
+        clock.advance(queue - 0.1)
         queued = client.get(f"/tasks/{task_id}").json()["output"]["task_status"]
-        clock.advance(typical)
+        clock.advance(render)
         rendering = client.get(f"/tasks/{task_id}").json()["output"]["task_status"]
-        clock.advance(1.0)
+        clock.advance(0.2)
         done = client.get(f"/tasks/{task_id}").json()["output"]["task_status"]
     assert (queued, rendering, done) == ("PENDING", "RUNNING", "SUCCEEDED")
+    again = make_emulator(EmulatorConfig(realistic=True, realistic_seed=7), clock=ManualClock())
+    spec = get_model("wan2.2-t2v-plus")
+    assert spec is not None
+    assert again.state.timing_for(spec, SMALL_T2V) == (queue, render)  # the same seed, the same draw
+    longer = {**SMALL_T2V, "parameters": {**SMALL_T2V["parameters"], "size": "1920*1080"}}
+    assert prior_for_request(longer).render > prior.render * (1 + SCATTER) / (1 - SCATTER)
 
 
 def test_wan27_i2v_without_media_is_accepted_then_fails(emulator: EmulatorThread) -> None:

@@ -18,7 +18,6 @@ import httpx
 import pytest
 from typer.testing import CliRunner, Result
 
-from qwenvid.catalogue import get_model
 from qwenvid.cli import _session, app, hoist_global_options
 from qwenvid.cli._session import CliState, open_session
 from qwenvid.emulator.config import EmulatorConfig, ManualClock
@@ -34,6 +33,7 @@ from qwenvid.emulator.render import (
 )
 from qwenvid.emulator.request_log import describe
 from qwenvid.emulator.server import EmulatorThread
+from qwenvid.priors import QUEUE_SPREAD, SCATTER, prior_for_request
 from tests.support.cli_emulator import SMALL, use_flag_emulator
 from tests.support.emulator import T2V_PATH
 from tests.test_cli_subprocess import qwenvid_argv
@@ -70,15 +70,26 @@ def test_emulator_task_ends_once_its_video_is_rendered(emulator_clock: ManualClo
     assert _status_after_render(CliState(emulator=True), emulator_clock, 0.31) == "SUCCEEDED"
 
 
-def test_emulator_realistic_takes_the_models_typical_time(emulator_clock: ManualClock) -> None:
+def test_emulator_realistic_takes_the_requests_prior(emulator_clock: ManualClock) -> None:
+    # --emulator-realistic: the queue and render drawn around the request's prior (qwenvid/priors.py),
+    # the same figure the progress bar and the poller start from (the session's own cold estimate).
     state = CliState(emulator=True, emulator_realistic=True)
-    assert _status_after_render(state, emulator_clock, 0.31) == "PENDING"
-    assert state.estimate(emulated=True) is None  # the progress bar uses the model's typical time too
-    spec = get_model("wan2.1-t2v-turbo")
-    assert spec is not None
-    total = EmulatorConfig().realistic_pending_seconds + spec.typical_seconds
-    assert _status_after_render(state, emulator_clock, total - 1) == "RUNNING"
-    assert _status_after_render(state, emulator_clock, total + 0.01) == "SUCCEEDED"
+    assert state.estimate(emulated=True) is None  # the progress bar uses the request's prior too
+    prior = prior_for_request(BODY)
+    with open_session(state) as opened:
+        client = opened.session.client
+        task_id = client.submit(T2V_PATH, BODY).task_id
+        assert opened.emulator.state.wait_rendered(30)
+        task = opened.emulator.state.get_task(task_id)
+        assert task is not None
+        total = task.pending_seconds + task.running_seconds
+        assert abs(total - prior.seconds) <= SCATTER * prior.render + QUEUE_SPREAD + 1e-9
+        emulator_clock.advance(0.31)
+        assert client.get_task(task_id).status == "PENDING"  # a queue of a few seconds first
+        emulator_clock.advance(total - 1 - 0.31)
+        assert client.get_task(task_id).status == "RUNNING"
+        emulator_clock.advance(1.01)
+        assert client.get_task(task_id).status == "SUCCEEDED"
 
 
 def test_emulator_fault_fails_the_task_with_its_code(manual_clock: ManualClock,

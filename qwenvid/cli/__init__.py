@@ -178,7 +178,7 @@ def global_options(
         bool,
         typer.Option(
             "--emulator-realistic",
-            help="With --emulator (implied): tasks take the models' documented render times, as on the service.",
+            help="With --emulator (implied): tasks take minutes, as on the service (expected time ±20 %).",
         ),
     ] = False,
     emulator_fault: Annotated[

@@ -67,7 +67,7 @@ def emulator(
         typer.Option("--running-seconds", min=0, help="Seconds a task stays RUNNING. Default: 1.2."),
     ] = None,
     realistic: Annotated[
-        bool, typer.Option("--realistic", help="Use the models' documented typical render times (minutes).")
+        bool, typer.Option("--realistic", help="Tasks take minutes, as on the service (expected time ±20 %).")
     ] = False,
     api_key: Annotated[
         list[str] | None,

@@ -88,12 +88,16 @@ class ManualClock:
 
 @dataclass
 class EmulatorConfig:
-    """How the emulator behaves. Defaults are fast; `realistic=True` uses the models' typical times."""
+    """How the emulator behaves. Defaults are fast; `realistic=True` takes the times qwenvid expects.
+
+    Realistic timing is each request's cold prior (qwenvid/priors.py: model, duration, size, inputs)
+    with its scatter: a queue of a few seconds and the render ±20 %, drawn from `realistic_seed`.
+    """
 
     pending_seconds: float = 0.3
     running_seconds: float = 1.2
     realistic: bool = False
-    realistic_pending_seconds: float = 5.0
+    realistic_seed: int | None = None  # None: a different draw every run
     api_keys: tuple[str, ...] = ()  # empty: any Bearer key is accepted
     limits: bool = True  # submit RPS, concurrency and the query QPS limits (dashscope-api.md §4.2)
     concurrency_mode: Literal["queue", "reject"] = "queue"  # over-limit tasks wait PENDING, or 429

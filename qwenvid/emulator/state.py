@@ -9,6 +9,7 @@ import hmac
 import itertools
 import json
 import os
+import random
 import shutil
 import tempfile
 import threading
@@ -204,6 +205,7 @@ class EmulatorState:
         self._uploads: dict[str, Upload] = {}
         self._policies: dict[str, str] = {}  # upload_dir -> model
         self._rates = RateWindow()
+        self.timing_rng = random.Random(self.config.realistic_seed)  # realistic timing draws (seedable)
         self._sequence = itertools.count()
         self._secret = uuid.uuid4().bytes
         self._own_dir = self.config.results_dir is None
@@ -266,9 +268,13 @@ class EmulatorState:
 
     # ---- tasks ------------------------------------------------------------------------------
 
-    def timing_for(self, spec: ModelSpec) -> tuple[float, float]:
+    def timing_for(self, spec: ModelSpec, body: Mapping[str, Any] | None = None) -> tuple[float, float]:
+        """Seconds PENDING and RUNNING for a new task: fixed, or (realistic) drawn around its cold prior."""
         if self.config.realistic:
-            return self.config.realistic_pending_seconds, float(spec.typical_seconds)
+            from qwenvid.priors import prior_for_request
+
+            with self._lock:
+                return prior_for_request(body, spec.id).draw(self.timing_rng)
         return self.config.pending_seconds, self.config.running_seconds
 
     def create_task(
@@ -282,7 +288,7 @@ class EmulatorState:
         planned_failure: tuple[str, str] | None = None,
     ) -> Task:
         """Admit a validated submit: rate and concurrency limits, then a PENDING task and its render."""
-        pending, running = self.timing_for(spec)
+        pending, running = self.timing_for(spec, body)
         with self._lock:
             now = self.now()
             if self.config.limits:

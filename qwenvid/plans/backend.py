@@ -26,6 +26,7 @@ from qwenvid.plans.prepare import Found
 if TYPE_CHECKING:
     from qwenvid.client import TaskInfo
     from qwenvid.ledger import LedgerRow
+    from qwenvid.polling import Estimate
     from qwenvid.runner import Session
 
 # A task still unfinished this long after its submit is past the service's 3 h hard timeout (dashscope-api.md §4.1).
@@ -214,10 +215,9 @@ class LedgerBackend:
         holder = getattr(self.claims, "holder", None)
         if holder is None or holder(row.id) is not None:
             return False
-        from qwenvid.catalogue import get_model
+        from qwenvid.estimates import cold_estimate
 
-        spec = get_model(row.model or "")
-        expected = timedelta(seconds=2 * (spec.typical_seconds if spec else 600) + 60)
+        expected = timedelta(seconds=2 * cold_estimate(row).seconds + 60)
         return _age(row.submitting_at or row.created_at, now) > expected
 
     def _no_slot(self, model: str, limits: Limits, rows: list[str]) -> NoSlot:
@@ -279,8 +279,10 @@ class LedgerBackend:
                 return self._no_slot(model, limits, rows)
             if self._recent_foreign_submits(model) >= limits.submit_rps:
                 return NoSlot(f"{model}: another qwenvid process is submitting", retry_after=RATE_WINDOW)
+            from qwenvid.priors import prior_for_request
+
             holder = f"plan:{identity}"
-            expected = float(plan.spec.typical_seconds) if plan.spec else 180.0
+            expected = prior_for_request(payload.body, plan.model).seconds
             if not self.slots.try_take(holder, model, self.base_url, expected):
                 return NoSlot(f"{model}: its slots are taken by other qwenvid runs", retry_after=0.5)
             row = self.ledger.create(
@@ -347,19 +349,22 @@ class LedgerBackend:
     def row(self, local_id: str) -> LedgerRow | None:
         return self.ledger.get(local_id)
 
-    def estimate(self, local_id: str, default: float | None) -> float:
-        """Expected render seconds: the caller's figure, else this user's history, else the catalogue's."""
-        from qwenvid.catalogue import get_model
-        from qwenvid.polling import estimate_from_history
+    def estimate(self, local_id: str, default: float | None) -> Estimate:
+        """Expected render time: the caller's figure, else this user's history, else the request's prior.
 
-        if default is not None:
-            return default
+        The same `estimate_for` a single run uses (qwenvid/estimates.py), so a plan's steps are followed
+        the way `qwenvid t2v` follows its task: warm from the ledger, else cold from the prior.
+        """
+        from qwenvid.estimates import estimate_for
+        from qwenvid.polling import Estimate
+        from qwenvid.priors import cold_prior
+
+        if default is not None:  # told by the caller (the in-process emulator's known timing)
+            return Estimate.known(default)
         row = self.ledger.get(local_id)
-        spec = get_model(row.model) if row and row.model else None
-        typical = float(spec.typical_seconds) if spec else 180.0
-        if row is None or not row.model:
-            return typical
-        return estimate_from_history(self.ledger.history_durations(row.model, row.duration, row.tier), typical)
+        if row is None:
+            return cold_prior(None).estimate()
+        return estimate_for(self.ledger, row)
 
     def poll(self, local_id: str) -> TaskInfo:
         """One status query, recorded in the ledger."""

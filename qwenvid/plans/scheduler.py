@@ -19,7 +19,7 @@ from collections.abc import Callable, Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from qwenvid import errors
 from qwenvid.plans.backend import Existing, Limits, NoSlot, Submitted, Unknown, model_limits, place_copy
@@ -44,6 +44,9 @@ from qwenvid.plans.manifest import (
 from qwenvid.plans.prepare import Found, PreparedPlan, StepPlan, step_identity
 from qwenvid.plans.steps import build_request
 from qwenvid.plans.validate import resolved_fields
+
+if TYPE_CHECKING:
+    from qwenvid.polling import Estimate
 
 # Transient poll failures back off from this many seconds, doubling, up to the maximum.
 POLL_RETRY_BASE, POLL_RETRY_MAX = 2.0, 60.0
@@ -80,7 +83,7 @@ class Generations(Protocol):
 
     def row(self, local_id: str) -> Any: ...
 
-    def estimate(self, local_id: str, default: float | None) -> float: ...
+    def estimate(self, local_id: str, default: float | None) -> Estimate: ...
 
     def poll(self, local_id: str) -> Any: ...
 
@@ -417,9 +420,9 @@ class PlanScheduler:
             return
         row = self.gen.row(local_id)
         now = self.clock()
-        estimate = self.gen.estimate(local_id, self.options.estimate)
-        run.record.estimate = round(estimate, 1)
-        schedule = PollSchedule(estimate)
+        expected = self.gen.estimate(local_id, self.options.estimate)
+        run.record.estimate = round(expected.seconds, 1)
+        schedule = PollSchedule.for_estimate(expected)
         run.task = _Task(local_id, task_id, schedule, now, now if adopted else now + schedule.next_interval(0, 0))
         status = (row.remote_status if row is not None else None) or "PENDING"
         run.task.status = status
@@ -529,6 +532,7 @@ class PlanScheduler:
             self.stats.polls += 1
             task.failures = 0
             task.polls += 1
+            task.schedule.observe(info)  # seen RUNNING: re-aim at its queue + the expected render
             elapsed = self.clock() - task.started
             if info.status != task.status:
                 task.status = info.status

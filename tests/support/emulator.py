@@ -63,14 +63,21 @@ def stopping_emulators() -> Iterator[list[EmulatorThread]]:
 @pytest.fixture
 def make_emulator(emulator_results_dir: Path, stopping_emulators: list[EmulatorThread]
                   ) -> Iterator[EmulatorFactory]:
-    """Start emulators with any config / clock: `make_emulator(EmulatorConfig(...), clock=...)`; all stop after."""
+    """Start emulators with any config / clock: `make_emulator(EmulatorConfig(...), clock=...)`; all stop after.
+
+    `request_log=lines.append` collects one line per answered request (qwenvid/emulator/request_log.py)."""
     started: list[EmulatorThread] = []
 
-    def make(config: EmulatorConfig | None = None, clock: Clock | None = None, **options: Any) -> EmulatorThread:
+    def make(
+        config: EmulatorConfig | None = None,
+        clock: Clock | None = None,
+        request_log: Callable[[str], None] | None = None,
+        **options: Any,
+    ) -> EmulatorThread:
         config = config or EmulatorConfig(**options)
         if config.results_dir is None:
             config = replace(config, results_dir=emulator_results_dir)
-        emulator = EmulatorThread(config, clock=clock)
+        emulator = EmulatorThread(config, clock=clock, request_log=request_log)
         started.append(emulator.start())
         return emulator
 

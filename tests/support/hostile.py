@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import socket
+import ssl
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -91,6 +92,8 @@ class HostileServer:
     routes: list[tuple[str, Handler]] = field(default_factory=list)
     hits: list[tuple[str, str, dict[str, str]]] = field(default_factory=list)
     port: int = 0
+    # With a server-side TLS context the server speaks https (certificates from trustme in tests).
+    tls: ssl.SSLContext | None = None
 
     def __post_init__(self) -> None:
         self._stopping = threading.Event()
@@ -101,7 +104,7 @@ class HostileServer:
         self.routes.insert(0, (prefix, handler))
 
     def url(self, path: str = "") -> str:
-        return f"http://127.0.0.1:{self.port}{path}"
+        return f"{'https' if self.tls else 'http'}://127.0.0.1:{self.port}{path}"
 
     def count(self, prefix: str) -> int:
         return sum(1 for _, path, _ in self.hits if path.startswith(prefix))
@@ -130,6 +133,12 @@ class HostileServer:
             threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
 
     def _serve(self, conn: socket.socket) -> None:
+        if self.tls is not None:
+            try:
+                conn = self.tls.wrap_socket(conn, server_side=True)
+            except (OSError, ssl.SSLError):
+                conn.close()
+                return
         with conn:
             data = b""
             while b"\r\n\r\n" not in data:
