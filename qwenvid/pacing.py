@@ -50,7 +50,7 @@ CREATE TABLE IF NOT EXISTS submit_slots (
     holder TEXT PRIMARY KEY,        -- the ledger row id of the run that holds the slot
     model TEXT NOT NULL,            -- canonical model id: its limits are shared by its aliases
     service TEXT NOT NULL,          -- API base URL: each region (or emulator) has its own limits
-    submitted_at REAL NOT NULL,     -- epoch seconds the submit was let go (the rate window)
+    submitted_at REAL NOT NULL,     -- epoch seconds the submit was let go, then answered (the rate window)
     expires_at REAL NOT NULL,       -- the running slot is free after this even without a release
     released_at REAL                -- set when the task ended or the submit created nothing
 );
@@ -236,6 +236,18 @@ class SubmitPacer:
             (model, service, self.clock() - WAITER_FRESH),
         ).fetchone()
         return None if row is None or row[0] is None else str(row[0])
+
+    def answered(self, holder: str) -> None:
+        """The submit of `holder` was answered: count it in the rate window from now, not from when it left.
+
+        The server counted it somewhere between the two; a submit slowed on its way (a busy machine, a
+        retried connection) would otherwise leave the window here while still inside the server's, and
+        the next submit could be its one too many. The answer is the latest moment the server counted it."""
+        with self._transaction() as conn:
+            conn.execute(
+                "UPDATE submit_slots SET submitted_at = MAX(submitted_at, ?) WHERE holder = ?",
+                (self.clock(), holder),
+            )
 
     def release(self, holder: str) -> None:
         """The slot's task ended (or the submit created nothing): free its running slot now."""

@@ -385,6 +385,7 @@ class Session:
             ledger.mark_rejected(row.id, exc.code or type(exc).__name__, exc.message)
             self._pacer().release(row.id)
             raise
+        self._pacer().answered(row.id)
         row = ledger.mark_submitted(row.id, submitted.task_id, submitted.request_id, submitted.task_status)
         try:
             reporter.notice(f"Task {submitted.task_id} submitted ({plan.model}).")

@@ -98,6 +98,23 @@ def test_pacer_keeps_the_submit_rate_across_processes(tmp_path: Path) -> None:
     assert taken[-1] - taken[0] >= 2.0  # 12 submits at 5/s need more than two seconds
 
 
+def test_a_submit_answered_late_counts_in_the_rate_window_from_its_answer(tmp_path: Path) -> None:
+    # Submit A leaves at 0 but is slowed on its way (the server counts it as late as its answer, 0.9 s);
+    # B leaves at 0.5. A third submit at 1.2 s would be the server's third in one second (rate 2).
+    clock = ManualClock(start=5000.0)
+    here, there = (SubmitPacer(tmp_path / "ledger.sqlite3", clock=clock, sleep=clock.sleep) for _ in range(2))
+    here.acquire("a", model="m", service="s", rate=2, concurrency=100, lease=300)
+    clock.advance(0.5)
+    there.acquire("b", model="m", service="s", rate=2, concurrency=100, lease=300)
+    there.answered("b")
+    clock.advance(0.4)
+    here.answered("a")  # A's answer at 0.9 s
+    clock.advance(0.3)
+    there.acquire("c", model="m", service="s", rate=2, concurrency=100, lease=300)
+    # Counted from when it left, A was out of the window at 1.15 s; from its answer, C waits for B's to pass.
+    assert clock.time() - 5000.0 >= 0.5 + 1.0
+
+
 def test_pacer_waits_for_a_running_slot_and_goes_when_one_frees(tmp_path: Path) -> None:
     clock = ManualClock(start=5000.0)
     path = tmp_path / "ledger.sqlite3"

@@ -317,6 +317,7 @@ class LedgerBackend:
             self.slots.release(holder)
             self.release(row.id)
             raise
+        self.slots.answered(holder)
         self.ledger.mark_submitted(row.id, result.task_id, result.request_id, result.task_status)
         self._uploads.pop(identity, None)
         return Submitted(row.id, result.task_id)

@@ -55,6 +55,11 @@ class SharedSlots:
 
             note_status(self._pacer, holder, status)
 
+    def answered(self, holder: str) -> None:
+        """The submit was answered: its rate stamp moves to now (see SubmitPacer.answered)."""
+        if self._pacer is not None:
+            self._pacer.answered(holder)
+
     def release(self, holder: str) -> None:
         if self._pacer is not None:
             self._pacer.release(holder)
