@@ -36,7 +36,6 @@ url_expiry, request_fingerprint, parse_server_time.
 LedgerRow fields mirror the columns; `request_json` and `usage` are parsed dicts; `to_dict()` is
 the `--json` shape.
     totals(since=, until=, model=) -> list[ModelTotal]               billed seconds per model
-    history_durations(model, duration, tier) -> list[float]          render seconds of finished tasks
     by_fingerprint(fingerprint) -> list[LedgerRow]                   earlier attempts of the same request
 
 Concurrency: each thread gets its own connection; the database runs in WAL mode with a busy
@@ -831,26 +830,6 @@ class Ledger:
             ModelTotal(r["model"], int(r["tasks"]), int(r["succeeded"] or 0), float(r["billed"]), float(r["estimated"]))
             for r in rows
         ]
-
-    def history_durations(
-        self, model: str, duration: float | None, tier: str | None, *, limit: int = 20
-    ) -> builtins.list[float]:
-        """Seconds from submit to end of this user's succeeded tasks like this one, newest first."""
-        rows = self._conn().execute(
-            """
-            SELECT submit_time, end_time FROM tasks
-            WHERE model = ? AND duration IS ? AND tier IS ? AND remote_status = 'SUCCEEDED'
-                  AND submit_time IS NOT NULL AND end_time IS NOT NULL AND origin != 'emulated'
-            ORDER BY created_at DESC LIMIT ?
-            """,
-            (model, duration, tier, int(limit)),
-        )
-        seconds = []
-        for r in rows:
-            start, end = parse_server_time(r["submit_time"]), parse_server_time(r["end_time"])
-            if start is not None and end is not None and end >= start:
-                seconds.append((end - start).total_seconds())
-        return seconds
 
     # -- internals
 

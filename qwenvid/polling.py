@@ -298,11 +298,6 @@ class PollSchedule:
         return times
 
 
-def estimate_from_history(durations: Iterable[float], typical: float) -> float:
-    """The median render time of this user's finished tasks of the same kind, or the cold figure given."""
-    return learn_estimate(durations, typical).seconds
-
-
 def learn_estimate(
     durations: Iterable[float], typical: float | Estimate, renders: Iterable[float] = ()
 ) -> Estimate:

@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from qwenvid.errors import QwenvidError, ValidationError
+from qwenvid.estimates import history_seconds
 from qwenvid.ledger import (
     MIGRATIONS,
     SCHEMA_VERSION,
@@ -457,7 +458,7 @@ def test_totals_by_model(ledger: Ledger, clock: Clock):
     assert ledger.totals(since=T0 + timedelta(days=1)) == []
 
 
-def test_history_durations_for_the_adaptive_poller(ledger: Ledger, clock: Clock):
+def test_history_seconds_for_the_adaptive_poller(ledger: Ledger, clock: Clock):
     for task_id, end, duration, tier in [
         ("h1", "2026-03-01 20:02:00.000", 5.0, "720P"),
         ("h2", "2026-03-01 20:03:30.500", 5.0, "720P"),
@@ -470,9 +471,13 @@ def test_history_durations_for_the_adaptive_poller(ledger: Ledger, clock: Clock)
     submitted(ledger, "failed")
     ledger.update_remote("failed", "FAILED", submit_time="2026-03-01 20:00:00.000", end_time="2026-03-01 20:00:09.0")
 
-    assert ledger.history_durations("wan2.6-t2v", 5.0, "720P") == [210.5, 120.0]
-    assert ledger.history_durations("wan2.6-t2v", 10.0, "720P") == [540.0]
-    assert ledger.history_durations("wan2.6-i2v", 5.0, "720P") == []
+
+    def like(**kwargs: Any) -> list[float]:
+        return history_seconds(ledger, new_row(ledger, **kwargs))
+
+    assert like(duration=5.0, tier="720P") == [210.5, 120.0]
+    assert like(duration=10.0, tier="720P") == [540.0]
+    assert like(model="wan2.6-i2v", duration=5.0, tier="720P") == []
 
 
 # --------------------------------------------------------------------------- pure helpers

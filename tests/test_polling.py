@@ -16,7 +16,6 @@ from qwenvid.polling import (
     MAX_TRANSIENT_FAILURES,
     Estimate,
     PollSchedule,
-    estimate_from_history,
     learn_estimate,
     sdk_queries_until,
     sdk_query_time,
@@ -189,8 +188,8 @@ def test_jitter_stays_within_fifteen_percent_and_above_the_budget() -> None:
         ([0.0, -3.0, float("nan"), 50.0], 120, 50.0),
     ],
 )
-def test_estimate_from_history(durations: list[float], typical: float, expected: float) -> None:
-    assert estimate_from_history(durations, typical) == expected
+def test_the_estimate_is_the_median_of_usable_history(durations: list[float], typical: float, expected: float) -> None:
+    assert learn_estimate(durations, typical).seconds == expected
 
 
 def test_learned_estimates_are_warm_and_their_window_follows_the_scatter() -> None:
