@@ -22,3 +22,17 @@ def why_unwritable(folder: Path) -> str | None:
     with contextlib.suppress(OSError):
         os.unlink(name)
     return None
+
+
+def why_unusable(folder: Path) -> str | None:
+    """Why `folder` could not be created (if missing) and written, asked without creating it; None when it could.
+
+    The nearest existing ancestor must be a folder a file can be made in (creating a sub-folder needs
+    the same), so a run the user then declines leaves nothing behind.
+    """
+    existing = folder
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        return f"{existing} is not a folder"
+    return why_unwritable(existing)

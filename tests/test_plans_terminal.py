@@ -65,6 +65,7 @@ def test_one_confirmation_for_the_whole_plan_on_a_terminal(
     code = terminal.finish(120)
     assert code == 1, terminal.text
     assert "Nothing was submitted." in terminal.text
+    assert not (tmp_path / "output").exists()  # the output folder was checked, not created, before the "no"
     assert live_emulator.state.task_count() == 0
 
 

@@ -134,6 +134,7 @@ CASES: list[tuple[str, list[str], dict[str, str], int, str]] = [
     ("output-into-proc", ["--emulator", "t2v", "x", "--yes", "-o", "/proc/x.mp4"], {}, USAGE, "cannot write into"),
     ("output-into-sys", ["--emulator", "t2v", "x", "--yes", "-o", "/sys/"], {}, USAGE, "cannot write into"),
     ("run-output-into-proc", ["--emulator", "run", "batch.txt", "--yes", "-o", "/proc/x"], {}, USAGE, "cannot write"),
+    ("run-under-file", ["--emulator", "run", "batch.txt", "--yes", "-o", "batch.txt/x"], {}, USAGE, "not a folder"),
     ("media-output-into-proc", ["media", "trim", "clip.mp4", "-o", "/proc/y.mp4"], {}, USAGE, "cannot write"),
     ("home-cannot-create", ["tasks"], {"QWENVID_HOME": "/proc/qwenvid-no"}, ERROR, "Cannot create the ledger"),
 ]  # fmt: skip

@@ -24,14 +24,10 @@ def plan_folder(output_dir: Path, name: str) -> Path:
 def check_plan_folder(output_dir: Path, name: str) -> None:
     """Refuse, before anything is paid for, a plan folder that cannot be created or written (exit 2)."""
     from qwenvid.errors import ValidationError
-    from qwenvid.writable import why_unwritable
+    from qwenvid.writable import why_unusable
 
     folder = plan_folder(output_dir, name)
-    try:
-        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
-        problem = why_unwritable(folder)
-    except OSError as exc:
-        problem = exc.strerror or str(exc)
+    problem = why_unusable(folder)
     if problem is not None:
         raise ValidationError(
             f"-o/--output {output_dir}: cannot write the plan's folder {folder}: {problem}",
