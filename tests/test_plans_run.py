@@ -16,8 +16,8 @@ from typer.testing import CliRunner, Result
 from qwenvid.cli import _session, app
 from qwenvid.emulator.config import EmulatorConfig, ManualClock
 from qwenvid.emulator.server import EmulatorThread
+from tests.support.cli_emulator import use_emulator
 from tests.support.emulator import probe_mp4
-from tests.test_cli_run import use_emulator
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 SMALL = ("--model", "wan2.1-t2v-turbo", "--size", "832*480")
@@ -33,12 +33,6 @@ def story(tmp_path: Path) -> Path:
     return folder / "story.toml"
 
 
-@pytest.fixture
-def cli(
-    emulator: EmulatorThread, manual_clock: ManualClock, canary_key: str, monkeypatch: pytest.MonkeyPatch
-) -> EmulatorThread:
-    use_emulator(emulator, manual_clock, canary_key, monkeypatch)
-    return emulator
 
 
 def run(*args: str) -> Result:

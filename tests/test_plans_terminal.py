@@ -8,7 +8,6 @@ import os
 import shutil
 from pathlib import Path
 from types import SimpleNamespace
-from typing import Any
 
 import pytest
 from rich.console import Console
@@ -22,7 +21,6 @@ from qwenvid.emulator.server import EmulatorThread
 from tests.support.emulator import probe_mp4
 from tests.support.terminal import Terminal, run_in_terminal
 from tests.support.videos import make_mp4
-from tests.test_cli_run import use_emulator
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
@@ -98,12 +96,6 @@ def test_a_200_step_view_stays_a_screenful() -> None:
 # -- extend ------------------------------------------------------------------------------------------
 
 
-@pytest.fixture
-def cli(
-    emulator: EmulatorThread, manual_clock: Any, canary_key: str, monkeypatch: pytest.MonkeyPatch
-) -> EmulatorThread:
-    use_emulator(emulator, manual_clock, canary_key, monkeypatch)
-    return emulator
 
 
 def test_extend_dry_run_builds_the_chain(cli: EmulatorThread, tmp_path: Path) -> None:

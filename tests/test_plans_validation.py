@@ -13,15 +13,10 @@ from qwenvid.emulator.server import EmulatorThread
 from qwenvid.plans.model import Ref, parse_reference
 from qwenvid.plans.parse import PlanInvalid, load_plan
 from qwenvid.plans.prepare import prepare_plan
-from tests.test_cli_run import use_emulator
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
 
-@pytest.fixture
-def cli(emulator: EmulatorThread, manual_clock, canary_key: str, monkeypatch: pytest.MonkeyPatch) -> EmulatorThread:  # type: ignore[no-untyped-def]
-    use_emulator(emulator, manual_clock, canary_key, monkeypatch)
-    return emulator
 
 
 def run(*args: str) -> Result:
