@@ -6,8 +6,8 @@ import sys
 
 
 def main() -> None:
-    """Take a start-up turn before Typer and the client load (qwenvid/startup_gate.py), then run the CLI."""
-    from qwenvid import startup_gate
+    """Take a start-up turn before Typer and the client load (qwenvid/store/startup_gate.py), then run the CLI."""
+    from qwenvid.store import startup_gate
 
     if startup_gate.wants_turn(sys.argv[1:]):
         startup_gate.enter()

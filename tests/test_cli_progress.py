@@ -11,8 +11,8 @@ from rich.console import Console
 from qwenvid.cli import _cost
 from qwenvid.cli._output import Output, clean
 from qwenvid.cli._progress import NullReporter, PlainReporter, RichReporter, make_reporter
-from qwenvid.cost import CostEstimate
 from qwenvid.errors import ConfirmationRequired
+from qwenvid.requests.cost import CostEstimate
 
 
 @dataclass

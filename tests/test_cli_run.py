@@ -20,7 +20,7 @@ from typer.testing import CliRunner, Result
 from qwenvid.cli import _session, app
 from qwenvid.emulator.config import EmulatorConfig, ManualClock
 from qwenvid.emulator.server import EmulatorThread
-from qwenvid.estimates import history_seconds
+from qwenvid.tasks.estimates import history_seconds
 from qwenvid.timestamps import as_utc
 from tests.support.cli_emulator import SMALL, use_emulator, use_flag_emulator
 from tests.support.videos import make_mp4
@@ -221,10 +221,10 @@ def test_debug_shows_a_traceback_without_the_key(cli: EmulatorThread, canary_key
     result = run("--debug", "t2v", "A kitten", *SMALL)
     assert result.exit_code == 8
     assert "Traceback" in result.stderr
-    assert "debug: qwenvid.client: POST /api/v1/services" in result.stderr  # request log lines
+    assert "debug: qwenvid.wire.client: POST /api/v1/services" in result.stderr  # request log lines
     assert_no_secret(result, canary_key)
     again = run("--debug", "t2v", "A kitten", *SMALL)  # a second run in one process logs to its own stderr
-    assert again.exit_code == 0 and "debug: qwenvid.client: GET" in again.stderr
+    assert again.exit_code == 0 and "debug: qwenvid.wire.client: GET" in again.stderr
     assert "Logging error" not in again.stderr
 
 
@@ -389,7 +389,7 @@ def test_emulator_flag_runs_without_a_key(
 def test_emulator_runs_are_listed_but_never_billed_resumed_or_used_as_history(
     manual_clock: ManualClock, monkeypatch: pytest.MonkeyPatch, isolated_env: Path
 ) -> None:
-    from qwenvid.ledger import Ledger
+    from qwenvid.store.ledger import Ledger
 
     use_flag_emulator(manual_clock, monkeypatch)
     assert run("--emulator", "t2v", "A free kitten", *SMALL).exit_code == 0

@@ -14,7 +14,6 @@ from typing import Any
 import httpx
 import pytest
 
-from qwenvid.client import DashScopeClient, TaskInfo, format_list_time
 from qwenvid.emulator.config import EmulatorConfig, ManualClock
 from qwenvid.emulator.server import EmulatorThread
 from qwenvid.errors import (
@@ -28,7 +27,8 @@ from qwenvid.errors import (
     ThrottledError,
     ValidationError,
 )
-from qwenvid.http import RetryPolicy
+from qwenvid.wire.client import DashScopeClient, TaskInfo, format_list_time
+from qwenvid.wire.http import RetryPolicy
 from tests.support.emulator import EmulatorFactory
 from tests.support.media_files import make_image
 

@@ -1,4 +1,4 @@
-"""qwenvid.clips on real files: cuts are frame-accurate, joins keep sound continuous, soundtracks fit, inputs get fixed.
+"""media.clips on real files: cuts are frame-accurate, joins keep sound continuous, soundtracks fit, inputs get fixed.
 
 Inputs are small MP4s made with PyAV (solid frames whose brightness encodes the frame number, so a cut can
 be checked frame by frame); every result is probed by decoding it with PyAV.
@@ -12,11 +12,11 @@ import av
 import pytest
 from PIL import Image
 
-from qwenvid import clips
-from qwenvid.clips import ClipError
 from qwenvid.emulator.render import RenderJob, render_video
 from qwenvid.errors import ValidationError
-from qwenvid.requests import I2VRequest, VaceRequest, validate_request
+from qwenvid.media import clips
+from qwenvid.media.clips import ClipError
+from qwenvid.requests.shapes import I2VRequest, VaceRequest, validate_request
 from tests.support.media_files import make_image, make_mp4
 from tests.support.sound import audio_seconds, loudness, make_tone_wav, video_frames_luma
 
@@ -351,7 +351,7 @@ def make_m4a(path: Path, seconds: float) -> Path:
 
 
 def test_fit_converts_and_cuts_a_sound_the_model_would_refuse(tmp_path: Path) -> None:
-    from qwenvid.requests import T2VRequest
+    from qwenvid.requests.shapes import T2VRequest
 
     long_song = make_tone_wav(tmp_path / "long.wav", [(34.0, True)], rate=8000)
     request = I2VRequest(

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from qwenvid.cost import PRICING_URL, estimate_cost
+from qwenvid.requests.cost import PRICING_URL, estimate_cost
 
 
 @pytest.mark.parametrize(

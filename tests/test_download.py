@@ -16,7 +16,8 @@ import httpx
 import pytest
 import uvicorn
 
-from qwenvid.download import (
+from qwenvid.errors import DownloadError
+from qwenvid.wire.download import (
     DownloadResult,
     default_name_hint,
     download_video,
@@ -24,7 +25,6 @@ from qwenvid.download import (
     video_file_name,
     write_sidecar,
 )
-from qwenvid.errors import DownloadError
 from tests.support.videos import make_mp4
 
 # --------------------------------------------------------------------------- a misbehaving result host
@@ -623,7 +623,7 @@ def test_output_folder_created_by_another_run_meanwhile_is_still_a_folder(
 ) -> None:
     """Runs in parallel share one -o folder: the one that finds it missing while another creates it must not
     take the folder for a file named without .mp4 (a race seen in a burst of six runs)."""
-    from qwenvid.download import check_output_target
+    from qwenvid.wire.download import check_output_target
 
     target = tmp_path / "out"
     real_is_dir = Path.is_dir

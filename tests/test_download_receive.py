@@ -1,5 +1,5 @@
 """The download's receive path: the body read from the connection's own socket (plain or TLS) into reusable
-buffers, handed to the writer whole or when the line goes quiet (qwenvid/download.py `_received_into`).
+buffers, handed to the writer whole or when the line goes quiet (qwenvid/wire/download.py `_received_into`).
 
 Real sockets on loopback (tests/support/hostile.py), a real https server with a trustme certificate.
 """
@@ -19,9 +19,9 @@ import httpx
 import pytest
 import trustme
 
-from qwenvid import download
-from qwenvid.deadlines import bounded_transport
-from qwenvid.download import download_video
+from qwenvid.wire import download
+from qwenvid.wire.deadlines import bounded_transport
+from qwenvid.wire.download import download_video
 from tests.support.hostile import Exchange, HostileServer, head, serve_file
 from tests.support.videos import make_mp4
 

@@ -14,7 +14,7 @@ import pytest
 from qwenvid.catalogue import get_model
 from qwenvid.emulator.config import EmulatorConfig, ManualClock
 from qwenvid.emulator.server import EmulatorThread
-from qwenvid.priors import QUEUE_SECONDS, QUEUE_SPREAD, SCATTER, prior_for_request
+from qwenvid.requests.priors import QUEUE_SECONDS, QUEUE_SPREAD, SCATTER, prior_for_request
 from tests.support.emulator import KF2V_PATH, T2V_PATH, api_client, run_to_end, submit_ok
 
 TIME_FORMAT = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3}$")
@@ -468,7 +468,7 @@ def test_unknown_path_is_a_json_404(emulator: EmulatorThread) -> None:
 
 def test_realistic_timing_is_the_requests_prior_with_its_scatter(make_emulator: Any) -> None:
     # One source of truth: the emulator's realistic mode draws around the same prior the poller aims
-    # at (qwenvid/priors.py), so a longer or larger request takes longer, and the draw is seedable.
+    # at (qwenvid/requests/priors.py), so a longer or larger request takes longer, and the draw is seedable.
     clock = ManualClock()
     emulator = make_emulator(EmulatorConfig(realistic=True, realistic_seed=7), clock=clock)
     prior = prior_for_request(SMALL_T2V)

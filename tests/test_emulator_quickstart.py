@@ -33,7 +33,7 @@ from qwenvid.emulator.render import (
 )
 from qwenvid.emulator.request_log import describe
 from qwenvid.emulator.server import EmulatorThread
-from qwenvid.priors import QUEUE_SPREAD, SCATTER, prior_for_request
+from qwenvid.requests.priors import QUEUE_SPREAD, SCATTER, prior_for_request
 from tests.support.cli_emulator import SMALL, use_flag_emulator
 from tests.support.emulator import T2V_PATH
 from tests.test_cli_subprocess import qwenvid_argv
@@ -71,7 +71,7 @@ def test_emulator_task_ends_once_its_video_is_rendered(emulator_clock: ManualClo
 
 
 def test_emulator_realistic_takes_the_requests_prior(emulator_clock: ManualClock) -> None:
-    # --emulator-realistic: the queue and render drawn around the request's prior (qwenvid/priors.py),
+    # --emulator-realistic: the queue and render drawn around the request's prior (qwenvid/requests/priors.py),
     # the same figure the progress bar and the poller start from (the session's own cold estimate).
     state = CliState(emulator=True, emulator_realistic=True)
     assert state.estimate(emulated=True) is None  # the progress bar uses the request's prior too
@@ -318,7 +318,7 @@ def test_emulator_command_can_keep_quiet(emulator_cli: EmulatorProcess, usage_sh
 def test_the_user_agent_version_is_the_installed_packages() -> None:
     from importlib import metadata
 
-    from qwenvid.client import USER_AGENT
+    from qwenvid.wire.client import USER_AGENT
 
     assert USER_AGENT == f"qwenvid/{metadata.version('qwenvid')}"
 
@@ -326,7 +326,7 @@ def test_the_user_agent_version_is_the_installed_packages() -> None:
 def test_every_https_request_is_verified_with_one_shared_tls_context() -> None:
     import ssl
 
-    from qwenvid.client import DashScopeClient, tls_context
+    from qwenvid.wire.client import DashScopeClient, tls_context
 
     context = tls_context()
     assert context.verify_mode == ssl.CERT_REQUIRED and context.check_hostname
@@ -345,7 +345,7 @@ def test_every_https_request_is_verified_with_one_shared_tls_context() -> None:
 
 
 def test_plain_http_never_loads_the_ca_bundle(emulator: EmulatorThread) -> None:
-    from qwenvid.client import DashScopeClient, tls_context
+    from qwenvid.wire.client import DashScopeClient, tls_context
 
     tls_context.cache_clear()
     with DashScopeClient("sk-test", emulator.base_url) as client:
@@ -358,7 +358,7 @@ def test_plain_http_never_loads_the_ca_bundle(emulator: EmulatorThread) -> None:
 def test_httpx_command_line_tool_is_loaded_only_when_called() -> None:
     # A fresh interpreter: this test process imported httpx before qwenvid, so the stand-in is not used here.
     code = (
-        "import sys, qwenvid.client, httpx\n"
+        "import sys, qwenvid.wire.client, httpx\n"
         "print(sorted(name for name in ('rich', 'pygments', 'click') if name in sys.modules))\n"
         "httpx.main(['--help'])\n"
     )

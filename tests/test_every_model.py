@@ -15,8 +15,8 @@ import pytest
 from qwenvid.catalogue import MODELS, ModelSpec, expected_output, parse_size
 from qwenvid.config import load_settings
 from qwenvid.emulator.config import EmulatorConfig, ManualClock
-from qwenvid.requests import I2VRequest, KF2VRequest, R2VRequest, T2VRequest, VaceRequest
-from qwenvid.runner import NullReporter, RunOptions, Session
+from qwenvid.requests.shapes import I2VRequest, KF2VRequest, R2VRequest, T2VRequest, VaceRequest
+from qwenvid.tasks.session import NullReporter, RunOptions, Session
 from tests.support.emulator import probe_mp4
 from tests.support.media_files import make_image, make_wav
 from tests.support.videos import make_mp4

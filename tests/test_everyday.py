@@ -13,11 +13,11 @@ from typer.testing import CliRunner, Result
 
 from qwenvid.cli import _cost, app
 from qwenvid.cli.generate import emulated_hint
-from qwenvid.cost import CostEstimate, is_free_service
 from qwenvid.emulator.config import ManualClock
 from qwenvid.emulator.server import EmulatorThread
 from qwenvid.errors import DownloadError, Interrupted, QwenvidError, StillRunning
-from qwenvid.requests import KF2VRequest, T2VRequest, request_from_skill_json
+from qwenvid.requests.cost import CostEstimate, is_free_service
+from qwenvid.requests.shapes import KF2VRequest, T2VRequest, request_from_skill_json
 from qwenvid.timestamps import as_utc, iso_utc, shown
 from tests.support.cli_emulator import SMALL
 from tests.support.media_files import make_mp4
@@ -244,8 +244,8 @@ def test_emulated_cost_notice_keeps_the_link_and_breaks_down_the_seconds() -> No
 
 def test_plan_counts_reference_video_seconds_apart(tmp_path: Path) -> None:
     from qwenvid.config import load_settings
-    from qwenvid.requests import R2VRequest
-    from qwenvid.runner import Session
+    from qwenvid.requests.shapes import R2VRequest
+    from qwenvid.tasks.session import Session
 
     clip = make_mp4(tmp_path / "dancer.mp4", width=640, height=480, seconds=2.0)
     with Session(load_settings()) as session:

@@ -1,5 +1,5 @@
 """`fetch` (and `status --wait`) download from the result link the ledger saved, without a status query while it
-is valid, and fall back to one status query when the result host refuses it (qwenvid/fetching.py).
+is valid, and fall back to one status query when the result host refuses it (qwenvid/tasks/fetch.py).
 
 The real CLI against the real emulator over loopback, its requests read from the emulator's request log; the
 ledger is the real SQLite file (edited with sqlite3 where a test needs a link the ledger believes in).
@@ -16,10 +16,10 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner, Result
 
-from qwenvid.claims import Claims
 from qwenvid.cli import app
 from qwenvid.emulator.config import EmulatorConfig, ManualClock
 from qwenvid.emulator.server import EmulatorThread
+from qwenvid.store.claims import Claims
 from tests.support.cli_emulator import SMALL, use_emulator
 from tests.support.emulator import EmulatorFactory
 

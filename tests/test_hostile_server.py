@@ -20,15 +20,15 @@ import httpx
 import pytest
 from typer.testing import CliRunner, Result
 
-from qwenvid import client as client_module
-from qwenvid import deadlines
 from qwenvid.cli import _session, app
-from qwenvid.client import DashScopeClient
-from qwenvid.deadlines import bounded_transport
-from qwenvid.download import DownloadLimits, download_video, result_identity
 from qwenvid.errors import DownloadError, NetworkError
-from qwenvid.http import RetryPolicy
-from qwenvid.ledger import Ledger
+from qwenvid.store.ledger import Ledger
+from qwenvid.wire import client as client_module
+from qwenvid.wire import deadlines
+from qwenvid.wire.client import DashScopeClient
+from qwenvid.wire.deadlines import bounded_transport
+from qwenvid.wire.download import DownloadLimits, download_video, result_identity
+from qwenvid.wire.http import RetryPolicy
 from tests.support.hostile import Exchange, HostileServer, head, serve_file
 from tests.support.videos import make_mp4
 
@@ -122,7 +122,7 @@ def test_a_trickled_answer_ends_at_the_overall_deadline(server: HostileServer) -
 def test_every_request_has_its_own_deadline_even_without_a_command_deadline(server: HostileServer) -> None:
     server.route("/slow", trickle_json)
     with httpx.Client(transport=bounded_transport(), base_url=server.url()) as http:
-        from qwenvid.http import send_bounded
+        from qwenvid.wire.http import send_bounded
 
         started = time.monotonic()
         with pytest.raises(httpx.ReadTimeout):

@@ -18,7 +18,7 @@ from qwenvid.errors import (
     ServerError,
     ThrottledError,
 )
-from qwenvid.http import RateLimiter, RetryPolicy, clean_server_text, parse_retry_after, raise_for_response
+from qwenvid.wire.http import RateLimiter, RetryPolicy, clean_server_text, parse_retry_after, raise_for_response
 
 NOW = 1696004797.0  # Fri, 29 Sep 2023 16:26:37 GMT, the instant openai-python's table is pinned to
 

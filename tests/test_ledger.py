@@ -15,8 +15,7 @@ from typing import Any
 import pytest
 
 from qwenvid.errors import QwenvidError, ValidationError
-from qwenvid.estimates import history_seconds
-from qwenvid.ledger import (
+from qwenvid.store.ledger import (
     MIGRATIONS,
     SCHEMA_VERSION,
     Ledger,
@@ -29,6 +28,7 @@ from qwenvid.ledger import (
     request_fingerprint,
     url_expiry,
 )
+from qwenvid.tasks.estimates import history_seconds
 
 T0 = datetime(2026, 3, 1, 12, 0, 0, tzinfo=UTC)
 BODY = {"model": "wan2.6-t2v", "input": {"prompt": "A kitten running in the moonlight"}, "parameters": {"duration": 5}}
@@ -654,7 +654,7 @@ def test_threads_share_one_ledger(ledger: Ledger):
 
 WRITER = """
 import sys
-from qwenvid.ledger import Ledger
+from qwenvid.store.ledger import Ledger
 ledger = Ledger(sys.argv[1])
 for n in range(40):
     row = ledger.create(mode="t2v", model="wan2.6-t2v", endpoint="/x", request_json={"n": n})

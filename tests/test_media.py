@@ -21,7 +21,7 @@ from qwenvid.catalogue import (
     VideoLimits,
 )
 from qwenvid.errors import ValidationError
-from qwenvid.media import check_local_file, inspect_audio, inspect_image, inspect_video
+from qwenvid.media.inputs import check_local_file, inspect_audio, inspect_image, inspect_video
 from tests.support.media_files import make_image, make_mp4, make_wav
 
 

@@ -68,7 +68,7 @@ def test_story_example_runs_end_to_end(cli: EmulatorThread, story: Path, isolate
     # The continuation was given the opening's tail, uploaded as its clip.
     bodies = [task.body for task in cli.state.tasks]
     assert any(item.get("type") == "first_clip" for body in bodies for item in body["input"].get("media", []))
-    # Each submit took a slot of the machine-wide submit pacing (qwenvid.pacing) that single runs use too,
+    # Each submit took a slot of the machine-wide submit pacing (qwenvid.store.pacing) that single runs use too,
     # and gave it back when its task ended.
     with sqlite3.connect(isolated_env / "ledger.sqlite3") as conn:
         slots = conn.execute("SELECT holder, released_at IS NOT NULL FROM submit_slots").fetchall()
@@ -353,7 +353,7 @@ def test_tasks_of_other_processes_count_but_abandoned_ones_do_not(
 ) -> None:
     from datetime import UTC, datetime, timedelta
 
-    from qwenvid.ledger import Ledger
+    from qwenvid.store.ledger import Ledger
 
     def foreign_rows(age: timedelta) -> None:
         with Ledger(isolated_env / "ledger.sqlite3", clock=lambda: datetime.now(UTC) - age) as ledger:

@@ -10,17 +10,17 @@ from pathlib import Path
 
 import pytest
 
-from qwenvid.client import TaskInfo
 from qwenvid.config import load_settings
 from qwenvid.emulator.config import EmulatorConfig, ManualClock
 from qwenvid.emulator.server import EmulatorThread
 from qwenvid.errors import StillRunning
-from qwenvid.estimates import input_kind
-from qwenvid.pacing import SubmitPacer, handoff_interval, limits_for
-from qwenvid.poll_loop import PollLoop, run_concurrently
-from qwenvid.polling import PollSchedule, learn_estimate
-from qwenvid.requests import T2VRequest
-from qwenvid.runner import NullReporter, RunOptions, Session
+from qwenvid.requests.shapes import T2VRequest
+from qwenvid.store.pacing import SubmitPacer, handoff_interval, limits_for
+from qwenvid.tasks.estimates import input_kind
+from qwenvid.tasks.poll_loop import PollLoop, run_concurrently
+from qwenvid.tasks.polling import PollSchedule, learn_estimate
+from qwenvid.tasks.session import NullReporter, RunOptions, Session
+from qwenvid.wire.client import TaskInfo
 from tests.support.emulator import EmulatorFactory
 
 # -- the loop -----------------------------------------------------------------------------------------
@@ -215,7 +215,7 @@ def test_resume_follows_every_unfinished_task_at_once(
             session.run(plan, RunOptions(output=tmp_path / "out", detach=True), NullReporter())
         began = manual_clock.time()
         outcomes = session.resume(RunOptions(output=tmp_path / "out"), NullReporter())
-        from qwenvid.poll_loop import shared_loop
+        from qwenvid.tasks.poll_loop import shared_loop
 
         loop = shared_loop(session.clock, session.sleep)
     assert [o.result.status if o.result else o.error for o in outcomes] == ["SUCCEEDED"] * 4
@@ -227,8 +227,8 @@ def test_resume_follows_every_unfinished_task_at_once(
 
 
 def test_estimates_are_learned_per_model_duration_resolution_and_input_kind(tmp_path: Path) -> None:
-    from qwenvid.estimates import estimate_for
-    from qwenvid.ledger import Ledger
+    from qwenvid.store.ledger import Ledger
+    from qwenvid.tasks.estimates import estimate_for
 
     ledger = Ledger(tmp_path / "ledger.sqlite3")
 
@@ -274,8 +274,8 @@ def test_the_schedule_re_aims_at_the_end_once_the_task_runs() -> None:
 
 
 def test_render_times_are_remembered_from_server_times(tmp_path: Path) -> None:
-    from qwenvid.estimates import estimate_for, remember
-    from qwenvid.ledger import Ledger
+    from qwenvid.store.ledger import Ledger
+    from qwenvid.tasks.estimates import estimate_for, remember
 
     ledger = Ledger(tmp_path / "ledger.sqlite3")
     body = {"input": {"prompt": "p"}}
@@ -391,7 +391,7 @@ def _dead_owner_claim(ledger_path: Path, row_id: str, now: float) -> None:
     import subprocess
     import sys
 
-    from qwenvid.claims import Claims
+    from qwenvid.store.claims import Claims
 
     Claims(ledger_path).was_claimed(row_id)  # the table exists
     child = subprocess.Popen([sys.executable, "-c", "pass"])
@@ -432,9 +432,9 @@ def test_a_waiting_run_polls_the_tasks_of_dead_runs_and_takes_a_slot_when_one_en
 def test_one_waiter_polls_a_dead_runs_task_and_leaves_live_runs_to_them(
     make_emulator: EmulatorFactory, manual_clock: ManualClock, canary_key: str, isolated_env: Path, tmp_path: Path
 ) -> None:
-    from qwenvid.claims import Claims
-    from qwenvid.pacing import limits_for
-    from qwenvid.slot_orphans import OrphanProbe
+    from qwenvid.store.claims import Claims
+    from qwenvid.store.pacing import limits_for
+    from qwenvid.tasks.slot_orphans import OrphanProbe
 
     emulator = make_emulator(EmulatorConfig(running_seconds=20.0, results_dir=tmp_path / "emu"), clock=manual_clock)
     request = T2VRequest(model="wan2.1-t2v-turbo", prompt="One kitten", size="832*480")

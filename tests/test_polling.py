@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from qwenvid.client import DashScopeClient, TaskInfo
 from qwenvid.emulator.config import EmulatorConfig, ManualClock
 from qwenvid.errors import ExitCode, NetworkError, QuotaError, ServerError, StillRunning, ThrottledError
-from qwenvid.polling import (
+from qwenvid.requests.priors import SCATTER, Prior, cold_prior
+from qwenvid.tasks.polling import (
     MAX_TRANSIENT_FAILURES,
     Estimate,
     PollSchedule,
@@ -21,7 +21,7 @@ from qwenvid.polling import (
     sdk_query_time,
     wait_for_task,
 )
-from qwenvid.priors import SCATTER, Prior, cold_prior
+from qwenvid.wire.client import DashScopeClient, TaskInfo
 from tests.support.emulator import EmulatorFactory
 
 
@@ -377,7 +377,7 @@ def test_wait_follows_an_emulated_render_on_a_shared_manual_clock(
     assert manual_clock.time() - began == pytest.approx(60.6, abs=0.2)
 
 
-# -- cold: aiming at the request's prior (qwenvid/priors.py) ------------------------------------------
+# -- cold: aiming at the request's prior (qwenvid/requests/priors.py) ------------------------------------------
 
 COLD_PRIORS = {
     "turbo 480P 5 s": cold_prior("wan2.1-t2v-turbo", duration=5, size="832*480"),

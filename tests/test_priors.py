@@ -1,4 +1,4 @@
-"""Cold priors (qwenvid/priors.py): the documented ranges hold, and every cold estimate comes from them."""
+"""Cold priors (qwenvid/requests/priors.py): the documented ranges hold, and every cold estimate comes from them."""
 
 from __future__ import annotations
 
@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 
 from qwenvid.catalogue import MODELS
-from qwenvid.estimates import cold_estimate, estimate_for
-from qwenvid.ledger import Ledger
-from qwenvid.priors import QUEUE_SECONDS, SCATTER, cold_prior, prior_for_request
+from qwenvid.requests.priors import QUEUE_SECONDS, SCATTER, cold_prior, prior_for_request
+from qwenvid.store.ledger import Ledger
+from qwenvid.tasks.estimates import cold_estimate, estimate_for
 
 MINUTE = 60.0
 
@@ -97,7 +97,7 @@ def test_plan_steps_are_followed_with_the_same_estimate_as_a_single_run(isolated
     # re-aimable; now it asks estimate_for like `qwenvid t2v`: the row's prior, then its history.
     from qwenvid.config import load_settings
     from qwenvid.plans.backend import LedgerBackend
-    from qwenvid.runner import Session
+    from qwenvid.tasks.session import Session
 
     settings = load_settings(api_key=canary_key, base_url="http://127.0.0.1:9/api/v1")
     with Session(settings) as session:

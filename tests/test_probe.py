@@ -9,7 +9,7 @@ import av
 import pytest
 
 from qwenvid.errors import DownloadError
-from qwenvid.probe import probe_video
+from qwenvid.media.probe import probe_video
 from tests.support.videos import make_mp4
 
 

@@ -15,13 +15,13 @@ from pathlib import Path
 import pytest
 
 from qwenvid import errors
-from qwenvid.claims import ClaimHeld, Claims, process_alive, process_start
 from qwenvid.config import load_settings
 from qwenvid.emulator.config import ManualClock
 from qwenvid.emulator.server import EmulatorThread
-from qwenvid.reconcile import POSSIBLY_BILLED, known_key_id, reconcile
-from qwenvid.requests import T2VRequest
-from qwenvid.runner import NullReporter, RunOptions, Session
+from qwenvid.requests.shapes import T2VRequest
+from qwenvid.store.claims import ClaimHeld, Claims, process_alive, process_start
+from qwenvid.tasks.reconcile import POSSIBLY_BILLED, known_key_id, reconcile
+from qwenvid.tasks.session import NullReporter, RunOptions, Session
 
 
 def session_for(emulator: EmulatorThread, clock: ManualClock, key: str) -> Session:
@@ -164,7 +164,7 @@ def test_renewal_keeps_a_claim_alive_past_its_lease(tmp_path: Path) -> None:
 def test_a_killed_owner_frees_its_claim_at_once(tmp_path: Path) -> None:
     script = (
         "import sys, time\n"
-        "from qwenvid.claims import Claims\n"
+        "from qwenvid.store.claims import Claims\n"
         "Claims(sys.argv[1], lease=3600).acquire('row')\n"
         "print('held', flush=True)\n"
         "time.sleep(60)\n"

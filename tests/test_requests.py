@@ -10,7 +10,7 @@ import pytest
 
 from qwenvid.catalogue import PATHS
 from qwenvid.errors import ValidationError
-from qwenvid.requests import (
+from qwenvid.requests.shapes import (
     BaseRequest,
     I2VRequest,
     KF2VRequest,
@@ -24,7 +24,7 @@ from qwenvid.requests import (
     request_from_skill_json,
     validate_request,
 )
-from qwenvid.validation import check_body
+from qwenvid.requests.validation import check_body
 from tests.support.doc_examples import I2V_WAN26_FLASH_EXAMPLE, T2V_WAN26_EXAMPLE, T2V_WAN27_EXAMPLE
 from tests.support.media_files import make_image
 

@@ -17,8 +17,8 @@ from qwenvid import errors
 from qwenvid.config import load_settings
 from qwenvid.emulator.config import ManualClock
 from qwenvid.emulator.server import EmulatorThread
-from qwenvid.requests import I2VRequest, T2VRequest
-from qwenvid.runner import NullReporter, Phase, RunOptions, Session
+from qwenvid.requests.shapes import I2VRequest, T2VRequest
+from qwenvid.tasks.session import NullReporter, Phase, RunOptions, Session
 from tests.support.emulator import probe_mp4
 
 

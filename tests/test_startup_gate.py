@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from qwenvid import startup_gate
 from qwenvid.emulator.config import ManualClock
+from qwenvid.store import startup_gate
 
 
 @pytest.fixture

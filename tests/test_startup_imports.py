@@ -27,24 +27,26 @@ NOT_BEFORE_SUBMIT = (
     "starlette",
     "uvicorn",
     "qwenvid.emulator",
-    "qwenvid.clips",
-    "qwenvid.media",
+    "qwenvid.media.clips",
+    "qwenvid.media.inputs",
     "qwenvid.plans",
-    "qwenvid.probe",
+    "qwenvid.media.probe",
 )
 # Help and the model table need neither the network client nor the ledger.
-NOT_FOR_HELP = (*NOT_BEFORE_SUBMIT, "httpx", "sqlite3", "qwenvid.client", "qwenvid.runner", "qwenvid.ledger")
+NOT_FOR_HELP = (
+    *NOT_BEFORE_SUBMIT, "httpx", "sqlite3", "qwenvid.wire.client", "qwenvid.tasks.session", "qwenvid.store.ledger"
+)
 
 _UP_TO_SUBMIT = """
 import json, os, sys
-import qwenvid.client
+import qwenvid.wire.client
 
 def submit(self, *args, **kwargs):
     sys.stdout.write(json.dumps(sorted(sys.modules)))
     sys.stdout.flush()
     os._exit(0)
 
-qwenvid.client.DashScopeClient.submit = submit
+qwenvid.wire.client.DashScopeClient.submit = submit
 sys.argv = ["qwenvid", *sys.argv[1:]]
 from qwenvid.cli import main
 main()
@@ -89,7 +91,7 @@ def test_a_prompt_only_run_reaches_its_submit_without_media_wizard_or_emulator_m
     )
     assert done.returncode == 0, done.stderr
     modules = json.loads(done.stdout)  # printed at the submit: the run got that far
-    assert "httpx" in modules and "qwenvid.runner" in modules
+    assert "httpx" in modules and "qwenvid.tasks.session" in modules
     assert _loaded(modules, NOT_BEFORE_SUBMIT) == []
 
 

@@ -9,7 +9,7 @@ import pytest
 
 from qwenvid.catalogue import PATHS
 from qwenvid.errors import ValidationError
-from qwenvid.validation import check_body, deferred_failure, truncate_text_fields
+from qwenvid.requests.validation import check_body, deferred_failure, truncate_text_fields
 from tests.support.doc_examples import DOC_EXAMPLES
 
 VG = PATHS["video-generation"]

@@ -27,8 +27,7 @@ from qwenvid.cli import _session, _wizard_flow, app, wizard
 from qwenvid.cli._wizard_flow import build_request, file_check, float_check, int_check, text_check
 from qwenvid.emulator.config import ManualClock
 from qwenvid.emulator.server import EmulatorThread
-from qwenvid.ledger import Ledger
-from qwenvid.requests import (
+from qwenvid.requests.shapes import (
     BaseRequest,
     I2VRequest,
     KF2VRequest,
@@ -38,6 +37,7 @@ from qwenvid.requests import (
     VideoEditRequest,
     validate_request,
 )
+from qwenvid.store.ledger import Ledger
 from tests.support.media_files import make_image, make_mp4, make_wav
 
 DOWN, ENTER, CTRL_C, CLEAR = "\x1b[B", "\r", "\x03", "\x15"  # CLEAR = Ctrl-U: erase the rejected answer

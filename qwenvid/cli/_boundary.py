@@ -36,7 +36,7 @@ def undecodable_argument(args: list[str]) -> UsageError | None:
     Nothing downstream can send or store such text (JSON, HTTP, SQLite all refuse it), so it is refused
     here, once, for every command and option.
     """
-    from qwenvid.request_fields import text_problem
+    from qwenvid.requests.fields import text_problem
 
     for index, word in enumerate(args):
         problem = text_problem(word)

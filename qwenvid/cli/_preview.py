@@ -72,14 +72,14 @@ def _stamp(seconds: float) -> str:
 
 def strip_for(video: str | Path, *, frames: int = 8, max_rows: int = 6) -> ThumbnailStrip:
     """Read `frames` evenly spaced thumbnails of `video` (one streamed pass) into a strip."""
-    from qwenvid.clips import thumbnails
+    from qwenvid.media.clips import thumbnails
 
     return ThumbnailStrip(list(thumbnails(video, frames, width=96)), max_rows=max_rows)
 
 
 def summary_line(video: str | Path) -> str:
     """The one line `media preview` prints where no picture can be drawn."""
-    from qwenvid.clips import video_info
+    from qwenvid.media.clips import video_info
 
     info = video_info(video)
     sound = f"audio {info.audio_codec}" if info.audio_codec else "no audio"

@@ -13,7 +13,7 @@ import typer
 from qwenvid.cli._output import Output
 
 if TYPE_CHECKING:
-    from qwenvid.runner import Session
+    from qwenvid.tasks.session import Session
 
 # The in-process emulator accepts any key; this one only exists so the library has something to send.
 _EMULATOR_KEY = "sk-qwenvid-local-emulator"
@@ -75,14 +75,14 @@ def open_session(state: CliState, *, timeout: float | None = None) -> Iterator[O
 
     `timeout` (the command's --timeout) is an overall deadline for every request the command makes.
     """
-    from qwenvid.deadlines import bounded
+    from qwenvid.wire.deadlines import bounded
 
     with bounded(timeout):
         yield from _open_session(state)
 
 
 def _open_session(state: CliState) -> Iterator[OpenSession]:
-    from qwenvid.runner import Session
+    from qwenvid.tasks.session import Session
 
     if not state.emulator:
         settings = load_settings(state)

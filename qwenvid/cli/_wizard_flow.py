@@ -28,9 +28,9 @@ from qwenvid.catalogue import (
     guess_kind,
     models_for_mode,
 )
-from qwenvid.clips.fit import role_for
 from qwenvid.errors import ValidationError
-from qwenvid.requests import (
+from qwenvid.media.clips.fit import role_for
+from qwenvid.requests.shapes import (
     BaseRequest,
     I2VRequest,
     KF2VRequest,
@@ -131,7 +131,7 @@ def file_check(
 
     `fixable_passes`: an image or video that `qwenvid media fit` can repair passes; the caller offers the fix.
     """
-    from qwenvid.media import FixableInputError, check_local_file
+    from qwenvid.media.inputs import FixableInputError, check_local_file
 
     def check(text: str) -> bool | str:
         value = clean_path(text)
@@ -248,9 +248,9 @@ class Prompter:
     ) -> str | None:
         """The answer itself when the model takes it; else offer `qwenvid media fit` (default yes) and return
         the fitted file, or None when the user declines (the question is asked again)."""
-        from qwenvid.clips import fit_input
-        from qwenvid.clips.fit import fit_command, free_output
-        from qwenvid.media import FixableInputError, check_local_file
+        from qwenvid.media.clips import fit_input
+        from qwenvid.media.clips.fit import fit_command, free_output
+        from qwenvid.media.inputs import FixableInputError, check_local_file
 
         if not answer or is_url(answer):
             return answer
@@ -607,7 +607,7 @@ def ask_audio(ask: Prompter, spec: ModelSpec) -> dict[str, Any]:
 
 def ask_long_video(ask: Prompter) -> Any:
     """The long-video recipe: a clip, a target length, how to continue, a prompt per segment, a soundtrack."""
-    from qwenvid.media import inspect_video
+    from qwenvid.media.inputs import inspect_video
     from qwenvid.plans.extend import ExtendRequest
 
     video = clean_path(ask.text("Video to extend (a local MP4)", file_check("video", None, "VIDEO")))

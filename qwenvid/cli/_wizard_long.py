@@ -28,7 +28,7 @@ def run_long_video(
     import questionary
 
     from qwenvid.cli.run import run_plan
-    from qwenvid.media import inspect_video
+    from qwenvid.media.inputs import inspect_video
     from qwenvid.plans.extend import extend_plan_data, plan_name_for
     from qwenvid.plans.parse import plan_from_data
     from qwenvid.plans.prepare import prepare_plan

@@ -55,7 +55,7 @@ def path(ctx: typer.Context) -> None:
 @config_app.command(epilog=examples("qwenvid config show", "qwenvid config show --json"))
 def show(ctx: typer.Context, json_out: JsonOpt = False) -> None:
     """Every setting: its value in effect, where it comes from, and what it does."""
-    from qwenvid.config_file import effective
+    from qwenvid.config.file import effective
 
     state = state_of(ctx, json_out)
     settings = load_settings(state)
@@ -78,7 +78,7 @@ def show(ctx: typer.Context, json_out: JsonOpt = False) -> None:
 @config_app.command(epilog=examples("qwenvid config get region", "qwenvid config get wait_timeout"))
 def get(ctx: typer.Context, key: KeyArg) -> None:
     """Print the value in effect for one key."""
-    from qwenvid.config_file import effective
+    from qwenvid.config.file import effective
 
     state = state_of(ctx)
     wanted = "[prices]" if key in ("prices", "[prices]") else key
@@ -96,7 +96,7 @@ def get(ctx: typer.Context, key: KeyArg) -> None:
 )
 def set_(ctx: typer.Context, key: KeyArg, value: Annotated[str, typer.Argument(help="The new value.")]) -> None:
     """Write one key into config.toml (comments and layout are kept); a value qwenvid would refuse is not written."""
-    from qwenvid.config_file import set_value
+    from qwenvid.config.file import set_value
 
     state = state_of(ctx)
     target = load_settings(state).config_path
@@ -107,7 +107,7 @@ def set_(ctx: typer.Context, key: KeyArg, value: Annotated[str, typer.Argument(h
 @config_app.command(epilog=examples("qwenvid config unset wait_timeout"))
 def unset(ctx: typer.Context, key: KeyArg) -> None:
     """Remove one key from config.toml, so that its default (or another layer) applies again."""
-    from qwenvid.config_file import unset_value
+    from qwenvid.config.file import unset_value
 
     state = state_of(ctx)
     target = load_settings(state).config_path

@@ -65,7 +65,7 @@ def extend(
 ) -> None:
     from qwenvid.cli.run import run_plan
     from qwenvid.errors import ValidationError
-    from qwenvid.media import inspect_video
+    from qwenvid.media.inputs import inspect_video
     from qwenvid.plans.extend import ExtendRequest, extend_plan_data, plan_name_for
     from qwenvid.plans.parse import plan_from_data
 

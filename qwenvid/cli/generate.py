@@ -128,7 +128,7 @@ def read_skill_json(flags: RunFlags) -> dict[str, Any] | None:
 
 def request_of(cls_name: str, values: dict[str, Any], skill: dict[str, Any] | None, mode: str | None) -> Any:
     """The library request object: the skill JSON (if any) with every flag the user gave laid over it."""
-    from qwenvid import requests
+    from qwenvid.requests import shapes as requests
 
     given = {key: value for key, value in values.items() if value is not None and value != []}
     if skill is not None:
@@ -178,11 +178,11 @@ def common_values(
 
 def run_request(state: CliState, request: Any, flags: RunFlags) -> None:
     """Validate, show the cost, submit, follow, download, and print the result (or the dry run)."""
-    from qwenvid import startup_gate
     from qwenvid.config import require_key
-    from qwenvid.download import check_output_target
-    from qwenvid.reconcile import earlier_attempts
-    from qwenvid.runner import Phase, RunOptions
+    from qwenvid.store import startup_gate
+    from qwenvid.tasks.reconcile import earlier_attempts
+    from qwenvid.tasks.session import Phase, RunOptions
+    from qwenvid.wire.download import check_output_target
 
     out = state.out
     with open_session(state, timeout=flags.timeout) as opened:
@@ -206,7 +206,7 @@ def run_request(state: CliState, request: Any, flags: RunFlags) -> None:
             require_key(opened.settings)
             # So is an output that cannot be used: nobody should be asked to pay and then be refused.
             check_output_target(flags.output or opened.settings.output_dir, overwrite=flags.overwrite)
-            # Started up: the next run starting beside this one may have the CPU (qwenvid/startup_gate.py).
+            # Started up: the next run starting beside this one may have the CPU (qwenvid/store/startup_gate.py).
             startup_gate.leave()
             # Running the same command again after an unknown outcome: find the earlier task before paying again.
             earlier = earlier_attempts(opened.session, plan, reporter)
@@ -735,7 +735,7 @@ def generate(
     json_out: JsonOpt = False,
 ) -> None:
     """Run a request in the QwenCloud video skill's JSON shape; the mode is detected from its fields."""
-    from qwenvid import requests
+    from qwenvid.requests import shapes as requests
 
     flags = RunFlags(request_json, file, dry_run, detach, timeout, output, yes, overwrite=overwrite)
     if mode is not None and mode not in MODES:

@@ -87,7 +87,7 @@ def doctor(
 ) -> None:
     """Check the set-up: key set or not (never its value), key kind, region, base URL, reachability, paths."""
     from qwenvid.config import write_env_placeholder
-    from qwenvid.ledger_file import check_ledger
+    from qwenvid.store.ledger_file import check_ledger
 
     state = state_of(ctx, json_out)
     out = state.out
@@ -142,8 +142,8 @@ def _reachable(base_url: str) -> tuple[bool, str]:
     """Can we open an HTTP connection to the service at all? Any HTTP answer counts."""
     import httpx
 
-    from qwenvid.deadlines import bounded_transport
-    from qwenvid.http import send_bounded
+    from qwenvid.wire.deadlines import bounded_transport
+    from qwenvid.wire.http import send_bounded
 
     try:
         with httpx.Client(timeout=5.0, transport=bounded_transport()) as client:

@@ -1,4 +1,4 @@
-"""`qwenvid media …`: clip tools (info, frame, trim, tail, concat, add-audio, sheet, preview, fit) on qwenvid.clips."""
+"""`qwenvid media …`: clip tools (info, frame, trim, tail, concat, add-audio, sheet, preview, fit) on media.clips."""
 
 from __future__ import annotations
 
@@ -62,7 +62,7 @@ def info(
     ] = False,
 ) -> None:
     """Describe media files: container, duration, size, fps, codecs, sample rate, bitrate; images: mode, alpha."""
-    from qwenvid.clips import media_info
+    from qwenvid.media.clips import media_info
 
     out = state_of(ctx, json_out).out
     found = [media_info(path) for path in files]
@@ -101,8 +101,8 @@ def frame(
     json_out: JsonOpt = False,
 ) -> None:
     """Save one exact frame as an image (`last` is the true last decoded frame, not a keyframe near it)."""
-    from qwenvid.clips import extract_frame
-    from qwenvid.clips.frames import parse_at
+    from qwenvid.media.clips import extract_frame
+    from qwenvid.media.clips.frames import parse_at
 
     out = state_of(ctx, json_out).out
     try:
@@ -132,7 +132,7 @@ def trim(
     json_out: JsonOpt = False,
 ) -> None:
     """Keep a part of a clip, frame-accurate (audio cut to match)."""
-    from qwenvid.clips import trim as trim_clip
+    from qwenvid.media.clips import trim as trim_clip
 
     out = state_of(ctx, json_out).out
     result = trim_clip(
@@ -152,7 +152,7 @@ def tail(
     json_out: JsonOpt = False,
 ) -> None:
     """Keep the last seconds of a clip: the input for VACE video_extension (<= 3 s) or wan2.7-i2v --clip."""
-    from qwenvid.clips import tail as tail_clip
+    from qwenvid.media.clips import tail as tail_clip
 
     out = state_of(ctx, json_out).out
     result = tail_clip(video, _stem_output(video, f"tail{seconds:g}s.mp4", output), seconds=seconds, overwrite=force)
@@ -202,7 +202,7 @@ def concat(
     json_out: JsonOpt = False,
 ) -> None:
     """Join clips in order: packets copied when they match (one model's outputs), else re-encoded and letterboxed."""
-    from qwenvid.clips import concat as concat_clips
+    from qwenvid.media.clips import concat as concat_clips
 
     out = state_of(ctx, json_out).out
     result = concat_clips(
@@ -234,7 +234,7 @@ def add_audio(
     json_out: JsonOpt = False,
 ) -> None:
     """Lay a soundtrack over a video; the output is exactly as long as the video (its frames are copied)."""
-    from qwenvid.clips import add_audio as add_soundtrack
+    from qwenvid.media.clips import add_audio as add_soundtrack
 
     out = state_of(ctx, json_out).out
     result = add_soundtrack(
@@ -264,7 +264,7 @@ def sheet(
     json_out: JsonOpt = False,
 ) -> None:
     """Make a contact sheet: N evenly spaced frames in a grid, each with its timestamp."""
-    from qwenvid.clips import contact_sheet
+    from qwenvid.media.clips import contact_sheet
 
     out = state_of(ctx, json_out).out
     result = contact_sheet(
@@ -313,7 +313,7 @@ def fit(
     json_out: JsonOpt = False,
 ) -> None:
     """Make an input acceptable to a model: resize/pad/flatten/convert an image, cut or re-encode a clip or sound."""
-    from qwenvid.clips import fit_input
+    from qwenvid.media.clips import fit_input
 
     out = state_of(ctx, json_out).out
     result = fit_input(path, output, model=model, role=role, overwrite=force)  # type: ignore[arg-type]

@@ -25,9 +25,9 @@ from qwenvid.cli._output import Output, clean
 from qwenvid.cli._progress import make_reporter
 from qwenvid.cli._session import CliState, open_session, state_of
 from qwenvid.cli.generate import emit_result, examples, interrupted
-from qwenvid.cost import is_free_service
 from qwenvid.errors import APIError, QwenvidError, TaskFailed, ValidationError
-from qwenvid.ledger import LOCAL_STATES, REMOTE_STATUSES
+from qwenvid.requests.cost import is_free_service
+from qwenvid.store.ledger import LOCAL_STATES, REMOTE_STATUSES
 from qwenvid.timestamps import iso_utc, shown, with_utc_times
 
 # What `tasks --status` can match: the service's statuses and the ledger's own states.
@@ -54,7 +54,7 @@ RESUME_EXAMPLES = examples("qwenvid resume", "qwenvid resume --timeout 600 --jso
 
 
 def _run_options(state: CliState, opened: Any, output: Any, timeout: float | None, overwrite: bool = False) -> Any:
-    from qwenvid.runner import RunOptions
+    from qwenvid.tasks.session import RunOptions
 
     return RunOptions(output=output, timeout=timeout, estimate=state.estimate(opened.emulated), overwrite=overwrite)
 
@@ -98,7 +98,7 @@ def status(
 
 def _status_report(opened: Any, ref: str, out: Output) -> Any:
     """The ledger row and the service's answer; without a key, the ledger row alone (with a warning)."""
-    from qwenvid.runner import StatusReport
+    from qwenvid.tasks.session import StatusReport
 
     if not getattr(opened.settings, "api_key", None):
         row = opened.session.ledger.get(ref)
@@ -164,7 +164,7 @@ def _report_result(report: Any) -> dict[str, Any]:
 
 def _print_status(out: Output, report: Any) -> None:
     """Human view of a status report: the important fields on stdout, one per line; times in UTC."""
-    from qwenvid.reconcile import state_label
+    from qwenvid.tasks.reconcile import state_label
 
     row, remote = report.row, report.remote
     fields: list[tuple[str, Any]] = []
@@ -335,7 +335,7 @@ def tasks(
 
 def _print_plan(out: Output, name: str, rows: list[tuple[Any, str]]) -> None:
     """`tasks --plan NAME`: the plan's generation attempts, step by step."""
-    from qwenvid.reconcile import state_label
+    from qwenvid.tasks.reconcile import state_label
 
     if out.json:
         tasks = [{"step": step, **with_utc_times(row.to_dict())} for row, step in rows]
@@ -388,7 +388,7 @@ def _shown_path(path: str | None) -> str:
 
 
 def _print_local(out: Output, rows: list[Any], *, wide: bool = False) -> None:
-    from qwenvid.reconcile import state_label
+    from qwenvid.tasks.reconcile import state_label
 
     # Runs against the local emulator are listed but cost nothing: they never count towards the total.
     billed = sum(float(row.billed_seconds or 0) for row in rows if not _free(row))

@@ -149,7 +149,7 @@ def review(state: CliState, request: Any, *, dry_run: bool, pt_kwargs: dict[str,
     import questionary
 
     from qwenvid.cli._cost import above_threshold, cost_lines, submit_default
-    from qwenvid.runner import Session
+    from qwenvid.tasks.session import Session
 
     out = state.out
     with Session(load_settings(state)) as session:
@@ -197,7 +197,7 @@ def wizard(
 
         require_key(load_settings(state))  # say so now, not after every question was answered
     if not dry_run:
-        from qwenvid.download import check_output_target
+        from qwenvid.wire.download import check_output_target
 
         # Likewise an -o that cannot be used (existing file, not .mp4, unwritable folder).
         check_output_target(output or load_settings(state).output_dir, overwrite=overwrite)

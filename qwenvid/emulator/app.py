@@ -38,7 +38,7 @@ from qwenvid.emulator.state import (
     throttled,
 )
 from qwenvid.errors import ValidationError
-from qwenvid.validation import check_body, deferred_failure, truncate_text_fields
+from qwenvid.requests.validation import check_body, deferred_failure, truncate_text_fields
 
 API = "/api/v1"
 OSS_PATH = "/__oss"

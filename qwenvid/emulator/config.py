@@ -90,7 +90,7 @@ class ManualClock:
 class EmulatorConfig:
     """How the emulator behaves. Defaults are fast; `realistic=True` takes the times qwenvid expects.
 
-    Realistic timing is each request's cold prior (qwenvid/priors.py: model, duration, size, inputs)
+    Realistic timing is each request's cold prior (qwenvid/requests/priors.py: model, duration, size, inputs)
     with its scatter: a queue of a few seconds and the render ±20 %, drawn from `realistic_seed`.
     """
 

@@ -56,7 +56,7 @@ def decode_data_uri(url: str) -> bytes | None:
 
 def fetch_remote(url: str) -> bytes | None:
     """A short, bounded GET of a public input URL; None on any failure (the emulator stays lenient)."""
-    from qwenvid.deadlines import bounded, bounded_transport
+    from qwenvid.wire.deadlines import bounded, bounded_transport
 
     try:
         # A whole-fetch deadline, not only per read: a host that trickles bytes must not hold a render forever.

@@ -271,7 +271,7 @@ class EmulatorState:
     def timing_for(self, spec: ModelSpec, body: Mapping[str, Any] | None = None) -> tuple[float, float]:
         """Seconds PENDING and RUNNING for a new task: fixed, or (realistic) drawn around its cold prior."""
         if self.config.realistic:
-            from qwenvid.priors import prior_for_request
+            from qwenvid.requests.priors import prior_for_request
 
             with self._lock:
                 return prior_for_request(body, spec.id).draw(self.timing_rng)

@@ -24,10 +24,10 @@ from qwenvid.plans.manifest import read_manifest
 from qwenvid.plans.prepare import Found
 
 if TYPE_CHECKING:
-    from qwenvid.client import TaskInfo
-    from qwenvid.ledger import LedgerRow
-    from qwenvid.polling import Estimate
-    from qwenvid.runner import Session
+    from qwenvid.store.ledger import LedgerRow
+    from qwenvid.tasks.polling import Estimate
+    from qwenvid.tasks.session import Session
+    from qwenvid.wire.client import TaskInfo
 
 # A task still unfinished this long after its submit is past the service's 3 h hard timeout (dashscope-api.md §4.1).
 IN_FLIGHT_HORIZON = timedelta(hours=3)
@@ -87,7 +87,7 @@ class ClaimHandle(Protocol):
 
 
 class ClaimsLike(Protocol):
-    """Who follows a ledger row: exactly one live process at a time (qwenvid.claims when present)."""
+    """Who follows a ledger row: exactly one live process at a time (qwenvid.store.claims when present)."""
 
     def try_acquire(self, resource: str) -> ClaimHandle | None: ...
 
@@ -122,9 +122,9 @@ class FileClaims:
 
 
 def make_claims(ledger_path: Path) -> ClaimsLike:
-    """The ledger-level claims of qwenvid.claims when available, else file locks next to the ledger."""
+    """The ledger-level claims of qwenvid.store.claims when available, else file locks next to the ledger."""
     try:
-        from qwenvid.claims import Claims  # type: ignore[import-not-found, unused-ignore]
+        from qwenvid.store.claims import Claims  # type: ignore[import-not-found, unused-ignore]
     except ImportError:
         return FileClaims(ledger_path.parent / "claims")
     return Claims(ledger_path)  # type: ignore[no-any-return, unused-ignore]
@@ -215,7 +215,7 @@ class LedgerBackend:
         holder = getattr(self.claims, "holder", None)
         if holder is None or holder(row.id) is not None:
             return False
-        from qwenvid.estimates import cold_estimate
+        from qwenvid.tasks.estimates import cold_estimate
 
         expected = timedelta(seconds=2 * cold_estimate(row).seconds + 60)
         return _age(row.submitting_at or row.created_at, now) > expected
@@ -246,8 +246,8 @@ class LedgerBackend:
         the usual errors for a refusal; an ambiguous failure returns Unknown (the row stays "outcome
         unknown"). `force` submits even when an earlier row made the same request (`--force STEP`).
         """
-        from qwenvid.requests import build_payload
-        from qwenvid.validation import check_body
+        from qwenvid.requests.shapes import build_payload
+        from qwenvid.requests.validation import check_body
 
         session = self.session
         model = str(request.model)
@@ -279,7 +279,7 @@ class LedgerBackend:
                 return self._no_slot(model, limits, rows)
             if self._recent_foreign_submits(model) >= limits.submit_rps:
                 return NoSlot(f"{model}: another qwenvid process is submitting", retry_after=RATE_WINDOW)
-            from qwenvid.priors import prior_for_request
+            from qwenvid.requests.priors import prior_for_request
 
             holder = f"plan:{identity}"
             expected = prior_for_request(payload.body, plan.model).seconds
@@ -353,12 +353,12 @@ class LedgerBackend:
     def estimate(self, local_id: str, default: float | None) -> Estimate:
         """Expected render time: the caller's figure, else this user's history, else the request's prior.
 
-        The same `estimate_for` a single run uses (qwenvid/estimates.py), so a plan's steps are followed
+        The same `estimate_for` a single run uses (qwenvid/tasks/estimates.py), so a plan's steps are followed
         the way `qwenvid t2v` follows its task: warm from the ledger, else cold from the prior.
         """
-        from qwenvid.estimates import estimate_for
-        from qwenvid.polling import Estimate
-        from qwenvid.priors import cold_prior
+        from qwenvid.requests.priors import cold_prior
+        from qwenvid.tasks.estimates import estimate_for
+        from qwenvid.tasks.polling import Estimate
 
         if default is not None:  # told by the caller (the in-process emulator's known timing)
             return Estimate.known(default)
@@ -389,7 +389,7 @@ class LedgerBackend:
 
     def download(self, local_id: str, target: Path) -> tuple[Path, str, float | None]:
         """Download a succeeded task's video to `target` (verified), with its sidecar."""
-        from qwenvid.runner import NullReporter, RunOptions
+        from qwenvid.tasks.session import NullReporter, RunOptions
 
         set_aside(target)
         # The library's fetch takes the row's claim for the download itself (one download per task), and
@@ -412,7 +412,7 @@ class LedgerBackend:
 
     def reconcile(self, local_id: str) -> Found | None:
         """Resolve an outcome-unknown submit through the account task list; never resubmits."""
-        from qwenvid.runner import NullReporter
+        from qwenvid.tasks.session import NullReporter
 
         self.release(local_id)  # reconciliation claims the row itself
         row = self.ledger.get(local_id)
@@ -423,7 +423,7 @@ class LedgerBackend:
                 return Found("unknown", local_id=local_id)  # a live process is submitting it right now
             self.release(local_id)
         try:
-            from qwenvid.reconcile import reconcile as reconcile_rows
+            from qwenvid.tasks.reconcile import reconcile as reconcile_rows
         except ImportError:  # pragma: no cover - before ledger-level reconciliation existed
             if row.local_state == "submitting":
                 self.ledger.mark_outcome_unknown(local_id, "the submitting process ended before the answer came")
@@ -510,10 +510,10 @@ class ManifestFinder:
 
 
 class ClipOps:
-    """The media steps, done by qwenvid.clips (PyAV): every output written whole or not at all."""
+    """The media steps, done by qwenvid.media.clips (PyAV): every output written whole or not at all."""
 
     def run(self, op: str, params: Mapping[str, Any], target: Path) -> None:
-        from qwenvid import clips
+        from qwenvid.media import clips
 
         set_aside(target)
         target.parent.mkdir(parents=True, exist_ok=True)

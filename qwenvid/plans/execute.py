@@ -14,7 +14,7 @@ from qwenvid.plans.scheduler import PlanScheduler, SchedulerOptions, Stats
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from qwenvid.runner import Session
+    from qwenvid.tasks.session import Session
 
 
 def plan_folder(output_dir: Path, name: str) -> Path:
@@ -50,8 +50,8 @@ def prepare(
 
 def dry_run_requests(session: Session, prepared: PreparedPlan) -> dict[str, Any]:
     """Per generation step, the §3 dry-run object (inputs of other steps shown by their planned file)."""
-    from qwenvid.requests import build_payload, local_inputs
-    from qwenvid.runner import MASKED_AUTH
+    from qwenvid.requests.shapes import build_payload, local_inputs
+    from qwenvid.tasks.session import MASKED_AUTH
 
     out: dict[str, Any] = {}
     for sid in prepared.order:

@@ -46,7 +46,7 @@ def generation_identity(step: Step, request: Any, hashes: Mapping[str, str], *, 
     `hashes` maps each local input path of the request to its sha256. `occurrence` tells apart identical
     requests written twice in one plan (two batch rows with the same prompt are two videos).
     """
-    from qwenvid.requests import build_payload
+    from qwenvid.requests.shapes import build_payload
 
     payload = build_payload(request, {path: f"sha256:{digest}" for path, digest in hashes.items()})
     return _digest(

@@ -60,7 +60,7 @@ class PlanInvalid(ValidationError):
 
 
 def _request_field_names() -> dict[str, frozenset[str]]:
-    from qwenvid import requests
+    from qwenvid.requests import shapes as requests
 
     def names(*classes: type) -> frozenset[str]:
         return frozenset(f.name for cls in classes for f in dataclasses.fields(cls))
@@ -519,7 +519,7 @@ def _mode_hint(fields: Mapping[str, Any]) -> str | None:
 def infer_mode(fields: Mapping[str, Any]) -> str:
     """The mode of a generation step with no `mode`: its model's, else what its inputs say (skill rules)."""
     from qwenvid.catalogue import get_model
-    from qwenvid.requests import detect_mode
+    from qwenvid.requests.shapes import detect_mode
 
     model = fields.get("model")
     spec = get_model(str(model)) if model else None

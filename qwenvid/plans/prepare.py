@@ -8,13 +8,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
-from qwenvid.cost import PRICING_URL, CostEstimate, estimate_cost
 from qwenvid.plans.graph import run_order
 from qwenvid.plans.identity import file_sha256, generation_identity, media_identity
 from qwenvid.plans.model import PlanSpec, Step, is_reference, parse_reference
 from qwenvid.plans.parse import PlanInvalid
 from qwenvid.plans.steps import build_request, local_path, map_inputs
 from qwenvid.plans.validate import resolved_fields, validate_plan
+from qwenvid.requests.cost import PRICING_URL, CostEstimate, estimate_cost
 
 
 @dataclass(frozen=True)
@@ -169,7 +169,7 @@ def step_identity(spec: PlanSpec, folder: Path, sp: StepPlan, outputs: Mapping[s
     step = sp.step
     fields = resolved_fields(spec, folder, step, dict(outputs))
     if step.kind == "generate":
-        from qwenvid.requests import local_inputs
+        from qwenvid.requests.shapes import local_inputs
 
         request = build_request(step, fields)
         hashes = {item.path: file_sha256(item.path) for item in local_inputs(request)}
@@ -233,7 +233,7 @@ def _input_seconds(spec: PlanSpec, value: Any) -> float:
     path = local_path(value, spec.base_dir)
     if path is None or not path.is_file():
         return 0.0
-    from qwenvid.media import inspect_video
+    from qwenvid.media.inputs import inspect_video
 
     try:
         return inspect_video(path).duration
@@ -246,7 +246,7 @@ def step_cost(
 ) -> tuple[CostEstimate, list[str]]:
     """Billable seconds and tier of a generation step (referenced videos at their planned length)."""
     from qwenvid.catalogue import billable_seconds, get_model, resolution_tier, tier_of_size
-    from qwenvid.requests import build_payload, local_inputs
+    from qwenvid.requests.shapes import build_payload, local_inputs
 
     warnings: list[str] = []
     model_spec = get_model(request.model)

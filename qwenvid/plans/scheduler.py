@@ -46,7 +46,7 @@ from qwenvid.plans.steps import build_request
 from qwenvid.plans.validate import resolved_fields
 
 if TYPE_CHECKING:
-    from qwenvid.polling import Estimate
+    from qwenvid.tasks.polling import Estimate
 
 # Transient poll failures back off from this many seconds, doubling, up to the maximum.
 POLL_RETRY_BASE, POLL_RETRY_MAX = 2.0, 60.0
@@ -411,7 +411,7 @@ class PlanScheduler:
             self._set(run, SUBMITTING, local_id=found.local_id)
 
     def _follow(self, run: _Run, local_id: str, task_id: str | None, *, adopted: bool = False) -> None:
-        from qwenvid.polling import PollSchedule
+        from qwenvid.tasks.polling import PollSchedule
 
         if not self.gen.claim(local_id):
             run.watch = local_id  # another live process follows this task: wait for its result
@@ -505,7 +505,7 @@ class PlanScheduler:
     # -- following -----------------------------------------------------------------------------------
 
     def _poll_due(self) -> None:
-        from qwenvid.polling import THROTTLE_PAUSE
+        from qwenvid.tasks.polling import THROTTLE_PAUSE
 
         due = sorted(
             (run for run in self.runs.values() if run.task is not None and run.task.next_poll <= self.clock()),

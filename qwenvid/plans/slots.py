@@ -1,4 +1,4 @@
-"""The submit slots single runs take through qwenvid.pacing (when present): a plan takes one per task too,
+"""The submit slots single runs take through qwenvid.store.pacing (when present): a plan takes one per task too,
 so a `qwenvid t2v` next to a running plan counts the plan's tasks, as the plan counts its (ledger rows)."""
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ class SharedSlots:
     def __init__(self, ledger_path: Path, clock: Callable[[], float]) -> None:
         self._pacer: Any = None
         try:
-            from qwenvid.pacing import SubmitPacer  # type: ignore[import-not-found, unused-ignore]
+            from qwenvid.store.pacing import SubmitPacer  # type: ignore[import-not-found, unused-ignore]
         except ImportError:
             return
         # Slots are compared across processes in epoch seconds; an injected test clock is used as it is.
@@ -32,7 +32,7 @@ class SharedSlots:
         """Take a slot of `model` without waiting; False when the pacer says another submit must wait."""
         if self._pacer is None:
             return True
-        from qwenvid.pacing import RENEW_SECONDS, limits_for  # type: ignore[import-not-found, unused-ignore]
+        from qwenvid.store.pacing import RENEW_SECONDS, limits_for  # type: ignore[import-not-found, unused-ignore]
 
         canonical, rate, concurrency = limits_for(model)
         try:
@@ -51,7 +51,7 @@ class SharedSlots:
     def note(self, holder: str, status: str) -> None:
         """A poll saw the task: a finished one frees its slot, a live one keeps it."""
         if self._pacer is not None:
-            from qwenvid.pacing import note_status  # type: ignore[import-not-found, unused-ignore]
+            from qwenvid.store.pacing import note_status  # type: ignore[import-not-found, unused-ignore]
 
             note_status(self._pacer, holder, status)
 

@@ -106,7 +106,7 @@ def map_inputs(step: Step, fn: InputFn) -> dict[str, Any]:
 
 def local_path(value: str, base_dir: Path) -> Path | None:
     """The file a plan input names, relative to the plan's folder; None for URLs and references."""
-    from qwenvid.requests import is_url
+    from qwenvid.requests.shapes import is_url
 
     if value.startswith("@") or is_url(value):
         return None
@@ -120,8 +120,8 @@ def step_mode(step: Step) -> str:
 
 def build_request(step: Step, fields: Mapping[str, Any]) -> Any:
     """The typed request for a generation step whose inputs are already paths or URLs."""
-    from qwenvid import requests
     from qwenvid.catalogue import DEFAULT_MODELS, INSTRUCT, canonical_vace_function, get_model
+    from qwenvid.requests import shapes as requests
 
     mode = step.mode or infer_mode(fields)
     values = dict(fields)

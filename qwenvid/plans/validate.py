@@ -112,7 +112,7 @@ def resolved_fields(
 
 
 def _check_generation(plan: PlanSpec, plan_dir: Path, step: Step) -> list[Problem]:
-    from qwenvid.requests import validate_request
+    from qwenvid.requests.shapes import validate_request
 
     problems = _missing_files(plan, step)
     if problems:
@@ -142,7 +142,7 @@ def _missing_files(plan: PlanSpec, step: Step) -> list[Problem]:
 
 
 def _check_media(plan: PlanSpec, step: Step) -> list[Problem]:
-    from qwenvid.media import inspect_audio, inspect_video
+    from qwenvid.media.inputs import inspect_audio, inspect_video
 
     problems = _missing_files(plan, step)
     if problems:

@@ -8,7 +8,7 @@ The inputs are made once and cached (default: a folder in the system temp dir): 
 clip with an AAC tone, encoded with x264 `ultrafast` on slowly changing frames, copied N times (Wan
 outputs of one model share their codec parameters, so the join is a stream copy). Every measured
 operation runs in a fresh subprocess that prints its own ru_maxrss, so the figures do not add up; the
-baseline is the same subprocess importing PyAV and qwenvid.clips and doing nothing. Memory is flat
+baseline is the same subprocess importing PyAV and qwenvid.media.clips and doing nothing. Memory is flat
 when the 20-clip figure is close to the 2-clip figure. The copy/re-encode timing runs side by side on
 the same pair of shorter clips (re-encoding 20 minutes of 1080P would take most of an hour on 2 cores).
 Exit status 1 when a peak reaches --limit-mb.
@@ -35,7 +35,7 @@ CHILD = """
 import json, resource, sys, time
 import av  # noqa: F401  (in the baseline too)
 from pathlib import Path
-from qwenvid import clips
+from qwenvid.media import clips
 op, args = sys.argv[1], json.loads(sys.argv[2])
 started = time.perf_counter()
 if op == "concat":
@@ -164,7 +164,7 @@ def main() -> int:
     def row(label: str, figures: dict[str, object]) -> str:
         return f"{label:<44} peak RSS {figures['peak_mb']:7.1f} MB   {figures['seconds']:7.2f} s"
 
-    print(row("baseline (python, PyAV, qwenvid.clips)", baseline))
+    print(row("baseline (python, PyAV, qwenvid.media.clips)", baseline))
     print(row("concat 2 clips (stream copy)", two))
     print(row(f"concat {args.clips} clips (stream copy, {joined_seconds / 60:.0f} min)", many))
     print(row("add-audio, 1 clip, loop 7 s wav, replace", audio_short))

@@ -6,7 +6,7 @@ Run it as a script (pytest does not collect `bench_*.py`):
 
 The emulator runs in its own process (its memory does not count), serving a real MP4 padded
 to N bytes with a trailing `free` box (EmulatorConfig.result_padding_bytes). This process
-downloads it with qwenvid.download.download_video and prints ru_maxrss. Exit status 1 when the
+downloads it with qwenvid.wire.download.download_video and prints ru_maxrss. Exit status 1 when the
 peak resident memory reaches the limit (default 100 MB).
 """
 
@@ -23,7 +23,7 @@ from pathlib import Path
 
 import httpx
 
-from qwenvid.download import download_video
+from qwenvid.wire.download import download_video
 
 GIB = 1 << 30
 SERVE = """

@@ -55,15 +55,15 @@ KEY = "sk-bench-0123456789"
 LIBRARY = """
 import resource, sys, time, httpx
 from pathlib import Path
-from qwenvid.deadlines import bounded_transport
-from qwenvid.download import download_video
+from qwenvid.wire.deadlines import bounded_transport
+from qwenvid.wire.download import download_video
 url, folder = sys.argv[1], Path(sys.argv[2])
 with httpx.Client(transport=bounded_transport(), timeout=60.0) as http:
     started = time.perf_counter()
     result = download_video(url, folder, http=http, name_hint="library")
     print(time.perf_counter() - started, result.size)
 """
-# The --debug lines that time a phase of `qwenvid fetch` (qwenvid/fetching.py, qwenvid/download.py).
+# The --debug lines that time a phase of `qwenvid fetch` (qwenvid/tasks/fetch.py, qwenvid/wire/download.py).
 PHASES = (
     ("status query", re.compile(r"status query ([\d.]+) s")),
     ("transfer + final fsync", re.compile(r"transfer ([\d.]+) s")),

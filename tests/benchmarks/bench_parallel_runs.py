@@ -10,7 +10,7 @@ all at once; or (`threads`) one library Session per thread in this process, same
 leaves out 20 interpreter start-ups. Ideal = ceil(RUNS / 5) x (queue 0.3 s + render) — the fastest the account allows.
 
 Also printed, to say where the time beyond the ideal goes: when the first and the last task of the
-first wave were submitted (interpreter start-ups; qwenvid/startup_gate.py lets the first runs start
+first wave were submitted (interpreter start-ups; qwenvid/store/startup_gate.py lets the first runs start
 up first), the slot hand-offs (a task ends -> the next submit) split into "task end -> its run
 released the slot" (the holder's detection, polling.HANDOFF while others wait) and "a release -> the
 next submit arrived" (the waiter's look at the slot table + its submit), and the tail after the last
@@ -44,7 +44,7 @@ PENDING = 0.3
 
 def detection_delays(ledger: Path) -> list[float]:
     """Seconds from each task's end (server time) to the moment its run recorded SUCCEEDED in the ledger."""
-    from qwenvid.ledger import parse_server_time
+    from qwenvid.store.ledger import parse_server_time
 
     with sqlite3.connect(ledger) as conn:
         rows = conn.execute("SELECT end_time, status_changed_at FROM tasks WHERE remote_status = 'SUCCEEDED'")
@@ -106,9 +106,9 @@ def hand_offs(ledger: Path, tasks: list, released: dict[str, float]) -> tuple[li
 def run_in_threads(runs: int, home: Path, base_url: str, out: Path) -> list[int]:
     """One Session per thread (as separate programs would have), all sharing the state folder."""
     from qwenvid.config import load_settings
-    from qwenvid.poll_loop import run_concurrently
-    from qwenvid.requests import T2VRequest
-    from qwenvid.runner import NullReporter, RunOptions, Session
+    from qwenvid.requests.shapes import T2VRequest
+    from qwenvid.tasks.poll_loop import run_concurrently
+    from qwenvid.tasks.session import NullReporter, RunOptions, Session
 
     os.environ["QWENVID_HOME"] = str(home)
     request = T2VRequest(model=MODEL, prompt="A lighthouse at dusk", size="1280*720", duration=2)

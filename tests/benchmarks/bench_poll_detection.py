@@ -7,14 +7,14 @@ sleeps (the SDK's `time.sleep` is pointed at it too). So there is no network lat
 and they take seconds instead of hours.
 
 Part 1, realistic (cold): real request configurations, each task drawn by the emulator's `realistic`
-mode around the request's prior (qwenvid/priors.py: queue 2-8 s, render +-20 %, seeded). The poller
+mode around the request's prior (qwenvid/requests/priors.py: queue 2-8 s, render +-20 %, seeded). The poller
 knows only the prior, not the draw. This is the cold goal: a first task of its kind.
 
 Part 2, fixed render times (2, 20, 60, 180, 400 s) after a queue of U(QUEUE) s (default 0.3-5.3, so
 end times fall anywhere in the SDK's 5 s cadence). The request is 720P, 8 s, whose prior is ~3 min:
 * cold  = no history, so the 2, 20, 60 and 400 s rows are "prior wrong" (the task ends far sooner or
           later than the prior says); 180 s is roughly where the prior expects it
-* warm  = the estimate learned (qwenvid.polling.learn_estimate) from this case's earlier runs, as the
+* warm  = the estimate learned (qwenvid.tasks.polling.learn_estimate) from this case's earlier runs, as the
           ledger would after the user ran the same kind of task before: submit-to-end and render
           (RUNNING-to-end) times, so the poller re-aims once it sees the task running
 
@@ -42,12 +42,12 @@ import dashscope
 from dashscope import VideoSynthesis
 from dashscope.client import base_api
 
-from qwenvid.client import DashScopeClient
 from qwenvid.emulator.config import EmulatorConfig, ManualClock
 from qwenvid.emulator.server import EmulatorThread
-from qwenvid.poll_loop import PollLoop
-from qwenvid.polling import Estimate, PollSchedule, learn_estimate
-from qwenvid.priors import prior_for_request
+from qwenvid.requests.priors import prior_for_request
+from qwenvid.tasks.poll_loop import PollLoop
+from qwenvid.tasks.polling import Estimate, PollSchedule, learn_estimate
+from qwenvid.wire.client import DashScopeClient
 
 PATH = "/services/aigc/video-generation/video-synthesis"
 KEY = "sk-benchmark-not-a-real-key"
