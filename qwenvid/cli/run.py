@@ -177,6 +177,9 @@ def run_plan(
         )
         for warning in prepared.warnings:
             out.warning(warning)
+        # Every refusal a real run would meet before paying, a dry run meets too.
+        check_plan_folder(Path(output_dir), spec.name)
+        _check_max_seconds(prepared.new_seconds, max_seconds)
         if dry_run:
             # Like a single run's --dry-run: the requests on stdout (one object); the table for people on stderr.
             if not out.json:
@@ -184,15 +187,8 @@ def run_plan(
             out.result_json(prepared.preview_json(dry_run_requests(session, prepared)))
             return
         require_key(opened.settings)
-        check_plan_folder(Path(output_dir), spec.name)
         _print_preview(out, prepared, emulated=opened.emulated)
         new_seconds = prepared.new_seconds
-        if max_seconds is not None and new_seconds > max_seconds:
-            raise ValidationError(
-                f"The plan bills {new_seconds:g} new seconds, more than --max-seconds {max_seconds:g}; "
-                "nothing was submitted.",
-                hint="Raise --max-seconds, or cut steps (reused steps cost nothing).",
-            )
         _confirm(out, opened.settings, new_seconds, emulated=opened.emulated, yes=yes)
         sink = EventSink(events)
         visible = sum(1 for sp in prepared.steps.values() if not sp.step.hidden)
@@ -221,6 +217,15 @@ def run_plan(
     code = exit_status(manifest)
     if code:
         raise typer.Exit(code)
+
+
+def _check_max_seconds(new_seconds: float, max_seconds: float | None) -> None:
+    if max_seconds is not None and new_seconds > max_seconds:
+        raise ValidationError(
+            f"The plan bills {new_seconds:g} new seconds, more than --max-seconds {max_seconds:g}; "
+            "nothing was submitted.",
+            hint="Raise --max-seconds, or cut steps (reused steps cost nothing).",
+        )
 
 
 def _print_preview(out: Output, prepared: PreparedPlan, *, emulated: bool) -> None:

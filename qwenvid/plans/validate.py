@@ -8,6 +8,7 @@ from typing import Any
 from qwenvid.errors import ValidationError
 from qwenvid.plans.graph import cycle_problems, reference_problems
 from qwenvid.plans.model import PlanSpec, Problem, Ref, Step, is_reference, parse_reference
+from qwenvid.plans.prepay import prepay_problems
 from qwenvid.plans.steps import build_request, local_path, map_inputs
 
 
@@ -34,6 +35,7 @@ def validate_plan(plan: PlanSpec, plan_dir: Path) -> list[Problem]:
     if not problems:
         problems += cycle_problems(plan)
     problems += _output_collisions(plan)
+    problems += prepay_problems(plan, plan_dir)  # what a run would otherwise meet after paying
     for step in plan.steps.values():
         if step.hidden:
             continue
