@@ -57,6 +57,11 @@ def run_long_video(
         if not questionary.confirm(question, default=True, **pt_kwargs).unsafe_ask():
             out.info("Nothing was submitted.")
             raise typer.Exit(1)
-        run_plan(state, spec, output=output, dry_run=dry_run, yes=True)
+        run_plan(state, spec, output=output, dry_run=dry_run, yes=True, own_files=_own_files(request))
     finally:
         out.info("The same as a command: " + shlex.join(argv))
+
+
+def _own_files(request: Any) -> tuple[Path, ...]:
+    """The files the user chose in the wizard: they may be anywhere."""
+    return tuple(p for p in (request.video, request.audio) if p is not None)

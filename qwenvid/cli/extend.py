@@ -94,6 +94,7 @@ def extend(
         timeout=timeout,
         events=events,
         yes=yes,
+        own_files=tuple(p for p in (video, audio) if p is not None),  # named here: the user's own choice
     )
 
 
