@@ -17,6 +17,8 @@ def extend_argv(request: Any, state: CliState, *, dry_run: bool) -> list[str]:
     argv += ["--to", f"{request.target_seconds:g}", "--method", request.method]
     for prompt in request.prompts:
         argv += ["--prompt", prompt]
+    if request.resolution:
+        argv += ["--resolution", request.resolution]
     if request.audio is not None:
         argv += ["--audio", str(request.audio)]
     return argv + (["--dry-run"] if dry_run else [])
@@ -40,7 +42,8 @@ def run_long_video(
     segments = [sid for sid in planned.order if sid.startswith("segment-") and not planned.steps[sid].step.hidden]
     out.info("Summary")
     out.info(f"  long video: {request.video} ({length:g} s) to {request.target_seconds:g} s")
-    out.info(f"  method: {request.method}, {len(segments)} new segment(s)")
+    tier = f" at {request.resolution}" if request.resolution and request.method != "vace" else ""
+    out.info(f"  method: {request.method}, {len(segments)} new segment(s){tier}")
     for index, prompt in enumerate(request.prompts, start=1):
         out.info(f"  prompt {index}: {prompt}")
     if request.audio is not None:

@@ -78,7 +78,7 @@ def _sources(spec: PlanSpec, producer: str, seen: frozenset[str]) -> list[tuple[
             return value
         path = local_path(value, spec.base_dir)
         if path is not None:
-            out.append((str(path.resolve()), f"made into step {shown!r}'s {step.op or 'output'} first"))
+            out.append((str(path.resolve()), f"cut by step {shown!r} ({step.op}) first"))
         return value
 
     map_inputs(step, walk)
