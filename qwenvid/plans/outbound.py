@@ -49,8 +49,8 @@ def plan_outbound(prepared: PreparedPlan) -> list[Outbound]:
             if is_reference(value):
                 ref = parse_reference(value)
                 if isinstance(ref, Ref):
-                    for path, via in _sources(spec, ref.producer, frozenset()):
-                        found.setdefault(path, Outbound(path, _size(path), use, via=via))
+                    for source, via in _sources(spec, ref.producer, frozenset()):
+                        found.setdefault(source, Outbound(source, _size(source), use, via=via))
                 return value
             path = local_path(value, spec.base_dir)
             if path is not None:
