@@ -162,7 +162,12 @@ def _fit_image(source: Path, out: Path, limits: ImageLimits) -> list[str]:
         load_image(opened, source)  # refuses what would not fit in memory, in one line
         # A very large image shrinks first (cheaply, by whole factors), so nothing below copies it at full size.
         factor = min(opened.size[0] // box[0], opened.size[1] // box[1]) if max(opened.size) > 2 * box[0] else 1
-        reduced = opened.reduce(factor) if factor > 1 else opened
+        if factor > 1 and opened.mode in ("L", "LA", "RGB", "RGBA", "I", "F"):
+            reduced = opened.reduce(factor)
+        elif factor > 1:  # bilevel and palette images: reduce() does not take them; nearest keeps their mode
+            reduced = opened.resize((opened.size[0] // factor, opened.size[1] // factor), Image.Resampling.NEAREST)
+        else:
+            reduced = opened
         full_size = opened.size
         image = ImageOps.exif_transpose(reduced)
         image.load()
