@@ -99,6 +99,10 @@ op = "add_audio"
 video = "@a"
 audio = "@a"
 
+[steps.alone]
+op = "concat"
+inputs = ["@a"]
+
 [steps.short]
 mode = "i2v"
 model = "wan2.7-i2v"
@@ -114,6 +118,7 @@ EXPECTED = (
     "step 'late': start 6 is at or past the end of @a (planned 5 s)",
     "step 'sound': @a has no sound track, and this input takes audio",
     "step 'short': --clip @a:last-1s will be 1 s long; allowed: 2-10 s",
+    "step 'alone': concat needs at least two inputs",
 )
 
 
@@ -128,7 +133,7 @@ def test_a_plan_that_would_fail_after_paying_is_refused_before_any_submit(
     assert_refused_unpaid(result, logged)
     for line in EXPECTED:
         assert line in result.stderr, result.stderr
-    assert "The plan has 6 problems; nothing was submitted." in result.stderr
+    assert "The plan has 7 problems; nothing was submitted." in result.stderr
     assert not (tmp_path / "output").exists()
 
 
@@ -155,6 +160,18 @@ def test_max_seconds_is_applied_in_a_dry_run(logged: Logged, tmp_path: Path) -> 
     assert error["type"] == "ValidationError" and "more than --max-seconds 6" in error["message"]
     within = qwenvid(*args, "--dry-run", "--max-seconds", "10", env=logged.env(), cwd=tmp_path)
     assert within.returncode == 0, within.stderr
+
+
+def test_an_events_file_that_cannot_be_written_is_refused_in_a_dry_run_too(cli: EmulatorThread, tmp_path: Path) -> None:
+    plan = tmp_path / "one.txt"
+    plan.write_text("A kitten\n", encoding="utf-8")
+    (tmp_path / "taken").write_text("a file, not a folder", encoding="utf-8")
+    events = str(tmp_path / "taken" / "events.jsonl")
+    for extra in (["--dry-run"], ["--yes"]):
+        result = CliRunner().invoke(app, ["run", str(plan), "--model", "wan2.1-t2v-turbo", "--events", events, *extra])
+        assert result.exit_code == 2, result.stderr
+        assert f"--events {events}: cannot write there" in result.stderr
+    assert cli.state.task_count() == 0
 
 
 # -- what leaves the machine -------------------------------------------------------------------------

@@ -191,6 +191,7 @@ def run_plan(
             out.warning(warning)
         # Every refusal a real run would meet before paying, a dry run meets too.
         check_plan_folder(Path(output_dir), spec.name)
+        _check_events_target(events)
         _check_max_seconds(prepared.new_seconds, max_seconds)
         uploads = plan_outbound(prepared)
         far = outside(uploads, spec.base_dir, own_files)
@@ -268,6 +269,20 @@ def _confirm_outside(out: Output, far: list[Any], folder: Path) -> None:
     question = f"Upload {count} file{'s' if count != 1 else ''} from outside the plan's folder {folder}?"
     if not ask_yes_no(question, default=False):
         decline(out)
+
+
+def _check_events_target(events: str | None) -> None:
+    """An --events file that cannot be written is refused before anything runs, not found out mid-plan."""
+    if events in (None, "-"):
+        return
+    from qwenvid.writable import why_unusable
+
+    target = Path(str(events))
+    problem = "it is a folder" if target.is_dir() else why_unusable(target.parent)
+    if problem is not None:
+        raise ValidationError(
+            f"--events {events}: cannot write there ({problem})", field="events", hint="Name a file you can write."
+        )
 
 
 def _check_max_seconds(new_seconds: float, max_seconds: float | None) -> None:

@@ -27,7 +27,7 @@ def prepay_problems(plan: PlanSpec, plan_dir: Path) -> list[Problem]:
             continue
         problems += _reference_sources(plan, step)
         if step.kind == "media":
-            problems += _media_lengths(plan, step)
+            problems += _media_params(step) + _media_lengths(plan, step)
         elif step.refs:
             problems += _referenced_inputs(plan, plan_dir, step)
     return problems
@@ -137,6 +137,29 @@ def planned_seconds(plan: PlanSpec, value: str) -> float:
     from qwenvid.plans.prepare import _input_seconds
 
     return _input_seconds(plan, value)
+
+
+def _media_params(step: Step) -> list[Problem]:
+    """Parameters the clip tools refuse whatever the inputs (qwenvid.media.clips): said now, not mid-run."""
+    fields, problems = step.fields, []
+
+    def number(key: str) -> float | None:
+        value = fields.get(key)
+        return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+
+    if step.op == "concat" and isinstance(fields.get("inputs"), list) and len(fields["inputs"]) < 2:
+        problems.append(Problem("concat needs at least two inputs", step.id))
+    if step.op == "trim":
+        start, end, duration = number("start") or 0.0, number("end"), number("duration")
+        if end is not None and end <= start:
+            problems.append(Problem(f"end {end:g} must be after start {start:g}", step.id))
+        if duration is not None and duration <= 0:
+            problems.append(Problem("duration must be more than 0 seconds", step.id))
+    if step.op == "add_audio":
+        volume = number("volume")
+        if volume is not None and not 0 <= volume <= 10:
+            problems.append(Problem(f"volume {volume:g} is out of range; allowed: 0-10", step.id))
+    return problems
 
 
 def _media_lengths(plan: PlanSpec, step: Step) -> list[Problem]:
