@@ -130,8 +130,13 @@ def check_complete(path: str | Path, *, field: str, what: str = "video") -> None
         if not streams:
             return
         stream = streams[0]
+        own = stream.duration is not None and stream.time_base is not None and stream.duration > 0
+        ends, counts, broken = _read_to_end(container)
+        # The track's own declared length against its own packets; without one (WebM, MKV), the container's
+        # length against the longest track (so a video shorter than its sound is not taken for truncated).
         declared = _declared_seconds(container, stream)
-        end, packets, broken = _read_to_end(container, stream)
+        end = ends.get(stream.index, 0.0) if own else max(ends.values(), default=0.0)
+        packets = counts.get(stream.index, 0)
         frames = int(stream.frames or 0)
         tolerance = max(END_TOLERANCE, 2 * _frame_seconds(stream))
     if broken is not None:
@@ -166,18 +171,21 @@ def _frame_seconds(stream: Any) -> float:
     return float(1 / rate) if rate else 0.0
 
 
-def _read_to_end(container: Any, stream: Any) -> tuple[float, int, str | None]:
-    """The end time of the track's last packet, the number of packets, and why reading stopped early (if so)."""
+def _read_to_end(container: Any) -> tuple[dict[int, float], dict[int, int], str | None]:
+    """Per track: the end time of its last packet and its number of packets; and why reading stopped early."""
     import av
 
-    start = float(stream.start_time * stream.time_base) if stream.start_time is not None and stream.time_base else 0.0
-    end, packets = 0.0, 0
+    ends: dict[int, float] = {}
+    counts: dict[int, int] = {}
     try:
-        for packet in container.demux(stream):
+        for packet in container.demux():
             if packet.size == 0 or packet.pts is None or packet.time_base is None:
                 continue
-            packets += 1
-            end = max(end, float((packet.pts + (packet.duration or 0)) * packet.time_base) - start)
+            stream = packet.stream
+            start = stream.start_time if stream.start_time is not None else 0
+            end = float((packet.pts - start + (packet.duration or 0)) * packet.time_base)
+            ends[stream.index] = max(ends.get(stream.index, 0.0), end)
+            counts[stream.index] = counts.get(stream.index, 0) + 1
     except (av.FFmpegError, OSError) as exc:
-        return end, packets, _short(exc)
-    return end, packets, None
+        return ends, counts, _short(exc)
+    return ends, counts, None
