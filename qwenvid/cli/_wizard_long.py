@@ -49,10 +49,12 @@ def run_long_video(
     if request.audio is not None:
         out.info(f"  soundtrack: {request.audio}")
     seconds = planned.new_seconds
+    tiers = sorted({f"{sp.cost.model} {sp.cost.tier}" for sp in planned.steps.values() if sp.cost and sp.cost.tier})
+    at = f" at {', '.join(tiers)}" if tiers else ""
     out.notice(
-        f"Cost: at most {seconds:g} s billable (steps done before cost nothing)."
+        f"Cost: at most {seconds:g} s billable{at} (steps done before cost nothing)."
         if not state.emulator
-        else f"Cost: free (local emulator). A real run: at most {seconds:g} s billable."
+        else f"Cost: free (local emulator). A real run: at most {seconds:g} s billable{at}."
     )
     question = "Show the plan (dry run: nothing is sent)?" if dry_run else "Run the plan?"
     argv = extend_argv(request, state, dry_run=dry_run)
