@@ -9,7 +9,6 @@ stderr: the pixel count is checked here, where a message can say what to do.
 from __future__ import annotations
 
 import threading
-import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -35,14 +34,15 @@ def _reason(exc: BaseException) -> str:
 def open_image(path: str | Path | IO[bytes], *, field: str = "image") -> Iterator[Any]:
     """Pillow's image with only its header read; ValidationError for anything Pillow cannot open.
 
-    Pillow refuses (or warns about) very large images at open time; the header is harmless, so the guard is
+    Pillow refuses (or warns about) very large images at open time; the header is harmless, so its guard is
     held off while it is read, and `check_decodable` says no before anything is decoded.
     """
     from PIL import Image, UnidentifiedImageError
 
     source = Path(path) if isinstance(path, str | Path) else path
-    with _pillow_guard, warnings.catch_warnings():
-        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+    # Pillow checks (and warns about) the pixel count only at open, against this process-wide limit:
+    # it is lifted for the header read alone, under a lock, so no warning is raised at all.
+    with _pillow_guard:
         saved = Image.MAX_IMAGE_PIXELS
         Image.MAX_IMAGE_PIXELS = None  # the header only; check_decodable guards decoding
         try:
@@ -54,9 +54,7 @@ def open_image(path: str | Path | IO[bytes], *, field: str = "image") -> Iterato
         finally:
             Image.MAX_IMAGE_PIXELS = saved
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            yield image
+        yield image
     finally:
         image.close()
 
