@@ -16,7 +16,8 @@ from qwenvid.plans.steps import build_request, local_path, map_inputs
 VIDEO_SUFFIXES = (".mp4",)
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp")
 _PILLOW_FORMAT = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP", ".bmp": "BMP"}
-EPS = 0.05  # seconds: planned lengths are nominal; a render can be a frame shorter
+EPS = 0.1  # seconds: planned lengths are nominal; a render can be a few frames shorter (or longer)
+LOCAL_EPS = 1e-3  # seconds: a local clip's length is known (the clip tools' own rounding)
 
 
 def prepay_problems(plan: PlanSpec, plan_dir: Path) -> list[Problem]:
@@ -155,6 +156,8 @@ def _media_params(step: Step) -> list[Problem]:
             problems.append(Problem(f"end {end:g} must be after start {start:g}", step.id))
         if duration is not None and duration <= 0:
             problems.append(Problem("duration must be more than 0 seconds", step.id))
+    if step.op == "frame" and (at := number("at")) is not None and at < 0:
+        problems.append(Problem(f"at {at:g} is before the start; allowed: first, last or 0 or more seconds", step.id))
     if step.op == "add_audio":
         volume = number("volume")
         if volume is not None and not 0 <= volume <= 10:
@@ -167,8 +170,11 @@ def _media_lengths(plan: PlanSpec, step: Step) -> list[Problem]:
     fields = step.fields
     problems: list[Problem] = []
 
-    def length(value: Any) -> float:
-        return planned_seconds(plan, value) if isinstance(value, str) and is_reference(value) else 0.0
+    def length(value: Any, *, local: bool = False) -> float:
+        """A referenced clip's planned length (and with `local`, a local clip's own; validation checks trims)."""
+        if not isinstance(value, str) or not (local or is_reference(value)):
+            return 0.0
+        return planned_seconds(plan, value)
 
     if step.op == "trim":
         start, seconds = fields.get("start"), length(fields.get("input"))
@@ -179,17 +185,19 @@ def _media_lengths(plan: PlanSpec, step: Step) -> list[Problem]:
                 )
             )
     elif step.op == "frame":
-        at, seconds = fields.get("at"), length(fields.get("input"))
-        if isinstance(at, int | float) and not isinstance(at, bool) and seconds and at > seconds + EPS:
+        at, seconds = fields.get("at"), length(fields.get("input"), local=True)
+        margin = -EPS if is_reference(fields.get("input")) else LOCAL_EPS  # a planned clip may come out shorter
+        if isinstance(at, int | float) and not isinstance(at, bool) and seconds and at > seconds + margin:
+            known = "planned " if margin < 0 else ""
             problems.append(
-                Problem(f"at {at:g} is past the end of {fields.get('input')} (planned {seconds:g} s)", step.id)
+                Problem(f"at {at:g} is past the end of {fields.get('input')} ({known}{seconds:g} s)", step.id)
             )
     elif step.op == "concat":
         crossfade = fields.get("crossfade")
         if isinstance(crossfade, int | float) and crossfade > 0:
-            lengths = [length(v) for v in fields.get("inputs") or []]
+            lengths = [length(v, local=True) for v in fields.get("inputs") or []]
             known = [s for s in lengths if s]
-            if known and crossfade >= min(known) - EPS:
+            if known and crossfade >= min(known) - LOCAL_EPS - EPS * any(is_reference(v) for v in fields["inputs"]):
                 problems.append(
                     Problem(
                         f"crossfade {crossfade:g} s is not shorter than the shortest clip ({min(known):g} s)", step.id
