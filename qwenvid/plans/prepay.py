@@ -188,9 +188,9 @@ def _media_lengths(plan: PlanSpec, step: Step) -> list[Problem]:
         at, seconds = fields.get("at"), length(fields.get("input"), local=True)
         margin = -EPS if is_reference(fields.get("input")) else LOCAL_EPS  # a planned clip may come out shorter
         if isinstance(at, int | float) and not isinstance(at, bool) and seconds and at > seconds + margin:
-            known = "planned " if margin < 0 else ""
+            planned = "planned " if margin < 0 else ""
             problems.append(
-                Problem(f"at {at:g} is past the end of {fields.get('input')} ({known}{seconds:g} s)", step.id)
+                Problem(f"at {at:g} is past the end of {fields.get('input')} ({planned}{seconds:g} s)", step.id)
             )
     elif step.op == "concat":
         crossfade = fields.get("crossfade")
