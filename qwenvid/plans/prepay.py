@@ -42,10 +42,8 @@ def output_name_problems(plan: PlanSpec) -> list[Problem]:
         name = step.output_name()
         allowed = IMAGE_SUFFIXES if step.op == "frame" else VIDEO_SUFFIXES
         if Path(name).suffix.lower() not in allowed:
-            what = "an image (a frame)" if step.op == "frame" else "a video"
-            problems.append(
-                Problem(f"output {name!r} must end in {' or '.join(allowed)} (the step makes {what})", step.id)
-            )
+            what = "a frame step makes an image" if step.op == "frame" else "the step makes a video"
+            problems.append(Problem(f"output {name!r} must end in {' or '.join(allowed)} ({what})", step.id))
         taken.setdefault(name.lower(), step.id)
     for step in plan.steps.values():
         if step.kind != "generate":
