@@ -149,13 +149,7 @@ def build_server(service: Service) -> FastMCP:
             spending.check_limits(cost, max_seconds=max_seconds, session=service.session)
         await _confirm(ctx, service, cost)
         with _progress(ctx) as reporter:
-            total = len(prepared.steps)
-
-            def changed(record: Any) -> None:
-                done = sum(1 for rec in run.records.values() if rec.finished)
-                reporter.plan_step(record, done, total)
-
-            run = await _call(service.start_plan, prepared, backend, finder, changed)
+            run = await _call(service.start_plan, prepared, backend, finder, reporter.plan_step)
             await anyio.to_thread.run_sync(run.thread.join, min(max(wait_seconds, 0.0), MAX_WAIT))
         return await _call(service.plan_status, run.name)
 

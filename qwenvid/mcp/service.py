@@ -310,7 +310,7 @@ class Service:
         return prepared, backend, finder, output_dir
 
     def start_plan(
-        self, prepared: Any, backend: Any, finder: Any, on_change: Callable[[Any], None]
+        self, prepared: Any, backend: Any, finder: Any, on_change: Callable[[Any, int, int], None]
     ) -> PlanRun:
         """Run the plan on a thread of its own (it outlives this call); plan_status reads it."""
         from qwenvid.plans.execute import execute
@@ -328,7 +328,8 @@ class Service:
 
                 def changed(record: Any) -> None:
                     run.records[record.id] = record
-                    on_change(record)
+                    finished = sum(1 for rec in run.records.values() if rec.finished)
+                    on_change(record, finished, len(prepared.steps))
 
                 try:
                     run.manifest, _stats = execute(
