@@ -59,7 +59,7 @@ def skill(ctx: typer.Context) -> None:
         state_of(ctx).out.result(skill_text().rstrip("\n"))
 
 
-@skill_app.command(epilog=examples("qwenvid skill install skills", "qwenvid skill install ~/.claude/skills"))
+@skill_app.command(epilog=examples("qwenvid skill install skills"))
 def install(
     ctx: typer.Context,
     folder: Annotated[Path, typer.Argument(help="The skills folder; the skill goes into FOLDER/qwenvid/SKILL.md.")],

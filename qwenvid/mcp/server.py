@@ -37,11 +37,11 @@ QUICK_EMULATOR_TIMING = {"pending_seconds": 0.1, "running_seconds": 0.2}
 DEFAULT_WAIT = 45.0
 MAX_WAIT = 600.0
 
-INSTRUCTIONS = """qwenvid makes videos with Alibaba's Wan models (DashScope) and keeps a ledger so nothing is paid twice.
-Start with list_models and estimate_cost. generate submits and waits up to wait_seconds; if the result says
-done=false, call wait_for_task with its task_id (again and again) until done. Calling generate again with the
-same arguments returns the same task: it never pays twice (pass take=2, 3... or a different seed for a
-deliberate variation). A result marked outcome_unknown must not be retried: follow its note.
+INSTRUCTIONS = """qwenvid makes videos with Alibaba's Wan models (DashScope) and keeps a ledger so nothing is
+paid twice. Start with list_models and estimate_cost. generate submits and waits up to wait_seconds; if the
+result says done=false, call wait_for_task with its task_id (again and again) until done. Calling generate
+again with the same arguments returns the same task: it never pays twice (pass take=2, 3... or a different
+seed for a deliberate variation). A result marked outcome_unknown must not be retried: follow its note.
 Pass a result's video_url on to other tools while it is valid rather than uploading the file again."""
 
 Mode = Literal["t2v", "i2v", "kf2v", "r2v", "vace"]
@@ -68,7 +68,7 @@ def build_server(service: Service) -> FastMCP:
         own price table). Validates the request, local files included; sends nothing."""
         return await _call(service.estimate_cost, given)
 
-    async def generate(ctx: Context, **given: Any) -> dict[str, Any]:  # type: ignore[type-arg]
+    async def generate(ctx: Context, **given: Any) -> dict[str, Any]:
         """Make a video (any mode) and wait up to wait_seconds for it; never pays twice for the same request.
 
         The same arguments again return the task already made for them (its file, or its state while it
@@ -93,7 +93,7 @@ def build_server(service: Service) -> FastMCP:
         return await _call(service.task_status, task)
 
     async def wait_for_task(
-        ctx: Context,  # type: ignore[type-arg]
+        ctx: Context,
         task: TaskRef,
         timeout_seconds: Annotated[
             float, Field(description="Wait at most this long (default 45 s); then call again if not done.")
@@ -126,7 +126,7 @@ def build_server(service: Service) -> FastMCP:
         return await _call(service.list_tasks, limit, status, remote)
 
     async def run_plan(
-        ctx: Context,  # type: ignore[type-arg]
+        ctx: Context,
         plan_file: Annotated[str, Field(description="A plan: .toml, .json, .jsonl, .csv or .txt (see qwenvid run).")],
         output: Annotated[str | None, Field(description="Folder the plan's folder goes in.")] = None,
         max_seconds: Annotated[
@@ -139,7 +139,7 @@ def build_server(service: Service) -> FastMCP:
         steps are reused and tasks in flight followed. Returns per-step progress; call plan_status to follow."""
         prepared, backend, finder, _folder = await _call(service.prepare_plan, plan_file, output)
         if dry_run:
-            return prepared.preview_json()  # type: ignore[no-any-return]
+            return prepared.preview_json()
         preview = prepared.preview_json()
         cost = SimpleNamespace(
             billable_seconds=prepared.new_seconds, tier=None, model=f"plan {prepared.spec.name}",
@@ -231,7 +231,7 @@ def _tool_errors() -> Iterator[None]:
 
 
 @contextmanager
-def _progress(ctx: Context) -> Iterator[ProgressReporter]:  # type: ignore[type-arg]
+def _progress(ctx: Context) -> Iterator[ProgressReporter]:
     """A reporter whose updates go to the client as progress notifications, for as long as the call lasts."""
     loop = asyncio.get_running_loop()
     meta = ctx.request_context.meta
@@ -247,12 +247,12 @@ def _progress(ctx: Context) -> Iterator[ProgressReporter]:  # type: ignore[type-
         live[0] = False
 
 
-def supports_elicitation(ctx: Context) -> bool:  # type: ignore[type-arg]
+def supports_elicitation(ctx: Context) -> bool:
     capability = types.ClientCapabilities(elicitation=types.ElicitationCapability())
     return bool(ctx.request_context.session.check_client_capability(capability))
 
 
-async def _confirm(ctx: Context, service: Service, cost: Any) -> None:  # type: ignore[type-arg]
+async def _confirm(ctx: Context, service: Service, cost: Any) -> None:
     """Above the threshold: the person's yes through the client, or a clear refusal; nothing is sent before."""
     settings = service.session.settings
     if not spending.needs_confirmation(cost, settings=settings, emulated=service.emulated):

@@ -206,7 +206,7 @@ class Service:
 
     def _still_running(self, task_id: str | None) -> dict[str, Any]:
         row = self.session.ledger.get(task_id) if task_id else None
-        data = self.row_result(row) if row else {"task_id": task_id, "status": "PENDING"}
+        data: dict[str, Any] = self.row_result(row) if row else {"task_id": task_id, "status": "PENDING"}
         data["done"] = False
         data["next"] = NOT_DONE
         return data
@@ -376,7 +376,7 @@ class Service:
 
         from qwenvid.media.clips.info import media_info
 
-        return asdict(media_info(path))  # type: ignore[call-overload]
+        return asdict(media_info(path))
 
     def media_frame(self, video: str, output: str, at: str, overwrite: bool) -> dict[str, Any]:
         from qwenvid.media.clips.frames import extract_frame, parse_at
