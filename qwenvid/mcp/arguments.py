@@ -8,6 +8,7 @@ have is refused with the same words the CLI uses for an option that does not fit
 from __future__ import annotations
 
 import dataclasses
+import functools
 import inspect
 import typing
 from collections.abc import Callable, Mapping
@@ -89,6 +90,7 @@ def request_types() -> list[type]:
     ]
 
 
+@functools.cache
 def request_fields() -> dict[str, Any]:
     """Field name -> its type, over every request type (first declaration wins), ClassVars left out."""
     found: dict[str, Any] = {}
@@ -142,11 +144,8 @@ def build_request(arguments: Mapping[str, Any]) -> Any:
     mode = arguments.get("mode") or "t2v"
     if mode not in MODES:
         raise ValidationError(f"mode {mode!r} is not a mode.", hint=f"Use one of: {', '.join(MODES)}.")
-    given = {
-        key: value
-        for key, value in arguments.items()
-        if key in request_fields() and value is not None and value != []
-    }
+    fields = request_fields()
+    given = {key: value for key, value in arguments.items() if key in fields and value is not None and value != []}
     cls: type = {
         "t2v": shapes.T2VRequest,
         "i2v": shapes.I2VRequest,
