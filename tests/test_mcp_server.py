@@ -201,7 +201,7 @@ def test_readme_config_canary_key_max_seconds_elicitation_and_cancel(
     assert set(entry["env"]) == {"DASHSCOPE_API_KEY"}
     env = {**base_env(), **entry["env"], "DASHSCOPE_API_KEY": CANARY_KEY, "QWEN_BASE_URL": emulator.base_url}
     command = [*qwenvid_argv(), *entry["args"]]
-    answers = ["decline", "accept"]
+    answers = ["decline", "accept", "accept"]
     asked: list[str] = []
 
     async def elicit(_ctx: Any, params: types.ElicitRequestParams) -> types.ElicitResult:
@@ -233,6 +233,17 @@ def test_readme_config_canary_key_max_seconds_elicitation_and_cancel(
             assert status["status"] == "CANCELED" and status["done"] is True
             listed = await server.call("list_tasks", {})
             assert [task["task_id"] for task in listed["tasks"]] == [made["task_id"]]
+
+            # The connection drops after the service made the task: the outcome is unknown to the server.
+            emulator.state.faults.arm("drop-after-create:1")
+            lost = {**request, "prompt": "A kite lost in the fog"}
+            unknown = await server.error("generate", lost)
+            assert "[exit 6]" in unknown and "Do not resubmit" in unknown
+            assert emulator.state.task_count() == 2
+            again = await server.call("generate", lost)  # the agent retries anyway: nothing is sent again
+            assert again["reused"] is True and emulator.state.task_count() == 2, again
+            assert again.get("outcome_unknown") or again["task_id"] == emulator.state.tasks[-1].task_id
+            assert len(asked) == 3  # the retry asked nobody: nothing was going to be paid
             return server
 
     server = anyio.run(scenario)
