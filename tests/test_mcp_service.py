@@ -100,3 +100,15 @@ def test_progress_only_grows_and_names_the_task() -> None:
     assert values == sorted(values) and len(set(values)) == len(values)
     assert reporter.task_id == "task-9" and any("RUNNING" in message for _, _, message in sent)
     assert len(sent) < 7  # updates within a second of the last are not all sent
+
+
+def test_a_missing_key_is_said_before_anyone_is_asked_to_pay(tmp_path: Path) -> None:
+    from qwenvid.errors import AuthenticationError
+
+    service = Service(Session(load_settings(api_key="", base_url="http://127.0.0.1:9/api/v1")))
+    generation = service.prepare({"prompt": "A kite", "model": "wan2.1-t2v-turbo", "size": "832*480"})
+    assert generation.identity.startswith("plan-") and generation.plan.cost.billable_seconds == 5
+    with pytest.raises(AuthenticationError, match="No DashScope API key"):
+        service.check_ready(generation)
+    assert service.session.ledger.list() == []  # nothing written, nothing sent
+    service.session.close()

@@ -47,7 +47,13 @@ def mcp(ctx: typer.Context) -> None:
     state = state_of(ctx)
     from qwenvid.mcp.server import serve  # the MCP SDK loads here, never on other commands' start-up
 
-    serve(emulator=state.emulator, base_url=state.base_url, region=state.region)
+    serve(
+        emulator=state.emulator,
+        base_url=state.base_url,
+        region=state.region,
+        realistic=state.emulator_realistic,
+        faults=state.emulator_faults,
+    )
 
 
 @skill_app.callback()

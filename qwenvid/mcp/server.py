@@ -82,6 +82,7 @@ def build_server(service: Service) -> FastMCP:
             existing = await _call(service.find_earlier, generation)
             if existing:
                 return await _call(service.existing_result, generation)
+            await _call(service.check_ready, generation)
             with _tool_errors():
                 spending.check_limits(generation.plan.cost, max_seconds=max_seconds, session=service.session)
             await _confirm(ctx, service, generation.plan.cost)
@@ -270,9 +271,16 @@ async def _confirm(ctx: Context, service: Service, cost: Any) -> None:
 # -- running -----------------------------------------------------------------------------------------
 
 
-def serve(*, emulator: bool = False, base_url: str | None = None, region: str | None = None) -> None:
+def serve(
+    *,
+    emulator: bool = False,
+    base_url: str | None = None,
+    region: str | None = None,
+    realistic: bool = False,
+    faults: tuple[str, ...] = (),
+) -> None:
     """Serve MCP on stdin/stdout until the client closes it; with `emulator`, an in-process emulator whose
-    tasks end with the server."""
+    tasks end with the server (`realistic` timings and `faults` as `--emulator-realistic` / `--emulator-fault`)."""
     from qwenvid.config import load_settings
     from qwenvid.tasks.session import Session
 
@@ -283,7 +291,8 @@ def serve(*, emulator: bool = False, base_url: str | None = None, region: str | 
         from qwenvid.emulator.config import EmulatorConfig
         from qwenvid.emulator.server import EmulatorThread
 
-        config = EmulatorConfig(**QUICK_EMULATOR_TIMING, render_cache_dir=emulator_render_cache())  # type: ignore[arg-type]
+        timing: dict[str, Any] = {"realistic": True} if realistic else dict(QUICK_EMULATOR_TIMING)
+        config = EmulatorConfig(**timing, faults=faults, render_cache_dir=emulator_render_cache())
         thread = EmulatorThread(config).start()
         settings = dataclasses.replace(
             load_settings(api_key=EMULATOR_KEY, base_url=thread.base_url, region=region),
@@ -293,7 +302,8 @@ def serve(*, emulator: bool = False, base_url: str | None = None, region: str | 
     else:
         settings = load_settings(base_url=base_url, region=region)
     session = Session(settings, emulated=emulator)
-    service = Service(session, emulated=emulator, estimate=EMULATOR_ESTIMATE_SECONDS if emulator else None)
+    quick = emulator and not realistic
+    service = Service(session, emulated=emulator, estimate=EMULATOR_ESTIMATE_SECONDS if quick else None)
     try:
         build_server(service).run("stdio")
     finally:

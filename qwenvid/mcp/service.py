@@ -120,6 +120,14 @@ class Service:
         output = Path(arguments["output"]).expanduser() if arguments.get("output") else None
         return Generation(plan, identity, output)
 
+    def check_ready(self, generation: Generation) -> None:
+        """A missing key or an unusable output is said before anyone is asked to pay (as the CLI does)."""
+        from qwenvid.config import require_key
+        from qwenvid.wire.download import check_output_target
+
+        require_key(self.session.settings)
+        check_output_target(generation.output or self.session.settings.output_dir, overwrite=False)
+
     def find_earlier(self, generation: Generation) -> bool:
         """Whether the ledger already holds this request (done, ready, running, or of unknown outcome)."""
         generation.existing_kind, generation.existing = self._earlier(generation.identity)
