@@ -1,7 +1,7 @@
 """`qwenvid mcp` driven by the official MCP client (ClientSession over stdio) against the emulator.
 
-Five server start-ups in all: one under `--emulator` (tools, progress, the same call twice, bad arguments,
-plans, media), one started from the README's client config against a test emulator on a manual clock
+Five server start-ups in all: one under `--emulator` (tools, a failed task, progress, the same call twice,
+bad arguments, plans, media), one started from the README's client config against a test emulator on a manual clock
 with a canary key (max_seconds, elicitation declined and accepted, cancel, no key anywhere), one with a
 client that cannot elicit, and two around a server killed mid-wait (a standalone `qwenvid emulator`).
 """
@@ -102,7 +102,8 @@ def test_tools_progress_same_call_twice_bad_arguments_plans_and_media_under_the_
     )
 
     async def scenario() -> None:
-        async with connect(mcp_command("--emulator"), base_env(), tmp_path / "stderr.txt") as server:
+        command = mcp_command("--emulator", "--emulator-fault", "fail:DataInspectionFailed:1")
+        async with connect(command, base_env(), tmp_path / "stderr.txt") as server:
             tools = {tool.name: tool for tool in (await server.session.list_tools()).tools}
             assert set(tools) == TOOLS
             schema = tools["generate"].inputSchema["properties"]
@@ -115,6 +116,11 @@ def test_tools_progress_same_call_twice_bad_arguments_plans_and_media_under_the_
             assert any(model["id"] == "wan2.1-t2v-turbo" for model in models["models"])
             cost = await server.call("estimate_cost", {"prompt": "A lighthouse", **SMALL})
             assert cost["billable_seconds"] == 5 and cost["tier"] == "480P" and cost["pricing_url"]
+
+            # The first task ends FAILED (moderation): a result saying so, not a failed call.
+            failed = await server.call("generate", {"prompt": "A doomed kite", **SMALL})
+            assert failed["status"] == "FAILED" and failed["done"] is True and failed["exit_code"] == 10
+            assert failed["error"]["code"] == "DataInspectionFailed" and failed["video_path"] is None
 
             progress: list[tuple[float, float | None, str | None]] = []
 
@@ -133,7 +139,8 @@ def test_tools_progress_same_call_twice_bad_arguments_plans_and_media_under_the_
             assert again["task_id"] == first["task_id"] and again["reused"] is True
             assert again["video_path"] == first["video_path"]
             listed = await server.call("list_tasks", {"remote": True})
-            assert [task["task_id"] for task in listed["tasks"]] == [first["task_id"]]  # one emulator task
+            listed_ids = sorted(task["task_id"] for task in listed["tasks"])
+            assert listed_ids == sorted([failed["task_id"], first["task_id"]])  # one task for the two calls
 
             other = await server.call("generate", {**request, "take": 2})  # a deliberate variation pays again
             assert other["task_id"] != first["task_id"] and other["done"]

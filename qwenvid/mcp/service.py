@@ -208,6 +208,8 @@ class Service:
             result = self.session.run(generation.plan, options, reporter)
         except errors.StillRunning as exc:
             return self._still_running(exc.task_id or reporter.task_id)
+        except errors.TaskFailed as exc:
+            return self._ended(exc)
         data = self.result_json(result.to_json())
         data["cost"] = self._cost(generation.plan)
         return data
@@ -235,12 +237,31 @@ class Service:
         """Follow a task up to `timeout` seconds and download its video when it succeeds."""
         from qwenvid.tasks.session import RunOptions
 
+        row = self.session.ledger.get(ref)
+        if row is not None and row.task_id is None and row.local_state in ("outcome_unknown", "submitting"):
+            return self._unknown(row)
         options = RunOptions(output=Path(output) if output else None, timeout=timeout, estimate=self.estimate)
         try:
             result = self.session.follow(ref, options, reporter)
         except errors.StillRunning as exc:
             return self._still_running(exc.task_id or ref)
+        except errors.TaskFailed as exc:
+            return self._ended(exc)
         return self.result_json(result.to_json())
+
+    def _ended(self, exc: errors.TaskFailed) -> dict[str, Any]:
+        """A task that ended without a video is a result (done, with its reason), not a failed call."""
+        row = self.session.ledger.get(exc.task_id) if exc.task_id else None
+        data: dict[str, Any] = self.row_result(row) if row else {"task_id": exc.task_id, "status": exc.status}
+        data.update(
+            status=exc.status,
+            done=True,
+            exit_code=int(exc.exit_code),
+            error={"code": exc.code, "message": exc.message, "hint": exc.hint},
+            note="The task ended without a video. Failed tasks are not billed; change the request (for "
+            "moderation: the prompt or inputs) before making it again.",
+        )
+        return data
 
     def fetch(self, ref: str, output: str | None) -> dict[str, Any]:
         from qwenvid.tasks.session import NullReporter, RunOptions
