@@ -28,6 +28,7 @@ from mcp.client.stdio import stdio_client
 from qwenvid.emulator.config import ManualClock
 from qwenvid.emulator.server import EmulatorThread
 from tests.support.emulator import CANARY_KEY, EmulatorFactory
+from tests.support.media_files import make_image
 from tests.support.terminal import qwenvid_argv
 
 pytestmark = pytest.mark.slow
@@ -144,6 +145,17 @@ def test_tools_progress_same_call_twice_bad_arguments_plans_and_media_under_the_
 
             other = await server.call("generate", {**request, "take": 2})  # a deliberate variation pays again
             assert other["task_id"] != first["task_id"] and other["done"]
+
+            # Another mode, with a local input: its identity includes the file's sha256, not its name.
+            image = tmp_path / "cat.png"
+            make_image(image, 640, 480)
+            i2v = {"mode": "i2v", "prompt": "The cat turns its head", "image": str(image),
+                   "model": "wan2.1-i2v-turbo", "resolution": "480P", "duration": 3}
+            animated = await server.call("generate", i2v)
+            assert animated["done"] and animated["mode"] == "i2v" and Path(animated["video_path"]).is_file()
+            assert (await server.call("generate", i2v))["task_id"] == animated["task_id"]
+            make_image(image, 640, 360)  # other bytes under the same name: another request
+            assert (await server.call("generate", i2v))["task_id"] != animated["task_id"]
 
             assert "duration" in await server.error("generate", {"prompt": "x", "duration": "long"})
             wrong = await server.error("generate", {"prompt": "x", "image": "cat.png", **SMALL})
