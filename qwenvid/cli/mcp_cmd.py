@@ -18,8 +18,8 @@ mode; the same request again returns the task already made for it instead of pay
 task_status, wait_for_task (progress notifications; call again while not done), fetch_video,
 cancel_task, list_tasks, run_plan, plan_status, media_info, media_frame, media_concat, media_add_audio.
 
-Spending is bounded by each call's max_seconds, the user's budgets, and above confirm_above_seconds the
-person's own yes, asked through the client (MCP elicitation); a client that cannot ask gets a refusal.
+Spending is bounded by each call's max_seconds and, above confirm_above_seconds, by the person's own
+yes, asked through the client (MCP elicitation); a client that cannot ask gets a refusal.
 The API key never appears in a tool result or a log line.
 
 With --emulator the server runs its own in-process emulator (free, no key); its tasks end with the

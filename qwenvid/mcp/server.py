@@ -73,7 +73,7 @@ def build_server(service: Service) -> FastMCP:
 
         The same arguments again return the task already made for them (its file, or its state while it
         runs). If the result says done=false, call wait_for_task with its task_id. Spending is bounded by
-        max_seconds, the user's budgets and, above their confirmation threshold, their own yes."""
+        max_seconds and, above the user's confirmation threshold, the user's own yes."""
         wait = min(max(float(given.pop("wait_seconds", DEFAULT_WAIT)), 0.0), MAX_WAIT)
         max_seconds = given.pop("max_seconds", None)
         generation = await _call(service.prepare, given)
