@@ -294,15 +294,15 @@ async def bucket_object(request: Request, store: BucketStore) -> Response:
         if request.method == "DELETE":
             store.delete(bucket, key)
             return Response(b"", 204, {"x-oss-request-id": request_id})
-        stored = store.get(bucket, key)
-        if stored is None:
+        found = store.get(bucket, key)
+        if found is None:
             raise BucketFailure(404, "NoSuchKey", "The specified key does not exist.")
         store.tally("head" if head else "get")
-        headers = _object_headers(stored, request_id)
+        headers = _object_headers(found, request_id)
         if head:
             headers["Content-Length"] = str(len(stored.data))
-            return Response(b"", 200, headers, media_type=stored.content_type)
-        return Response(stored.data, 200, headers, media_type=stored.content_type)
+            return Response(b"", 200, headers, media_type=found.content_type)
+        return Response(found.data, 200, headers, media_type=found.content_type)
     except BucketFailure as failure:
         store.tally("refused")
         return bucket_error(failure, request_id, head)

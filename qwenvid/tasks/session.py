@@ -340,17 +340,11 @@ class Session:
         from qwenvid.store.pacing import handoff_interval, take_slot
         from qwenvid.tasks.reconcile import remember_key_id
         from qwenvid.tasks.slot_orphans import OrphanProbe
+        from qwenvid.tasks.uploads import upload_inputs
 
         client, ledger = self.client, self.ledger
         try:
-            uploaded: dict[str, str] = {}
-            for item in plan.local_inputs:
-                reporter.phase(Phase.UPLOADING, Path(item.path).name)
-                uploaded[item.path] = client.upload_file(
-                    Path(item.path),
-                    plan.model,
-                    on_progress=lambda done, total: reporter.transfer(Phase.UPLOADING, done, total),
-                )
+            uploaded = upload_inputs(self, plan, reporter)  # each input once: reused while it outlives the task
             payload = build_payload(plan.request, uploaded) if plan.local_inputs else plan.payload
             check_body(payload.endpoint_path, payload.body)
         except BaseException as exc:
