@@ -300,7 +300,7 @@ async def bucket_object(request: Request, store: BucketStore) -> Response:
         store.tally("head" if head else "get")
         headers = _object_headers(found, request_id)
         if head:
-            headers["Content-Length"] = str(len(stored.data))
+            headers["Content-Length"] = str(len(found.data))
             return Response(b"", 200, headers, media_type=found.content_type)
         return Response(found.data, 200, headers, media_type=found.content_type)
     except BucketFailure as failure:

@@ -178,3 +178,19 @@ def check_bucket(session: Session) -> str:
     bucket.put_bytes(key, b"qwenvid doctor: this object is deleted at once\n")
     bucket.delete(key)
     return f"wrote and deleted {key}"
+
+
+def doctor_uploads(session: Session) -> dict[str, Any]:
+    """`doctor`'s upload lines: the path in use and, for a bucket, the write-and-delete check (no credential shown)."""
+    from qwenvid.errors import QwenvidError
+
+    report: dict[str, Any] = {"uploads": upload_path(session), "uploads_ok": None, "uploads_detail": None,
+                              "uploads_exit": None}
+    if session.settings.oss is None:
+        return report
+    try:
+        report["uploads_detail"] = check_bucket(session)
+        report["uploads_ok"] = True
+    except QwenvidError as exc:
+        report.update(uploads_ok=False, uploads_detail=exc.message, uploads_exit=int(exc.exit_code))
+    return report

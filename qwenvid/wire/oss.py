@@ -4,7 +4,8 @@ The SDK is the optional `oss` extra (`pip install 'qwenvid[oss]'`; `.[test]` ins
 only when a bucket is used, and its absence is one line naming the extra (exit 2). Errors become
 qwenvid's one-line errors with the bucket and the OSS code, never a credential: the messages are
 written here, not copied from the SDK, and scrubbed anyway. A presigned link is a secret
-(product.md §3.1): it is registered with `errors.register_secret` the moment it is made.
+(product.md §3.1): `errors.scrub` masks its query (`x-oss-signature…`) wherever text is shown or stored, so
+the ledger keeps the object's address and never the link.
 """
 
 from __future__ import annotations
@@ -22,7 +23,6 @@ from qwenvid.errors import (
     NetworkError,
     QwenvidError,
     ServerError,
-    register_secret,
     scrub,
 )
 
@@ -103,7 +103,6 @@ class BucketClient:
                             self._sdk.GetObjectRequest(bucket=self.bucket, key=key),
                             expires=dt.timedelta(seconds=seconds))
         url = str(result.url)
-        register_secret(url)
         expiration = result.expiration or (dt.datetime.now(dt.UTC) + dt.timedelta(seconds=seconds))
         return url, expiration.timestamp()
 
