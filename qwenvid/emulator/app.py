@@ -700,8 +700,8 @@ async def control_wait(request: Request) -> Response:
 
 async def own_bucket(request: Request) -> Response:
     """The user's own OSS bucket (qwenvid/emulator/bucket.py); the emulator's own paths stay DashScope's 404s."""
-    if request.path_params["bucket"] in BUCKET_RESERVED:
-        return await not_found(request, HTTPException(404))
+    if request.path_params["bucket"] in BUCKET_RESERVED or request.method == "POST":
+        return await not_found(request, HTTPException(404))  # a DashScope path not served here
     return await bucket_object(request, _emulator(request).bucket)
 
 
@@ -738,7 +738,7 @@ def create_app(config: EmulatorConfig | None = None, clock: Clock | None = None,
         Route("/__emulator/clock/advance", control_clock, methods=["POST"]),
         Route("/__emulator/wait-rendered", control_wait, methods=["POST"]),
         # Last: the emulated OSS bucket, path style, as the official SDK addresses an IP endpoint.
-        Route("/{bucket}/{key:path}", own_bucket, methods=["GET", "HEAD", "PUT", "DELETE"]),
+        Route("/{bucket}/{key:path}", own_bucket, methods=["GET", "HEAD", "PUT", "DELETE", "POST"]),
     ]
     app = Starlette(routes=routes, exception_handlers={404: not_found, 405: not_found})
     app.state.emulator = state
