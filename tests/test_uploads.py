@@ -296,3 +296,22 @@ def test_presigned_links_are_masked_by_scrub() -> None:
     link = "https://b.oss-cn-beijing.aliyuncs.com/k.png?x-oss-signature-version=OSS4-HMAC-SHA256&x-oss-signature=ab12"
     masked = "refused: https://b.oss-cn-beijing.aliyuncs.com/k.png?<presigned, masked> (400)"
     assert scrub(f"refused: {link} (400)") == masked
+
+
+def test_dry_run_and_debug_never_show_a_link_or_a_secret(
+    bucket_emulator: EmulatorThread, manual_clock: ManualClock, canary_key: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    use_emulator(bucket_emulator, manual_clock, canary_key, monkeypatch)
+    use_bucket(monkeypatch, bucket_emulator)
+    image = str(make_image(Path("ref.png"), 640, 480))
+    dry = run("i2v", "A", "--image", image, *SMALL_I2V, "--dry-run")
+    assert dry.exit_code == 0, dry.stderr
+    shown = json.loads(dry.stdout)["payload"]["input"]["img_url"]
+    assert shown == f"https://<presigned link to {BUCKET}/qwenvid-uploads/YYYYMMDD/…-ref.png, masked>"
+    assert bucket_emulator.state.bucket.count("put") == 0  # a dry run uploads nothing
+
+    debug = run("--debug", "i2v", "A", "--image", image, *SMALL_I2V, "--yes")
+    assert debug.exit_code == 0, debug.stderr
+    assert bucket_emulator.state.bucket.count("get") == 1
+    for text in (everything(dry), everything(debug)):
+        assert "x-oss-signature" not in text and SECRET not in text and AK_ID not in text and canary_key not in text

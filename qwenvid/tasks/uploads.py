@@ -40,6 +40,24 @@ _SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
 _bucket_lock = threading.Lock()
 
 
+TEMPORARY_PLACEHOLDER = "oss://<upload of "
+
+
+def dry_run_body(settings: Any, body: Any) -> Any:
+    """The payload `--dry-run` shows: with a bucket, each planned upload as the (masked) link it will become."""
+    oss = settings.oss
+    if oss is None:
+        return body
+    if isinstance(body, dict):
+        return {key: dry_run_body(settings, value) for key, value in body.items()}
+    if isinstance(body, list):
+        return [dry_run_body(settings, value) for value in body]
+    if isinstance(body, str) and body.startswith(TEMPORARY_PLACEHOLDER):
+        name = body[len(TEMPORARY_PLACEHOLDER) : -1]
+        return f"https://<presigned link to {oss.bucket}/{oss.prefix}/YYYYMMDD/…-{name}, masked>"
+    return body
+
+
 def needed_seconds(plan: Plan) -> float:
     """How long an uploaded input must stay readable for this task: its expected time, with slack."""
     from qwenvid.requests.priors import prior_for_request
