@@ -288,6 +288,8 @@ def test_config_never_writes_an_oss_secret(monkeypatch: pytest.MonkeyPatch) -> N
     assert SECRET not in everything(shown) and AK_ID not in everything(shown)
     refused = run("config", "set", "oss_ak_secret", SECRET)
     assert refused.exit_code == 2 and "does not write OSS credentials" in refused.stderr
+    too_long = run("config", "set", "oss_url_expires", "9999999")
+    assert too_long.exit_code == 2 and "7 days" in too_long.stderr
     assert run("config", "set", "oss_prefix", "team/videos").exit_code == 0
     assert run("config", "get", "oss_prefix").stdout.strip() == "team/videos"
 

@@ -95,6 +95,7 @@ def mask_access_key_id(key_id: str | None) -> str:
 
 def resolve_oss(layers: _Layers) -> OssSettings | None:
     """The bucket settings in effect, or None when no bucket is set (uploads go to the temporary storage)."""
+    expires, expires_source = _url_expires(layers)  # checked even before a bucket is set (`config set` too)
     bucket = layers.lookup(None, BUCKET_VAR, "oss_bucket")
     if bucket is None:
         return None
@@ -102,7 +103,6 @@ def resolve_oss(layers: _Layers) -> OssSettings | None:
     endpoint = layers.lookup(None, ENDPOINT_VAR, "oss_endpoint")
     prefix = layers.lookup(None, PREFIX_VAR, "oss_prefix")
     key_id, secret, token, source = _credentials(layers)
-    expires, expires_source = _url_expires(layers)
     return OssSettings(
         bucket=bucket.value,
         bucket_source=bucket.source,
