@@ -317,3 +317,18 @@ def test_dry_run_and_debug_never_show_a_link_or_a_secret(
     assert bucket_emulator.state.bucket.count("get") == 1
     for text in (everything(dry), everything(debug)):
         assert "x-oss-signature" not in text and SECRET not in text and AK_ID not in text and canary_key not in text
+
+
+def test_on_a_terminal_a_reused_file_says_so(live_emulator: EmulatorThread, isolated_env: Path) -> None:
+    from tests.support.terminal import Terminal
+
+    secret = "emulator-bucket-secret"  # the emulator's default key pair
+    env = {"QWENVID_HOME": str(isolated_env), "QWEN_BASE_URL": live_emulator.base_url,
+           "DASHSCOPE_API_KEY": "sk-canary-terminal-0123456789", **bucket_env(live_emulator, secret)}
+    image = str(make_image(Path("ref.png"), 640, 480))
+    for prompt, said in (("First", "Uploaded ref.png"), ("Second", "ref.png: reused, not uploaded")):
+        term = Terminal("i2v", prompt, "--image", image, *SMALL_I2V, "--yes", env=env, cwd=Path.cwd())
+        term.expect(said)
+        assert term.finish() == 0
+        assert secret not in term.text and "x-oss-signature" not in term.text
+    assert live_emulator.state.bucket.count("put") == 1
