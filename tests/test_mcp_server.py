@@ -366,10 +366,18 @@ def test_a_server_killed_mid_wait_and_started_again_finishes_the_same_task(
             rows = (await server.call("list_tasks", {}))["tasks"]
             assert len(rows) == 1 and rows[0]["task_id"] and rows[0]["done"] is False, rows
             done: dict[str, Any] = {"done": False}
+            followed: list[str] = []
+
+            async def on_progress(value: float, total: float | None, message: str | None) -> None:
+                followed.append(message or "")
+
             for _ in range(5):  # as an agent does: call again while not done
-                done = await server.call("wait_for_task", {"task": rows[0]["task_id"], "timeout_seconds": 20})
+                done = await server.call(
+                    "wait_for_task", {"task": rows[0]["task_id"], "timeout_seconds": 20}, progress_callback=on_progress
+                )
                 if done["done"]:
                     break
+            assert any(rows[0]["task_id"] in message for message in followed), followed  # progress meanwhile
             assert done["task_id"] == rows[0]["task_id"]
             again = await server.call("generate", request)  # the same request: the same task, not a new one
             assert again["task_id"] == rows[0]["task_id"] and again["reused"]
