@@ -95,6 +95,8 @@ class RunOptions:
     estimate: float | None = None
     # Replace an existing file named by `output` (otherwise naming an existing file is refused).
     overwrite: bool = False
+    # The identity the ledger row is stored under (a plan step's, for the MCP server); None: the request's own.
+    fingerprint: str | None = None
 
 
 @dataclass
@@ -323,7 +325,7 @@ class Session:
             model=plan.model,
             endpoint=plan.payload.endpoint_path,
             request_json=plan.payload.body,
-            fingerprint=_fingerprint(plan),
+            fingerprint=options.fingerprint or _fingerprint(plan),
             output_target=str(options.output) if options.output else None,
             prompt=getattr(plan.request, "prompt", None),
             duration=plan.payload.body.get("parameters", {}).get("duration"),
