@@ -247,6 +247,10 @@ def test_a_one_liner_lists_its_upload_and_files_named_on_the_command_line_need_n
     assert result.exit_code == 0, result.stderr
     assert "Uploads: 1 local file will leave this machine" in result.stderr
     assert f"{photo} (" in result.stderr and "as --image" in result.stderr
+    again = CliRunner().invoke(app, [*args[:1], "Smile wider", *args[2:]])  # the same photo: its upload is reused
+    assert again.exit_code == 0, again.stderr
+    assert "Uploads: 0 local files will leave this machine" in again.stderr
+    assert "as --image: reused, not uploaded" in again.stderr and cli.state.upload_count() == 1
     clip = make_mp4(elsewhere / "clip.mp4", width=832, height=480, seconds=3.0)
     extend = ["extend", str(clip), "--to", "6", "--prompt", "On", "--method", "last-frame", "--dry-run"]
     extended = CliRunner().invoke(app, extend)

@@ -179,7 +179,6 @@ def common_values(
 def run_request(state: CliState, request: Any, flags: RunFlags) -> None:
     """Validate, show the cost, submit, follow, download, and print the result (or the dry run)."""
     from qwenvid.config import require_key
-    from qwenvid.requests.outbound import outbound_lines, request_outbound
     from qwenvid.store import startup_gate
     from qwenvid.tasks.reconcile import earlier_attempts
     from qwenvid.tasks.session import Phase, RunOptions
@@ -222,8 +221,13 @@ def run_request(state: CliState, request: Any, flags: RunFlags) -> None:
                     yes=flags.yes,
                     pause_display=reporter.close,
                 )
-            for line in outbound_lines(request_outbound(plan.local_inputs)):
-                out.notice(line)  # what leaves the machine, before the first upload (product.md §3.1)
+            if plan.local_inputs:  # what leaves the machine, before the first upload (product.md §3.1)
+                from qwenvid.requests.outbound import outbound_lines, request_outbound
+                from qwenvid.tasks.uploads import reused_inputs
+
+                reused = reused_inputs(opened.session, plan)
+                for line in outbound_lines(request_outbound(plan.local_inputs), reused):
+                    out.notice(line)
             options = RunOptions(
                 output=flags.output,
                 timeout=flags.timeout,
