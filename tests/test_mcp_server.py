@@ -175,6 +175,24 @@ def test_tools_progress_same_call_twice_bad_arguments_plans_and_media_under_the_
             rerun = await server.call("run_plan", {"plan_file": str(plan), "wait_seconds": 60})
             assert rerun["steps"]["shot"]["status"] == "reused"  # the same plan again pays nothing
 
+            # A shared plan that reaches outside its folder: refused unless the agent's user allowed it.
+            (tmp_path / "shared").mkdir()
+            shared = tmp_path / "shared" / "shared.toml"
+            shared.write_text(
+                '[steps.a]\nmode = "i2v"\nmodel = "wan2.1-i2v-turbo"\nprompt = "x"\nresolution = "480P"\n'
+                'duration = 3\nimage = "../cat.png"\n',
+                encoding="utf-8",
+            )
+            refused = await server.error("run_plan", {"plan_file": str(shared)})
+            assert "[exit 2]" in refused and "--allow-outside" in refused and str(image.resolve()) in refused
+            dry = await server.call("run_plan", {"plan_file": str(shared), "dry_run": True})
+            assert dry["uploads"] == [
+                {"path": str(image.resolve()), "size": image.stat().st_size, "use": "step 'a' (image)",
+                 "via": None, "outside_plan_folder": True}
+            ]
+            log = (tmp_path / "stderr.txt").read_text(encoding="utf-8")
+            assert f"{image} (" in log and "Uploads: 1 local file will leave this machine" in log  # generate's
+
             info = await server.call("media_info", {"path": first["video_path"]})
             assert info["width"] == 832 and info["height"] == 480
             frame = await server.call(

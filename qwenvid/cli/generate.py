@@ -221,6 +221,13 @@ def run_request(state: CliState, request: Any, flags: RunFlags) -> None:
                     yes=flags.yes,
                     pause_display=reporter.close,
                 )
+            if plan.local_inputs:  # what leaves the machine, before the first upload (product.md §3.1)
+                from qwenvid.requests.outbound import outbound_lines, request_outbound
+                from qwenvid.tasks.uploads import reused_inputs
+
+                reused = reused_inputs(opened.session, plan)
+                for line in outbound_lines(request_outbound(plan.local_inputs), reused):
+                    out.notice(line)
             options = RunOptions(
                 output=flags.output,
                 timeout=flags.timeout,

@@ -103,6 +103,12 @@ def run(
             "--events", help="Write one JSON line per event to FILE, or '-' for stdout (instead of the result)."
         ),
     ] = None,
+    allow_outside: Annotated[
+        bool,
+        typer.Option(
+            "--allow-outside", help="Upload local files from outside the plan's folder (they are listed first)."
+        ),
+    ] = False,
     yes: YesOpt = False,
     json_out: JsonOpt = False,
 ) -> None:
@@ -132,6 +138,7 @@ def run(
         detach=detach,
         events=events,
         yes=yes,
+        allow_outside=allow_outside,
     )
 
 
@@ -160,12 +167,17 @@ def run_plan(
     detach: bool = False,
     events: str | None = None,
     yes: bool = False,
+    allow_outside: bool = False,
+    own_files: tuple[Path, ...] = (),
 ) -> None:
-    """Prepare, preview, confirm, run, report: the one flow behind `run`, `extend` and the wizard's long video."""
+    """Prepare, preview, confirm, run, report: the one flow behind `run`, `extend` and the wizard's long video.
+
+    `own_files` are files the user named on the command line: they may lie outside the plan's folder."""
     from qwenvid.cli._plan_progress import make_plan_progress
     from qwenvid.config import require_key
     from qwenvid.plans.execute import check_plan_folder, dry_run_requests, execute, prepare
     from qwenvid.plans.manifest import EventSink
+    from qwenvid.plans.outbound import outside, plan_outbound
     from qwenvid.plans.scheduler import SchedulerOptions, exit_status
 
     out = state.out
@@ -177,22 +189,30 @@ def run_plan(
         )
         for warning in prepared.warnings:
             out.warning(warning)
+        # Every refusal a real run would meet before paying, a dry run meets too.
+        check_plan_folder(Path(output_dir), spec.name)
+        _check_events_target(events)
+        _check_max_seconds(prepared.new_seconds, max_seconds)
+        uploads = plan_outbound(prepared)
+        far = outside(uploads, spec.base_dir, own_files)
         if dry_run:
             # Like a single run's --dry-run: the requests on stdout (one object); the table for people on stderr.
             if not out.json:
                 _print_preview(out, prepared, emulated=opened.emulated)
-            out.result_json(prepared.preview_json(dry_run_requests(session, prepared)))
+            _list_uploads(out, uploads, far, allowed=allow_outside, dry_run=True)
+            preview = prepared.preview_json(dry_run_requests(session, prepared))
+            preview["uploads"] = [
+                {"path": i.path, "size": i.size, "use": i.use, "via": i.via, "outside_plan_folder": i in far}
+                for i in uploads
+            ]
+            out.result_json(preview)
             return
         require_key(opened.settings)
-        check_plan_folder(Path(output_dir), spec.name)
         _print_preview(out, prepared, emulated=opened.emulated)
+        _list_uploads(out, uploads, far, allowed=allow_outside, dry_run=False)
+        if far and not allow_outside:
+            _confirm_outside(out, far, spec.base_dir)
         new_seconds = prepared.new_seconds
-        if max_seconds is not None and new_seconds > max_seconds:
-            raise ValidationError(
-                f"The plan bills {new_seconds:g} new seconds, more than --max-seconds {max_seconds:g}; "
-                "nothing was submitted.",
-                hint="Raise --max-seconds, or cut steps (reused steps cost nothing).",
-            )
         _confirm(out, opened.settings, new_seconds, emulated=opened.emulated, yes=yes)
         sink = EventSink(events)
         visible = sum(1 for sp in prepared.steps.values() if not sp.step.hidden)
@@ -221,6 +241,57 @@ def run_plan(
     code = exit_status(manifest)
     if code:
         raise typer.Exit(code)
+
+
+def _list_uploads(out: Output, uploads: list[Any], far: list[Any], *, allowed: bool, dry_run: bool) -> None:
+    """Every local file the run sends, before the first upload; the ones outside the plan's folder said apart."""
+    from qwenvid.requests.outbound import outbound_lines
+
+    for line in outbound_lines(uploads):
+        out.notice(line.replace("will leave", "would leave") if dry_run else line)
+    if far and not allowed:
+        count = len(far)
+        them = f"{count} of them {'is' if count == 1 else 'are'} outside the plan's folder"
+        if dry_run:
+            out.warning(f"{them}: a real run asks first (without a terminal it needs --allow-outside).")
+        else:
+            out.warning(f"{them}: {', '.join(i.path for i in far)}")
+
+
+def _confirm_outside(out: Output, far: list[Any], folder: Path) -> None:
+    """Files outside the plan's folder leave only with --allow-outside, or a yes on a terminal (--yes is for cost)."""
+    from qwenvid.cli._cost import ask_yes_no, decline, is_interactive
+    from qwenvid.plans.outbound import OutsidePlanFolder
+
+    if not is_interactive():
+        raise OutsidePlanFolder(far, folder)
+    count = len(far)
+    question = f"Upload {count} file{'s' if count != 1 else ''} from outside the plan's folder {folder}?"
+    if not ask_yes_no(question, default=False):
+        decline(out)
+
+
+def _check_events_target(events: str | None) -> None:
+    """An --events file that cannot be written is refused before anything runs, not found out mid-plan."""
+    if events in (None, "-"):
+        return
+    from qwenvid.writable import why_unusable
+
+    target = Path(str(events))
+    problem = "it is a folder" if target.is_dir() else why_unusable(target.parent)
+    if problem is not None:
+        raise ValidationError(
+            f"--events {events}: cannot write there ({problem})", field="events", hint="Name a file you can write."
+        )
+
+
+def _check_max_seconds(new_seconds: float, max_seconds: float | None) -> None:
+    if max_seconds is not None and new_seconds > max_seconds:
+        raise ValidationError(
+            f"The plan bills {new_seconds:g} new seconds, more than --max-seconds {max_seconds:g}; "
+            "nothing was submitted.",
+            hint="Raise --max-seconds, or cut steps (reused steps cost nothing).",
+        )
 
 
 def _print_preview(out: Output, prepared: PreparedPlan, *, emulated: bool) -> None:

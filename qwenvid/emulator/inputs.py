@@ -12,7 +12,6 @@ from urllib.parse import unquote_to_bytes
 
 import av
 import httpx
-from PIL import Image
 
 from qwenvid.catalogue import ModelSpec, guess_kind, output_dimensions
 from qwenvid.emulator.render import RenderJob
@@ -79,10 +78,13 @@ def fetch_remote(url: str) -> bytes | None:
 def image_size(data: bytes | None) -> tuple[int, int] | None:
     if not data:
         return None
+    from qwenvid.errors import ValidationError
+    from qwenvid.media.safe_open import open_image
+
     try:
-        with Image.open(io.BytesIO(data)) as image:
-            return image.size
-    except (OSError, ValueError, Image.DecompressionBombError):
+        with open_image(io.BytesIO(data), field="upload") as image:  # the header only; no bomb warning
+            return tuple(image.size)
+    except ValidationError:
         return None
 
 

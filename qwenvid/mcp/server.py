@@ -135,12 +135,17 @@ def build_server(service: Service) -> FastMCP:
         ] = None,
         dry_run: Annotated[bool, Field(description="Validate and cost it only; send nothing.")] = False,
         wait_seconds: Annotated[float, Field(description="How long this call follows the plan.")] = 40.0,
+        allow_outside: Annotated[
+            bool, Field(description="Upload local files from outside the plan's folder (ask your user first).")
+        ] = False,
     ) -> dict[str, Any]:
         """Run a plan (many generations and media steps): costed first, then run by this server; finished
         steps are reused and tasks in flight followed. Returns per-step progress; call plan_status to follow."""
         prepared, backend, finder, _folder = await _call(service.prepare_plan, plan_file, output)
         if dry_run:
-            return prepared.preview_json()
+            uploads = await _call(lambda: service.plan_uploads(prepared, allow_outside=True))
+            return {**prepared.preview_json(), "uploads": uploads}
+        await _call(lambda: service.plan_uploads(prepared, allow_outside=allow_outside))
         preview = prepared.preview_json()
         cost = SimpleNamespace(
             billable_seconds=prepared.new_seconds, tier=None, model=f"plan {prepared.spec.name}",

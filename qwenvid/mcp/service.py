@@ -196,8 +196,13 @@ class Service:
 
     def run(self, generation: Generation, wait_seconds: float, reporter: ProgressReporter) -> dict[str, Any]:
         """Submit through the library's run path and wait up to `wait_seconds`; say how to go on if not done."""
+        import sys
+
+        from qwenvid.requests.outbound import outbound_lines, request_outbound
         from qwenvid.tasks.session import RunOptions
 
+        for line in outbound_lines(request_outbound(generation.plan.local_inputs)):
+            sys.stderr.write(line + "\n")  # what leaves the machine, before the first upload (the server's log)
         options = RunOptions(
             output=generation.output,
             timeout=wait_seconds,
@@ -337,6 +342,24 @@ class Service:
         prepared, backend, finder = prepare(self.session, spec, output_dir, emulated=self.emulated)
         check_plan_folder(output_dir, spec.name)
         return prepared, backend, finder, output_dir
+
+    def plan_uploads(self, prepared: Any, *, allow_outside: bool) -> list[dict[str, Any]]:
+        """The local files the plan would send (listed on stderr first); files outside the plan's folder
+        refused unless `allow_outside` (OutsidePlanFolder, exit 2: the agent must ask its user)."""
+        import sys
+
+        from qwenvid.plans.outbound import OutsidePlanFolder, outside, plan_outbound
+        from qwenvid.requests.outbound import outbound_lines
+
+        items = plan_outbound(prepared)
+        far = outside(items, prepared.spec.base_dir)
+        for line in outbound_lines(items):
+            sys.stderr.write(line + "\n")  # the server's log; stdout is the protocol
+        if far and not allow_outside:
+            raise OutsidePlanFolder(far, prepared.spec.base_dir)
+        return [
+            {"path": i.path, "size": i.size, "use": i.use, "via": i.via, "outside_plan_folder": i in far} for i in items
+        ]
 
     def start_plan(
         self, prepared: Any, backend: Any, finder: Any, on_change: Callable[[Any, int, int], None]

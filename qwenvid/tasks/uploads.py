@@ -94,6 +94,24 @@ def upload_inputs(session: Session, plan: Plan, reporter: Reporter | None = None
     return uploaded
 
 
+def reused_inputs(session: Session, plan: Plan) -> dict[str, str]:
+    """Local inputs whose earlier upload to temporary storage will be reused (path -> where), asked of the
+    ledger alone, for the listing before the first upload. A bucket object is checked only at upload time,
+    so bucket files are listed as leaving (the cautious answer)."""
+    if session.settings.oss is not None:
+        return {}
+    wall: Callable[[], float] = time.time if session.clock is time.monotonic else session.clock
+    need, now = needed_seconds(plan), wall()
+    scope = f"{session.settings.base_url.rstrip('/')}|{plan.model}|{_key_ref(session.settings.api_key)}"
+    store = UploadStore(session.settings.ledger_path)
+    reused: dict[str, str] = {}
+    for item in plan.local_inputs:
+        found = store.find(file_sha256(Path(item.path)), f"temporary|{scope}")
+        if found is not None and found.expires_at is not None and found.expires_at - now >= need:
+            reused[item.path] = "temporary storage"
+    return reused
+
+
 def file_sha256(path: Path) -> str:
     digest = hashlib.sha256()
     with path.open("rb") as handle:
