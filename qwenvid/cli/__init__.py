@@ -310,6 +310,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "extend",
         "Make a video longer: chain new segments after it, join them, and optionally lay a soundtrack.",
     ),
+    "cast": ("cast", "The cast: named characters kept the same from shot to shot (add, list, show, remove)."),
     "wizard": (
         "wizard",
         "Guided flow: mode, model, inputs and options, each checked as you answer; then the same run as the "
