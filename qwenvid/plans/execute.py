@@ -42,6 +42,10 @@ def prepare(
 ) -> tuple[PreparedPlan, LedgerBackend, ManifestFinder]:
     """Validate and cost the plan, and find what earlier runs left (needs the ledger, not the network)."""
     folder = plan_folder(output_dir, spec.name)
+    if spec.takes:
+        from qwenvid.story.takes import apply_picks, read_picks
+
+        spec = apply_picks(spec, read_picks(folder))
     backend = LedgerBackend(session, emulated=emulated)
     finder = ManifestFinder(folder, backend)
     prepared = prepare_plan(spec, folder, prices=session.settings.prices, finder=finder, force=force)
