@@ -218,6 +218,9 @@ def run_plan(
         progress.close()
         sink.close()
     _report(out, manifest, events=events)
+    from qwenvid.cli._story_plan import after_plan
+
+    after_plan(state, opened.settings, prepared.spec, manifest)
     code = exit_status(manifest)
     if code:
         raise typer.Exit(code)

@@ -24,7 +24,10 @@ from qwenvid.emulator.story_content import (
 MULTIMODAL_PATH = "/services/aigc/multimodal-generation/generation"
 COMPAT_CHAT_PATH = "/compatible-mode/v1/chat/completions"
 FILES_PATH = "/__story_files"
-INSPECTION = "Input data may contain inappropriate content. For details, see: https://help.aliyun.com/zh/model-studio/error-code#inappropriate-content"
+INSPECTION = (
+    "Input data may contain inappropriate content. For details, see: "
+    "https://help.aliyun.com/zh/model-studio/error-code#inappropriate-content"
+)
 CHAT_MODELS = {
     "qwen3.7-flash": 131072, "qwen3.6-flash": 65536, "qwen3.5-flash": 65536, "qwen-flash": 32768,
     "qwen-turbo": 16384, "qwen-plus": 32768, "qwen3.7-plus": 131072, "qwen3-max": 65536,
@@ -65,7 +68,9 @@ async def _body(request: Request) -> dict[str, Any]:
     try:
         body = json.loads(await request.body() or b"null")
     except (ValueError, UnicodeDecodeError):
-        raise ApiFailure(400, "InvalidParameter", "Required body invalid, please check the request body format.") from None
+        raise ApiFailure(
+            400, "InvalidParameter", "Required body invalid, please check the request body format."
+        ) from None
     if not isinstance(body, dict):
         raise ApiFailure(400, "InvalidParameter", "Required body invalid, please check the request body format.")
     return body
@@ -103,8 +108,11 @@ def check_chat(body: Mapping[str, Any]) -> None:
             raise ApiFailure(400, "invalid_parameter_error", "Unknown format of response_format, response_format "
                              "should be a dict, includes 'type' and an optional key 'json_schema'.")
         thinking = body.get("enable_thinking")
-        if fmt.get("type") != "text" and (thinking is True or (thinking is None and model.startswith(THINKING_ON_BY_DEFAULT))):
-            raise ApiFailure(400, "invalid_parameter_error", "Json mode response is not supported when enable_thinking is true")
+        thinking_on = thinking is True or (thinking is None and model.startswith(THINKING_ON_BY_DEFAULT))
+        if fmt.get("type") != "text" and thinking_on:
+            raise ApiFailure(
+                400, "invalid_parameter_error", "Json mode response is not supported when enable_thinking is true"
+            )
         if fmt.get("type") == "json_object" and not any("json" in str(m.get("content", "")).lower() for m in messages):
             raise ApiFailure(400, "invalid_parameter_error", "'messages' must contain the word 'json' in some form, "
                              "to use 'response_format' of type 'json_object'.")
@@ -186,7 +194,8 @@ def _size(model: str, value: Any) -> tuple[int, int]:
         width, height = (int(v) for v in str(value).split("*"))
     except ValueError:
         raise ApiFailure(400, "InvalidParameter", f"size {value!r} must look like 1280*1280") from None
-    if model == "wan2.6-t2i" and f"{width}*{height}" not in WAN26_PRESETS and not (1280 * 1280 <= width * height <= 1440 * 1440 and 0.25 <= width / height <= 4):
+    in_range = 1280 * 1280 <= width * height <= 1440 * 1440 and 0.25 <= width / height <= 4
+    if model == "wan2.6-t2i" and f"{width}*{height}" not in WAN26_PRESETS and not in_range:
         raise ApiFailure(400, "InvalidParameter", "size: total pixels must be within [1280*1280, 1440*1440], "
                          "aspect ratio 1:4 to 4:1")
     return width, height

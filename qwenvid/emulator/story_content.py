@@ -126,7 +126,9 @@ def png_bytes(width: int, height: int, prompt: str, seed: int | None, index: int
     for y in range(height):
         raw.append(0)
         t = y / max(1, height - 1)
-        row_colour = bytes((int(r0 + (r1 - r0) * t) & 255, int(g0 + (g1 - g0) * t) & 255, int(b0 + (b1 - b0) * t) & 255))
+        row_colour = bytes(
+            (int(r0 + (r1 - r0) * t) & 255, int(g0 + (g1 - g0) * t) & 255, int(b0 + (b1 - b0) * t) & 255)
+        )
         dy = y - cy
         if abs(dy) < radius:
             half = int(math.sqrt(radius * radius - dy * dy))

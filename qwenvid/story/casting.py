@@ -28,7 +28,8 @@ def substitute(prompt: str, names: Sequence[str], style: ReferenceStyle) -> str:
     if not names:
         return prompt
     by_name = {name: style.name(index) for index, name in enumerate(names, start=1)}
-    pattern = re.compile(r"(?<![\w-])(" + "|".join(re.escape(n) for n in sorted(names, key=len, reverse=True)) + r")(?![\w-])")
+    words = "|".join(re.escape(n) for n in sorted(names, key=len, reverse=True))
+    pattern = re.compile(r"(?<![\w-])(" + words + r")(?![\w-])")
     return pattern.sub(lambda m: by_name[m.group(1)], prompt)
 
 

@@ -109,7 +109,7 @@ def apply_picks(spec: Any, picks: Mapping[str, int]) -> Any:
             continue  # the same derived part of the picked take, asked for twice
         steps[new_id] = dataclasses.replace(step, id=new_id, fields=_rename(step.fields, chosen), refs=refs)
     return dataclasses.replace(
-        spec, steps=steps, picks={base: take for base, take in chosen.items()}, problems=problems
+        spec, steps=steps, picks=dict(chosen), problems=problems
     )
 
 

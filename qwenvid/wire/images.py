@@ -43,6 +43,7 @@ def generate_image(api_key: str | None, base_url: str, body: dict[str, Any], *,
         for item in ((choice.get("message") or {}).get("content") or []):
             if isinstance(item, dict) and isinstance(item.get("image"), str):
                 urls.append(item["image"])
-    usage = data.get("usage") if isinstance(data.get("usage"), dict) else {}
+    found = data.get("usage")
+    usage: dict[str, Any] = found if isinstance(found, dict) else {}
     count = int(usage.get("image_count") or len(urls))
     return ImageResult(tuple(urls), count, data.get("request_id"), dict(usage))

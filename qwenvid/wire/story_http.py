@@ -63,7 +63,8 @@ def post_json(
 def _error_of(data: Any, response: httpx.Response) -> tuple[str | None, str | None, str | None]:
     """Native `{code, message}` and OpenAI-compatible `{"error": {code, message}}` bodies alike."""
     if isinstance(data, dict):
-        inner = data.get("error") if isinstance(data.get("error"), dict) else data
+        error = data.get("error")
+        inner: dict[str, Any] = error if isinstance(error, dict) else data
         code = inner.get("code") or inner.get("type")
         message = inner.get("message")
         request_id = data.get("request_id") or response.headers.get("x-request-id")
