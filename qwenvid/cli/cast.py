@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from qwenvid.cli._help import examples
-from qwenvid.cli._options import JsonOpt, YesOpt
+from qwenvid.cli._options import JsonOpt
 from qwenvid.cli._session import state_of
 
 CAST_HELP = """The cast: named characters (a reference image, an optional voice sample, a narration voice, a
@@ -43,7 +43,6 @@ def add(
         str | None, typer.Option("--narration-voice", help="Qwen TTS preset voice for the character's lines.")
     ] = None,
     replace: Annotated[bool, typer.Option("--replace", help="Overwrite a character of the same name.")] = False,
-    yes: YesOpt = False,
     json_out: JsonOpt = False,
 ) -> None:
     """Add a character: a reference image (or a portrait made from --describe), optional voice and description."""
@@ -65,7 +64,7 @@ def add(
         )
     portrait = None
     if image is None:
-        portrait = _portrait(state, describe or "", cast_dir / name, yes=yes)
+        portrait = _portrait(state, describe or "", cast_dir / name)
     member = write_member(
         cast_dir,
         name,
@@ -83,12 +82,11 @@ def add(
         out.result(str(member.folder))
 
 
-def _portrait(state: object, description: str, folder: Path, *, yes: bool) -> Path:
-    """Show the portrait's cost first, ask where the rules say so, then make it (or reuse the same one)."""
-    from qwenvid.cli._cost import ask_yes_no, is_interactive
+def _portrait(state: object, description: str, folder: Path) -> Path:
+    """Show the portrait's cost first, then make it (or reuse the one made from the same description)."""
     from qwenvid.cli._session import open_session
     from qwenvid.config import require_key
-    from qwenvid.errors import ConfirmationRequired
+    from qwenvid.requests.cost import is_free_service
     from qwenvid.story.costs import cost_lines
     from qwenvid.story.portrait import make_portrait, portrait_cost
 
@@ -96,17 +94,10 @@ def _portrait(state: object, description: str, folder: Path, *, yes: bool) -> Pa
     with open_session(state) as opened:  # type: ignore[arg-type]
         settings = opened.settings
         require_key(settings)
-        for line in cost_lines(portrait_cost(), prices=settings.prices, emulated=opened.emulated):
+        emulated = opened.emulated or is_free_service(settings.base_url)
+        # Shown first; not asked: one image is far below any confirmation threshold a run of video has.
+        for line in cost_lines(portrait_cost(), prices=settings.prices, emulated=emulated):
             out.notice(line)
-        if not opened.emulated and not yes:
-            if not is_interactive():
-                raise ConfirmationRequired(
-                    "Making a portrait is billed, and there is no terminal to ask on.",
-                    hint="Add --yes to make it, or give --image FILE.",
-                )
-            if not ask_yes_no("Make the portrait?", default=True):
-                out.info("Nothing was made.")
-                raise typer.Exit(1)
         staged = folder.parent / f".{folder.name}-portrait.png"
         path, reused = make_portrait(
             api_key=settings.api_key,
