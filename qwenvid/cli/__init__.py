@@ -311,6 +311,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "Make a video longer: chain new segments after it, join them, and optionally lay a soundtrack.",
     ),
     "cast": ("cast", "The cast: named characters kept the same from shot to shot (add, list, show, remove)."),
+    "story": ("story", "A paragraph to a narrated film: a storyboard written as a plan file, then the plan run."),
     "pick": ("pick", "Choose the take of a step that later steps build on; picking itself pays nothing."),
     "wizard": (
         "wizard",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +19,54 @@ def takes_done(manifest: Any, takes: list[str]) -> list[Path] | None:
     return files
 
 
-def after_plan(state: CliState, settings: Any, spec: Any, manifest: Any) -> None:
+def story_costs(out: Any, spec: Any, settings: Any, *, emulated: bool) -> None:
+    """The narration's own cost line under the plan's (characters of Qwen TTS; reused lines cost nothing)."""
+    if spec.narration is None or not spec.narration.lines or out.quiet:
+        return
+    from qwenvid.requests.cost import is_free_service
+    from qwenvid.story.costs import cost_lines
+    from qwenvid.story.narration import narration_cost
+
+    free = emulated or is_free_service(settings.base_url)
+    for line in cost_lines(narration_cost(spec.narration), prices=settings.prices, emulated=free):
+        out.notice(line.replace("Cost: ", "Cost of the narration: ", 1) + " (lines spoken before are reused)")
+
+
+def after_plan(state: CliState, settings: Any, spec: Any, manifest: Any) -> Callable[[], None]:
+    """Takes get their contact sheets; a plan with narration gets its narrated film and subtitles.
+
+    Returns what to print after the plan's own report (the finished film's paths come last)."""
+    sheets(state, settings, spec, manifest)
+    if spec.narration is None or not spec.narration.lines:
+        return lambda: None
+    from qwenvid.plans.scheduler import exit_status
+    from qwenvid.story.finish import finish_film
+
+    out = state.out
+    if exit_status(manifest):
+        return lambda: out.warning(
+            "The narration waits for the film: run the same command again when every step is done."
+        )
+    finished = finish_film(
+        spec, manifest, api_key=settings.api_key, base_url=settings.base_url, ledger=settings.ledger_path
+    )
+    if finished is None:
+        return lambda: None
+
+    def report() -> None:
+        spoken = f"{finished.spoken_new} line(s) spoken, {finished.spoken_reused} reused"
+        out.info(f"Narrated film: {finished.video} ({spoken}); subtitles: {finished.subtitles}")
+        if out.json:
+            return
+        out.result(str(finished.video))
+        out.result(str(finished.subtitles))
+        if finished.burned is not None:
+            out.result(str(finished.burned))
+
+    return report
+
+
+def sheets(state: CliState, settings: Any, spec: Any, manifest: Any) -> None:
     """Write STEP-takes.png for every step whose takes are all there, and show it where a picture can be drawn."""
     if not spec.takes:
         return

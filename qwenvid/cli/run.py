@@ -21,6 +21,7 @@ from qwenvid.cli._options import (
     YesOpt,
 )
 from qwenvid.cli._session import EMULATOR_ESTIMATE_SECONDS, CliState, open_session, state_of
+from qwenvid.cli._story_plan import after_plan, story_costs
 from qwenvid.errors import ConfirmationRequired, Interrupted, ValidationError
 
 if TYPE_CHECKING:
@@ -160,6 +161,7 @@ def run_plan(
     detach: bool = False,
     events: str | None = None,
     yes: bool = False,
+    always_ask: bool = False,
 ) -> None:
     """Prepare, preview, confirm, run, report: the one flow behind `run`, `extend` and the wizard's long video."""
     from qwenvid.cli._plan_progress import make_plan_progress
@@ -181,11 +183,13 @@ def run_plan(
             # Like a single run's --dry-run: the requests on stdout (one object); the table for people on stderr.
             if not out.json:
                 _print_preview(out, prepared, emulated=opened.emulated)
+                story_costs(out, prepared.spec, opened.settings, emulated=opened.emulated)
             out.result_json(prepared.preview_json(dry_run_requests(session, prepared)))
             return
         require_key(opened.settings)
         check_plan_folder(Path(output_dir), spec.name)
         _print_preview(out, prepared, emulated=opened.emulated)
+        story_costs(out, prepared.spec, opened.settings, emulated=opened.emulated)
         new_seconds = prepared.new_seconds
         if max_seconds is not None and new_seconds > max_seconds:
             raise ValidationError(
@@ -193,7 +197,7 @@ def run_plan(
                 "nothing was submitted.",
                 hint="Raise --max-seconds, or cut steps (reused steps cost nothing).",
             )
-        _confirm(out, opened.settings, new_seconds, emulated=opened.emulated, yes=yes)
+        _confirm(out, opened.settings, new_seconds, emulated=opened.emulated, yes=yes, always=always_ask)
         sink = EventSink(events)
         visible = sum(1 for sp in prepared.steps.values() if not sp.step.hidden)
         progress = make_plan_progress(out, visible, new_seconds)
@@ -217,10 +221,10 @@ def run_plan(
             ) from None
         progress.close()
         sink.close()
+        # Inside the session: an in-process emulator still serves the narration's speech.
+        story_report = after_plan(state, opened.settings, prepared.spec, manifest)
     _report(out, manifest, events=events)
-    from qwenvid.cli._story_plan import after_plan
-
-    after_plan(state, opened.settings, prepared.spec, manifest)
+    story_report()
     code = exit_status(manifest)
     if code:
         raise typer.Exit(code)
@@ -262,16 +266,18 @@ def _print_preview(out: Output, prepared: PreparedPlan, *, emulated: bool) -> No
         out.notice(f"Cost: {total}. Official prices: {preview['pricing_url']}")
 
 
-def _confirm(out: Output, settings: Any, seconds: float, *, emulated: bool, yes: bool) -> None:
+def _confirm(out: Output, settings: Any, seconds: float, *, emulated: bool, yes: bool, always: bool = False) -> None:
     from qwenvid.cli._cost import is_interactive
 
     threshold = getattr(settings, "confirm_above_seconds", None)
-    if emulated or yes or threshold is None or seconds <= threshold:
+    if yes or (not always and (emulated or threshold is None or seconds <= threshold)):
         return
     if not is_interactive():
         raise ConfirmationRequired(
             f"This plan bills {seconds:g} s, above your confirmation threshold of {threshold:g} s, "
-            "and there is no terminal to ask on.",
+            "and there is no terminal to ask on."
+            if not always
+            else "Making the film needs a yes, and there is no terminal to ask on.",
             hint="Add --yes to run it anyway, or raise confirm_above_seconds in config.toml.",
         )
     if not typer.confirm(f"Run the plan and pay for {seconds:g} s?", default=False, err=True):

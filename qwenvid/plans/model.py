@@ -126,6 +126,7 @@ class PlanSpec:
     takes: dict[str, list[str]] = field(default_factory=dict)
     picks: dict[str, str] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    narration: Any = None  # the plan's [narration] table, read (qwenvid/story/narration.py)
 
     def ordered(self) -> list[Step]:
         return list(self.steps.values())

@@ -23,7 +23,7 @@ from qwenvid.plans.model import parse_reference as _parse_ref
 PLAN_SUFFIXES = (".toml", ".json", ".jsonl", ".ndjson", ".csv", ".txt")
 # Keys of a step that belong to the plan, not to the request.
 STEP_KEYS = frozenset({"id", "mode", "op", "output", "repeat", "seeds", "takes", "cast"})
-TOP_KEYS = frozenset({"name", "defaults", "steps", "cast"})
+TOP_KEYS = frozenset({"name", "defaults", "steps", "cast", "narration"})
 # Parameters of each media step; the ones holding an input (or a list of inputs) are marked.
 MEDIA_PARAMS: dict[str, dict[str, str]] = {
     "trim": {"input": "input", "start": "number", "end": "number", "duration": "number"},
@@ -162,6 +162,7 @@ def load_plan(
         problems=builder.problems,
         takes=builder.takes,
         notes=builder.notes,
+        narration=builder.narration,
     )
 
 
@@ -181,6 +182,7 @@ def plan_from_data(data: Mapping[str, Any], *, name: str, base_dir: Path) -> Pla
         problems=builder.problems,
         takes=builder.takes,
         notes=builder.notes,
+        narration=builder.narration,
     )
 
 
@@ -299,6 +301,8 @@ class _Builder:
         self.takes: dict[str, list[str]] = {}
         self.step_tables: dict[str, dict[str, Any]] = {}  # a generation step's own table (defaults not merged)
         self.notes: list[str] = []
+        self.narration_table: Any = None
+        self.narration: Any = None
 
     def problem(self, message: str, step: str | None = None, line: int | None = None) -> None:
         self.problems.append(Problem(message, step, line))
@@ -311,6 +315,7 @@ class _Builder:
             self.problem("'defaults' must be a table")
             defaults = {}
         merged = {**cli_defaults, **defaults}
+        self.narration_table = data.get("narration")
         cast = data.get("cast", [])
         if not isinstance(cast, list) or not all(isinstance(c, str) for c in cast):
             self.problem("'cast' must be a list of cast names, e.g. cast = [\"Mira\", \"Tom\"]")
@@ -494,6 +499,13 @@ class _Builder:
             from qwenvid.story.plan_cast import cast_steps
 
             cast_steps(self, base_dir)
+        if self.narration_table is not None:
+            from qwenvid.story.narration import read_narration
+
+            try:
+                self.narration = read_narration(self.narration_table, [*self.steps, *self.takes])
+            except ValidationError as exc:
+                self.problem(exc.message)
 
     def add_hidden_steps(self) -> None:
         """`@x:last-frame` and `@x:last-3s` become hidden frame/tail steps that the graph orders like any other."""

@@ -55,6 +55,8 @@ def cast_steps(builder: Any, base_dir: Path) -> None:
         step.fields = casting.fields
         step.mode = "r2v"
         for notice in casting.notices:
+            if notice.startswith("Cast "):
+                notice = f"Steps with cast members: using {casting.model} (it takes reference images)."
             if notice not in notes:
                 notes.append(notice)
         if casting.prompt_sent != casting.prompt_written:
