@@ -17,8 +17,8 @@ that has one). Name a character in a prompt and pass --cast NAME (plans: cast = 
 image goes with the request and the model's own word for it (character1, Image 1, ...) replaces the name."""
 
 ADD_EXAMPLES = examples(
-    "qwenvid cast add Mira --image mira.png",
-    "qwenvid cast add Tom --image tom.png --voice tom.wav --narration-voice Ethan",
+    "qwenvid cast add Alice --image alice.png",
+    "qwenvid cast add Bob --image bob.png --voice song.wav --narration-voice Ethan",
     'qwenvid --emulator cast add Ada --describe "a grey-haired lighthouse keeper in a yellow raincoat"',
 )
 

@@ -14,9 +14,8 @@ from qwenvid.cli._session import state_of
 from qwenvid.errors import ValidationError
 
 PICK_EXAMPLES = examples(
-    "qwenvid pick harbour 2 --plan tale.toml",
-    "qwenvid pick harbour --plan tale.toml",
-    "qwenvid --emulator pick harbour 3 --plan tale.toml --run",
+    "qwenvid pick opening 2 --plan examples/tale.toml",
+    "qwenvid --emulator pick opening 3 --plan examples/tale.toml --run --yes",
 )
 
 

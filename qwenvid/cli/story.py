@@ -14,9 +14,9 @@ from qwenvid.cli._story_options import CastOpt
 from qwenvid.errors import ValidationError
 
 STORY_EXAMPLES = examples(
-    'qwenvid story "Mira rows out at dawn. Tom waits on the pier." --cast Mira --cast Tom --write-only',
-    'qwenvid --emulator story "A kite escapes over the dunes and a girl chases it." --shots 4 --resolution 480P --yes',
-    'qwenvid story "..." -o tale.toml --rewrite',
+    'qwenvid story "Mira rows out at dawn. Tom waits on the pier." --write-only -o harbour.toml',
+    'qwenvid --emulator story "A kite escapes over the dunes. A girl chases it." --shots 4 --resolution 480P --yes',
+    'qwenvid story "A kite escapes over the dunes." -o kite.toml --write-only --rewrite',
 )
 
 STORY_HELP = """A paragraph to a finished film: a Qwen text model writes the storyboard (shots with prompts that
