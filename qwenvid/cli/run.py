@@ -280,7 +280,10 @@ def _confirm(out: Output, settings: Any, seconds: float, *, emulated: bool, yes:
             else "Making the film needs a yes, and there is no terminal to ask on.",
             hint="Add --yes to run it anyway, or raise confirm_above_seconds in config.toml.",
         )
-    if not typer.confirm(f"Run the plan and pay for {seconds:g} s?", default=False, err=True):
+    question = f"Run the plan and pay for {seconds:g} s?" if not emulated else "Run the plan (free: local emulator)?"
+    # Enter means yes only where the plan is free or under the threshold (asked because `always` said so).
+    default = always and (emulated or threshold is None or seconds <= threshold)
+    if not typer.confirm(question, default=default, err=True):
         out.info("Nothing was submitted.")
         raise typer.Exit(1)
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -52,6 +52,38 @@ def story(
     yes: YesOpt = False,
     json_out: JsonOpt = False,
 ) -> None:
+    make_story(
+        state_of(ctx, json_out),
+        paragraph,
+        shots=shots,
+        cast=cast,
+        minutes=minutes,
+        write_only=write_only,
+        plan_file=plan_file,
+        rewrite=rewrite,
+        resolution=resolution,
+        chat_model=chat_model,
+        burn_subtitles=burn_subtitles,
+        yes=yes,
+    )
+
+
+def make_story(
+    state: Any,
+    paragraph: str,
+    *,
+    shots: int | None = None,
+    cast: list[str] | None = None,
+    minutes: float | None = None,
+    write_only: bool = False,
+    plan_file: Path | None = None,
+    rewrite: bool = False,
+    resolution: str = "720P",
+    chat_model: str = "qwen3.7-flash",
+    burn_subtitles: bool = False,
+    yes: bool = False,
+) -> Path:
+    """Write (or reuse) the storyboard plan, then run it on confirmation; the plan file's path."""
     from qwenvid.cli._cost import is_interactive
     from qwenvid.cli._session import open_session
     from qwenvid.cli.run import _checked, run_plan
@@ -64,7 +96,6 @@ def story(
     from qwenvid.story.costs import cost_lines
     from qwenvid.story.writer import LOOKS, estimate, write_storyboard
 
-    state = state_of(ctx, json_out)
     out = state.out
     if not paragraph.strip():
         raise ValidationError("The story is empty: give a paragraph.")
@@ -117,7 +148,7 @@ def story(
         out.info(f"Storyboard: {written.shots} shots written to {target}.")
     if write_only:
         out.result(str(target))
-        return
+        return target
     spec = _checked(out, lambda: load_plan(target))
     if not yes and not is_interactive():
         raise ConfirmationRequired(
@@ -126,6 +157,7 @@ def story(
         )
     # The plan and its cost are shown first; then the one question (always, even when free).
     run_plan(state, spec, yes=yes, always_ask=True)
+    return target
 
 
 def register(app: typer.Typer) -> None:

@@ -1,0 +1,45 @@
+"""The wizard's story path in a real pseudo-terminal: paragraph, cast, shots, look; the storyboard, then the film."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from tests.support.terminal import Terminal
+
+ROOT = Path(__file__).resolve().parents[1]
+ENTER, DOWN = "\r", "\x1b[B"
+PARAGRAPH = "Mira rows out at dawn. Tom waits on the pier. The fog rolls in. Mira and Tom meet at last."
+
+
+def test_wizard_story_path_writes_the_plan_and_makes_the_film(isolated_env: Path) -> None:
+    shutil.copytree(ROOT / "examples" / "cast", "cast")
+    term = Terminal("--emulator", "wizard", env={"QWENVID_HOME": str(isolated_env)}, cwd=Path.cwd())
+    term.wait_for("What do you want to make?")
+    term.type(DOWN * 6 + ENTER)  # after the five modes and the long video
+    term.wait_for("Your story, in a paragraph")
+    term.type(PARAGRAPH + ENTER)
+    shown = term.wait_for("Who is in it?")
+    assert "Mira, Tom" in shown
+    term.type("Mira Nobody" + ENTER)
+    term.wait_for("not in the cast: Nobody")  # checked as typed, asked again
+    term.type("\x15" + "Mira Tom" + ENTER)
+    term.wait_for("How many shots?")
+    term.type("4" + ENTER)
+    term.wait_for("Resolution of the shots without the cast")
+    term.type(ENTER)  # 480P
+    shown = term.wait_for("Write the storyboard?")
+    assert "cast: Mira, Tom" in shown
+    term.type(ENTER)
+    term.expect("storyboard")  # its token cost line
+    term.expect("Run the plan (free: local emulator)?")
+    term.type("y" + ENTER)
+    assert term.finish(timeout=180) == 0, term.text[-2000:]
+    text = term.text
+    assert "tokens on qwen3.7-flash" in text
+    assert "final.mp4" in text and "final.srt" in text
+    assert "The same as a command: qwenvid --emulator story" in text
+    plan = next(Path(".").glob("mira-rows-out-*.toml"))
+    body = plan.read_text()
+    assert 'cast = ["Mira", "Tom"]' in body and body.count("[steps.shot") == 4
+    assert (Path("output/qwenvid") / plan.stem / "final.mp4").is_file()
