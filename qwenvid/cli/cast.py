@@ -11,8 +11,10 @@ from qwenvid.cli._help import examples
 from qwenvid.cli._options import JsonOpt
 from qwenvid.cli._session import state_of
 
-CAST_HELP = """The cast: named characters (a reference image, an optional voice sample, a narration voice, a
-description) in a cast/ folder beside your plans (found like git: here or in the nearest parent folder
+CAST_HELP = """The cast: named characters kept the same from shot to shot (add, list, show, remove).
+
+Each character (a reference image, an optional voice sample, a narration voice, a description) lives
+in a cast/ folder beside your plans (found like git: here or in the nearest parent folder
 that has one). Name a character in a prompt and pass --cast NAME (plans: cast = [...]): its reference
 image goes with the request and the model's own word for it (character1, Image 1, ...) replaces the name."""
 
@@ -22,6 +24,11 @@ ADD_EXAMPLES = examples(
     'qwenvid --emulator cast add Ada --describe "a grey-haired lighthouse keeper in a yellow raincoat"',
 )
 
+GROUP_EXAMPLES = examples(
+    "qwenvid cast add Alice --image alice.png",
+    "qwenvid cast list",
+    'qwenvid t2v "Alice waves" --cast Alice --dry-run',
+)
 cast_app = typer.Typer(help=CAST_HELP, no_args_is_help=True)
 
 
@@ -169,4 +176,4 @@ def remove(ctx: typer.Context, name: Annotated[str, typer.Argument(help="The cha
 
 
 def register(app: typer.Typer) -> None:
-    app.add_typer(cast_app, name="cast", help=CAST_HELP)
+    app.add_typer(cast_app, name="cast", help=CAST_HELP, epilog=GROUP_EXAMPLES)

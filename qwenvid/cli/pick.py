@@ -38,8 +38,9 @@ def pick(
     yes: YesOpt = False,
     json_out: JsonOpt = False,
 ) -> None:
-    """Choose the take later steps build on. Picking pays nothing; the steps built on it are made again (and paid
-    for) on the next run, which the preview shows first."""
+    """Choose the take of a step that later steps build on; picking itself pays nothing.
+
+    The steps built on the take are made again (and paid for) on the next run, which the preview shows first."""
     from qwenvid.cli._session import load_settings, open_session
     from qwenvid.cli.run import _checked, _print_preview, run_plan
     from qwenvid.plans.execute import plan_folder, prepare

@@ -19,8 +19,9 @@ STORY_EXAMPLES = examples(
     'qwenvid story "A kite escapes over the dunes." -o kite.toml --write-only --rewrite',
 )
 
-STORY_HELP = """A paragraph to a finished film: a Qwen text model writes the storyboard (shots with prompts that
-follow the Wan prompt guide, durations, who is in each, continuity, narration lines) as an ordinary plan
+STORY_HELP = """A paragraph to a narrated film: a storyboard written as a plan file, then the plan run.
+
+A Qwen text model writes the storyboard (shots with prompts that follow the Wan prompt guide, durations, who is in each, continuity, narration lines) as an ordinary plan
 file you can read and edit; its token cost is shown. On confirmation the plan runs like any `qwenvid run`;
 the narration is spoken with Qwen TTS and laid under the film, with subtitles (SRT) beside it.
 Running the same story again reuses the plan it wrote (ask the text model again with --rewrite); edited
