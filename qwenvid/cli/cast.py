@@ -27,7 +27,7 @@ ADD_EXAMPLES = examples(
 GROUP_EXAMPLES = examples(
     "qwenvid cast add Alice --image alice.png",
     "qwenvid cast list",
-    'qwenvid t2v "Alice waves" --cast Alice --dry-run',
+    "qwenvid cast list --json",
 )
 cast_app = typer.Typer(help=CAST_HELP, no_args_is_help=True)
 
