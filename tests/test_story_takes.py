@@ -27,12 +27,16 @@ def test_one_liner_takes_print_n_paths_with_seeds_in_a_row(cli: EmulatorThread) 
     assert "3 takes:" in result.stderr and result.stderr.count("Cost:") == 1
     for path in paths:
         assert probe_mp4(Path(path)).width == 832
+    with Image.open("kite-takes.png") as sheet:  # the takes side by side, beside them
+        assert sheet.width > 3 * 300
 
 
 def test_one_liner_takes_json_and_drawn_seeds(cli: EmulatorThread) -> None:
     result = run("t2v", "A kite", *SMALL, "--takes", "2", "--json", "--yes")
     assert result.exit_code == 0, result.stderr
-    takes = json.loads(result.stdout)["takes"]
+    answer = json.loads(result.stdout)
+    takes = answer["takes"]
+    assert Path(answer["contact_sheet"]).is_file()
     assert [t["take"] for t in takes] == [1, 2]
     seeds = [t["seed"] for t in takes]
     assert all(isinstance(s, int) for s in seeds) and seeds[0] != seeds[1]

@@ -43,6 +43,27 @@ def take_output(output: Path | None, number: int) -> Path | None:
     return output.with_name(f"{output.stem}-take{number}{output.suffix}")
 
 
+def _sheet(state: CliState, videos: list[Path], labels: list[str]) -> Path | None:
+    """The takes side by side: a PNG beside the first take, and a strip in the terminal."""
+    if len(videos) < 2:
+        return None
+    from qwenvid.cli._session import load_settings
+    from qwenvid.cli._story_plan import show_takes
+    from qwenvid.story.takes import takes_sheet
+
+    first = videos[0]
+    stem = first.stem.removesuffix("-take1")
+    target = first.with_name(f"{stem}-takes.png")
+    try:
+        takes_sheet(videos, target, labels=labels)
+    except Exception as exc:  # noqa: BLE001 - a sheet is a courtesy; the takes are made
+        state.out.warning(f"no contact sheet of the takes: {exc}")
+        return None
+    state.out.info(f"Takes side by side: {target}")
+    show_takes(state, load_settings(state), videos, labels)
+    return target
+
+
 def run_takes(state: CliState, request: Any, flags: Any, takes: int) -> None:
     """Confirm N x the cost once, run the takes one after another, print one path a line (or one JSON object)."""
     from qwenvid.cli._cost import confirm_cost
@@ -96,8 +117,10 @@ def run_takes(state: CliState, request: Any, flags: Any, takes: int) -> None:
             else:
                 collected.append({"take": number, "seed": take.seed, "video_path": item})
                 original.result(str(item))
+    videos = [Path(str(item["video_path"])) for item in collected if item.get("video_path")]
+    sheet = _sheet(state, videos, [f"take {item['take']}" for item in collected if item.get("video_path")])
     if original.json:
-        original.result_json({"takes": collected})
+        original.result_json({"takes": collected, "contact_sheet": str(sheet) if sheet else None})
     sys.stdout.flush()
     if failures:
         raise failures[0]

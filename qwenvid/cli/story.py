@@ -21,11 +21,12 @@ STORY_EXAMPLES = examples(
 
 STORY_HELP = """A paragraph to a narrated film: a storyboard written as a plan file, then the plan run.
 
-A Qwen text model writes the storyboard (shots with prompts that follow the Wan prompt guide, durations, who is in each, continuity, narration lines) as an ordinary plan
-file you can read and edit; its token cost is shown. On confirmation the plan runs like any `qwenvid run`;
-the narration is spoken with Qwen TTS and laid under the film, with subtitles (SRT) beside it.
-Running the same story again reuses the plan it wrote (ask the text model again with --rewrite); edited
-shots, and only they and what is built on them, are made again."""
+A Qwen text model writes the storyboard (shots with prompts that follow the Wan prompt guide,
+durations, who is in each, continuity, narration lines) as an ordinary plan file you can read and
+edit; its token cost is shown. On confirmation the plan runs like any `qwenvid run`; the narration is
+spoken with Qwen TTS and laid under the film, with subtitles (SRT) beside it. Running the same story
+again reuses the plan it wrote (ask the text model again with --rewrite); edited shots, and only they
+and what is built on them, are made again."""
 
 
 def story(
@@ -112,7 +113,7 @@ def make_story(
                                   hint=f"Add one: `qwenvid cast add {names[0]} --image FILE`.")
         members = [usable(load_member(cast_dir, n)) for n in names]
     request = BoardRequest(paragraph, shots, tuple(names), minutes, {m.name: m.description for m in members})
-    name = plan_name(paragraph)
+    name = plan_name(paragraph, names, shots, minutes, look)
     target = plan_file or Path(f"{name}.toml")
     if target.suffix.lower() != ".toml":
         raise ValidationError(f"-o {target}: the plan file is TOML (FILE.toml).")

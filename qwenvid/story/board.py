@@ -132,10 +132,11 @@ def read_board(content: str, request: BoardRequest) -> tuple[str, list[Shot]]:
     return str(title), shots
 
 
-def plan_name(paragraph: str) -> str:
-    """A readable, stable plan name: the paragraph's first words and a short hash."""
+def plan_name(paragraph: str, *choices: object) -> str:
+    """A readable, stable plan name: the paragraph's first words and a short hash of it and the choices made."""
     words = re.findall(r"[A-Za-z0-9]+", paragraph.lower())[:4] or ["story"]
-    digest = hashlib.sha256(paragraph.strip().encode("utf-8")).hexdigest()[:6]
+    key = json.dumps([paragraph.strip(), *[repr(c) for c in choices]], ensure_ascii=False)
+    digest = hashlib.sha256(key.encode("utf-8")).hexdigest()[:6]
     return "-".join(words)[:40] + "-" + digest
 
 

@@ -45,6 +45,8 @@ class ExtraCost:
 
 
 def units_text(cost: ExtraCost) -> str:
+    if cost.unit == "tokens" and cost.estimated:
+        return f"about {cost.input_units or cost.units:g} input tokens (the answer's are counted after)"
     if cost.unit == "tokens" and cost.input_units is not None:
         text = f"{cost.input_units:g} input + {cost.output_units or 0:g} output tokens"
     else:
