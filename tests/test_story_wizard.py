@@ -43,3 +43,44 @@ def test_wizard_story_path_writes_the_plan_and_makes_the_film(isolated_env: Path
     body = plan.read_text()
     assert 'cast = ["Mira", "Tom"]' in body and body.count("[steps.shot") == 4
     assert (Path("output/qwenvid") / plan.stem / "final.mp4").is_file()
+
+
+KITES = """
+name = "kites"
+
+[defaults.t2v]
+model = "wan2.1-t2v-turbo"
+size = "832*480"
+
+[steps.opening]
+mode = "t2v"
+prompt = "A kite rises over the dunes"
+takes = 3
+seed = 5
+
+[steps.next]
+mode = "i2v"
+model = "wan2.1-i2v-turbo"
+resolution = "480P"
+image = "@opening:last-frame"
+prompt = "The kite string snaps"
+"""
+
+
+def test_pick_asks_on_a_terminal_with_the_takes_side_by_side(isolated_env: Path) -> None:
+    from typer.testing import CliRunner
+
+    from qwenvid.cli import app
+
+    Path("kites.toml").write_text(KITES, encoding="utf-8")
+    made = CliRunner().invoke(app, ["--emulator", "run", "kites.toml", "--yes"])
+    assert made.exit_code == 0, made.stderr
+    term = Terminal("--emulator", "pick", "opening", "--plan", "kites.toml",
+                    env={"QWENVID_HOME": str(isolated_env)}, cwd=Path.cwd())
+    shown = term.wait_for("Which take of opening (1-3)?")
+    assert "take 1   take 2   take 3" in shown and "▀" in shown  # the strip, drawn in half blocks
+    assert "opening-takes.png" in term.text
+    term.type("2" + ENTER)
+    assert term.finish() == 0, term.text[-1500:]
+    assert "Picked take 2 of opening (was take 1)" in term.text
+    assert '"opening": 2' in (Path("output/qwenvid/kites/picks.json")).read_text()
