@@ -95,8 +95,9 @@ def test_wan27_takes_voices_and_says_image_n(cli: EmulatorThread, two_characters
     payload = json.loads(result.stdout)["payload"]
     assert payload["model"] == "wan2.7-r2v"  # a voice sample picks the model that takes voices
     assert payload["input"]["prompt"] == "Image 1 greets Image 2"
-    kinds = [item["type"] for item in payload["input"]["media"]]
-    assert kinds.count("reference_image") == 2
+    media = payload["input"]["media"]
+    assert [item["type"] for item in media] == ["reference_image", "reference_image"]
+    assert "reference_voice" in media[0] and "reference_voice" not in media[1]  # Tom's voice goes with Tom
 
 
 def test_model_that_cannot_keep_a_cast_is_exit_2_nothing_paid(cli: EmulatorThread, two_characters: list[str]) -> None:
@@ -168,6 +169,17 @@ def test_portrait_from_a_description_cost_first_then_reused(cli: EmulatorThread,
     again = run("cast", "add", "Ada2", "--describe", "a grey-haired lighthouse keeper")
     assert again.exit_code == 0 and "reused" in again.stderr
     assert ledger.execute("SELECT COUNT(*) FROM story_costs").fetchone()[0] == 1
+
+
+def test_adding_a_take_pays_for_one_more(cli: EmulatorThread, isolated_env: Path) -> None:
+    plan = Path("t.toml")
+    text = '[steps.a]\nmodel = "wan2.1-t2v-turbo"\nsize = "832*480"\nprompt = "Waves"\ntakes = 2\n'
+    plan.write_text(text, encoding="utf-8")
+    assert run("run", "t.toml", "--yes").exit_code == 0
+    plan.write_text(text.replace("takes = 2", "takes = 3"), encoding="utf-8")
+    result = run("run", "t.toml", "--yes")
+    assert result.exit_code == 0, result.stderr
+    assert len(cli.state.tasks) == 3 and "2 reused" in result.stderr
 
 
 def test_portrait_amount_only_from_the_users_price_table(isolated_env: Path) -> None:

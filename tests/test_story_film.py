@@ -93,6 +93,13 @@ def test_paragraph_to_a_narrated_film_and_reruns(cli: EmulatorThread, cast: None
     with av.open(str(final)) as container:
         assert container.streams.audio[0].duration is not None
 
+    # The key never shows: not in the output, the plan, the ledger's story costs or the sidecars.
+    from tests.support.emulator import CANARY_KEY
+
+    assert CANARY_KEY not in result.stdout + result.stderr + plan.read_text()
+    assert CANARY_KEY.encode() not in (isolated_env / "ledger.sqlite3").read_bytes()
+    assert all(CANARY_KEY not in p.read_text() for p in folder.glob("*.json"))
+
     # Running it again pays nothing: no task, no text model call, no speech.
     tasks, paid = len(cli.state.tasks), costs(isolated_env)
     again = story()
