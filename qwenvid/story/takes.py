@@ -86,16 +86,16 @@ def _rename(value: Any, chosen: Mapping[str, str]) -> Any:
     return value
 
 
-def apply_picks(spec: Any, picks: Mapping[str, int]) -> Any:
-    """The plan with every `@STEP` of a step with takes pointing at its picked take (take 1 until one is picked)."""
-    from qwenvid.plans.model import Problem
+def apply_picks(spec: Any, picks: Mapping[str, int], *, problem: Callable[[str, str], Any]) -> Any:
+    """The plan with every `@STEP` of a step with takes pointing at its picked take (take 1 until one is picked).
 
+    `problem(message, step)` makes the plan's kind of problem (plans sit above this package)."""
     chosen: dict[str, str] = {}
     problems = list(spec.problems)
     for base, takes in spec.takes.items():
         number = picks.get(base, 1)
         if not 1 <= number <= len(takes):
-            problems.append(Problem(f"picked take {number} but the step has {len(takes)} takes", base))
+            problems.append(problem(f"picked take {number} but the step has {len(takes)} takes", base))
             number = 1
         chosen[base] = takes[number - 1]
     steps: dict[str, Any] = {}
