@@ -179,6 +179,8 @@ def run_plan(
         )
         for warning in prepared.warnings:
             out.warning(warning)
+        for note in prepared.spec.notes:  # the cast's model, prompts as sent
+            out.notice(note)
         if dry_run:
             # Like a single run's --dry-run: the requests on stdout (one object); the table for people on stderr.
             if not out.json:

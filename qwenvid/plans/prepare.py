@@ -138,7 +138,7 @@ def prepare_plan(
     finder = finder or NoReuse()
     order = run_order(spec)
     steps: dict[str, StepPlan] = {}
-    warnings: list[str] = list(spec.notes)
+    warnings: list[str] = []
     occurrences: dict[str, int] = {}
     known: dict[str, tuple[str, str]] = {}  # producer -> (path, sha256) of outputs that exist already
     for sid in order:

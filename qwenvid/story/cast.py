@@ -126,11 +126,17 @@ def usable(member: Member) -> Member:
         try:
             check_local_file(image, "image", R2V26_IMAGE, field=f"cast {member.name} image")
         except ValidationError as exc:
+            from qwenvid.media.clips.fit import fit_command
+
+            fix = fit_command(image, "wan2.6-r2v", "ref") if image.is_file() else None
             raise ValidationError(
                 f"Cast member {member.name!r} has no usable image: {exc.message}",
                 field="cast",
                 value=member.name,
-                hint=exc.hint or f"Replace it: `qwenvid cast add {member.name} --image FILE --replace`.",
+                hint=f"Make it fit (`{fix}`) or give another one (`qwenvid cast add {member.name} --image FILE "
+                "--replace`)."
+                if fix
+                else f"Give it one: `qwenvid cast add {member.name} --image FILE --replace`.",
             ) from None
     return member
 
