@@ -53,10 +53,13 @@ def cast_steps(builder: Any, base_dir: Path) -> None:
             builder.problem(exc.message, sid)
             continue
         step.fields = casting.fields
+        if not model and casting.model == "wan2.7-r2v" and not step.fields.get("resolution"):
+            # Picked for a voice: 720P, not the model's 1080P default, so a story shot costs what the others do.
+            step.fields["resolution"] = "720P"
         step.mode = "r2v"
         for notice in casting.notices:
             if notice.startswith("Cast "):
-                notice = f"Steps with cast members: using {casting.model} (it takes reference images)."
+                notice = "Steps with cast members: " + notice.split(": ", 1)[1]
             if notice not in notes:
                 notes.append(notice)
         if casting.prompt_sent != casting.prompt_written:
