@@ -189,3 +189,19 @@ def test_portrait_amount_only_from_the_users_price_table(isolated_env: Path) -> 
     assert len(cost_lines(cost, prices=None, emulated=False)) == 1
     lines = cost_lines(cost, prices={"currency": "USD", "wan2.6-t2i": 0.03}, emulated=False)
     assert lines[1] == "Estimated amount: 0.03 USD (your price table, per image)"
+
+
+def test_plan_with_a_voice_sample_sends_it_with_its_reference(cli: EmulatorThread, two_characters: list[str]) -> None:
+    from tests.support.sound import make_tone_wav
+
+    make_tone_wav(Path("tom.wav"), [(2.0, True)])
+    assert run("cast", "add", "Tom", "--image", "tom.png", "--voice", "tom.wav", "--replace").exit_code == 0
+    Path("v.toml").write_text('cast = ["Mira", "Tom"]\n[steps.a]\nprompt = "Tom sings to Mira"\nduration = 2\n')
+    result = run("run", "v.toml", "--yes")
+    assert result.exit_code == 0, result.stderr
+    assert "using wan2.7-r2v (it takes reference images and a voice per reference)" in result.stderr
+    (task,) = cli.state.tasks
+    assert task.body["input"]["prompt"] == "Image 2 sings to Image 1"
+    assert task.body["parameters"]["resolution"] == "720P"
+    media = task.body["input"]["media"]
+    assert "reference_voice" not in media[0] and media[1]["reference_voice"].startswith("oss://")
