@@ -127,6 +127,7 @@ class PlanSpec:
     picks: dict[str, str] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     narration: Any = None  # the plan's [narration] table, read (qwenvid/story/narration.py)
+    cast_files: list[str] = field(default_factory=list)  # the cast's files: the user's own choice (product §3.1)
 
     def ordered(self) -> list[Step]:
         return list(self.steps.values())

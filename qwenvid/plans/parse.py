@@ -163,6 +163,7 @@ def load_plan(
         takes=builder.takes,
         notes=builder.notes,
         narration=builder.narration,
+        cast_files=builder.cast_files,
     )
 
 
@@ -183,6 +184,7 @@ def plan_from_data(data: Mapping[str, Any], *, name: str, base_dir: Path) -> Pla
         takes=builder.takes,
         notes=builder.notes,
         narration=builder.narration,
+        cast_files=builder.cast_files,
     )
 
 
@@ -302,6 +304,7 @@ class _Builder:
         self.step_tables: dict[str, dict[str, Any]] = {}  # a generation step's own table (defaults not merged)
         self.notes: list[str] = []
         self.narration_table: Any = None
+        self.cast_files: list[str] = []
         self.narration: Any = None
 
     def problem(self, message: str, step: str | None = None, line: int | None = None) -> None:

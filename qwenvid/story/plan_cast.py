@@ -53,6 +53,10 @@ def cast_steps(builder: Any, base_dir: Path) -> None:
             builder.problem(exc.message, sid)
             continue
         step.fields = casting.fields
+        for member_ in members:
+            for path in (*member_.images[:1], *([member_.voice] if member_.voice else [])):
+                if str(path) not in builder.cast_files:
+                    builder.cast_files.append(str(path))
         if not model and casting.model == "wan2.7-r2v" and not step.fields.get("resolution"):
             # Picked for a voice: 720P, not the model's 1080P default, so a story shot costs what the others do.
             step.fields["resolution"] = "720P"
