@@ -144,3 +144,16 @@ def test_story_endpoints_need_the_key(emulator: EmulatorThread) -> None:
     with httpx.Client(timeout=10) as http:
         answer = http.post(emulator.base_url + MULTIMODAL, json={"model": "qwen3-tts-flash"})
     assert answer.status_code == 401
+
+
+def test_armed_faults_reach_the_story_endpoints(make_emulator) -> None:  # type: ignore[no-untyped-def]
+    from qwenvid.emulator.config import EmulatorConfig
+
+    emulator = make_emulator(EmulatorConfig(faults=("throttle:chat", "5xx:story")))
+    body = {"model": "qwen-plus", "messages": [{"role": "user", "content": "hi"}]}
+    assert chat(emulator, body).status_code == 429
+    assert chat(emulator, body).status_code == 200  # fired once
+    speech = {"model": "qwen3-tts-flash", "input": {"text": "Hello.", "voice": "Cherry"}}
+    with client(emulator) as http:
+        assert http.post(emulator.base_url + MULTIMODAL, json=speech).status_code == 500
+        assert http.post(emulator.base_url + MULTIMODAL, json=speech).status_code == 200
