@@ -157,3 +157,20 @@ def test_armed_faults_reach_the_story_endpoints(make_emulator) -> None:  # type:
     with client(emulator) as http:
         assert http.post(emulator.base_url + MULTIMODAL, json=speech).status_code == 500
         assert http.post(emulator.base_url + MULTIMODAL, json=speech).status_code == 200
+
+
+def test_a_throttled_call_is_sent_again_after_the_wait_a_refused_one_is_not(make_emulator) -> None:  # type: ignore[no-untyped-def]
+    from qwenvid.emulator.config import EmulatorConfig
+    from qwenvid.errors import ModerationError
+    from qwenvid.wire.story_http import post_json
+
+    emulator = make_emulator(EmulatorConfig(faults=("throttle:chat:2",)))
+    waits: list[float] = []
+    url = compat_base(emulator.base_url) + "/chat/completions"
+    body = {"model": "qwen-plus", "messages": [{"role": "user", "content": "hi"}]}
+    answer = post_json(CANARY_KEY, url, body, sleep=waits.append)
+    assert answer["object"] == "chat.completion" and waits == [1.0, 1.0]  # the emulator's Retry-After
+    refused = {"model": "qwen-plus", "messages": [{"role": "user", "content": "[[emu:inspect]]"}]}
+    with pytest.raises(ModerationError):
+        post_json(CANARY_KEY, url, refused, sleep=waits.append)
+    assert len(waits) == 2

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import time
+from collections.abc import Callable
 from typing import Any
 
 import httpx
 
 from qwenvid.errors import NetworkError, error_for_status, register_secret
-from qwenvid.wire.http import clean_server_text, send_bounded
+from qwenvid.wire.http import clean_server_text, parse_retry_after, send_bounded
 
 CALL_SECONDS = 300.0  # a sync image call takes ~20 s; the text and speech calls far less
 FILE_LIMIT = 64 << 20
@@ -29,10 +31,33 @@ def post_json(
     *,
     headers: dict[str, str] | None = None,
     transport: httpx.BaseTransport | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+    attempts: int = 3,
 ) -> dict[str, Any]:
     """POST `body`; the JSON answer, or the typed error (moderation, throttling, auth...) for a refusal.
 
-    Never retried: each of these calls may bill (a read timeout is an unknown outcome, said as such)."""
+    Sent again only after an answer that certainly made nothing (429, honouring Retry-After); a call that may
+    have been served (a read timeout, a 5xx) is never repeated here: it may bill."""
+    from qwenvid.errors import ThrottledError
+
+    for attempt in range(1, attempts + 1):
+        try:
+            return _post_once(api_key, url, body, headers=headers, transport=transport)
+        except ThrottledError as exc:
+            if attempt == attempts:
+                raise
+            sleep(min(30.0, exc.retry_after or 2.0 ** attempt))
+    raise AssertionError("unreachable")
+
+
+def _post_once(
+    api_key: str | None,
+    url: str,
+    body: dict[str, Any],
+    *,
+    headers: dict[str, str] | None,
+    transport: httpx.BaseTransport | None,
+) -> dict[str, Any]:
     from qwenvid.wire.client import USER_AGENT
 
     register_secret(api_key)
@@ -54,7 +79,9 @@ def post_json(
         data = None
     if not response.is_success:
         code, message, request_id = _error_of(data, response)
-        raise error_for_status(response.status_code, code, message, request_id=request_id)
+        raise error_for_status(
+            response.status_code, code, message, request_id=request_id, retry_after=parse_retry_after(response.headers)
+        )
     if not isinstance(data, dict):
         raise NetworkError(f"{httpx.URL(url).path} answered with something that is not a JSON object.")
     return data
