@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import shutil
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from qwenvid.errors import ValidationError
@@ -33,7 +33,6 @@ class Member:
     voice: Path | None = None
     narration_voice: str | None = None
     description: str = ""
-    extra: dict[str, object] = field(default_factory=dict, compare=False)
 
     @property
     def image(self) -> Path:
