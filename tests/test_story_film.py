@@ -100,6 +100,9 @@ def test_paragraph_to_a_narrated_film_and_reruns(cli: EmulatorThread, cast: None
     assert CANARY_KEY.encode() not in (isolated_env / "ledger.sqlite3").read_bytes()
     assert all(CANARY_KEY not in p.read_text() for p in folder.glob("*.json"))
 
+    recorded = json.loads((folder / "manifest.json").read_text())["film"]
+    assert recorded["video"] == str(final.resolve()) and len(recorded["lines"]) == 4
+
     # Running it again pays nothing: no task, no text model call, no speech.
     tasks, paid = len(cli.state.tasks), costs(isolated_env)
     again = story()

@@ -83,4 +83,12 @@ def finish_film(
 
         burned = burn_subtitles(final, cues, folder / "final-subtitled.mp4")
     reused = sum(1 for s in spoken if s.reused)
+    manifest.film = {
+        "video": str(final),
+        "subtitles": str(subtitles),
+        "subtitled_video": str(burned) if burned else None,
+        "narration_seconds": round(cues[-1].end, 3) if cues else 0.0,
+        "lines": [{"start": c.start, "end": c.end, "text": c.text} for c in cues],
+    }
+    manifest.write(folder)  # manifest.json names the narrated film too
     return Finished(final, subtitles, tuple(cues), track, reused, len(spoken) - reused, burned)
