@@ -6,6 +6,9 @@ import shutil
 from pathlib import Path
 
 from tests.support.terminal import Terminal
+from tests.test_wizard import prompt_io
+
+__all__ = ["prompt_io"]  # the pipe keyboard fixture
 
 ROOT = Path(__file__).resolve().parents[1]
 ENTER, DOWN = "\r", "\x1b[B"
@@ -84,3 +87,20 @@ def test_pick_asks_on_a_terminal_with_the_takes_side_by_side(isolated_env: Path)
     assert term.finish() == 0, term.text[-1500:]
     assert "Picked take 2 of opening (was take 1)" in term.text
     assert '"opening": 2' in (Path("output/qwenvid/kites/picks.json")).read_text()
+
+
+def test_wizard_story_dry_run_writes_only_the_plan(cli, prompt_io) -> None:  # type: ignore[no-untyped-def]
+    """Without a cast folder the question about the cast is not asked; a dry run stops at the plan file."""
+    prompt_io(DOWN * 6 + ENTER + "A kite escapes over the dunes. A girl chases it." + ENTER + ENTER + ENTER + ENTER)
+    from typer.testing import CliRunner
+
+    from qwenvid.cli import app
+
+    result = CliRunner().invoke(app, ["wizard", "--dry-run"])
+    assert result.exit_code == 0, result.stderr
+    assert "No cast/ folder here" in result.stderr
+    plan = Path(result.stdout.strip())
+    assert plan.suffix == ".toml" and plan.is_file()
+    assert "The same as a command: qwenvid story 'A kite escapes over the dunes. A girl chases it.'" in result.stderr
+    assert "--write-only" in result.stderr
+    assert cli.state.task_count() == 0
