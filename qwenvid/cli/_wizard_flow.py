@@ -281,9 +281,13 @@ def build_request(note: Callable[[str], None] | None = None, **pt_kwargs: Any) -
     Ctrl-C raises KeyboardInterrupt.
     """
     ask = Prompter(note or (lambda _text: None), pt_kwargs)
-    choice: str = ask.choose("What do you want to make?", (*MODE_CHOICES, LONG_VIDEO))
+    from qwenvid.cli._wizard_story import STORY, ask_story
+
+    choice: str = ask.choose("What do you want to make?", (*MODE_CHOICES, LONG_VIDEO, STORY))
     if choice == LONG_VIDEO[0]:
         return ask_long_video(ask)
+    if choice == STORY[0]:
+        return ask_story(ask)
     mode: Mode = choice  # type: ignore[assignment]
     function = ask.choose("Which VACE function?", FUNCTION_CHOICES) if mode == "vace" else None
     spec = choose_model(ask, mode, function)

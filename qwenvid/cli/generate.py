@@ -44,6 +44,7 @@ from qwenvid.cli._options import (
 from qwenvid.cli._output import Output
 from qwenvid.cli._progress import make_reporter
 from qwenvid.cli._session import CliState, open_session, state_of
+from qwenvid.cli._story_options import CastOpt, TakesOpt
 from qwenvid.errors import Interrupted, QwenvidError, StillRunning, ValidationError
 
 VACE_FUNCTIONS_HELP = (
@@ -251,6 +252,27 @@ def run_request(state: CliState, request: Any, flags: RunFlags) -> None:
     preview_after_run(state, opened.settings, result.video_path)
 
 
+def run_story_request(
+    state: CliState,
+    request: Any,
+    flags: RunFlags,
+    *,
+    cast: list[str] | None = None,
+    model: str | None = None,
+    takes: int | None = None,
+) -> None:
+    """A one-liner with --cast (references put in) and/or --takes (N variations); else the one run flow."""
+    from qwenvid.cli._cast import with_cast
+
+    request = with_cast(state.out, request, cast, model=model)
+    if takes and takes > 1:
+        from qwenvid.cli._takes import run_takes
+
+        run_takes(state, request, flags, takes)
+    else:
+        run_request(state, request, flags)
+
+
 def _region_warnings(model: str, opened: Any) -> list[str]:
     """A model the chosen region does not offer (only when the region picked the URL, not a base URL)."""
     from qwenvid.catalogue import region_warning
@@ -340,6 +362,8 @@ def t2v(
     overwrite: OverwriteOpt = False,
     yes: YesOpt = False,
     json_out: JsonOpt = False,
+    cast: CastOpt = None,
+    takes: TakesOpt = None,
 ) -> None:
     """Make a video from a text prompt."""
     flags = RunFlags(request_json, file, dry_run, detach, timeout, output, yes, overwrite=overwrite)
@@ -349,7 +373,7 @@ def t2v(
     )
     values |= {"audio": audio, "audio_file": audio_file, "shot_type": shot_type}
     request = request_of("T2VRequest", values, read_skill_json(flags), "t2v")
-    run_request(state_of(ctx, json_out), request, flags)
+    run_story_request(state_of(ctx, json_out), request, flags, cast=cast, model=model, takes=takes)
 
 
 I2V_EXAMPLES = examples(
@@ -408,6 +432,7 @@ def i2v(
     overwrite: OverwriteOpt = False,
     yes: YesOpt = False,
     json_out: JsonOpt = False,
+    takes: TakesOpt = None,
 ) -> None:
     """Animate an image (first frame; wan2.7-i2v also last frame, clip continuation, driving audio)."""
     flags = RunFlags(request_json, file, dry_run, detach, timeout, output, yes, overwrite=overwrite)
@@ -426,7 +451,7 @@ def i2v(
         "shot_type": shot_type,
     }
     request = request_of("I2VRequest", values, read_skill_json(flags), "i2v")
-    run_request(state_of(ctx, json_out), request, flags)
+    run_story_request(state_of(ctx, json_out), request, flags, takes=takes)
 
 
 KF2V_EXAMPLES = examples(
@@ -531,6 +556,8 @@ def r2v(
     overwrite: OverwriteOpt = False,
     yes: YesOpt = False,
     json_out: JsonOpt = False,
+    cast: CastOpt = None,
+    takes: TakesOpt = None,
 ) -> None:
     """Make a video of the characters in reference images or videos."""
     flags = RunFlags(request_json, file, dry_run, detach, timeout, output, yes, overwrite=overwrite)
@@ -546,7 +573,7 @@ def r2v(
         "shot_type": shot_type,
     }
     request = request_of("R2VRequest", values, read_skill_json(flags), "r2v")
-    run_request(state_of(ctx, json_out), request, flags)
+    run_story_request(state_of(ctx, json_out), request, flags, cast=cast, model=model, takes=takes)
 
 
 VACE_EXAMPLES = examples(

@@ -21,6 +21,7 @@ from qwenvid.cli._options import (
     YesOpt,
 )
 from qwenvid.cli._session import EMULATOR_ESTIMATE_SECONDS, CliState, open_session, state_of
+from qwenvid.cli._story_plan import after_plan, story_costs
 from qwenvid.errors import ConfirmationRequired, Interrupted, ValidationError
 
 if TYPE_CHECKING:
@@ -169,6 +170,7 @@ def run_plan(
     yes: bool = False,
     allow_outside: bool = False,
     own_files: tuple[Path, ...] = (),
+    always_ask: bool = False,
 ) -> None:
     """Prepare, preview, confirm, run, report: the one flow behind `run`, `extend` and the wizard's long video.
 
@@ -189,16 +191,20 @@ def run_plan(
         )
         for warning in prepared.warnings:
             out.warning(warning)
+        for note in prepared.spec.notes:  # the cast's model, prompts as sent
+            out.notice(note)
         # Every refusal a real run would meet before paying, a dry run meets too.
         check_plan_folder(Path(output_dir), spec.name)
         _check_events_target(events)
         _check_max_seconds(prepared.new_seconds, max_seconds)
         uploads = plan_outbound(prepared)
-        far = outside(uploads, spec.base_dir, own_files)
+        # The cast's files are the user's own choice (product.md §3.1), like files named on the command line.
+        far = outside(uploads, spec.base_dir, (*own_files, *(Path(p) for p in prepared.spec.cast_files)))
         if dry_run:
             # Like a single run's --dry-run: the requests on stdout (one object); the table for people on stderr.
             if not out.json:
                 _print_preview(out, prepared, emulated=opened.emulated)
+                story_costs(out, prepared.spec, opened.settings, emulated=opened.emulated)
             _list_uploads(out, uploads, far, allowed=allow_outside, dry_run=True)
             preview = prepared.preview_json(dry_run_requests(session, prepared))
             preview["uploads"] = [
@@ -209,11 +215,12 @@ def run_plan(
             return
         require_key(opened.settings)
         _print_preview(out, prepared, emulated=opened.emulated)
+        story_costs(out, prepared.spec, opened.settings, emulated=opened.emulated)
         _list_uploads(out, uploads, far, allowed=allow_outside, dry_run=False)
         if far and not allow_outside:
             _confirm_outside(out, far, spec.base_dir)
         new_seconds = prepared.new_seconds
-        _confirm(out, opened.settings, new_seconds, emulated=opened.emulated, yes=yes)
+        _confirm(out, opened.settings, new_seconds, emulated=opened.emulated, yes=yes, always=always_ask)
         sink = EventSink(events)
         visible = sum(1 for sp in prepared.steps.values() if not sp.step.hidden)
         progress = make_plan_progress(out, visible, new_seconds)
@@ -237,7 +244,10 @@ def run_plan(
             ) from None
         progress.close()
         sink.close()
+        # Inside the session: an in-process emulator still serves the narration's speech.
+        story_report = after_plan(state, opened.settings, prepared.spec, manifest)
     _report(out, manifest, events=events)
+    story_report()
     code = exit_status(manifest)
     if code:
         raise typer.Exit(code)
@@ -330,19 +340,24 @@ def _print_preview(out: Output, prepared: PreparedPlan, *, emulated: bool) -> No
         out.notice(f"Cost: {total}. Official prices: {preview['pricing_url']}")
 
 
-def _confirm(out: Output, settings: Any, seconds: float, *, emulated: bool, yes: bool) -> None:
+def _confirm(out: Output, settings: Any, seconds: float, *, emulated: bool, yes: bool, always: bool = False) -> None:
     from qwenvid.cli._cost import is_interactive
 
     threshold = getattr(settings, "confirm_above_seconds", None)
-    if emulated or yes or threshold is None or seconds <= threshold:
+    if yes or (not always and (emulated or threshold is None or seconds <= threshold)):
         return
     if not is_interactive():
         raise ConfirmationRequired(
             f"This plan bills {seconds:g} s, above your confirmation threshold of {threshold:g} s, "
-            "and there is no terminal to ask on.",
+            "and there is no terminal to ask on."
+            if not always
+            else "Making the film needs a yes, and there is no terminal to ask on.",
             hint="Add --yes to run it anyway, or raise confirm_above_seconds in config.toml.",
         )
-    if not typer.confirm(f"Run the plan and pay for {seconds:g} s?", default=False, err=True):
+    question = f"Run the plan and pay for {seconds:g} s?" if not emulated else "Run the plan (free: local emulator)?"
+    # Enter means yes only where the plan is free or under the threshold (asked because `always` said so).
+    default = always and (emulated or threshold is None or seconds <= threshold)
+    if not typer.confirm(question, default=default, err=True):
         out.info("Nothing was submitted.")
         raise typer.Exit(1)
 

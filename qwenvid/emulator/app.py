@@ -737,9 +737,22 @@ def create_app(config: EmulatorConfig | None = None, clock: Clock | None = None,
         Route("/__emulator/clock", control_clock, methods=["GET", "POST"]),
         Route("/__emulator/clock/advance", control_clock, methods=["POST"]),
         Route("/__emulator/wait-rendered", control_wait, methods=["POST"]),
+        *_story_routes(),
         # Last: the emulated OSS bucket, path style, as the official SDK addresses an IP endpoint.
         Route("/{bucket}/{key:path}", own_bucket, methods=["GET", "HEAD", "PUT", "DELETE", "POST"]),
     ]
     app = Starlette(routes=routes, exception_handlers={404: not_found, 405: not_found})
     app.state.emulator = state
+    app.state.story_files = {}
     return app
+
+
+def _story_routes() -> list[Route]:
+    """Chat, speech and text-to-image for story tooling (qwenvid/emulator/story_api.py)."""
+    from qwenvid.emulator import story_api
+
+    return [
+        api_route(API + story_api.MULTIMODAL_PATH, story_api.multimodal, "story", ["POST"]),
+        api_route(story_api.COMPAT_CHAT_PATH, story_api.chat_completions, "chat", ["POST"]),
+        Route(story_api.FILES_PATH + "/{name}", story_api.story_file, methods=["GET"]),
+    ]

@@ -32,8 +32,8 @@ from qwenvid.plans.model import parse_reference as _parse_ref
 MAX_PROBLEMS = 200  # a batch with more broken rows stops being read (the first ones say what is wrong)
 PLAN_SUFFIXES = (".toml", ".json", ".jsonl", ".ndjson", ".csv", ".txt")
 # Keys of a step that belong to the plan, not to the request.
-STEP_KEYS = frozenset({"id", "mode", "op", "output", "repeat", "seeds"})
-TOP_KEYS = frozenset({"name", "defaults", "steps"})
+STEP_KEYS = frozenset({"id", "mode", "op", "output", "repeat", "seeds", "takes", "cast"})
+TOP_KEYS = frozenset({"name", "defaults", "steps", "cast", "narration"})
 # Parameters of each media step; the ones holding an input (or a list of inputs) are marked.
 MEDIA_PARAMS: dict[str, dict[str, str]] = {
     "trim": {"input": "input", "start": "number", "end": "number", "duration": "number"},
@@ -168,13 +168,22 @@ def load_plan(
     if not STEP_ID.match(plan_name):
         builder.problem(f"plan name {plan_name!r}: use letters, digits, '-' and '_' (a folder name)")
     builder.add_hidden_steps()
+    builder.story(path.resolve().parent)
     if not builder.steps and not builder.problems:
         builder.problem("the plan has no steps")
     if not builder.steps:
         raise PlanInvalid(builder.problems, source)
     # The rest of the problems are listed together with what validation finds (prepare_plan).
     return PlanSpec(
-        name=plan_name, steps=builder.steps, source=path, base_dir=path.resolve().parent, problems=builder.problems
+        name=plan_name,
+        steps=builder.steps,
+        source=path,
+        base_dir=path.resolve().parent,
+        problems=builder.problems,
+        takes=builder.takes,
+        notes=builder.notes,
+        narration=builder.narration,
+        cast_files=builder.cast_files,
     )
 
 
@@ -183,9 +192,20 @@ def plan_from_data(data: Mapping[str, Any], *, name: str, base_dir: Path) -> Pla
     builder = _Builder(name)
     builder.document(dict(data), {})
     builder.add_hidden_steps()
+    builder.story(base_dir)
     if not builder.steps:
         raise PlanInvalid(builder.problems or [Problem("the plan has no steps")], name)
-    return PlanSpec(name=name, steps=builder.steps, source=None, base_dir=base_dir, problems=builder.problems)
+    return PlanSpec(
+        name=name,
+        steps=builder.steps,
+        source=None,
+        base_dir=base_dir,
+        problems=builder.problems,
+        takes=builder.takes,
+        notes=builder.notes,
+        narration=builder.narration,
+        cast_files=builder.cast_files,
+    )
 
 
 # -- reading the file formats -------------------------------------------------------------------
@@ -330,6 +350,14 @@ class _Builder:
         self.source = source
         self.steps: dict[str, Step] = {}
         self.problems: list[Problem] = []
+        self.cast: list[str] = []  # the plan's `cast = [...]`
+        self.step_cast: dict[str, list[str] | None] = {}  # a generation step's own `cast`, None when not given
+        self.takes: dict[str, list[str]] = {}
+        self.step_tables: dict[str, dict[str, Any]] = {}  # a generation step's own table (defaults not merged)
+        self.notes: list[str] = []
+        self.narration_table: Any = None
+        self.cast_files: list[str] = []
+        self.narration: Any = None
 
     def problem(self, message: str, step: str | None = None, line: int | None = None) -> None:
         self.problems.append(Problem(message, step, line))
@@ -342,6 +370,12 @@ class _Builder:
             self.problem("'defaults' must be a table")
             defaults = {}
         merged = {**cli_defaults, **defaults}
+        self.narration_table = data.get("narration")
+        cast = data.get("cast", [])
+        if not isinstance(cast, list) or not all(isinstance(c, str) for c in cast):
+            self.problem("'cast' must be a list of cast names, e.g. cast = [\"Mira\", \"Tom\"]")
+        else:
+            self.cast = list(cast)
         steps = data.get("steps")
         if steps is None:
             self.problem("the plan has no 'steps' table")
@@ -413,6 +447,18 @@ class _Builder:
         variants = self._variants(sid, table, line)
         if variants is None:
             return
+        if "takes" in table:
+            from qwenvid.story.takes import take_variants
+
+            takes = take_variants(sid, table, fields, self.source, self.problem, line)
+            if takes is None:
+                return
+            variants = takes
+            self.takes[sid] = [sid + suffix for suffix, _seed in takes]
+        cast = table.get("cast")
+        if cast is not None and (not isinstance(cast, list) or not all(isinstance(c, str) for c in cast)):
+            self.problem("cast must be a list of cast names", sid, line)
+            return
         refs = self._refs(sid, fields, line)
         for index, (suffix, seed) in enumerate(variants):
             vid = sid + suffix
@@ -427,6 +473,8 @@ class _Builder:
             self._add(
                 Step(vid, "generate", values, mode=mode, output=name, variant=variant, refs=list(refs), line=line), line
             )
+            self.step_cast[vid] = list(cast) if cast is not None else None
+            self.step_tables[vid] = table
 
     def _variants(self, sid: str, table: dict[str, Any], line: int | None) -> list[tuple[str, int | None]] | None:
         repeat, seeds = table.get("repeat"), table.get("seeds")
@@ -507,6 +555,20 @@ class _Builder:
             self.problem(f"output {output!r} must be a file name inside the plan folder", sid, line)
             output = None
         self._add(Step(sid, "media", fields, op=op, output=output, refs=self._refs(sid, fields, line)), line)
+
+    def story(self, base_dir: Path) -> None:
+        """The cast put into the steps that show it (qwenvid/story/plan_cast.py)."""
+        if self.cast or any(c for c in self.step_cast.values()):
+            from qwenvid.story.plan_cast import cast_steps
+
+            cast_steps(self, base_dir)
+        if self.narration_table is not None:
+            from qwenvid.story.narration import read_narration
+
+            try:
+                self.narration = read_narration(self.narration_table, [*self.steps, *self.takes])
+            except ValidationError as exc:
+                self.problem(exc.message)
 
     def add_hidden_steps(self) -> None:
         """`@x:last-frame` and `@x:last-3s` become hidden frame/tail steps that the graph orders like any other."""
