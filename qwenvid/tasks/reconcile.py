@@ -278,10 +278,12 @@ def _take_up(ctx: TaskContext, row: LedgerRow, previous: ClaimInfo | None) -> Le
         return None
     who = f"the qwenvid process (pid {previous.pid})" if previous else "the qwenvid process"
     if row.local_state == "created":
+        # Its request never left (an upload, a slot wait or a 429 back-off was cut short): nothing exists.
         ctx.ledger.mark_rejected(
-            row.id, "NotSubmitted", f"{who} stopped before the submit was sent (during upload); never submitted"
+            row.id, "NotSubmitted", f"{who} stopped before the submit was sent; never submitted"
         )
-        return ResumeOutcome(row.id, note="never submitted (stopped during upload); nothing was billed; closed")
+        ctx.pacer().release(row.id)  # the slot it held frees now, not when its lease runs out
+        return ResumeOutcome(row.id, note="never submitted (stopped before it was sent); nothing was billed; closed")
     return ctx.ledger.mark_outcome_unknown(row.id, f"{who} that was submitting it stopped before an answer came")
 
 

@@ -58,8 +58,12 @@ class OrphanProbe:
                 row = self.ctx.ledger.get(holder)
             except QwenvidError:
                 row = None  # an ambiguous prefix: not one of this ledger's rows
+            if row is not None and row.id == holder and row.local_state in ("created", "rejected"):
+                # Its run died before the request left (or it was closed since): no task holds this slot.
+                pacer.release(holder)
+                continue
             if row is None or row.id != holder or not row.task_id:
-                # A plan's slot (not a ledger row), or a run that died mid-submit: its lease frees it.
+                # Not a ledger row, or a run that died mid-submit (a task may exist): its lease frees it.
                 self._due[holder] = float("inf")
                 continue
             self._due[holder] = now + self._interval(now - submitted_at)
