@@ -236,25 +236,11 @@ class LedgerBackend:
         return self.session.estimate(row)
 
     def poll(self, local_id: str) -> TaskInfo:
-        """One status query, recorded in the ledger."""
+        """One status query, recorded as a single run's are (ledger, learned render times, the row's slot)."""
         row = self.ledger.get(local_id)
         if row is None or not row.task_id:
             raise errors.QwenvidError(f"{local_id} has no task id to follow.")
-        from qwenvid.store.pacing import note_status
-
-        info = self.session.client.get_task(row.task_id)
-        # The slot is held by the row (single runs and plans alike): a rerun that adopts the task frees it too.
-        note_status(self.session.pacer(), local_id, info.status)
-        self.ledger.apply_task_info(local_id, info)
-        if info.status == "SUCCEEDED":
-            self.ledger.set_result(
-                local_id,
-                video_url=info.video_url,
-                usage=info.usage,
-                actual_prompt=info.actual_prompt,
-                end_time=info.end_time,
-            )
-        return info
+        return self.session.poll_once(row)
 
     def download(self, local_id: str, target: Path) -> tuple[Path, str, float | None]:
         """Download a succeeded task's video to `target` (verified), with its sidecar."""
