@@ -11,7 +11,7 @@ import os
 import shutil
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     from qwenvid.store.ledger import LedgerRow
     from qwenvid.store.seam import RowClaims
     from qwenvid.tasks.session import Session
-    from qwenvid.tasks.submit import SubmitAttempt
+    from qwenvid.tasks.submit import Guard, SubmitAttempt
     from qwenvid.wire.client import TaskInfo
 
 __all__ = ["Existing", "LedgerBackend", "Limits", "NoSlot", "Submitted", "Unknown", "model_limits"]
@@ -66,8 +66,16 @@ PLAN_LOCK = "plan-slots"
 class LedgerBackend:
     """Generations for the scheduler through a Session's client and ledger."""
 
-    def __init__(self, session: Session, *, emulated: bool = False, claims: RowClaims | None = None) -> None:
+    def __init__(
+        self,
+        session: Session,
+        *,
+        emulated: bool = False,
+        claims: RowClaims | None = None,
+        guards: Sequence[Guard] = (),
+    ) -> None:
         self.session = session
+        self.guards = tuple(guards)  # checked before each step's submit (qwenvid/tasks/submit.py)
         self.emulated = emulated
         self.ledger = session.ledger
         self.claims = claims or session.store.claims()
@@ -167,6 +175,7 @@ class LedgerBackend:
                 plan,
                 fingerprint=identity,
                 output_target=str(target),
+                guards=self.guards,
                 expected_seconds=prior_for_request(plan.payload.body, plan.model).seconds,
                 show_uploads=False,
             )
