@@ -88,6 +88,8 @@ class Session(TaskContext):
 
     def dry_run(self, plan: Plan) -> dict[str, Any]:
         """The §3 dry-run object: method, url, headers (key masked), payload, uploads."""
+        from qwenvid.tasks.uploads import dry_run_body
+
         headers = {
             "Authorization": MASKED_AUTH,
             "Content-Type": "application/json",
@@ -99,7 +101,7 @@ class Session(TaskContext):
             "method": "POST",
             "url": self.settings.base_url.rstrip("/") + plan.payload.endpoint_path,
             "headers": headers,
-            "payload": plan.payload.body,
+            "payload": dry_run_body(self.settings, plan.payload.body),  # a bucket's links, as masked placeholders
             "uploads": [
                 {"path": str(item.path), "field": item.field, "kind": item.kind, "size": item.size}
                 for item in plan.local_inputs
@@ -126,6 +128,7 @@ class Session(TaskContext):
         check_output_target(options.output or self.settings.output_dir, overwrite=options.overwrite)
         attempt = SubmitAttempt(
             plan,
+            fingerprint=options.fingerprint,
             output_target=str(options.output) if options.output else None,
             guards=guards,
             reporter=reporter,

@@ -28,7 +28,6 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from qwenvid import errors
@@ -204,14 +203,11 @@ def _prepare(ctx: TaskContext, attempt: SubmitAttempt) -> None:
     attempt.claim = claims.wait_acquire(row.id, timeout=10.0) or claims.acquire(row.id)
     try:
         uploaded: dict[str, str] = {}
-        for item in plan.local_inputs:
-            if attempt.show_uploads:
-                reporter.phase(Phase.UPLOADING, Path(item.path).name)
-            uploaded[item.path] = ctx.client.upload_file(
-                Path(item.path),
-                plan.model,
-                on_progress=lambda done, total: reporter.transfer(Phase.UPLOADING, done, total),
-            )
+        if plan.local_inputs:
+            from qwenvid.tasks.uploads import upload_inputs
+
+            # Each input once: an earlier upload is reused while it outlives the task (qwenvid/tasks/uploads.py).
+            uploaded = upload_inputs(ctx, plan, reporter if attempt.show_uploads else None)
         payload = build_payload(plan.request, uploaded) if plan.local_inputs else plan.payload
         check_body(payload.endpoint_path, payload.body)
     except BaseException as exc:
