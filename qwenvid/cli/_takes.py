@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -64,11 +65,10 @@ def _sheet(state: CliState, videos: list[Path], labels: list[str]) -> Path | Non
     return target
 
 
-def run_takes(state: CliState, request: Any, flags: Any, takes: int) -> None:
+def run_takes(state: CliState, request: Any, flags: Any, takes: int, run_request: Callable[..., Any]) -> None:
     """Confirm N x the cost once, run the takes one after another, print one path a line (or one JSON object)."""
     from qwenvid.cli._cost import confirm_cost
     from qwenvid.cli._session import open_session
-    from qwenvid.cli.generate import run_request
     from qwenvid.errors import QwenvidError
 
     out = state.out

@@ -24,7 +24,7 @@ class StoryRequest:
 
 def ask_story(ask: Any) -> StoryRequest:
     """The paragraph, who of the cast is in it, how many shots, which resolution."""
-    from qwenvid.cli._wizard_flow import int_check, text_check
+    from qwenvid.cli._wizard_checks import int_check, text_check
     from qwenvid.story.cast import find_cast_dir, list_names
 
     paragraph = ask.text("Your story, in a paragraph", text_check("story", max_chars=4000, required=True))

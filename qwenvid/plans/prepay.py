@@ -133,9 +133,9 @@ def _input_has_audio(plan: PlanSpec, value: str, seen: frozenset[str]) -> bool |
 
 def planned_seconds(plan: PlanSpec, value: str) -> float:
     """How long a referenced output will be (0: unknown)."""
-    from qwenvid.plans.prepare import _input_seconds
+    from qwenvid.plans.resolve import input_seconds
 
-    return _input_seconds(plan, value)
+    return input_seconds(plan, value)
 
 
 def _media_params(step: Step) -> list[Problem]:
@@ -209,7 +209,7 @@ def _referenced_inputs(plan: PlanSpec, plan_dir: Path, step: Step) -> list[Probl
     files as they are (validation could not check the request's files while some did not exist)."""
     from qwenvid.errors import ValidationError
     from qwenvid.media.inputs import check_local_file
-    from qwenvid.plans.validate import placeholder, resolved_fields
+    from qwenvid.plans.resolve import placeholder, resolved_fields
     from qwenvid.requests.shapes import input_slots, is_url
 
     planned = {placeholder(plan_dir, plan, ref): ref for ref in step.refs}

@@ -9,6 +9,7 @@ from qwenvid.errors import ValidationError
 from qwenvid.plans.graph import cycle_problems, reference_problems
 from qwenvid.plans.model import PlanSpec, Problem, Ref, Step, is_reference, parse_reference
 from qwenvid.plans.prepay import prepay_problems
+from qwenvid.plans.resolve import resolved_fields
 from qwenvid.plans.steps import build_request, local_path, map_inputs
 
 
@@ -21,12 +22,6 @@ def output_kind(plan: PlanSpec, ref: Ref) -> str:
     producer = plan.steps.get(ref.step)
     return "image" if producer is not None and producer.op == "frame" else "video"
 
-
-def placeholder(plan_dir: Path, plan: PlanSpec, ref: Ref) -> str:
-    """Where a reference's file will be once its producer ran (validation only needs its name and kind)."""
-    producer = plan.steps.get(ref.producer)
-    name = producer.output_name() if producer is not None else ref.producer + ".mp4"
-    return str(plan_dir / name)
 
 
 def validate_plan(plan: PlanSpec, plan_dir: Path, built: dict[str, Any] | None = None) -> list[Problem]:
@@ -95,25 +90,6 @@ def _reference_kinds(plan: PlanSpec, step: Step) -> list[Problem]:
     map_inputs(step, check)
     return problems
 
-
-def resolved_fields(
-    plan: PlanSpec, plan_dir: Path, step: Step, outputs: dict[str, str] | None = None
-) -> dict[str, Any]:
-    """The step's fields with references replaced by their files (placeholders before they exist) and
-    relative paths made absolute against the plan's folder."""
-
-    def resolve(value: str, kind: str) -> str:
-        if is_reference(value):
-            ref = parse_reference(value)
-            if isinstance(ref, str):
-                return value
-            if outputs is not None and ref.producer in outputs:
-                return outputs[ref.producer]
-            return placeholder(plan_dir, plan, ref)
-        path = local_path(value, plan.base_dir)
-        return str(path) if path is not None else value
-
-    return map_inputs(step, resolve)
 
 
 def _check_generation(plan: PlanSpec, plan_dir: Path, step: Step, built: dict[str, Any] | None = None) -> list[Problem]:

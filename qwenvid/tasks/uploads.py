@@ -23,11 +23,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from qwenvid.store.uploads import UploadedInput, UploadStore
+from qwenvid.store.uploads import UploadedInput
+from qwenvid.tasks.reporting import NullReporter, Phase
 from qwenvid.timestamps import shown
 
 if TYPE_CHECKING:
-    from qwenvid.tasks.session import Plan, Reporter, Session
+    from qwenvid.store.seam import UploadRecords
+    from qwenvid.tasks.context import TaskContext
+    from qwenvid.tasks.outcomes import Plan
+    from qwenvid.tasks.reporting import Reporter
     from qwenvid.wire.oss import BucketClient
 
 # DashScope deletes temporary files after 48 hours (dashscope-api.md §1.4).
@@ -69,14 +73,12 @@ def needed_seconds(plan: Plan) -> float:
     return expected * SLACK_FACTOR + SLACK_SECONDS
 
 
-def upload_inputs(session: Session, plan: Plan, reporter: Reporter | None = None) -> dict[str, str]:
+def upload_inputs(session: TaskContext, plan: Plan, reporter: Reporter | None = None) -> dict[str, str]:
     """Local path -> the URL the task reads it from, for every local input of the plan (uploading only when needed)."""
-    from qwenvid.tasks.session import NullReporter, Phase
-
     reporter = reporter or NullReporter()
     wall: Callable[[], float] = time.time if session.clock is time.monotonic else session.clock
     need = needed_seconds(plan)
-    store = UploadStore(session.settings.ledger_path)
+    store = session.store.uploads
     uploaded: dict[str, str] = {}
     for item in plan.local_inputs:
         path = Path(item.path)
@@ -94,7 +96,7 @@ def upload_inputs(session: Session, plan: Plan, reporter: Reporter | None = None
     return uploaded
 
 
-def reused_inputs(session: Session, plan: Plan) -> dict[str, str]:
+def reused_inputs(session: TaskContext, plan: Plan) -> dict[str, str]:
     """Local inputs whose earlier upload to temporary storage will be reused (path -> where), asked of the
     ledger alone, for the listing before the first upload. A bucket object is checked only at upload time,
     so bucket files are listed as leaving (the cautious answer)."""
@@ -103,7 +105,7 @@ def reused_inputs(session: Session, plan: Plan) -> dict[str, str]:
     wall: Callable[[], float] = time.time if session.clock is time.monotonic else session.clock
     need, now = needed_seconds(plan), wall()
     scope = f"{session.settings.base_url.rstrip('/')}|{plan.model}|{_key_ref(session.settings.api_key)}"
-    store = UploadStore(session.settings.ledger_path)
+    store = session.store.uploads
     reused: dict[str, str] = {}
     for item in plan.local_inputs:
         found = store.find(file_sha256(Path(item.path)), f"temporary|{scope}")
@@ -126,10 +128,10 @@ def _key_ref(api_key: str | None) -> str:
 
 
 def _temporary(
-    session: Session,
+    session: TaskContext,
     model: str,
     path: Path,
-    store: UploadStore,
+    store: UploadRecords,
     wall: Callable[[], float],
     need: float,
     reporter: Reporter,
@@ -153,9 +155,9 @@ def _temporary(
 
 
 def _bucket(
-    session: Session,
+    session: TaskContext,
     path: Path,
-    store: UploadStore,
+    store: UploadRecords,
     wall: Callable[[], float],
     need: float,
     reporter: Reporter,
@@ -181,7 +183,7 @@ def _bucket(
     return url
 
 
-def bucket_client(session: Session) -> BucketClient:
+def bucket_client(session: TaskContext) -> BucketClient:
     """The session's client of the user's bucket, made once (the SDK is imported only here)."""
     from qwenvid.wire.oss import BucketClient
 
@@ -194,7 +196,7 @@ def bucket_client(session: Session) -> BucketClient:
         return client  # type: ignore[no-any-return, unused-ignore]
 
 
-def upload_path(session: Session) -> str:
+def upload_path(session: TaskContext) -> str:
     """Which upload path is in use, in words (for `doctor`)."""
     oss = session.settings.oss
     if oss is None:
@@ -203,7 +205,7 @@ def upload_path(session: Session) -> str:
     return f"your own OSS bucket {oss.bucket} ({where}), objects under {oss.prefix}/YYYYMMDD/"
 
 
-def check_bucket(session: Session) -> str:
+def check_bucket(session: TaskContext) -> str:
     """`doctor`'s check that the bucket takes uploads: a tiny object written and deleted; what was done, in words."""
     import secrets
 
@@ -216,7 +218,7 @@ def check_bucket(session: Session) -> str:
     return f"wrote and deleted {key}"
 
 
-def doctor_uploads(session: Session) -> dict[str, Any]:
+def doctor_uploads(session: TaskContext) -> dict[str, Any]:
     """`doctor`'s upload lines: the path in use and, for a bucket, the write-and-delete check (no credential shown)."""
     from qwenvid.errors import QwenvidError
 
