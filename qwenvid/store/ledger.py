@@ -275,7 +275,9 @@ class ReconcileMatch:
 
 
 def utcnow() -> datetime:
-    return datetime.now(UTC)
+    from qwenvid.timestamps import wall_now
+
+    return wall_now()
 
 
 def iso(moment: datetime) -> str:

@@ -60,6 +60,7 @@ from qwenvid.wire.http import (
     raise_for_response,
     send_bounded,
 )
+from qwenvid.wire.service_clock import ServiceClock
 
 log = logging.getLogger("qwenvid.wire.client")
 
@@ -200,6 +201,8 @@ class DashScopeClient:
         posts_transport = self._transport or _TransportByScheme(limits=httpx.Limits(max_keepalive_connections=0))
         self._posts = httpx.Client(timeout=SUBMIT_TIMEOUT, transport=posts_transport, **common)
         self._closed = threading.Event()
+        # The service's clock as its answers tell it (their Date header): submit windows are judged on it.
+        self.service_clock = ServiceClock()
 
     def __repr__(self) -> str:
         return f"DashScopeClient(base_url={self.base_url!r})"
@@ -442,7 +445,7 @@ class DashScopeClient:
                     self._sleep(self._retry.delay(attempt))
                     attempt += 1
                     continue
-            self._log(response)
+            self._log(response, api=False)  # the storage host: not the service's clock
             if response.status_code in RETRYABLE_STATUSES and attempt < self._retry.max_retries and not expired():
                 self._sleep(self._retry.delay(attempt, parse_retry_after(response.headers)))
                 attempt += 1
@@ -523,8 +526,9 @@ class DashScopeClient:
             task_id=task_id,
         )
 
-    @staticmethod
-    def _log(response: httpx.Response) -> None:
+    def _log(self, response: httpx.Response, *, api: bool = True) -> None:
+        if api:
+            self.service_clock.note(response.headers.get("date"))
         request = response.request
         log.debug(
             "%s %s -> %s (request_id=%s)", request.method, request.url.path, response.status_code, _request_id(response)
