@@ -13,6 +13,7 @@ from qwenvid.cli._options import (
     JsonOpt,
     ModelOpt,
     NegativePromptOpt,
+    PayAgainOpt,
     PromptExtendOpt,
     RatioOpt,
     ResolutionOpt,
@@ -104,6 +105,7 @@ def run(
         ),
     ] = None,
     yes: YesOpt = False,
+    pay_again: PayAgainOpt = False,
     json_out: JsonOpt = False,
 ) -> None:
     from qwenvid.plans.parse import load_plan
@@ -132,6 +134,7 @@ def run(
         detach=detach,
         events=events,
         yes=yes,
+        pay_again=pay_again,
     )
 
 
@@ -160,6 +163,7 @@ def run_plan(
     detach: bool = False,
     events: str | None = None,
     yes: bool = False,
+    pay_again: bool = False,
 ) -> None:
     """Prepare, preview, confirm, run, report: the one flow behind `run`, `extend` and the wizard's long video."""
     from qwenvid.cli._plan_progress import make_plan_progress
@@ -193,6 +197,7 @@ def run_plan(
                 "nothing was submitted.",
                 hint="Raise --max-seconds, or cut steps (reused steps cost nothing).",
             )
+        force = force | _pay_again_steps(out, prepared, backend, pay_again=pay_again)
         _confirm(out, opened.settings, new_seconds, emulated=opened.emulated, yes=yes)
         sink = EventSink(events)
         visible = sum(1 for sp in prepared.steps.values() if not sp.step.hidden)
@@ -257,6 +262,23 @@ def _print_preview(out: Output, prepared: PreparedPlan, *, emulated: bool) -> No
         out.notice(f"Cost: free (local emulator). A real run: {total}.")
     else:
         out.notice(f"Cost: {total}. Official prices: {preview['pricing_url']}")
+
+
+def _pay_again_steps(out: Output, prepared: PreparedPlan, backend: Any, *, pay_again: bool) -> frozenset[str]:
+    """Steps to submit again although an earlier submit may have paid for them (--pay-again, or a yes)."""
+    from qwenvid.cli._cost import pay_again_asker
+    from qwenvid.plans.pay_again import unsettled_steps
+    from qwenvid.tasks.pay_again import decide
+
+    unsettled = unsettled_steps(prepared, backend)
+    if not unsettled:
+        return frozenset()
+    names = [f"{row} (step {sid})" for sid, row in unsettled.items()]
+    what = "step " + ", ".join(unsettled) + " of this plan"
+    if not decide(names, pay_again=pay_again, ask=pay_again_asker(), what=what):
+        out.info("Nothing was submitted. (you answered no; nothing was spent)")
+        raise typer.Exit(1)
+    return frozenset(unsettled)
 
 
 def _confirm(out: Output, settings: Any, seconds: float, *, emulated: bool, yes: bool) -> None:
