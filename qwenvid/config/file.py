@@ -139,6 +139,9 @@ def set_value(path: Path, key: str, text: str) -> None:
     """Set `key` (prices.MODEL[.TIER] for rates) in the config file to `text`, checked before it stays."""
     import tomlkit
 
+    from qwenvid.config.secrets import refuse_secret
+
+    refuse_secret(key, text)  # before anything is read or written (§3.1: config set never writes a secret)
     parts = _split(key)
     _known(parts)
     document = _load_document(path)
