@@ -646,6 +646,11 @@ class Ledger:
         """The verified video is on disk."""
         with self._write() as conn:
             current = self._row_for_write(conn, key)
+            # The file at this path is this row's video now: a row that still named it lost its file (overwritten).
+            conn.execute(
+                "UPDATE tasks SET video_path = NULL WHERE video_path = ? AND id != ?",
+                (str(Path(path).resolve()), current.id),
+            )
             return self._apply(
                 conn,
                 current.id,
@@ -656,6 +661,20 @@ class Ledger:
                     "downloaded_at": self._now(),
                     "download_error": None,
                 },
+            )
+
+    def set_video_path(self, key: str, path: str | Path | None) -> LedgerRow:
+        """qwenvid moved the row's video (`path`), or the file at its path is no longer it (None)."""
+        with self._write() as conn:
+            current = self._row_for_write(conn, key)
+            return self._apply(conn, current.id, {"video_path": str(Path(path).resolve()) if path else None})
+
+    def moved_video(self, old: str | Path, new: str | Path) -> None:
+        """qwenvid moved a file: every row whose video was at `old` follows it to `new`."""
+        with self._write() as conn:
+            conn.execute(
+                "UPDATE tasks SET video_path = ?, updated_at = ? WHERE video_path = ?",
+                (str(Path(new).resolve()), self._now(), str(Path(old).resolve())),
             )
 
     def set_download_error(self, key: str, message: str) -> LedgerRow:
