@@ -77,12 +77,18 @@ def test_one_task_id_for_two_submits_is_one_clear_line(server: HostileServer, tm
     [("base_url", f"http://{KEY}@127.0.0.1:9/api/v1"), ("base_url", "https://me:hunter2@dashscope.example/api/v1"),
      ("output_dir", f"videos-{KEY}"), ("oss_access_key_secret", "abc123")],
 )
-def test_config_set_never_writes_a_secret(tmp_path: Path, key: str, value: str) -> None:
+def test_config_set_never_writes_a_secret(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, key: str, value: str
+) -> None:
+    from typer.testing import CliRunner
+
+    from qwenvid.cli import app
+
     home = tmp_path / "home"
-    env = {**os.environ, "QWENVID_HOME": str(home), "DASHSCOPE_API_KEY": KEY}
-    result = subprocess.run([*qwenvid_argv(), "config", "set", key, value], capture_output=True, text=True, env=env,
-                            timeout=60, stdin=subprocess.DEVNULL)
-    assert result.returncode != 0 and "does not write" in result.stderr, result.stderr
+    monkeypatch.setenv("QWENVID_HOME", str(home))
+    monkeypatch.setenv("DASHSCOPE_API_KEY", KEY)
+    result = CliRunner().invoke(app, ["config", "set", key, value])
+    assert result.exit_code != 0 and "does not write" in result.stderr, result.stderr
     assert KEY not in result.stdout + result.stderr and "hunter2" not in result.stdout + result.stderr
     config = home / "config.toml"
     assert not config.exists() or (KEY not in config.read_text() and "hunter2" not in config.read_text())

@@ -98,7 +98,10 @@ def test_a_plan_step_is_not_paid_twice_with_yes(service: EmulatorThread, tmp_pat
 
 
 def test_every_front_end_offers_pay_again() -> None:
+    from typer.testing import CliRunner
+
+    from qwenvid.cli import app
+
     for command in (["t2v"], ["generate"], ["run"], ["extend"]):
-        shown = subprocess.run([*qwenvid_argv(), *command, "--help"], capture_output=True, text=True,
-                               env={**os.environ, "COLUMNS": "200"})
+        shown = CliRunner().invoke(app, [*command, "--help"], env={"COLUMNS": "200"})
         assert "--pay-again" in shown.stdout, command

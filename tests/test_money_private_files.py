@@ -44,15 +44,15 @@ inputs = ["@shot_tail", "@next"]
 def qv(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "DASHSCOPE_API_KEY": KEY, "QWENVID_HOME": str(tmp_path / "home")}
     env.pop("QWEN_BASE_URL", None)
-    return subprocess.run([*qwenvid_argv(), "--emulator", *args], capture_output=True, text=True, timeout=120, cwd=tmp_path,
-                          env=env, stdin=subprocess.DEVNULL, preexec_fn=lambda: os.umask(0o022))
+    return subprocess.run([*qwenvid_argv(), "--emulator", *args], capture_output=True, text=True, timeout=120,
+                          cwd=tmp_path, env=env, stdin=subprocess.DEVNULL, preexec_fn=lambda: os.umask(0o022))
 
 
 def test_everything_qwenvid_writes_is_private(tmp_path: Path) -> None:
     plan = tmp_path / "plans" / "private.toml"
     plan.parent.mkdir()
     plan.write_text(PLAN.format(prompt="A kite over the sea"))
-    before = {p for p in tmp_path.rglob("*")}
+    before = set(tmp_path.rglob("*"))
     assert (result := qv(tmp_path, "run", str(plan), "--yes")).returncode == 0, result.stderr
     plan.write_text(PLAN.format(prompt="A kite over the hills"))  # edited: the old outputs go to superseded/
     assert (result := qv(tmp_path, "run", str(plan), "--yes")).returncode == 0, result.stderr
