@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import sqlite3
 import subprocess
 from pathlib import Path
 
@@ -68,8 +69,26 @@ def test_a_copied_state_folder_with_submits_in_flight_is_refused(service: Emulat
     assert moved.returncode == 0, moved.stderr
 
 
-def test_a_copy_with_nothing_in_flight_becomes_a_ledger_of_its_own(service: EmulatorThread, tmp_path: Path) -> None:
-    assert qv(tmp_path, "home1", service, "tasks").returncode == 0  # creates the ledger, nothing in it
+def test_a_copy_with_nothing_in_flight_becomes_a_ledger_of_its_own(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from typer.testing import CliRunner
+
+    from qwenvid.cli import app
+
+    def tasks(home: str) -> int:
+        monkeypatch.setenv("QWENVID_HOME", str(tmp_path / home))
+        return CliRunner().invoke(app, ["tasks"]).exit_code
+
+    assert tasks("home1") == 0  # creates the ledger, nothing in it
     shutil.copytree(tmp_path / "home1", tmp_path / "home2", symlinks=True)
-    assert qv(tmp_path, "home2", service, "tasks").returncode == 0
-    assert qv(tmp_path, "home1", service, "tasks").returncode == 0
+    assert tasks("home2") == 0
+    assert tasks("home1") == 0
+    assert tasks("home2") == 0
+
+    def identity(home: str) -> tuple[str, str]:
+        with sqlite3.connect(tmp_path / home / "ledger.sqlite3") as conn:
+            return conn.execute("SELECT ledger_id, path FROM ledger_identity").fetchone()  # type: ignore[no-any-return]
+
+    (id1, path1), (id2, path2) = identity("home1"), identity("home2")
+    assert id1 != id2 and path1 != path2 and path2.startswith(str((tmp_path / "home2").resolve()))

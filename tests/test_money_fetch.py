@@ -1,5 +1,6 @@
-"""`qwenvid fetch OLD` after the file at its path became another video: verified by the ledger's sha256, followed
-where qwenvid moved it, never "already downloaded" pointing at another video. Real CLI processes, real emulator."""
+"""`qwenvid fetch OLD` after the file at its path became another video: verified by the ledger's sha256, never
+"already downloaded" pointing at another video. Real CLI processes, real emulator. (Following a video a plan rerun
+moved to superseded/ is tested in test_money_private_files.py, which makes one.)"""
 
 from __future__ import annotations
 
@@ -56,29 +57,3 @@ def test_fetch_after_overwrite_by_another_run_does_not_point_at_the_other_video(
     assert sha(saved) == old["sha256"]  # the old task's own video, downloaded again
     assert sha(tmp_path / "x.mp4") == replaced  # the other run's video untouched
 
-
-PLAN = """
-[steps.shot]
-mode = "t2v"
-model = "wan2.1-t2v-turbo"
-size = "832*480"
-duration = 5
-prompt = "{prompt}"
-"""
-
-
-def test_fetch_follows_a_video_a_plan_rerun_moved_to_superseded(service: EmulatorThread, tmp_path: Path) -> None:
-    plan = tmp_path / "plan.toml"
-    plan.write_text(PLAN.format(prompt="A lighthouse at dusk"))
-    first = qv(tmp_path, service, "run", str(plan), "--json")
-    assert first.returncode == 0, first.stderr
-    (step,) = json.loads(first.stdout)["steps"]
-    old_task, old_sha = step["task_id"], step["sha256"]
-    plan.write_text(PLAN.format(prompt="A lighthouse at dawn"))  # edited: the step's video is made again
-    assert qv(tmp_path, service, "run", str(plan), "--json").returncode == 0
-
-    fetched = qv(tmp_path, service, "fetch", old_task)
-    assert fetched.returncode == 0, fetched.stderr
-    shown = tmp_path / fetched.stdout.strip()
-    assert "superseded" in shown.parts and sha(shown) == old_sha, fetched.stderr
-    assert "already downloaded" in fetched.stderr and "superseded" in fetched.stderr

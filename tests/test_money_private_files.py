@@ -4,6 +4,8 @@ one-liner, all on the bundled emulator (its renders in the state folder); then e
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import stat
 import subprocess
@@ -54,8 +56,16 @@ def test_everything_qwenvid_writes_is_private(tmp_path: Path) -> None:
     plan.write_text(PLAN.format(prompt="A kite over the sea"))
     before = set(tmp_path.rglob("*"))
     assert (result := qv(tmp_path, "run", str(plan), "--yes")).returncode == 0, result.stderr
+    manifest = tmp_path / "output" / "qwenvid" / "private" / "manifest.json"
+    (old,) = [step for step in json.loads(manifest.read_text())["steps"] if step["id"] == "shot"]
     plan.write_text(PLAN.format(prompt="A kite over the hills"))  # edited: the old outputs go to superseded/
     assert (result := qv(tmp_path, "run", str(plan), "--yes")).returncode == 0, result.stderr
+    # The old task's video is followed where the rerun moved it, verified by its sha256 (no request needed).
+    fetched = qv(tmp_path, "fetch", old["task_id"])
+    assert fetched.returncode == 0, fetched.stderr
+    moved = tmp_path / fetched.stdout.strip()
+    assert "superseded" in moved.parts and hashlib.sha256(moved.read_bytes()).hexdigest() == old["sha256"]
+    assert "already downloaded" in fetched.stderr
     assert (result := qv(tmp_path, "t2v", "A kite", "--model", "wan2.1-t2v-turbo", "--size", "832*480",
                          "-o", "videos/kite.mp4")).returncode == 0, result.stderr
 
