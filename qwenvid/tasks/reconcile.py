@@ -372,7 +372,7 @@ def _resolve(
 
     ledger, client = session.ledger, session.client
     first = rows[0]
-    offset = service_offset(session)
+    offset = service_offset(session, now)
     # Everything from here on is on the service's clock: its creation times are what the window is compared with.
     shift = offset or timedelta(0)
     now = now + shift
@@ -429,15 +429,14 @@ def _resolve(
     return outcomes
 
 
-def service_offset(session: Session) -> timedelta | None:
-    """Service clock minus this machine's, from the client's answers; one cheap list query teaches it if needed."""
-    clock = session.client.service_clock
-    if clock.offset is None:
-        try:
-            session.client.list_tasks(page_size=1)
-        except errors.QwenvidError:
-            return None
-    return clock.offset
+def service_offset(session: Session, now: datetime) -> timedelta | None:
+    """Service clock minus the local one (read as `now`), from the `Date` of a fresh answer (one cheap list query:
+    reconciling is rare, and an older answer's time carried forward would miss a clock that was set since)."""
+    try:
+        session.client.list_tasks(page_size=1)
+    except errors.QwenvidError:
+        pass  # the time an earlier answer told, if any
+    return session.client.service_clock.offset_from(now)
 
 
 def _clock_doubt(offset: timedelta | None) -> str | None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import email.utils
 import threading
+import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -18,12 +19,14 @@ from qwenvid.timestamps import wall_now
 
 @dataclass
 class ServiceClock:
-    """Service time minus local time, from the latest answer that carried a readable `Date`."""
+    """The service's time as the latest answer with a readable `Date` told it, carried forward on this
+    machine's monotonic clock; compared with any local reading of "now" (the caller's clock, if injected)."""
 
-    _offset: timedelta | None = None
+    _served: datetime | None = None
+    _received: float = 0.0  # time.monotonic() when it arrived
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
-    def note(self, date_header: str | None, *, received: datetime | None = None) -> None:
+    def note(self, date_header: str | None, *, received: float | None = None) -> None:
         """Learn from one answer's `Date` header (ignored when missing or unreadable)."""
         if not date_header:
             return
@@ -33,13 +36,24 @@ class ServiceClock:
             return
         if served is None or served.tzinfo is None:
             return
-        # `Date` is truncated to the second: its middle is half a second later.
-        offset = served.astimezone(UTC) + timedelta(seconds=0.5) - (received or wall_now())
         with self._lock:
-            self._offset = offset
+            # `Date` is truncated to the second: its middle is half a second later.
+            self._served = served.astimezone(UTC) + timedelta(seconds=0.5)
+            self._received = time.monotonic() if received is None else received
+
+    def now(self) -> datetime | None:
+        """The service's clock now, or None until an answer told it."""
+        with self._lock:
+            if self._served is None:
+                return None
+            return self._served + timedelta(seconds=max(0.0, time.monotonic() - self._received))
+
+    def offset_from(self, local_now: datetime) -> timedelta | None:
+        """Service minus local (positive: the service is ahead of `local_now`'s clock); None while unknown."""
+        served = self.now()
+        return None if served is None else served - local_now
 
     @property
     def offset(self) -> timedelta | None:
-        """Service minus local (positive: the service is ahead of this machine); None until an answer told it."""
-        with self._lock:
-            return self._offset
+        """Service minus this machine's wall clock."""
+        return self.offset_from(wall_now())
