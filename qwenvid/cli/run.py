@@ -190,14 +190,18 @@ def run_plan(
         require_key(opened.settings)
         check_plan_folder(Path(output_dir), spec.name)
         _print_preview(out, prepared, emulated=opened.emulated)
-        new_seconds = prepared.new_seconds
+        # Steps paid for again on purpose (--pay-again or a yes) count in the budget and the confirmation.
+        repaid = _pay_again_steps(out, prepared, backend, pay_again=pay_again)
+        force = force | repaid
+        new_seconds = prepared.new_seconds + sum(
+            cost.billable_seconds for sid in repaid if (cost := prepared.steps[sid].cost) is not None
+        )
         if max_seconds is not None and new_seconds > max_seconds:
             raise ValidationError(
                 f"The plan bills {new_seconds:g} new seconds, more than --max-seconds {max_seconds:g}; "
                 "nothing was submitted.",
                 hint="Raise --max-seconds, or cut steps (reused steps cost nothing).",
             )
-        force = force | _pay_again_steps(out, prepared, backend, pay_again=pay_again)
         _confirm(out, opened.settings, new_seconds, emulated=opened.emulated, yes=yes)
         sink = EventSink(events)
         visible = sum(1 for sp in prepared.steps.values() if not sp.step.hidden)
