@@ -105,3 +105,22 @@ def test_the_service_clock_is_read_from_date_headers() -> None:
     offset = clock.offset_from(local)
     assert offset is not None and abs(offset - timedelta(minutes=3)) <= timedelta(seconds=1)
     assert offset > CLOCK_MARGIN
+
+
+def test_without_the_services_time_a_missing_task_is_never_not_created(tmp_path: Path) -> None:
+    """A server whose answers carry no Date (a proxy that strips it): the offset is unknown, so the list proves
+    nothing, however long ago the submit was."""
+    from tests.support.hostile import HostileServer
+
+    with HostileServer() as server:
+        server.route("/api/v1/services/", lambda ex: None)  # the submit's answer never comes: outcome unknown
+        server.route("/api/v1/tasks", lambda ex: ex.json({"data": [], "total": 0, "request_id": "r"}))
+        home = tmp_path / "home"
+        base = server.url("/api/v1")
+        assert qv(home, base, *ARGS).returncode == 6
+        later = WINDOW_AFTER.total_seconds() + 60
+        result = qv(home, base, "resume", "--json", skew=later)
+    assert result.returncode == 0, result.stderr
+    (item,) = json.loads(result.stdout)["outcomes"]
+    assert "no Date header" in item["note"] and "safe to submit again" not in item["note"]
+    assert rows(home)[0]["local_state"] == "outcome_unknown"
