@@ -251,11 +251,10 @@ def test_rerun_after_exit_6_reconciles_first_and_asks_before_paying_twice(workdi
     first = rows(workdir)[0]
     assert first["origin"] == "adopted" and first["task_id"] == state(emulator_url)["tasks"][0]["task_id"]
 
-    # --pay-again submits again on purpose; that one is ambiguous too: two ambiguous submits of one prompt.
+    # --yes submits again on purpose; that one is ambiguous too: two ambiguous submits of one prompt.
     # Both end adopted, one video each.
     arm(emulator_url, "drop-after-create:1")
-    assert qv(workdir, emulator_url, *args, "--yes").returncode == 7  # --yes confirms the cost only
-    assert qv(workdir, emulator_url, *args, "--pay-again").returncode == 6
+    assert qv(workdir, emulator_url, *args, "--yes").returncode == 6
     wait_until(lambda: all_succeeded(emulator_url))
     result = qv(workdir, emulator_url, "resume", "--json")
     assert result.returncode == 0, result.stderr

@@ -11,6 +11,7 @@ from typing import Any
 
 from qwenvid.config import CONFIG_KEYS, HOME_VAR, Settings, load_settings, mask_key
 from qwenvid.errors import ConfigError
+from qwenvid.privacy import private_umask
 
 # Keys `config set` writes as text; every other plain key takes the kind of its Settings field.
 TEXT_KEYS = ("region", "base_url", "output_dir")
@@ -119,7 +120,8 @@ def _save_checked(path: Path, document: Any) -> None:
     import tomlkit
 
     old = path.read_bytes() if path.exists() else None
-    path.parent.mkdir(parents=True, exist_ok=True)
+    with private_umask():  # the state folder, like everything qwenvid writes (the file itself: mkstemp, 0600)
+        path.parent.mkdir(parents=True, exist_ok=True)
     fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=".config-", suffix=".toml")
     with os.fdopen(fd, "w", encoding="utf-8") as handle:
         handle.write(tomlkit.dumps(document))
