@@ -131,6 +131,8 @@ def usage_lines(base_url: str) -> list[str]:
         f"DashScope emulator listening on {base_url} (any API key works; Ctrl-C stops it).",
         f'  qwenvid:       QWEN_BASE_URL={base_url} DASHSCOPE_API_KEY=sk-test qwenvid t2v "A kitten"',
         f"  dashscope SDK: DASHSCOPE_HTTP_BASE_URL={base_url} DASHSCOPE_API_KEY=sk-test python your_script.py",
+        f"  own bucket:    QWEN_TMP_OSS_ENDPOINT={base_url.removesuffix('/api/v1')} QWEN_TMP_OSS_BUCKET=any "
+        "QWEN_TMP_OSS_REGION=cn-beijing, key pair from the README (its Uploads section)",
         "Requests are logged below: time, method, path, status, task id (--no-log to silence).",
     ]
 

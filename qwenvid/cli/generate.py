@@ -45,6 +45,7 @@ from qwenvid.cli._options import (
 from qwenvid.cli._output import Output
 from qwenvid.cli._progress import make_reporter
 from qwenvid.cli._session import CliState, open_session, state_of
+from qwenvid.cli._story_options import CastOpt, TakesOpt
 from qwenvid.errors import Interrupted, QwenvidError, StillRunning, ValidationError
 
 VACE_FUNCTIONS_HELP = (
@@ -226,6 +227,13 @@ def run_request(state: CliState, request: Any, flags: RunFlags) -> None:
                     yes=flags.yes,
                     pause_display=reporter.close,
                 )
+            if plan.local_inputs:  # what leaves the machine, before the first upload (product.md §3.1)
+                from qwenvid.requests.outbound import outbound_lines, request_outbound
+                from qwenvid.tasks.uploads import reused_inputs
+
+                reused = reused_inputs(opened.session, plan)
+                for line in outbound_lines(request_outbound(plan.local_inputs), reused):
+                    out.notice(line)
             options = RunOptions(
                 output=flags.output,
                 timeout=flags.timeout,
@@ -247,6 +255,27 @@ def run_request(state: CliState, request: Any, flags: RunFlags) -> None:
     from qwenvid.cli._preview import preview_after_run
 
     preview_after_run(state, opened.settings, result.video_path)
+
+
+def run_story_request(
+    state: CliState,
+    request: Any,
+    flags: RunFlags,
+    *,
+    cast: list[str] | None = None,
+    model: str | None = None,
+    takes: int | None = None,
+) -> None:
+    """A one-liner with --cast (references put in) and/or --takes (N variations); else the one run flow."""
+    from qwenvid.cli._cast import with_cast
+
+    request = with_cast(state.out, request, cast, model=model)
+    if takes and takes > 1:
+        from qwenvid.cli._takes import run_takes
+
+        run_takes(state, request, flags, takes)
+    else:
+        run_request(state, request, flags)
 
 
 def _region_warnings(model: str, opened: Any) -> list[str]:
@@ -339,6 +368,8 @@ def t2v(
     yes: YesOpt = False,
     pay_again: PayAgainOpt = False,
     json_out: JsonOpt = False,
+    cast: CastOpt = None,
+    takes: TakesOpt = None,
 ) -> None:
     """Make a video from a text prompt."""
     flags = RunFlags(
@@ -350,7 +381,7 @@ def t2v(
     )
     values |= {"audio": audio, "audio_file": audio_file, "shot_type": shot_type}
     request = request_of("T2VRequest", values, read_skill_json(flags), "t2v")
-    run_request(state_of(ctx, json_out), request, flags)
+    run_story_request(state_of(ctx, json_out), request, flags, cast=cast, model=model, takes=takes)
 
 
 I2V_EXAMPLES = examples(
@@ -410,6 +441,7 @@ def i2v(
     yes: YesOpt = False,
     pay_again: PayAgainOpt = False,
     json_out: JsonOpt = False,
+    takes: TakesOpt = None,
 ) -> None:
     """Animate an image (first frame; wan2.7-i2v also last frame, clip continuation, driving audio)."""
     flags = RunFlags(
@@ -430,7 +462,7 @@ def i2v(
         "shot_type": shot_type,
     }
     request = request_of("I2VRequest", values, read_skill_json(flags), "i2v")
-    run_request(state_of(ctx, json_out), request, flags)
+    run_story_request(state_of(ctx, json_out), request, flags, takes=takes)
 
 
 KF2V_EXAMPLES = examples(
@@ -539,6 +571,8 @@ def r2v(
     yes: YesOpt = False,
     pay_again: PayAgainOpt = False,
     json_out: JsonOpt = False,
+    cast: CastOpt = None,
+    takes: TakesOpt = None,
 ) -> None:
     """Make a video of the characters in reference images or videos."""
     flags = RunFlags(
@@ -556,7 +590,7 @@ def r2v(
         "shot_type": shot_type,
     }
     request = request_of("R2VRequest", values, read_skill_json(flags), "r2v")
-    run_request(state_of(ctx, json_out), request, flags)
+    run_story_request(state_of(ctx, json_out), request, flags, cast=cast, model=model, takes=takes)
 
 
 VACE_EXAMPLES = examples(

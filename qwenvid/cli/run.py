@@ -22,6 +22,7 @@ from qwenvid.cli._options import (
     YesOpt,
 )
 from qwenvid.cli._session import EMULATOR_ESTIMATE_SECONDS, CliState, open_session, state_of
+from qwenvid.cli._story_plan import after_plan, story_costs
 from qwenvid.errors import ConfirmationRequired, Interrupted, ValidationError
 
 if TYPE_CHECKING:
@@ -104,6 +105,12 @@ def run(
             "--events", help="Write one JSON line per event to FILE, or '-' for stdout (instead of the result)."
         ),
     ] = None,
+    allow_outside: Annotated[
+        bool,
+        typer.Option(
+            "--allow-outside", help="Upload local files from outside the plan's folder (they are listed first)."
+        ),
+    ] = False,
     yes: YesOpt = False,
     pay_again: PayAgainOpt = False,
     json_out: JsonOpt = False,
@@ -135,6 +142,7 @@ def run(
         events=events,
         yes=yes,
         pay_again=pay_again,
+        allow_outside=allow_outside,
     )
 
 
@@ -164,12 +172,18 @@ def run_plan(
     events: str | None = None,
     yes: bool = False,
     pay_again: bool = False,
+    allow_outside: bool = False,
+    own_files: tuple[Path, ...] = (),
+    always_ask: bool = False,
 ) -> None:
-    """Prepare, preview, confirm, run, report: the one flow behind `run`, `extend` and the wizard's long video."""
+    """Prepare, preview, confirm, run, report: the one flow behind `run`, `extend` and the wizard's long video.
+
+    `own_files` are files the user named on the command line: they may lie outside the plan's folder."""
     from qwenvid.cli._plan_progress import make_plan_progress
     from qwenvid.config import require_key
     from qwenvid.plans.execute import check_plan_folder, dry_run_requests, execute, prepare
     from qwenvid.plans.manifest import EventSink
+    from qwenvid.plans.outbound import outside, plan_outbound
     from qwenvid.plans.scheduler import SchedulerOptions, exit_status
 
     out = state.out
@@ -181,28 +195,43 @@ def run_plan(
         )
         for warning in prepared.warnings:
             out.warning(warning)
+        for note in prepared.spec.notes:  # the cast's model, prompts as sent
+            out.notice(note)
+        # Every refusal a real run would meet before paying, a dry run meets too.
+        check_plan_folder(Path(output_dir), spec.name)
+        _check_events_target(events)
+        _check_max_seconds(prepared.new_seconds, max_seconds)
+        uploads = plan_outbound(prepared)
+        # The cast's files are the user's own choice (product.md §3.1), like files named on the command line.
+        far = outside(uploads, spec.base_dir, (*own_files, *(Path(p) for p in prepared.spec.cast_files)))
         if dry_run:
             # Like a single run's --dry-run: the requests on stdout (one object); the table for people on stderr.
             if not out.json:
                 _print_preview(out, prepared, emulated=opened.emulated)
-            out.result_json(prepared.preview_json(dry_run_requests(session, prepared)))
+                story_costs(out, prepared.spec, opened.settings, emulated=opened.emulated)
+            _list_uploads(out, uploads, far, allowed=allow_outside, dry_run=True)
+            preview = prepared.preview_json(dry_run_requests(session, prepared))
+            preview["uploads"] = [
+                {"path": i.path, "size": i.size, "use": i.use, "via": i.via, "outside_plan_folder": i in far}
+                for i in uploads
+            ]
+            out.result_json(preview)
             return
         require_key(opened.settings)
-        check_plan_folder(Path(output_dir), spec.name)
         _print_preview(out, prepared, emulated=opened.emulated)
+        story_costs(out, prepared.spec, opened.settings, emulated=opened.emulated)
+        _list_uploads(out, uploads, far, allowed=allow_outside, dry_run=False)
+        if far and not allow_outside:
+            _confirm_outside(out, far, spec.base_dir)
         # Steps paid for again on purpose (--pay-again or a yes) count in the budget and the confirmation.
         repaid = _pay_again_steps(out, prepared, backend, pay_again=pay_again)
         force = force | repaid
         new_seconds = prepared.new_seconds + sum(
             cost.billable_seconds for sid in repaid if (cost := prepared.steps[sid].cost) is not None
         )
-        if max_seconds is not None and new_seconds > max_seconds:
-            raise ValidationError(
-                f"The plan bills {new_seconds:g} new seconds, more than --max-seconds {max_seconds:g}; "
-                "nothing was submitted.",
-                hint="Raise --max-seconds, or cut steps (reused steps cost nothing).",
-            )
-        _confirm(out, opened.settings, new_seconds, emulated=opened.emulated, yes=yes)
+        if repaid:
+            _check_max_seconds(new_seconds, max_seconds)
+        _confirm(out, opened.settings, new_seconds, emulated=opened.emulated, yes=yes, always=always_ask)
         sink = EventSink(events)
         visible = sum(1 for sp in prepared.steps.values() if not sp.step.hidden)
         progress = make_plan_progress(out, visible, new_seconds)
@@ -226,10 +255,64 @@ def run_plan(
             ) from None
         progress.close()
         sink.close()
+        # Inside the session: an in-process emulator still serves the narration's speech.
+        story_report = after_plan(state, opened.settings, prepared.spec, manifest)
     _report(out, manifest, events=events)
+    story_report()
     code = exit_status(manifest)
     if code:
         raise typer.Exit(code)
+
+
+def _list_uploads(out: Output, uploads: list[Any], far: list[Any], *, allowed: bool, dry_run: bool) -> None:
+    """Every local file the run sends, before the first upload; the ones outside the plan's folder said apart."""
+    from qwenvid.requests.outbound import outbound_lines
+
+    for line in outbound_lines(uploads):
+        out.notice(line.replace("will leave", "would leave") if dry_run else line)
+    if far and not allowed:
+        count = len(far)
+        them = f"{count} of them {'is' if count == 1 else 'are'} outside the plan's folder"
+        if dry_run:
+            out.warning(f"{them}: a real run asks first (without a terminal it needs --allow-outside).")
+        else:
+            out.warning(f"{them}: {', '.join(i.path for i in far)}")
+
+
+def _confirm_outside(out: Output, far: list[Any], folder: Path) -> None:
+    """Files outside the plan's folder leave only with --allow-outside, or a yes on a terminal (--yes is for cost)."""
+    from qwenvid.cli._cost import ask_yes_no, decline, is_interactive
+    from qwenvid.plans.outbound import OutsidePlanFolder
+
+    if not is_interactive():
+        raise OutsidePlanFolder(far, folder)
+    count = len(far)
+    question = f"Upload {count} file{'s' if count != 1 else ''} from outside the plan's folder {folder}?"
+    if not ask_yes_no(question, default=False):
+        decline(out)
+
+
+def _check_events_target(events: str | None) -> None:
+    """An --events file that cannot be written is refused before anything runs, not found out mid-plan."""
+    if events in (None, "-"):
+        return
+    from qwenvid.writable import why_unusable
+
+    target = Path(str(events))
+    problem = "it is a folder" if target.is_dir() else why_unusable(target.parent)
+    if problem is not None:
+        raise ValidationError(
+            f"--events {events}: cannot write there ({problem})", field="events", hint="Name a file you can write."
+        )
+
+
+def _check_max_seconds(new_seconds: float, max_seconds: float | None) -> None:
+    if max_seconds is not None and new_seconds > max_seconds:
+        raise ValidationError(
+            f"The plan bills {new_seconds:g} new seconds, more than --max-seconds {max_seconds:g}; "
+            "nothing was submitted.",
+            hint="Raise --max-seconds, or cut steps (reused steps cost nothing).",
+        )
 
 
 def _print_preview(out: Output, prepared: PreparedPlan, *, emulated: bool) -> None:
@@ -285,19 +368,24 @@ def _pay_again_steps(out: Output, prepared: PreparedPlan, backend: Any, *, pay_a
     return frozenset(unsettled)
 
 
-def _confirm(out: Output, settings: Any, seconds: float, *, emulated: bool, yes: bool) -> None:
+def _confirm(out: Output, settings: Any, seconds: float, *, emulated: bool, yes: bool, always: bool = False) -> None:
     from qwenvid.cli._cost import is_interactive
 
     threshold = getattr(settings, "confirm_above_seconds", None)
-    if emulated or yes or threshold is None or seconds <= threshold:
+    if yes or (not always and (emulated or threshold is None or seconds <= threshold)):
         return
     if not is_interactive():
         raise ConfirmationRequired(
             f"This plan bills {seconds:g} s, above your confirmation threshold of {threshold:g} s, "
-            "and there is no terminal to ask on.",
+            "and there is no terminal to ask on."
+            if not always
+            else "Making the film needs a yes, and there is no terminal to ask on.",
             hint="Add --yes to run it anyway, or raise confirm_above_seconds in config.toml.",
         )
-    if not typer.confirm(f"Run the plan and pay for {seconds:g} s?", default=False, err=True):
+    question = f"Run the plan and pay for {seconds:g} s?" if not emulated else "Run the plan (free: local emulator)?"
+    # Enter means yes only where the plan is free or under the threshold (asked because `always` said so).
+    default = always and (emulated or threshold is None or seconds <= threshold)
+    if not typer.confirm(question, default=default, err=True):
         out.info("Nothing was submitted.")
         raise typer.Exit(1)
 

@@ -15,6 +15,8 @@ from urllib.parse import urlsplit, urlunsplit
 
 from dotenv import dotenv_values
 
+from qwenvid.config.oss import CONFIG_KEYS as OSS_CONFIG_KEYS
+from qwenvid.config.oss import OssSettings, resolve_oss
 from qwenvid.errors import AuthenticationError, ConfigError, register_secret
 
 KeyKind = Literal["standard", "coding-plan", "unknown"]
@@ -53,6 +55,7 @@ CONFIG_KEYS: dict[str, str] = {
     "wait_timeout": "seconds to wait for a task before detaching (default 1800)",
     "query_qps": "status queries per second across all tasks in flight (default 15; the account limit is 20)",
     "preview": "true/false: a thumbnail strip under a finished video on a terminal (default true)",
+    **OSS_CONFIG_KEYS,
     "[prices]": 'your own per-second rates: currency = "USD", then model = rate or model = { 720P = rate, ... }',
 }
 
@@ -111,6 +114,7 @@ class Settings:
     prices: dict[str, Any] | None = None
     env_file: Path | None = None
     warnings: tuple[str, ...] = ()
+    oss: OssSettings | None = None  # your own bucket for uploads (qwenvid/config/oss.py); None: temporary storage
 
     @property
     def ledger_path(self) -> Path:
@@ -216,6 +220,7 @@ def load_settings(
         prices=_read_prices(config, layers.config_path),
         env_file=env_file if env_file.is_file() else None,
         warnings=tuple(warnings),
+        oss=resolve_oss(layers),
     )
 
 

@@ -258,10 +258,9 @@ class LedgerBackend:
         client = session.client
         uploaded = self._uploads.get(identity)
         if uploaded is None:
-            uploaded = {}
-            for item in plan.local_inputs:
-                uploaded[item.path] = client.upload_file(Path(item.path), plan.model)
-            self._uploads[identity] = uploaded
+            from qwenvid.tasks.uploads import upload_inputs
+
+            uploaded = self._uploads[identity] = upload_inputs(session, plan)  # reused across steps and runs
         payload = build_payload(plan.request, uploaded) if plan.local_inputs else plan.payload
         check_body(payload.endpoint_path, payload.body)
         with machine_lock(self._lock_path):

@@ -42,6 +42,11 @@ def prepare(
 ) -> tuple[PreparedPlan, LedgerBackend, ManifestFinder]:
     """Validate and cost the plan, and find what earlier runs left (needs the ledger, not the network)."""
     folder = plan_folder(output_dir, spec.name)
+    if spec.takes:
+        from qwenvid.plans.model import Problem
+        from qwenvid.story.takes import apply_picks, read_picks
+
+        spec = apply_picks(spec, read_picks(folder), problem=Problem)
     backend = LedgerBackend(session, emulated=emulated)
     finder = ManifestFinder(folder, backend)
     prepared = prepare_plan(spec, folder, prices=session.settings.prices, finder=finder, force=force)

@@ -127,7 +127,8 @@ def prepare_plan(
 
     `force` names steps to run again on purpose (`--force STEP`): they are never reused.
     """
-    problems = [*spec.problems, *validate_plan(spec, folder)]
+    built: dict[str, Any] = {}
+    problems = [*spec.problems, *validate_plan(spec, folder, built)]
     unknown_force = sorted(force - set(spec.steps))
     if unknown_force:
         from qwenvid.plans.model import Problem
@@ -149,7 +150,7 @@ def prepare_plan(
             key = json.dumps([step.mode, step.variant, step.fields], sort_keys=True, default=str)
             sp.occurrence = occurrences.get(key, 0)
             occurrences[key] = sp.occurrence + 1
-            sp.request = build_request(step, resolved_fields(spec, folder, step))
+            sp.request = built.get(sid) or build_request(step, resolved_fields(spec, folder, step))
             sp.cost, warned = step_cost(spec, folder, step, sp.request, prices)
             warnings += [f"step {sid!r}: {w}" for w in warned]
         if sid in force:
@@ -171,7 +172,8 @@ def step_identity(spec: PlanSpec, folder: Path, sp: StepPlan, outputs: Mapping[s
     if step.kind == "generate":
         from qwenvid.requests.shapes import local_inputs
 
-        request = build_request(step, fields)
+        # Without references the request is the one prepared already (nothing in it changes when inputs exist).
+        request = sp.request if sp.request is not None and not step.refs else build_request(step, fields)
         hashes = {item.path: file_sha256(item.path) for item in local_inputs(request)}
         return generation_identity(step, request, hashes, occurrence=sp.occurrence)
 

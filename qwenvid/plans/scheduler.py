@@ -196,6 +196,7 @@ class PlanScheduler:
             source=str(self.spec.source) if self.spec.source else None,
             folder=str(self.folder),
             steps={sid: run.record for sid, run in self.runs.items()},
+            picks=dict(self.spec.picks),
         )
         self._outputs: dict[str, str] = {}
         self._queue: deque[str] = deque()

@@ -8,6 +8,7 @@ from typing import Any
 from qwenvid.errors import ValidationError
 from qwenvid.plans.graph import cycle_problems, reference_problems
 from qwenvid.plans.model import PlanSpec, Problem, Ref, Step, is_reference, parse_reference
+from qwenvid.plans.prepay import prepay_problems
 from qwenvid.plans.steps import build_request, local_path, map_inputs
 
 
@@ -28,18 +29,22 @@ def placeholder(plan_dir: Path, plan: PlanSpec, ref: Ref) -> str:
     return str(plan_dir / name)
 
 
-def validate_plan(plan: PlanSpec, plan_dir: Path) -> list[Problem]:
-    """Every problem in the plan: references, cycles, output names, requests, local files."""
+def validate_plan(plan: PlanSpec, plan_dir: Path, built: dict[str, Any] | None = None) -> list[Problem]:
+    """Every problem in the plan: references, cycles, output names, requests, local files.
+
+    `built` collects each valid generation step's request (with placeholders), so preparing does not build it again.
+    """
     problems = reference_problems(plan)
     if not problems:
         problems += cycle_problems(plan)
     problems += _output_collisions(plan)
+    problems += prepay_problems(plan, plan_dir)  # what a run would otherwise meet after paying
     for step in plan.steps.values():
         if step.hidden:
             continue
         problems += _reference_kinds(plan, step)
         if step.kind == "generate":
-            problems += _check_generation(plan, plan_dir, step)
+            problems += _check_generation(plan, plan_dir, step, built)
         else:
             problems += _check_media(plan, step)
     return [_with_line(plan, p) for p in problems]
@@ -111,7 +116,7 @@ def resolved_fields(
     return map_inputs(step, resolve)
 
 
-def _check_generation(plan: PlanSpec, plan_dir: Path, step: Step) -> list[Problem]:
+def _check_generation(plan: PlanSpec, plan_dir: Path, step: Step, built: dict[str, Any] | None = None) -> list[Problem]:
     from qwenvid.requests.shapes import validate_request
 
     problems = _missing_files(plan, step)
@@ -121,6 +126,8 @@ def _check_generation(plan: PlanSpec, plan_dir: Path, step: Step) -> list[Proble
         request = build_request(step, resolved_fields(plan, plan_dir, step))
         # Referenced files do not exist yet: their rules are checked again, with the real files, before submit.
         validate_request(request, check_files=not step.refs)
+        if built is not None:
+            built[step.id] = request
     except ValidationError as exc:
         return [Problem(exc.message, step.id)]
     except (TypeError, ValueError) as exc:

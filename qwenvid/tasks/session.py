@@ -95,6 +95,8 @@ class RunOptions:
     estimate: float | None = None
     # Replace an existing file named by `output` (otherwise naming an existing file is refused).
     overwrite: bool = False
+    # The identity the ledger row is stored under (a plan step's, for the MCP server); None: the request's own.
+    fingerprint: str | None = None
 
 
 @dataclass
@@ -287,6 +289,8 @@ class Session:
 
     def dry_run(self, plan: Plan) -> dict[str, Any]:
         """The §3 dry-run object: method, url, headers (key masked), payload, uploads."""
+        from qwenvid.tasks.uploads import dry_run_body
+
         headers = {
             "Authorization": MASKED_AUTH,
             "Content-Type": "application/json",
@@ -298,7 +302,7 @@ class Session:
             "method": "POST",
             "url": self.settings.base_url.rstrip("/") + plan.payload.endpoint_path,
             "headers": headers,
-            "payload": plan.payload.body,
+            "payload": dry_run_body(self.settings, plan.payload.body),  # a bucket's links, as masked placeholders
             "uploads": [
                 {"path": str(item.path), "field": item.field, "kind": item.kind, "size": item.size}
                 for item in plan.local_inputs
@@ -321,7 +325,7 @@ class Session:
             model=plan.model,
             endpoint=plan.payload.endpoint_path,
             request_json=plan.payload.body,
-            fingerprint=_fingerprint(plan),
+            fingerprint=options.fingerprint or _fingerprint(plan),
             output_target=str(options.output) if options.output else None,
             prompt=getattr(plan.request, "prompt", None),
             duration=plan.payload.body.get("parameters", {}).get("duration"),
@@ -340,17 +344,11 @@ class Session:
         from qwenvid.store.pacing import handoff_interval, take_slot
         from qwenvid.tasks.reconcile import remember_key_id
         from qwenvid.tasks.slot_orphans import OrphanProbe
+        from qwenvid.tasks.uploads import upload_inputs
 
         client, ledger = self.client, self.ledger
         try:
-            uploaded: dict[str, str] = {}
-            for item in plan.local_inputs:
-                reporter.phase(Phase.UPLOADING, Path(item.path).name)
-                uploaded[item.path] = client.upload_file(
-                    Path(item.path),
-                    plan.model,
-                    on_progress=lambda done, total: reporter.transfer(Phase.UPLOADING, done, total),
-                )
+            uploaded = upload_inputs(self, plan, reporter)  # each input once: reused while it outlives the task
             payload = build_payload(plan.request, uploaded) if plan.local_inputs else plan.payload
             check_body(payload.endpoint_path, payload.body)
         except BaseException as exc:
