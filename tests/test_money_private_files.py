@@ -22,7 +22,7 @@ mode = "t2v"
 model = "wan2.1-t2v-turbo"
 size = "832*480"
 duration = 5
-prompt = "{prompt}"
+prompt = "A kite over the sea"
 
 [steps.next]
 mode = "i2v"
@@ -30,7 +30,7 @@ model = "wan2.1-i2v-turbo"
 resolution = "480P"
 duration = 3
 image = "@shot:last-frame"
-prompt = "It goes on"
+prompt = "{prompt}"
 
 [steps.shot_tail]
 op = "tail"
@@ -53,12 +53,12 @@ def qv(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
 def test_everything_qwenvid_writes_is_private(tmp_path: Path) -> None:
     plan = tmp_path / "plans" / "private.toml"
     plan.parent.mkdir()
-    plan.write_text(PLAN.format(prompt="A kite over the sea"))
+    plan.write_text(PLAN.format(prompt="It goes on"))
     before = set(tmp_path.rglob("*"))
     assert (result := qv(tmp_path, "run", str(plan), "--yes")).returncode == 0, result.stderr
     manifest = tmp_path / "output" / "qwenvid" / "private" / "manifest.json"
-    (old,) = [step for step in json.loads(manifest.read_text())["steps"] if step["id"] == "shot"]
-    plan.write_text(PLAN.format(prompt="A kite over the hills"))  # edited: the old outputs go to superseded/
+    (old,) = [step for step in json.loads(manifest.read_text())["steps"] if step["id"] == "next"]
+    plan.write_text(PLAN.format(prompt="It turns back"))  # edited: its old outputs go to superseded/
     assert (result := qv(tmp_path, "run", str(plan), "--yes")).returncode == 0, result.stderr
     # The old task's video is followed where the rerun moved it, verified by its sha256 (no request needed).
     fetched = qv(tmp_path, "fetch", old["task_id"])
