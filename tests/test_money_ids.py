@@ -75,7 +75,7 @@ def test_one_task_id_for_two_submits_is_one_clear_line(server: HostileServer, tm
 @pytest.mark.parametrize(
     ("key", "value"),
     [("base_url", f"http://{KEY}@127.0.0.1:9/api/v1"), ("base_url", "https://me:hunter2@dashscope.example/api/v1"),
-     ("output_dir", f"videos-{KEY}"), ("oss_access_key_secret", "abc123")],
+     ("output_dir", f"videos-{KEY}"), ("oss_ak_secret", "abc123")],
 )
 def test_config_set_never_writes_a_secret(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, key: str, value: str

@@ -157,9 +157,9 @@ def set_value(path: Path, key: str, text: str) -> None:
 
     from qwenvid.config.secrets import refuse_secret
 
-    refuse_secret(key, text)  # before anything is read or written (§3.1: config set never writes a secret)
     parts = _split(key)
-    _known(parts)
+    _known(parts)  # names the API key and OSS credentials itself
+    refuse_secret(key, text)  # before anything is read or written (§3.1: config set never writes a secret)
     document = _load_document(path)
     value = _parse(parts, text)
     if len(parts) == 1:
