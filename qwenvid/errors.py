@@ -83,6 +83,14 @@ def scrub(text: str) -> str:
     return _KEY_PATTERN.sub(lambda m: (m.group(1) or m.group(2)) + "***", text)
 
 
+def scrub_id(value: object) -> str | None:
+    """A server-given id (task_id, request_id) as it may be stored and shown: a server that echoes the key
+    inside an id must not get it written to the ledger or a terminal."""
+    if value is None or value == "":
+        return None
+    return scrub(str(value))
+
+
 class QwenvidError(Exception):
     """Base of every error qwenvid raises on purpose."""
 
@@ -100,8 +108,8 @@ class QwenvidError(Exception):
         self.message = scrub(message)
         self.hint = scrub(hint) if hint else None
         self.code = code
-        self.request_id = request_id
-        self.task_id = task_id
+        self.request_id = scrub_id(request_id)
+        self.task_id = scrub_id(task_id)
         super().__init__(self.message)
 
     def to_dict(self) -> dict[str, object]:

@@ -1,4 +1,11 @@
-"""Files that hold prompts or requests are private to the user from their first byte (0600, folders 0700).
+"""Every file qwenvid writes is private to the user from its first byte (0600, folders 0700): one rule.
+
+State, downloads and their sidecars, plan folders and their outputs (media steps, `*.last-frame.png`,
+`superseded/`, manifests, `plan-slots.lock`), media commands' outputs and the emulator's renders alike.
+A qwenvid process (the console script, `qwenvid emulator`) runs with the umask 077 from its start
+(`private_process`), so whatever writes a file — PyAV, Pillow, SQLite, shutil — creates it private; the
+library's own writers (downloads, plans, media outputs, renders) narrow it with `private_umask()` too,
+for programs that use qwenvid as a library.
 
 Changing a mode after the file exists leaves a window in which anyone on the machine can read it, and
 files created by other code (SQLite's -wal/-shm, a download's .part) are never chmod-ed at all. So
@@ -22,6 +29,16 @@ PRIVATE_UMASK = 0o077
 _lock = threading.Lock()
 _depth = 0
 _saved: int | None = None
+
+
+def private_process() -> None:
+    """The console script's first act: everything this process creates is private (umask 077, kept narrower)."""
+    global _saved
+    with _lock:
+        old = os.umask(PRIVATE_UMASK)
+        os.umask(old | PRIVATE_UMASK)
+        if _saved is not None:  # inside a private_umask(): what it restores is private too
+            _saved |= PRIVATE_UMASK
 
 
 @contextmanager

@@ -50,3 +50,22 @@ SERVER_TIME_FIELDS = ("submit_time", "end_time")
 def with_utc_times(row: dict[str, object]) -> dict[str, object]:
     """A ledger row's dict with the server's times in UTC, like every other time qwenvid prints."""
     return {key: iso_utc(value) if key in SERVER_TIME_FIELDS else value for key, value in row.items()}
+
+
+# Test-only: seconds added to this machine's wall clock, to play a client whose clock is wrong (a skew
+# test runs real processes against the emulator; faketime cannot be used). Read here and nowhere else.
+CLOCK_SKEW_ENV = "QWENVID_TEST_CLOCK_SKEW"
+
+
+def wall_now() -> datetime:
+    """This machine's wall clock in UTC: every time qwenvid writes or compares with the service's."""
+    import os
+
+    skew = os.environ.get(CLOCK_SKEW_ENV)
+    now = datetime.now(UTC)
+    if skew:
+        try:
+            now += timedelta(seconds=float(skew))
+        except ValueError:
+            pass
+    return now

@@ -114,28 +114,23 @@ def confirm_cost(
         decline(out)
 
 
-def confirm_resubmit(
-    earlier: list[Any], *, out: Output, yes: bool, pause_display: Callable[[], None] = lambda: None
-) -> None:
-    """Earlier submits of this same request whose outcome was unknown: say what reconciling found, and ask
-    before paying again while any of them may have made a task (refuse, exit 7, when nobody can answer)."""
-    open_rows = []
-    if not yes:
-        pause_display()
-    for item in earlier:
-        said = item.note or (item.error.message if item.error else "")
-        out.notice(f"Earlier submit of this request {item.ref}: {said}")
-        if not (item.note or "").startswith("no task was created"):
-            open_rows.append(item.ref)
-    if not open_rows or yes:
-        return
-    names = ", ".join(open_rows)
+def pay_again_asker(pause_display: Callable[[], None] = lambda: None) -> Callable[[str], bool] | None:
+    """The pay-again question on a terminal (Enter means no); None when nobody can answer (exit 7)."""
     if not is_interactive():
-        raise ConfirmationRequired(
-            f"An earlier submit of this same request ({names}) may have created a billed task, "
-            "and there is no terminal to ask on.",
-            hint="Run `qwenvid resume` to finish it, or add --yes to submit it again anyway.",
-        )
-    question = f"An earlier submit of this request ({names}) may already have made a task. Submit again and pay twice?"
-    if not ask_yes_no(question, default=False):
-        decline(out)
+        return None
+
+    def ask(question: str) -> bool:
+        pause_display()
+        return ask_yes_no(question, default=False)
+
+    return ask
+
+
+def paused_notice(out: Output, pause_display: Callable[[], None]) -> Callable[[str], None]:
+    """A notice that stops any live progress line first (it comes right before a question)."""
+
+    def tell(text: str) -> None:
+        pause_display()
+        out.notice(text)
+
+    return tell

@@ -206,6 +206,15 @@ YesOpt = Annotated[
     bool,
     typer.Option("--yes", "-y", help="Submit without asking, whatever the billable seconds.", rich_help_panel=RUN),
 ]
+PayAgainOpt = Annotated[
+    bool,
+    typer.Option(
+        "--pay-again",
+        help="Submit although an earlier submit of the same request may already have been billed "
+        "(its answer was lost); --yes never does.",
+        rich_help_panel=RUN,
+    ),
+]
 JsonOpt = Annotated[
     bool, typer.Option("--json", help="Print the result as one JSON object on stdout (same as the global --json).")
 ]

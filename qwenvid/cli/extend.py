@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from qwenvid.cli._options import JsonOpt, ModelOpt, YesOpt
+from qwenvid.cli._options import JsonOpt, ModelOpt, PayAgainOpt, YesOpt
 from qwenvid.cli._session import state_of
 
 EXTEND_EXAMPLES = "[bold]Examples[/bold]\n\n" + "\n\n".join(
@@ -67,6 +67,7 @@ def extend(
         str | None, typer.Option("--events", help="One JSON line per event to FILE, or '-' for stdout.")
     ] = None,
     yes: YesOpt = False,
+    pay_again: PayAgainOpt = False,
     json_out: JsonOpt = False,
 ) -> None:
     from qwenvid.cli.run import run_plan
@@ -105,6 +106,7 @@ def extend(
         timeout=timeout,
         events=events,
         yes=yes,
+        pay_again=pay_again,
         own_files=tuple(p for p in (video, audio) if p is not None),  # named here: the user's own choice
     )
 

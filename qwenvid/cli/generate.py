@@ -11,7 +11,7 @@ from typing import Annotated, Any
 
 import typer
 
-from qwenvid.cli._cost import confirm_cost, confirm_resubmit
+from qwenvid.cli._cost import confirm_cost, decline, paused_notice, pay_again_asker
 from qwenvid.cli._help import examples
 from qwenvid.cli._options import (
     INPUTS,
@@ -27,6 +27,7 @@ from qwenvid.cli._options import (
     OptionalPromptArg,
     OutputOpt,
     OverwriteOpt,
+    PayAgainOpt,
     PromptArg,
     PromptExtendOpt,
     PromptFileOpt,
@@ -67,6 +68,8 @@ class RunFlags:
     overwrite: bool = False
     # The cost notice was already shown and accepted (the wizard's summary): do not show or ask again.
     cost_confirmed: bool = False
+    # Submit although an earlier submit of this request may have been billed (--yes never means that).
+    pay_again: bool = False
 
 
 # -- building requests ---------------------------------------------------------------------------
@@ -181,9 +184,10 @@ def run_request(state: CliState, request: Any, flags: RunFlags) -> None:
     """Validate, show the cost, submit, follow, download, and print the result (or the dry run)."""
     from qwenvid.config import require_key
     from qwenvid.store import startup_gate
-    from qwenvid.tasks.guards import reconcile_first
+    from qwenvid.tasks.context import TaskContext
+    from qwenvid.tasks.pay_again import pay_again_guard
     from qwenvid.tasks.session import Phase, RunOptions
-    from qwenvid.tasks.submit import Guard
+    from qwenvid.tasks.submit import Guard, SubmitAttempt
     from qwenvid.wire.download import check_output_target
 
     out = state.out
@@ -211,13 +215,15 @@ def run_request(state: CliState, request: Any, flags: RunFlags) -> None:
             # Started up: the next run starting beside this one may have the CPU (qwenvid/store/startup_gate.py).
             startup_gate.leave()
             # Checked by the submit before anything is paid (qwenvid/tasks/submit.py guards): an earlier unknown
-            # outcome of this same request is looked up first, then the cost is confirmed.
-            guards: list[Guard] = [
-                reconcile_first(
-                    lambda earlier: confirm_resubmit(earlier, out=out, yes=flags.yes, pause_display=reporter.close),
-                    reporter,
-                )
-            ]
+            # outcome of this same request is looked up first (paying again needs --pay-again), then the cost.
+            def pay_again_check(ctx: TaskContext, attempt: SubmitAttempt) -> None:
+                if not pay_again_guard(
+                    ctx, attempt.plan, reporter, pay_again=flags.pay_again,
+                    ask=pay_again_asker(reporter.close), tell=paused_notice(out, reporter.close),
+                ):
+                    decline(out)
+
+            guards: list[Guard] = [pay_again_check]
             if not flags.cost_confirmed:
                 guards.append(
                     lambda _ctx, attempt: confirm_cost(
@@ -368,12 +374,15 @@ def t2v(
     output: OutputOpt = None,
     overwrite: OverwriteOpt = False,
     yes: YesOpt = False,
+    pay_again: PayAgainOpt = False,
     json_out: JsonOpt = False,
     cast: CastOpt = None,
     takes: TakesOpt = None,
 ) -> None:
     """Make a video from a text prompt."""
-    flags = RunFlags(request_json, file, dry_run, detach, timeout, output, yes, overwrite=overwrite)
+    flags = RunFlags(
+        request_json, file, dry_run, detach, timeout, output, yes, overwrite=overwrite, pay_again=pay_again
+    )
     prompt = read_prompt(prompt, prompt_file)
     values = common_values(
         model, prompt, negative_prompt, duration, size, resolution, ratio, seed, prompt_extend, watermark
@@ -438,11 +447,14 @@ def i2v(
     output: OutputOpt = None,
     overwrite: OverwriteOpt = False,
     yes: YesOpt = False,
+    pay_again: PayAgainOpt = False,
     json_out: JsonOpt = False,
     takes: TakesOpt = None,
 ) -> None:
     """Animate an image (first frame; wan2.7-i2v also last frame, clip continuation, driving audio)."""
-    flags = RunFlags(request_json, file, dry_run, detach, timeout, output, yes, overwrite=overwrite)
+    flags = RunFlags(
+        request_json, file, dry_run, detach, timeout, output, yes, overwrite=overwrite, pay_again=pay_again
+    )
     prompt = read_prompt(prompt, prompt_file)
     values = common_values(
         model, prompt, negative_prompt, duration, size, resolution, ratio, seed, prompt_extend, watermark
@@ -498,10 +510,13 @@ def kf2v(
     output: OutputOpt = None,
     overwrite: OverwriteOpt = False,
     yes: YesOpt = False,
+    pay_again: PayAgainOpt = False,
     json_out: JsonOpt = False,
 ) -> None:
     """Make a video between a first and a last frame."""
-    flags = RunFlags(request_json, file, dry_run, detach, timeout, output, yes, overwrite=overwrite)
+    flags = RunFlags(
+        request_json, file, dry_run, detach, timeout, output, yes, overwrite=overwrite, pay_again=pay_again
+    )
     prompt = read_prompt(prompt, prompt_file)
     values = common_values(
         model, prompt, negative_prompt, duration, size, resolution, ratio, seed, prompt_extend, watermark
@@ -562,12 +577,15 @@ def r2v(
     output: OutputOpt = None,
     overwrite: OverwriteOpt = False,
     yes: YesOpt = False,
+    pay_again: PayAgainOpt = False,
     json_out: JsonOpt = False,
     cast: CastOpt = None,
     takes: TakesOpt = None,
 ) -> None:
     """Make a video of the characters in reference images or videos."""
-    flags = RunFlags(request_json, file, dry_run, detach, timeout, output, yes, overwrite=overwrite)
+    flags = RunFlags(
+        request_json, file, dry_run, detach, timeout, output, yes, overwrite=overwrite, pay_again=pay_again
+    )
     prompt = read_prompt(prompt, prompt_file)
     values = common_values(
         model, prompt, negative_prompt, duration, size, resolution, ratio, seed, prompt_extend, watermark
@@ -694,12 +712,15 @@ def vace(
     output: OutputOpt = None,
     overwrite: OverwriteOpt = False,
     yes: YesOpt = False,
+    pay_again: PayAgainOpt = False,
     json_out: JsonOpt = False,
 ) -> None:
     """Edit or extend videos: the five VACE functions, or instruction editing with wan2.7-videoedit."""
     from qwenvid.catalogue import INSTRUCT, canonical_vace_function
 
-    flags = RunFlags(request_json, file, dry_run, detach, timeout, output, yes, overwrite=overwrite)
+    flags = RunFlags(
+        request_json, file, dry_run, detach, timeout, output, yes, overwrite=overwrite, pay_again=pay_again
+    )
     skill = read_skill_json(flags)
     if function is None and skill is None:
         raise ValidationError("vace needs a function first.", hint=f"Use one of: {VACE_FUNCTIONS_HELP}.")
@@ -773,12 +794,15 @@ def generate(
     output: OutputOpt = None,
     overwrite: OverwriteOpt = False,
     yes: YesOpt = False,
+    pay_again: PayAgainOpt = False,
     json_out: JsonOpt = False,
 ) -> None:
     """Run a request in the QwenCloud video skill's JSON shape; the mode is detected from its fields."""
     from qwenvid.requests import shapes as requests
 
-    flags = RunFlags(request_json, file, dry_run, detach, timeout, output, yes, overwrite=overwrite)
+    flags = RunFlags(
+        request_json, file, dry_run, detach, timeout, output, yes, overwrite=overwrite, pay_again=pay_again
+    )
     if mode is not None and mode not in MODES:
         raise ValidationError(f"--mode {mode!r} is not a mode.", hint=f"Use one of: {', '.join(MODES)}.")
     skill = read_skill_json(flags)

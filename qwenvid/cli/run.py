@@ -13,6 +13,7 @@ from qwenvid.cli._options import (
     JsonOpt,
     ModelOpt,
     NegativePromptOpt,
+    PayAgainOpt,
     PromptExtendOpt,
     RatioOpt,
     ResolutionOpt,
@@ -111,6 +112,7 @@ def run(
         ),
     ] = False,
     yes: YesOpt = False,
+    pay_again: PayAgainOpt = False,
     json_out: JsonOpt = False,
 ) -> None:
     from qwenvid.plans.parse import load_plan
@@ -139,6 +141,7 @@ def run(
         detach=detach,
         events=events,
         yes=yes,
+        pay_again=pay_again,
         allow_outside=allow_outside,
     )
 
@@ -168,6 +171,7 @@ def run_plan(
     detach: bool = False,
     events: str | None = None,
     yes: bool = False,
+    pay_again: bool = False,
     allow_outside: bool = False,
     own_files: tuple[Path, ...] = (),
     always_ask: bool = False,
@@ -219,7 +223,14 @@ def run_plan(
         _list_uploads(out, uploads, far, allowed=allow_outside, dry_run=False)
         if far and not allow_outside:
             _confirm_outside(out, far, spec.base_dir)
-        new_seconds = prepared.new_seconds
+        # Steps paid for again on purpose (--pay-again or a yes) count in the budget and the confirmation.
+        repaid = _pay_again_steps(out, prepared, backend, pay_again=pay_again)
+        force = force | repaid
+        new_seconds = prepared.new_seconds + sum(
+            cost.billable_seconds for sid in repaid if (cost := prepared.steps[sid].cost) is not None
+        )
+        if repaid:
+            _check_max_seconds(new_seconds, max_seconds)
         _confirm(out, opened.settings, new_seconds, emulated=opened.emulated, yes=yes, always=always_ask)
         sink = EventSink(events)
         visible = sum(1 for sp in prepared.steps.values() if not sp.step.hidden)
@@ -338,6 +349,23 @@ def _print_preview(out: Output, prepared: PreparedPlan, *, emulated: bool) -> No
         out.notice(f"Cost: free (local emulator). A real run: {total}.")
     else:
         out.notice(f"Cost: {total}. Official prices: {preview['pricing_url']}")
+
+
+def _pay_again_steps(out: Output, prepared: PreparedPlan, backend: Any, *, pay_again: bool) -> frozenset[str]:
+    """Steps to submit again although an earlier submit may have paid for them (--pay-again, or a yes)."""
+    from qwenvid.cli._cost import pay_again_asker
+    from qwenvid.plans.pay_again import unsettled_steps
+    from qwenvid.tasks.pay_again import decide
+
+    unsettled = unsettled_steps(prepared, backend)
+    if not unsettled:
+        return frozenset()
+    names = [f"{row} (step {sid})" for sid, row in unsettled.items()]
+    what = "step " + ", ".join(unsettled) + " of this plan"
+    if not decide(names, pay_again=pay_again, ask=pay_again_asker(), what=what):
+        out.info("Nothing was submitted. (you answered no; nothing was spent)")
+        raise typer.Exit(1)
+    return frozenset(unsettled)
 
 
 def _confirm(out: Output, settings: Any, seconds: float, *, emulated: bool, yes: bool, always: bool = False) -> None:

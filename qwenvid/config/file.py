@@ -15,6 +15,7 @@ from qwenvid.config.oss import SECRET_KEYS as OSS_SECRET_KEYS
 from qwenvid.config.oss import TEXT_KEYS as OSS_TEXT_KEYS
 from qwenvid.config.oss import effective_rows as oss_rows
 from qwenvid.errors import ConfigError
+from qwenvid.privacy import private_umask
 
 # Keys `config set` writes as text; every other plain key takes the kind of its Settings field.
 TEXT_KEYS = ("region", "base_url", "output_dir", *OSS_TEXT_KEYS)
@@ -133,7 +134,8 @@ def _save_checked(path: Path, document: Any) -> None:
     import tomlkit
 
     old = path.read_bytes() if path.exists() else None
-    path.parent.mkdir(parents=True, exist_ok=True)
+    with private_umask():  # the state folder, like everything qwenvid writes (the file itself: mkstemp, 0600)
+        path.parent.mkdir(parents=True, exist_ok=True)
     fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=".config-", suffix=".toml")
     with os.fdopen(fd, "w", encoding="utf-8") as handle:
         handle.write(tomlkit.dumps(document))
@@ -153,8 +155,11 @@ def set_value(path: Path, key: str, text: str) -> None:
     """Set `key` (prices.MODEL[.TIER] for rates) in the config file to `text`, checked before it stays."""
     import tomlkit
 
+    from qwenvid.config.secrets import refuse_secret
+
     parts = _split(key)
-    _known(parts)
+    _known(parts)  # names the API key and OSS credentials itself
+    refuse_secret(key, text)  # before anything is read or written (§3.1: config set never writes a secret)
     document = _load_document(path)
     value = _parse(parts, text)
     if len(parts) == 1:

@@ -20,6 +20,8 @@ from typing import Any
 import av
 from PIL import Image, ImageDraw, ImageFont, ImageOps
 
+from qwenvid.privacy import private_umask
+
 FPS = 30
 AUDIO_RATE = 48000
 AUDIO_FRAME_SAMPLES = 1024
@@ -68,7 +70,8 @@ def render_video(job: RenderJob, path: Path) -> None:
     """Encode `job` to an MP4 at `path` (written beside it first, then renamed into place)."""
     if job.width % 2 or job.height % 2:
         raise ValueError(f"H.264 yuv420p needs even dimensions, got {job.width}x{job.height}")
-    path.parent.mkdir(parents=True, exist_ok=True)
+    with private_umask():  # renders are private like everything qwenvid writes (qwenvid/privacy.py)
+        path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(prefix=path.stem, suffix=".tmp.mp4", dir=path.parent)
     os.close(fd)
     try:
@@ -341,7 +344,8 @@ class RenderCache:
                 render_video(job, path)
         if padding_bytes < path.stat().st_size + 16:  # nothing to pad, or too little room for a box
             return path
-        self.scratch.mkdir(parents=True, exist_ok=True)
+        with private_umask():
+            self.scratch.mkdir(parents=True, exist_ok=True)
         padded = self.scratch / f"{key}-{padding_bytes}.mp4"
         with self._lock_for(padded.name):
             if not padded.exists():

@@ -48,11 +48,14 @@ def _uvicorn_config(app: Any, log_level: str) -> uvicorn.Config:
         lifespan="off",
         timeout_graceful_shutdown=2,
         server_header=False,
+        date_header=False,  # the app sets Date from the emulator's own clock (emulator/date_header.py)
     )
 
 
 def _app(state: EmulatorState, request_log: Callable[[str], None] | None) -> Any:
-    app: Any = create_app(state=state)
+    from qwenvid.emulator.date_header import DateHeader
+
+    app: Any = DateHeader(create_app(state=state), state.now)
     if request_log is not None:
         from qwenvid.emulator.request_log import RequestLog
 

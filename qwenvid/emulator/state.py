@@ -29,6 +29,7 @@ from qwenvid.emulator.config import Clock, EmulatorConfig, ManualClock, SystemCl
 from qwenvid.emulator.faults import FaultPlan
 from qwenvid.emulator.inputs import Plan, decode_data_uri, fetch_remote, plan_render
 from qwenvid.emulator.render import RenderCache
+from qwenvid.privacy import private_umask
 
 PENDING, RUNNING, SUCCEEDED, FAILED, CANCELED, UNKNOWN = (
     "PENDING",
@@ -214,12 +215,14 @@ class EmulatorState:
         self.directory = Path(tempfile.mkdtemp(prefix="qwenvid-emulator-")) if self._own_dir else Path(
             str(self.config.results_dir)
         )
-        self.directory.mkdir(parents=True, exist_ok=True)
+        with private_umask():  # uploads and renders are private like everything qwenvid writes
+            self.directory.mkdir(parents=True, exist_ok=True)
         results = self.directory / "results"
         shared = self.config.render_cache_dir
         if shared is not None:
             try:
-                Path(shared).mkdir(parents=True, exist_ok=True)
+                with private_umask():
+                    Path(shared).mkdir(parents=True, exist_ok=True)
             except OSError:
                 shared = None  # an unwritable cache folder only costs speed: render into the results folder
         self.cache = (RenderCache(Path(shared), scratch=results, keep=self.config.render_cache_keep) if shared
@@ -655,7 +658,8 @@ class EmulatorState:
     def _stage_upload(self, source: BinaryIO) -> tuple[int, str, Path]:
         """Copy an uploaded file to a private temporary name in chunks: (size, md5 hex, path)."""
         folder = self.directory / "uploads"
-        folder.mkdir(parents=True, exist_ok=True)
+        with private_umask():
+            folder.mkdir(parents=True, exist_ok=True)
         digest, size = hashlib.md5(), 0
         with tempfile.NamedTemporaryFile(dir=folder, prefix=".staging-", delete=False) as target:
             for chunk in iter(lambda: source.read(1 << 20), b""):

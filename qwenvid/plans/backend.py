@@ -256,7 +256,7 @@ class LedgerBackend:
         from qwenvid.tasks.outcomes import RunOptions
         from qwenvid.tasks.reporting import NullReporter
 
-        set_aside(target)
+        set_aside(target, self.ledger)
         # The library's fetch takes the row's claim for the download itself (one download per task), and
         # continues a .part an interrupted download of this task left.
         self.release(local_id)
@@ -313,8 +313,11 @@ def _age(text: str | None, now: datetime) -> timedelta:
     return now - _parse(text) if text else timedelta.max
 
 
-def set_aside(target: Path) -> Path | None:
-    """Move an older output out of the way (into `superseded/`), never deleting a paid video."""
+def set_aside(target: Path, ledger: Any = None) -> Path | None:
+    """Move an older output out of the way (into `superseded/`), never deleting a paid video.
+
+    With the ledger, a row whose video it was follows it there (qwenvid/tasks/video_file.py finds it anyway).
+    """
     if not target.exists():
         return None
     folder = target.parent / "superseded"
@@ -323,8 +326,12 @@ def set_aside(target: Path) -> Path | None:
     moved = folder / f"{target.stem}.{digest}{target.suffix}"
     if moved.exists():
         target.unlink()
+        if ledger is not None:
+            ledger.moved_video(target, moved)
         return moved
     os.replace(target, moved)
+    if ledger is not None:
+        ledger.moved_video(target, moved)
     for sidecar in (target.with_name(target.name + ".json"), target.with_suffix(".json")):
         if sidecar.exists():
             os.replace(sidecar, folder / f"{moved.name}.json")

@@ -110,5 +110,8 @@ def execute(
         on_change=on_change,
         options=options,
     )
-    manifest = scheduler.run()
+    from qwenvid.privacy import private_umask
+
+    with private_umask():  # the plan's folder, outputs, superseded/, manifest and locks: private from the first byte
+        manifest = scheduler.run()
     return manifest, scheduler.stats

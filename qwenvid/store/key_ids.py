@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Sequence
-from datetime import UTC, datetime
 from pathlib import Path
 
 from qwenvid.privacy import private_umask
+from qwenvid.timestamps import wall_now
 
 _SCHEMA = (
     # The public id DashScope lists for a key (`api_key_id`), per key and service. `key_ref` is a hash
@@ -52,7 +52,7 @@ class SqliteKeyIds:
         try:
             conn.execute(
                 "INSERT OR REPLACE INTO key_ids VALUES (?, ?, ?, ?)",
-                (key_ref, base_url, key_id, datetime.now(UTC).isoformat()),
+                (key_ref, base_url, key_id, wall_now().isoformat()),
             )
         finally:
             conn.close()
@@ -63,7 +63,7 @@ class SqliteKeyIds:
         try:
             conn.execute(
                 "INSERT OR REPLACE INTO reconcile_notes VALUES (?, ?, ?, ?)",
-                (row_id, json.dumps(list(candidates)), note, datetime.now(UTC).isoformat()),
+                (row_id, json.dumps(list(candidates)), note, wall_now().isoformat()),
             )
         finally:
             conn.close()

@@ -63,7 +63,7 @@ from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import parse_qs, urlsplit
 
-from qwenvid.errors import QwenvidError, ValidationError, scrub
+from qwenvid.errors import QwenvidError, ValidationError, scrub, scrub_id
 from qwenvid.privacy import create_private_file, narrow_existing, private_dir, private_umask
 from qwenvid.store.sqlite_tx import write_transaction
 
@@ -274,8 +274,14 @@ class ReconcileMatch:
 # --------------------------------------------------------------------------- pure helpers
 
 
+class DuplicateTaskId(QwenvidError):
+    """The service gave one task id to two submits (exit 1; the second row stays outcome unknown)."""
+
+
 def utcnow() -> datetime:
-    return datetime.now(UTC)
+    from qwenvid.timestamps import wall_now
+
+    return wall_now()
 
 
 def iso(moment: datetime) -> str:
@@ -545,18 +551,35 @@ class Ledger:
     def mark_submitted(
         self, local_id: str, task_id: str, request_id: str | None = None, status: str = "PENDING"
     ) -> LedgerRow:
-        """Store the task id the moment it arrives."""
+        """Store the task id the moment it arrives.
+
+        A service that answers two submits with one task id cannot be believed for either: the row stays
+        "outcome unknown" (resume settles it through the task list) and DuplicateTaskId says so in one line.
+        """
         now = self._now()
-        return self._update(
-            local_id,
-            {
-                "local_state": "submitted",
-                "task_id": task_id,
-                "request_id": request_id,
-                "remote_status": status,
-                "status_changed_at": now,
-            },
-        )
+        try:
+            return self._update(
+                local_id,
+                {
+                    "local_state": "submitted",
+                    "task_id": task_id,
+                    "request_id": request_id,
+                    "remote_status": status,
+                    "status_changed_at": now,
+                },
+            )
+        except sqlite3.IntegrityError:
+            other = self.get(task_id)
+            named = other.id if other is not None else "another row"
+            self.mark_outcome_unknown(
+                local_id, f"the service answered with task id {task_id}, which it had already given {named}"
+            )
+            raise DuplicateTaskId(
+                f"The service answered this submit ({local_id}) with task id {task_id}, which it already gave "
+                f"{named}; both rows are kept and {local_id} is left 'outcome unknown'.",
+                hint="Run `qwenvid resume`: it looks for this submit's own task in the account task list.",
+                task_id=task_id,
+            ) from None
 
     def mark_outcome_unknown(self, local_id: str, error: str | BaseException) -> LedgerRow:
         """The submit left but no usable answer came back: a task may exist (resume reconciles)."""
@@ -638,6 +661,11 @@ class Ledger:
         """The verified video is on disk."""
         with self._write() as conn:
             current = self._row_for_write(conn, key)
+            # The file at this path is this row's video now: a row that still named it lost its file (overwritten).
+            conn.execute(
+                "UPDATE tasks SET video_path = NULL WHERE video_path = ? AND id != ?",
+                (str(Path(path).resolve()), current.id),
+            )
             return self._apply(
                 conn,
                 current.id,
@@ -648,6 +676,20 @@ class Ledger:
                     "downloaded_at": self._now(),
                     "download_error": None,
                 },
+            )
+
+    def set_video_path(self, key: str, path: str | Path | None) -> LedgerRow:
+        """qwenvid moved the row's video (`path`), or the file at its path is no longer it (None)."""
+        with self._write() as conn:
+            current = self._row_for_write(conn, key)
+            return self._apply(conn, current.id, {"video_path": str(Path(path).resolve()) if path else None})
+
+    def moved_video(self, old: str | Path, new: str | Path) -> None:
+        """qwenvid moved a file: every row whose video was at `old` follows it to `new`."""
+        with self._write() as conn:
+            conn.execute(
+                "UPDATE tasks SET video_path = ?, updated_at = ? WHERE video_path = ?",
+                (str(Path(new).resolve()), self._now(), str(Path(old).resolve())),
             )
 
     def set_download_error(self, key: str, message: str) -> LedgerRow:
@@ -869,6 +911,9 @@ class Ledger:
 
     def _apply(self, conn: sqlite3.Connection, local_id: str, changes: dict[str, Any]) -> LedgerRow:
         changes = {**changes, "updated_at": self._now()}
+        for name in ("task_id", "request_id"):  # ids come from the server: never store a key echoed in one
+            if isinstance(changes.get(name), str):
+                changes[name] = scrub_id(changes[name])
         assignments = ", ".join(f"{column} = ?" for column in changes)
         conn.execute(f"UPDATE tasks SET {assignments} WHERE id = ?", [*changes.values(), local_id])
         return self._select(conn, local_id)

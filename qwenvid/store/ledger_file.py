@@ -6,7 +6,9 @@ import sqlite3
 from pathlib import Path
 
 from qwenvid.errors import LedgerError, QwenvidError
+from qwenvid.privacy import private_umask
 from qwenvid.store.ledger import SCHEMA_VERSION, Ledger
+from qwenvid.store.ledger_identity import check_identity
 
 
 def _move_aside_hint(path: Path) -> str:
@@ -16,7 +18,14 @@ def _move_aside_hint(path: Path) -> str:
 def open_ledger(path: Path) -> Ledger:
     """The ledger at `path`, created if missing; a LedgerError (exit 1) naming the file when it cannot be used."""
     try:
-        return Ledger(path)
+        ledger = Ledger(path)
+        try:
+            with private_umask():
+                check_identity(path)  # a copy of a ledger in use, with submits in flight, is refused
+        except BaseException:
+            ledger.close()
+            raise
+        return ledger
     except sqlite3.DatabaseError as exc:  # not a database, damaged, unreadable, a folder in its place
         raise LedgerError(
             f"The ledger {path} cannot be used: {exc}.",

@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, Any
 
 from qwenvid import errors
 from qwenvid.tasks.outcomes import ResumeOutcome
+from qwenvid.timestamps import wall_now
 
 if TYPE_CHECKING:
     from qwenvid.store.claims import Claim, ClaimInfo
@@ -47,6 +48,10 @@ if TYPE_CHECKING:
 # answered late (or sat in a proxy) may create its task minutes later.
 WINDOW_BEFORE = timedelta(minutes=2)
 WINDOW_AFTER = timedelta(minutes=10)
+# The submit window is placed on the service's clock (learned from its answers' Date). "No task was
+# created" is said only when that offset is known and within this margin: the submit's time was read on
+# this machine's clock when it was sent, and a clock this far off may have been set since.
+CLOCK_MARGIN = WINDOW_BEFORE
 # DashScope lists and answers tasks for 24 h (dashscope-api.md §5); keep a margin for clock skew.
 RETENTION = timedelta(hours=24)
 RETENTION_MARGIN = timedelta(minutes=15)
@@ -221,7 +226,7 @@ def reconcile(
     rows: Iterable[LedgerRow] | None = None,
 ) -> list[ResumeOutcome]:
     """Resolve every outcome-unknown row (and rows a dead process left mid-submit); never resubmits."""
-    now = now or datetime.now(UTC)
+    now = now or wall_now()
     claims = ctx.store.claims()
     outcomes: list[ResumeOutcome] = []
     held: list[Claim] = []
@@ -313,8 +318,12 @@ def _resolve(
 ) -> list[ResumeOutcome]:
     ledger, client = ctx.ledger, ctx.client
     first = rows[0]
-    start = min(_sent(r) for r in rows) - WINDOW_BEFORE
-    end = max(_sent(r) for r in rows) + WINDOW_AFTER
+    offset = service_offset(ctx, now)
+    # Everything from here on is on the service's clock: its creation times are what the window is compared with.
+    shift = offset or timedelta(0)
+    now = now + shift
+    start = min(_sent(r) for r in rows) + shift - WINDOW_BEFORE
+    end = max(_sent(r) for r in rows) + shift + WINDOW_AFTER
     listed = list(client.iter_tasks(start=start, end=min(end, now), model=first.model))
     taken = ledger.known_task_ids()
     my_key = known_key_id(ctx)
@@ -361,12 +370,48 @@ def _resolve(
         reporter.notice(f"Adopted task {match.task_id} for {row.id} ({match.reason}).")
         outcomes.append(ResumeOutcome(row.id, note=f"adopted task {match.task_id} ({match.reason})"))
     for row in remaining:
-        outcomes.append(ResumeOutcome(row.id, note=_unresolved_note(ctx, row, unsure, not_adopted, now)))
+        note = _unresolved_note(ctx, row, unsure, not_adopted, now, offset)
+        outcomes.append(ResumeOutcome(row.id, note=note))
     return outcomes
 
 
-def _unresolved_note(ctx: TaskContext, row: LedgerRow, unsure: list[Evidence], not_adopted: str, now: datetime) -> str:
-    """No proven task for this row: wait, prove none was created, or end it as possibly billed."""
+def service_offset(ctx: TaskContext, now: datetime) -> timedelta | None:
+    """Service clock minus the local one (read as `now`), from the `Date` of a fresh answer (one cheap list query:
+    reconciling is rare, and an older answer's time carried forward would miss a clock that was set since)."""
+    try:
+        ctx.client.list_tasks(page_size=1)
+    except errors.QwenvidError:
+        pass  # the time an earlier answer told, if any
+    return ctx.client.service_clock.offset_from(now)
+
+
+def _clock_doubt(offset: timedelta | None) -> str | None:
+    """Why the task list cannot prove absence with this machine's clock, or None when it can."""
+    if offset is None:
+        return "the service's answers do not say its time (no Date header), so this machine's clock cannot be checked"
+    if abs(offset) <= CLOCK_MARGIN:
+        return None
+    seconds = abs(offset).total_seconds()
+    amount = f"{seconds / 60:.0f} min" if seconds >= 90 else f"{seconds:.0f} s"
+    side = "behind" if offset > timedelta(0) else "ahead of"
+    return (
+        f"this machine's clock is {amount} {side} the service's (more than the {CLOCK_MARGIN.seconds // 60} min "
+        "a submit window allows for), so when this submit left cannot be placed on the service's clock"
+    )
+
+
+def _unresolved_note(
+    ctx: TaskContext,
+    row: LedgerRow,
+    unsure: list[Evidence],
+    not_adopted: str,
+    now: datetime,
+    offset: timedelta | None = None,
+) -> str:
+    """No proven task for this row: wait, prove none was created, or end it as possibly billed.
+
+    `now` is on the service's clock; `offset` (service minus local) places the row's local times on it.
+    """
     unbilled = [e for e in unsure if e.status in ("FAILED", "CANCELED")]
     if len(unbilled) < len(unsure):
         unbilled = []
@@ -384,15 +429,22 @@ def _unresolved_note(ctx: TaskContext, row: LedgerRow, unsure: list[Evidence], n
         )
         _save_candidates(ctx, row.id, ids, note)
         return note + not_adopted
-    sent = _sent(row)
+    sent = _sent(row) + (offset or timedelta(0))
     window_end = sent + WINDOW_AFTER
+    doubt = _clock_doubt(offset)
+    if doubt is not None:
+        return (
+            f"outcome unknown: this request's task is not in the task list, but {doubt}. Set this machine's "
+            "clock right (e.g. turn on network time) and run `qwenvid resume` again; do not submit again before."
+            + not_adopted
+        )
     if now < window_end:
         return (
             "outcome unknown: this request's task is not in the task list yet; one could still appear "
             f"until {window_end:%H:%M} UTC. Run `qwenvid resume` again after that; do not submit again before."
             + not_adopted
         )
-    gone = _retention_exceeded(ctx, row, now)
+    gone = _retention_exceeded(ctx, row, now - (offset or timedelta(0)))  # both on this clock
     if gone:
         ctx.ledger.mark_outcome_unknown(row.id, f"possibly billed: {gone}")
         _set_code(ctx, row.id)

@@ -164,6 +164,7 @@ class Session(TaskContext):
         _check_named_output(options)
         from qwenvid.tasks.follow import follow_row
         from qwenvid.tasks.reconcile import hold_row
+        from qwenvid.tasks.video_file import verified_video
         from qwenvid.wire.client import check_task_id  # a malformed id is refused, never stored
 
         row = self.ledger.get(ref) or self.ledger.record_external(
@@ -172,14 +173,15 @@ class Session(TaskContext):
         wait = options.timeout if options.timeout is not None else self.settings.wait_timeout
         with hold_row(self, row.id, wait, reporter):
             row = self.ledger.get(row.id) or row
-            if row.video_path is not None and row.remote_status == "SUCCEEDED":
-                return result_from_row(row)  # another process downloaded it while this one waited
+            if row.remote_status == "SUCCEEDED" and verified_video(self.ledger, row) is not None:
+                return result_from_row(self.ledger.get(row.id) or row)  # another process downloaded it meanwhile
             return follow_row(self, row, options, reporter)
 
     def fetch(self, ref: str, options: RunOptions, reporter: Reporter) -> RunResult:
         """Download the video of a finished task, also one the ledger never saw."""
         from qwenvid.tasks.fetch import fetch_held
         from qwenvid.tasks.reconcile import hold_row
+        from qwenvid.tasks.video_file import verified_video
         from qwenvid.wire.client import check_task_id  # a malformed id is refused, never stored
 
         row = self.ledger.get(ref) or self.ledger.record_external(
@@ -189,7 +191,9 @@ class Session(TaskContext):
         wait = options.timeout if options.timeout is not None else self.settings.wait_timeout
         with hold_row(self, row.id, wait, reporter):
             row = self.ledger.get(row.id) or row
-            if row.video_path and Path(row.video_path).is_file() and _same_target(options.output, row.video_path):
+            video = verified_video(self.ledger, row)  # this task's video, by its sha256, wherever qwenvid moved it
+            row = self.ledger.get(row.id) or row
+            if video is not None and _same_target(options.output, str(video)):
                 # Already on disk: say where, rather than writing a second copy of the same video.
                 reporter.notice(f"Task {task_id} was already downloaded: {row.video_path} (not writing another copy).")
                 return result_from_row(row)

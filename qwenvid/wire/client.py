@@ -47,6 +47,7 @@ from qwenvid.errors import (
     error_for_status,
     register_secret,
     scrub,
+    scrub_id,
 )
 from qwenvid.wire.deadlines import bounded_transport, expired, shielded
 from qwenvid.wire.http import (
@@ -60,6 +61,7 @@ from qwenvid.wire.http import (
     raise_for_response,
     send_bounded,
 )
+from qwenvid.wire.service_clock import ServiceClock
 
 log = logging.getLogger("qwenvid.wire.client")
 
@@ -200,6 +202,8 @@ class DashScopeClient:
         posts_transport = self._transport or _TransportByScheme(limits=httpx.Limits(max_keepalive_connections=0))
         self._posts = httpx.Client(timeout=SUBMIT_TIMEOUT, transport=posts_transport, **common)
         self._closed = threading.Event()
+        # The service's clock as its answers tell it (their Date header): submit windows are judged on it.
+        self.service_clock = ServiceClock()
 
     def __repr__(self) -> str:
         return f"DashScopeClient(base_url={self.base_url!r})"
@@ -454,7 +458,7 @@ class DashScopeClient:
                     self._sleep(self._retry.delay(attempt))
                     attempt += 1
                     continue
-            self._log(response)
+            self._log(response, api=False)  # the storage host: not the service's clock
             if response.status_code in RETRYABLE_STATUSES and attempt < self._retry.max_retries and not expired():
                 self._sleep(self._retry.delay(attempt, parse_retry_after(response.headers)))
                 attempt += 1
@@ -535,8 +539,9 @@ class DashScopeClient:
             task_id=task_id,
         )
 
-    @staticmethod
-    def _log(response: httpx.Response) -> None:
+    def _log(self, response: httpx.Response, *, api: bool = True) -> None:
+        if api:
+            self.service_clock.note(response.headers.get("date"))
         request = response.request
         log.debug(
             "%s %s -> %s (request_id=%s)", request.method, request.url.path, response.status_code, _request_id(response)
@@ -657,8 +662,8 @@ def _request_id(response: httpx.Response) -> str | None:
     except ValueError:
         body = None
     if isinstance(body, dict) and body.get("request_id"):
-        return str(body["request_id"])
-    return response.headers.get("x-request-id")
+        return scrub_id(body["request_id"])
+    return scrub_id(response.headers.get("x-request-id"))
 
 
 def _outcome_unknown(detail: str, *, code: str | None = None, request_id: str | None = None) -> SubmitOutcomeUnknown:
@@ -683,9 +688,9 @@ def _parse_submit(response: httpx.Response) -> SubmitResult:
             f"HTTP {response.status_code} without a task id: {exc}", code="MalformedResponse"
         ) from None
     return SubmitResult(
-        task_id=task_id,
+        task_id=scrub_id(task_id) or "",
         task_status=str(output.get("task_status") or "PENDING"),
-        request_id=body.get("request_id") or response.headers.get("x-request-id"),
+        request_id=scrub_id(body.get("request_id") or response.headers.get("x-request-id")),
     )
 
 
@@ -713,7 +718,7 @@ def _parse_task(body: dict[str, Any]) -> TaskInfo:
     usage = body.get("usage")
     metrics = output.get("task_metrics")
     return TaskInfo(
-        task_id=str(output.get("task_id") or ""),
+        task_id=scrub_id(output.get("task_id")) or "",
         status=str(output["task_status"]),
         submit_time=_opt_str(output, "submit_time"),
         scheduled_time=_opt_str(output, "scheduled_time"),
@@ -724,7 +729,7 @@ def _parse_task(body: dict[str, Any]) -> TaskInfo:
         code=_opt_str(output, "code"),
         message=clean_server_text(message) if message else None,
         usage=dict(usage) if isinstance(usage, dict) else {},
-        request_id=_opt_str(body, "request_id"),
+        request_id=scrub_id(_opt_str(body, "request_id")),
         task_metrics=dict(metrics) if isinstance(metrics, dict) else None,
         raw=body,
     )
@@ -747,17 +752,17 @@ def _parse_page(body: dict[str, Any]) -> TaskPage:
         page_size=int(body.get("page_size") or len(items)),
         items=[
             RemoteTask(
-                task_id=str(item["task_id"]),
+                task_id=scrub_id(item["task_id"]) or "",
                 status=str(item.get("status") or "UNKNOWN"),
                 model_name=_opt_str(item, "model_name"),
                 gmt_create=_epoch_ms(item.get("gmt_create")),
                 end_time=_epoch_ms(item.get("end_time")),
-                request_id=_opt_str(item, "request_id"),
+                request_id=scrub_id(_opt_str(item, "request_id")),
                 raw=item,
             )
             for item in items
         ],
-        request_id=_opt_str(body, "request_id"),
+        request_id=scrub_id(_opt_str(body, "request_id")),
     )
 
 

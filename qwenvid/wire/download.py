@@ -58,6 +58,7 @@ import httpcore
 import httpx
 
 from qwenvid.errors import DownloadError, ValidationError, scrub
+from qwenvid.privacy import private_umask
 from qwenvid.wire import deadlines
 from qwenvid.writable import why_unwritable
 
@@ -218,7 +219,8 @@ def check_output_target(dest: str | Path, *, overwrite: bool = False) -> None:
         )
     folder = final.parent
     try:
-        folder.mkdir(parents=True, exist_ok=True)
+        with private_umask():  # a folder qwenvid makes for videos is private like them
+            folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise ValidationError(
             f"-o/--output {dest}: cannot create the folder {folder}: {exc.strerror or exc}",

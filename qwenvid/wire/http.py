@@ -16,7 +16,7 @@ from datetime import UTC
 
 import httpx
 
-from qwenvid.errors import error_for_status, scrub
+from qwenvid.errors import error_for_status, scrub, scrub_id
 from qwenvid.wire import deadlines
 
 # Statuses a GET may retry: throttling and the server-side failures DashScope documents as transient (§4.1).
@@ -190,7 +190,7 @@ def error_body(response: httpx.Response) -> tuple[str | None, str | None, str | 
     return (
         str(code) if code else None,
         clean_server_text(str(message)) if message else None,
-        str(request_id) if request_id else None,
+        scrub_id(request_id),
     )
 
 

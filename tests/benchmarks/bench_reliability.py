@@ -2,7 +2,7 @@
 
 Run it as a script (pytest does not collect `bench_*.py`):
 
-    python tests/benchmarks/bench_reliability.py [--kills 30] [--seed N]
+    python tests/benchmarks/bench_reliability.py [--kills 30] [--reruns 5] [--skews 6] [--seed N]
 
 Everything is real: a `qwenvid emulator` process, `qwenvid` console-script processes, one ledger file.
 
@@ -13,7 +13,13 @@ Everything is real: a `qwenvid emulator` process, `qwenvid` console-script proce
 2. Every submit-side fault, one run each: throttle, 5xx, 503, drop before/after create, 5xx after
    create, a slow submit, a refused submit, a task that fails.
 3. Three live runs with two concurrent `qwenvid resume`s next to them.
-4. `resume` until everything is finished. A submit that created nothing can only be proven so after its
+4. `--pay-again`-less reruns (default 5): a submit whose answer is lost (drop after create), then the same
+   command again at once with `--yes` while its task still renders: it must not pay twice (exit 7).
+5. Clock skew (default 6 runs), on an emulator with a manual clock in this process (still over loopback):
+   the client's clock moved by a random amount (between 12 min slow and 8 min fast, with the test-only
+   QWENVID_TEST_CLOCK_SKEW), a lost answer, 11 minutes pass on both clocks, the same command again.
+   Counted: tasks created vs intended, duplicates, and rows wrongly closed as "not created".
+6. `resume` until everything is finished. A submit that created nothing can only be proven so after its
    10-minute reconciliation window: rows still waiting for their window get their submit time moved back
    11 minutes in the ledger (time travel instead of waiting). A task wrongly called "not created" that
    way would show up as "lost" below.
@@ -91,13 +97,22 @@ class Bench:
         return subprocess.Popen([*qwenvid(), *args], cwd=self.work, env=self.env, stdin=subprocess.DEVNULL,
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
-    def generation(self, kind: str = "t2v") -> subprocess.Popen[str]:
+    def generation(self, kind: str = "t2v", *extra: str) -> subprocess.Popen[str]:
         self.intended += 1
         prompt = f"Bench run {self.intended} {self.rng.randrange(10**6)}"
         self.prompts.append(prompt)
         if kind == "i2v":
-            return self.start("i2v", prompt, "--image", str(self.image), "--model", "wan2.2-i2v-flash")
-        return self.start("t2v", prompt, "--model", MODEL, "--size", "832*480")
+            return self.start("i2v", prompt, "--image", str(self.image), "--model", "wan2.2-i2v-flash", *extra)
+        return self.start("t2v", prompt, "--model", MODEL, "--size", "832*480", *extra)
+
+    def rerun_without_pay_again(self) -> int:
+        """A lost answer, then the same command again at once with --yes (no --pay-again); its exit code."""
+        self.arm("drop-after-create:1")
+        first = self.generation("t2v", "--yes")
+        first.communicate(timeout=120)
+        again = self.start("t2v", self.prompts[-1], "--model", MODEL, "--size", "832*480", "--yes")
+        again.communicate(timeout=120)
+        return again.returncode
 
     def rows(self) -> list[dict[str, Any]]:
         path = self.work / "home" / "ledger.sqlite3"
@@ -229,6 +244,41 @@ class Bench:
         }
 
 
+def clock_skew_runs(work: Path, rng: random.Random, count: int) -> dict[str, Any]:
+    """Lost answers with the client's clock off, then the same command after 11 minutes on both clocks."""
+    from qwenvid.emulator.config import EmulatorConfig, ManualClock
+    from qwenvid.emulator.server import EmulatorThread
+    from qwenvid.timestamps import CLOCK_SKEW_ENV
+
+    clock = ManualClock()
+    home = work / "skew-home"
+    skews: list[float] = []
+    codes: Counter[int] = Counter()
+    with EmulatorThread(EmulatorConfig(pending_seconds=0.1, running_seconds=0.3, limits=False), clock=clock) as emu:
+        passed = 0.0
+        for n in range(count):
+            skew = rng.uniform(-12 * 60, 8 * 60)
+            skews.append(skew)
+            env = {**os.environ, "QWEN_BASE_URL": emu.base_url, "DASHSCOPE_API_KEY": KEY,
+                   "QWENVID_HOME": str(home), "NO_COLOR": "1"}
+            args = [*qwenvid(), "t2v", f"Skewed run {n} {rng.randrange(10**6)}", "--model", MODEL, "--size", "832*480",
+                    "--yes"]
+            emu.arm("drop-after-create:1")
+            env[CLOCK_SKEW_ENV] = str(passed + skew)
+            subprocess.run(args, cwd=work, env=env, capture_output=True, timeout=120)
+            clock.advance(11 * 60)
+            passed += 11 * 60
+            emu.state.wait_rendered()
+            env[CLOCK_SKEW_ENV] = str(passed + skew)
+            codes[subprocess.run(args, cwd=work, env=env, capture_output=True, timeout=120).returncode] += 1
+        created = len(emu.state.tasks)
+    with sqlite3.connect(home / "ledger.sqlite3") as conn:
+        wrongly = conn.execute("SELECT count(*) FROM tasks WHERE error_code = 'NotCreated'").fetchone()[0]
+    return {"intended": count, "created": created, "duplicates": max(0, created - count),
+            "wrongly not created": int(wrongly), "rerun exit codes": dict(codes),
+            "skews (min)": [round(s / 60, 1) for s in skews]}
+
+
 def _earlier(text: str | None) -> str | None:
     if text is None:
         return None
@@ -238,6 +288,8 @@ def _earlier(text: str | None) -> str | None:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--kills", type=int, default=30)
+    parser.add_argument("--reruns", type=int, default=5, help="--pay-again-less reruns after a lost answer")
+    parser.add_argument("--skews", type=int, default=6, help="lost answers with the client's clock off")
     parser.add_argument("--seed", type=int, default=None)
     args = parser.parse_args()
     seed = args.seed if args.seed is not None else random.randrange(10**6)
@@ -261,6 +313,8 @@ def main() -> int:
             bench.start("resume", "--json").communicate(timeout=300)
             codes = {spec: bench.submit_fault(spec) for spec in SUBMIT_FAULTS}
             bench.live_runs_with_two_resumes()
+            reruns = Counter(bench.rerun_without_pay_again() for _ in range(args.reruns))
+            skewed = clock_skew_runs(Path(folder), rng, args.skews)
             bench.finish()
             figures = bench.figures()
     finally:
@@ -274,9 +328,12 @@ def main() -> int:
     print(f"tasks created vs intended: {figures['created']} / {figures['intended']}")
     for name in ("duplicates", "lost", "duplicate downloads", "orphan .part", "unresolved rows"):
         print(f"{name + ':':<22}{figures[name]}")
+    print(f"--pay-again-less reruns -> exit codes: {dict(reruns)} (7: refused to pay twice)")
+    print("clock skew: " + ", ".join(f"{name} {value}" for name, value in skewed.items()))
     print(f"wall time: {time.monotonic() - began:.0f} s (2 shared cores: timings are noisy)")
     goals = ("duplicates", "lost", "duplicate downloads", "orphan .part", "unresolved rows")
-    return 0 if all(figures[name] == 0 for name in goals) else 1
+    skew_ok = skewed["duplicates"] == 0 and skewed["wrongly not created"] == 0
+    return 0 if all(figures[name] == 0 for name in goals) and skew_ok else 1
 
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from qwenvid.errors import ValidationError
+from qwenvid.privacy import private_umask
 from qwenvid.writable import why_unwritable
 
 # Every audio track the clip tools write: AAC, 48 kHz stereo (what Wan outputs carry).
@@ -91,7 +92,8 @@ def atomic_output(out: Path) -> Iterator[Path]:
     """A temporary name next to `out` (same suffix, so the muxer is chosen alike), renamed when complete."""
     temp = out.with_name(f".{out.stem}.part-{os.getpid()}{out.suffix}")
     try:
-        yield temp
+        with private_umask():  # the muxer or Pillow creates the file: private from its first byte
+            yield temp
         os.replace(temp, out)
     finally:
         temp.unlink(missing_ok=True)
