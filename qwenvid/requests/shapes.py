@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from qwenvid.catalogue import (
-    DEFAULT_INSTRUCT_MODEL,
     DEFAULT_MODELS,
     INSTRUCT,
     PATHS,
@@ -25,6 +24,7 @@ from qwenvid.catalogue import (
     ModelSpec,
     VideoLimits,
     canonical_vace_function,
+    default_instruct_model,
     get_model,
     guess_kind,
     models_for_mode,
@@ -145,7 +145,7 @@ class VaceRequest(BaseRequest):
         super().__post_init__()
 
     def default_model(self) -> str:
-        return DEFAULT_INSTRUCT_MODEL if self.function == INSTRUCT else DEFAULT_MODELS["vace"]
+        return default_instruct_model() if self.function == INSTRUCT else DEFAULT_MODELS["vace"]
 
 
 @dataclass
@@ -159,7 +159,7 @@ class VideoEditRequest(BaseRequest):
     audio_setting: str | None = None
 
     def default_model(self) -> str:
-        return DEFAULT_INSTRUCT_MODEL
+        return default_instruct_model()
 
 
 Request = T2VRequest | I2VRequest | KF2VRequest | R2VRequest | VaceRequest | VideoEditRequest
@@ -635,7 +635,7 @@ def _check_model_mode(req: BaseRequest, spec: ModelSpec) -> None:
                 req.model,
             )
     if isinstance(req, VideoEditRequest) and spec.functions != (INSTRUCT,):
-        raise _error(f"function instruct needs {DEFAULT_INSTRUCT_MODEL}, not {spec.id}", "model", req.model)
+        raise _error(f"function instruct needs {default_instruct_model()}, not {spec.id}", "model", req.model)
 
 
 def _check_prompts(req: BaseRequest, spec: ModelSpec) -> None:
@@ -1129,7 +1129,7 @@ def detect_mode(skill_json: Mapping[str, Any]) -> Mode:
     model = _model_id(flat)
     if flat.get("function"):
         return "vace"
-    if model == DEFAULT_INSTRUCT_MODEL:
+    if model == default_instruct_model():
         return "vace"
     if flat.get("reference_urls"):
         return "r2v"
@@ -1189,7 +1189,7 @@ def request_from_skill_json(
         fields = {attr: flat[key] for key, attr in _VACE_JSON_FIELDS.items() if flat.get(key) is not None}
         ref_images = list(flat.get("ref_images_url") or flat.get("reference_images") or [])
         ref_images += [item.get("url") for kind, item in media if kind == "reference_image"]
-        if not flat.get("function") or model == DEFAULT_INSTRUCT_MODEL:
+        if not flat.get("function") or model == default_instruct_model():
             video = first.get("video") or flat.get("video_url")
             return VideoEditRequest(
                 **common, video=video, ref_images=ref_images, audio_setting=flat.get("audio_setting")
