@@ -48,7 +48,7 @@ def request_for(spec: ModelSpec, files: dict[str, str]) -> Any:
         return KF2VRequest(prompt="Day to night", first_frame=files["image"], last_frame=files["image2"], **common)
     if spec.mode == "r2v":
         return R2VRequest(prompt="character1 waves", refs=[files["image"]], **common)
-    if spec.id == "wan2.7-videoedit":
+    if spec.functions == ("instruct",):
         return VaceRequest(function="instruct", prompt="Make it snow", video=files["video"], **common)
     return VaceRequest(
         function="image_reference", prompt="A lighthouse", ref_images=[files["image"]], obj_or_bg=["obj"], **common

@@ -13,6 +13,7 @@ from functools import cache
 from typing import TYPE_CHECKING, Any, overload
 
 from qwenvid.catalogue.spec import (
+    AUTO_DURATION,
     BJ,
     FRA,
     INSTRUCT,
@@ -39,6 +40,11 @@ from qwenvid.catalogue.spec import (
     VACE_OBJ_OR_BG,
     VACE_SCALE_RANGE,
     VACE_UNIT_RANGE,
+    WAN3_FRAME_TYPES,
+    WAN3_MEDIA_LIMITS,
+    WAN3_MODES_EXCLUSIVE,
+    WAN3_REFERENCE_SECONDS,
+    WAN3_REFERENCE_TYPES,
     WAN27_DIMENSIONS,
     WAN27_EDIT_AUDIO_SETTINGS,
     WAN27_EDIT_MEDIA_TYPES,
@@ -69,6 +75,12 @@ if TYPE_CHECKING:
     from qwenvid.catalogue.load import Catalogue
 
 __all__ = [
+    "WAN3_REFERENCE_TYPES",
+    "WAN3_REFERENCE_SECONDS",
+    "WAN3_MODES_EXCLUSIVE",
+    "WAN3_MEDIA_LIMITS",
+    "WAN3_FRAME_TYPES",
+    "AUTO_DURATION",
     "BJ",
     "FRA",
     "INSTRUCT",
@@ -302,9 +314,13 @@ def output_dimensions(
     tier = resolution or spec.default_resolution or "720P"
     if spec.resolution_field == "resolution+ratio":
         chosen_ratio = ratio or spec.default_ratio
-        if chosen_ratio is None and input_wh is not None:
+        if chosen_ratio in (None, "adaptive") and input_wh is not None:
             return scale_to_tier(tier, input_wh)
-        return WAN27_DIMENSIONS[(tier, chosen_ratio or "16:9")]
+        key = (tier, chosen_ratio if chosen_ratio not in (None, "adaptive") else "16:9")
+        if key in WAN27_DIMENSIONS:
+            return WAN27_DIMENSIONS[key]
+        width, _, height = key[1].partition(":")  # 480P, 4:5, 21:9 ...: the ratio at the tier's pixel count
+        return scale_to_tier(tier, (int(width), int(height)))
     if input_wh is not None:
         return scale_to_tier(tier, input_wh)
     return parse_size(SIZE_TABLE[tier][0])
@@ -327,11 +343,21 @@ def billable_seconds(
     rule = spec.durations
     if not rule.parameter:
         cap = float(rule.max_output or rule.default)
-        return min(cap, input_video_seconds) if input_video_seconds else cap
+        output = min(cap, input_video_seconds) if input_video_seconds else cap
+        if spec.bills_input_video:  # HappyHorse edit: input + output; an unknown input at its longest
+            video = spec.limits.video
+            output += input_video_seconds or (video.max_seconds if video else 0.0)
+        return output
     seconds = float(rule.default if duration is None else duration)
     if seconds == 0 and 0 in rule.extra:
         seconds = input_video_seconds if input_video_seconds else float(rule.max or 0)
-    if spec.mode == "r2v":
+    if seconds == AUTO_DURATION and AUTO_DURATION in rule.extra:
+        # "The model picks the length", priced honestly at the longest it may pick.
+        longest = float(rule.max or 0)
+        if spec.max_total_seconds is not None:
+            longest = min(longest, spec.max_total_seconds - reference_video_seconds - (input_video_seconds or 0.0))
+        seconds = max(longest, 0.0)
+    if spec.mode == "r2v" or spec.bills_input_video:
         seconds += reference_video_seconds
     return seconds
 

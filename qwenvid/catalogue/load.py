@@ -44,7 +44,7 @@ _SLOT_KINDS = {
 _ENUMS: dict[str, tuple[str, ...]] = {
     "mode": MODES,
     "endpoint": tuple(PATHS),
-    "protocol": ("legacy", "media"),
+    "protocol": ("legacy", "media", "wan3"),
     "resolution_field": ("size", "resolution", "resolution+ratio"),
     "audio": ("silent", "always", "toggle"),
     "usage_style": tuple(USAGE_STYLES),
@@ -147,6 +147,8 @@ def _convert(value: object, hint: Any, label: str) -> object:
     origin = typing.get_origin(hint)
     if origin in (typing.Union, types.UnionType):
         options = typing.get_args(hint)
+        if value is None and type(None) in options:
+            return None
         for option in options:
             if option is type(None):
                 continue
@@ -218,6 +220,9 @@ def _model(where: str, entry: object, presets: dict[str, Any], limits: dict[tupl
         if not isinstance(tiers, list) or not all(tier in ("480P", "720P", "1080P") for tier in tiers):
             raise CatalogueError(f"{label}: field 'size_tiers' must list tiers of 480P, 720P, 1080P")
         merged["sizes"] = list(sizes_for(*tiers))
+    for key in ("default_size", "default_resolution", "default_ratio"):
+        if merged.get(key) == "":
+            merged[key] = None  # "" unsets a preset's default (TOML has no null)
     for key, allowed in _ENUMS.items():
         if key in merged and merged[key] not in allowed:
             raise CatalogueError(f"{label}: field {key!r}: {merged[key]!r} is not one of {', '.join(allowed)}")

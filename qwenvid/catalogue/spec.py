@@ -7,7 +7,7 @@ from typing import Literal
 
 Mode = Literal["t2v", "i2v", "kf2v", "r2v", "vace"]
 Endpoint = Literal["video-generation", "image2video"]
-Protocol = Literal["legacy", "media"]
+Protocol = Literal["legacy", "media", "wan3"]  # wan3 = the all-in-one `input.media[]` of Wan 3.0
 ResolutionField = Literal["size", "resolution", "resolution+ratio"]
 AudioKind = Literal["silent", "always", "toggle"]
 MediaKind = Literal["image", "video", "audio"]
@@ -303,6 +303,24 @@ WAN27_EDIT_MEDIA_TYPES = ("video", "reference_image")
 WAN27_EDIT_AUDIO_SETTINGS = ("auto", "origin")
 
 SHOT_TYPES = ("single", "multi")
+AUTO_DURATION = -1  # Wan 3.0 "smart duration": the model picks the length (`--duration auto`)
+# Wan 3.0 `input.media[].type` values and how many of each (dashscope-api-2026.md §1.2).
+WAN3_MEDIA_LIMITS: dict[str, int] = {
+    "first_frame": 1,
+    "last_frame": 1,
+    "reference_image": 10,
+    "reference_video": 5,
+    "reference_audio": 5,
+    "file": 1,
+    "link": 1,
+}
+WAN3_FRAME_TYPES = ("first_frame", "last_frame")
+WAN3_REFERENCE_TYPES = ("reference_image", "reference_video", "reference_audio")
+WAN3_REFERENCE_SECONDS = 15  # reference videos, and reference audios, each total <= 15 s
+# The real FAILED message for frames mixed with references (dashscope-api-2026.md §1.2 [W3-0820]).
+WAN3_MODES_EXCLUSIVE = (
+    "The two modes are mutually exclusive. Do not pass reference_xx and first_frame/last_frame at the same time."
+)
 SEED_RANGE = (0, 2147483647)
 
 # Usage shapes the API returns on SUCCEEDED, per family (§3.2). The emulator renders these.
@@ -317,6 +335,10 @@ USAGE_STYLES: dict[str, str] = {
     "kf2v21": "video_duration, video_count, video_ratio 'standard'",
     "vace": "video_duration, video_ratio, video_count (UNCONFIRMED; same family as wan2.1)",
     "wan27": "duration, output_video_duration, SR, ratio, video_count (UNCONFIRMED)",
+    "wan30": "video_count, duration (f, in+out), input_video_duration (f), output_video_duration (f), fps, SR, ratio",
+    "happyhorse": "duration, input_video_duration (0), output_video_duration, video_count, SR, ratio",
+    "happyhorse_i2v": "as happyhorse, without ratio",
+    "happyhorse_edit": "duration (f, in+out), input_video_duration (f), output_video_duration (f), video_count, SR",
 }
 
 
@@ -364,6 +386,12 @@ class ModelSpec:
     aliases: tuple[str, ...] = ()
     summary: str = ""
     family: str = ""  # the model family `qwenvid models` groups by ("wan2.7", "wan3.0", ...)
+    modes: tuple[Mode, ...] = ()  # further modes an all-in-one model serves (Wan 3.0: i2v, kf2v, r2v, vace)
+    media_types: tuple[str, ...] = ()  # the `input.media[].type` values it takes, where narrower than its protocol's
+    watermark_default: bool = False  # HappyHorse marks its videos unless told not to
+    max_total_seconds: int | None = None  # input video + output <= this (Wan 3.0: 30)
+    bills_input_video: bool = False  # input video seconds are billed on top of the output (Wan 3.0, HappyHorse edit)
+    note: str = ""  # what is unconfirmed about the model, shown by `qwenvid models`
 
     @property
     def endpoint_path(self) -> str:
@@ -384,3 +412,12 @@ class ModelSpec:
 
     def all_ids(self) -> tuple[str, ...]:
         return (self.id, *self.aliases)
+
+    def serves(self, mode: Mode) -> bool:
+        """True when the model makes videos of `mode` (its own, or one more of an all-in-one model)."""
+        return mode == self.mode or mode in self.modes
+
+    @property
+    def duration_auto(self) -> bool:
+        """True when `duration` -1 lets the model pick the length (`--duration auto`)."""
+        return AUTO_DURATION in self.durations.extra

@@ -14,7 +14,7 @@ import av
 import httpx
 from PIL import Image
 
-from qwenvid.catalogue import ModelSpec, guess_kind, output_dimensions
+from qwenvid.catalogue import AUTO_DURATION, ModelSpec, guess_kind, output_dimensions
 from qwenvid.emulator.render import RenderJob
 
 Fetch = Callable[[str], bytes | None]
@@ -114,6 +114,8 @@ def _media(inputs: Mapping[str, Any], kind: str) -> str | None:
 
 def _roles(spec: ModelSpec, inputs: Mapping[str, Any]) -> tuple[str | None, str | None, str | None]:
     """(first image, last image, input video) URLs, per model protocol."""
+    if spec.protocol == "wan3":  # the clip to continue or edit is the first reference video
+        return _media(inputs, "first_frame"), _media(inputs, "last_frame"), _media(inputs, "reference_video")
     if spec.protocol == "media":
         video = _media(inputs, "first_clip") or _media(inputs, "video")
         return _media(inputs, "first_frame"), _media(inputs, "last_frame"), video
@@ -128,9 +130,9 @@ def _roles(spec: ModelSpec, inputs: Mapping[str, Any]) -> tuple[str | None, str 
 
 
 def _reference_videos(spec: ModelSpec, inputs: Mapping[str, Any]) -> list[str]:
-    if spec.mode != "r2v":
+    if spec.mode != "r2v" and spec.protocol != "wan3":
         return []
-    if spec.protocol == "media":
+    if spec.protocol in ("media", "wan3"):
         return [str(item["url"]) for item in inputs.get("media") or []
                 if isinstance(item, Mapping) and item.get("type") == "reference_video" and item.get("url")]
     urls = [*(inputs.get("reference_urls") or []), *(inputs.get("reference_video_urls") or [])]
@@ -152,6 +154,8 @@ def _seconds(spec: ModelSpec, parameters: Mapping[str, Any], video: _Video | Non
     duration = parameters.get("duration", rule.default)
     if not isinstance(duration, int | float) or isinstance(duration, bool):
         duration = rule.default
+    if duration == AUTO_DURATION and spec.duration_auto:  # Wan 3.0 picks the length: the emulator picks 5 s
+        return float(min(DEFAULT_SECONDS, rule.max or DEFAULT_SECONDS))
     if duration == 0:  # wan2.7-videoedit: keep the input's length
         if video and video.seconds >= 1:
             return float(min(max(round(video.seconds), rule.min or 1), rule.max or 10))
@@ -188,6 +192,8 @@ def plan_render(spec: ModelSpec, body: Mapping[str, Any], fetch: Fetch) -> Plan:
     for url in _reference_videos(spec, inputs):
         probed = _probe_video(fetch(url))
         reference_seconds += probed.seconds if probed else 0.0
+    if spec.bills_input_video and spec.protocol != "wan3" and video is not None:
+        reference_seconds = video.seconds  # HappyHorse edit bills the edited video's seconds too
     job = RenderJob(
         model=str(body.get("model", spec.id)),
         prompt=str(inputs.get("prompt") or ""),

@@ -758,6 +758,28 @@ def usage_for(spec: ModelSpec, parameters: Mapping[str, Any], result: RenderResu
         return {"video_duration": seconds, "video_count": 1, "video_ratio": "standard"}
     if style == "vace":
         return {"video_duration": seconds, "video_ratio": size, "video_count": 1}
+    if style == "wan30":
+        refs = float(result.reference_video_seconds)
+        return {
+            "video_count": 1,
+            "duration": float(result.seconds) + refs,
+            "input_video_duration": refs,
+            "output_video_duration": float(result.seconds),
+            "fps": 30,
+            "SR": sr,
+            "ratio": _ratio_of(result.width, result.height),  # a concrete ratio, also for "adaptive"
+        }
+    if style in ("happyhorse", "happyhorse_i2v"):
+        usage = {"duration": seconds, "input_video_duration": 0, "output_video_duration": seconds, "video_count": 1,
+                 "SR": sr}
+        if style == "happyhorse":
+            usage["ratio"] = _text(parameters.get("ratio")) or spec.default_ratio or _ratio_of(result.width,
+                                                                                                 result.height)
+        return usage
+    if style == "happyhorse_edit":
+        refs = float(result.reference_video_seconds)
+        return {"duration": float(result.seconds) + refs, "input_video_duration": refs,
+                "output_video_duration": float(result.seconds), "video_count": 1, "SR": sr}
     if style == "wan27":
         ratio = _text(parameters.get("ratio")) or _ratio_of(result.width, result.height)
         return {"duration": seconds, "output_video_duration": seconds, "SR": sr, "ratio": ratio, "video_count": 1}

@@ -247,6 +247,9 @@ class _Slot:
 
 def _slots(req: BaseRequest, spec: ModelSpec | None) -> Iterator[_Slot]:
     """Every input of the request (URLs and local paths) with what it fills."""
+    if spec is not None and spec.protocol == "wan3":
+        yield from _wan3_slots(req)
+        return
     media = spec.protocol == "media" if spec else req.model.startswith("wan2.7")
     if req.audio_file:
         yield _Slot("audio_file", "audio_url", "audio", "audio", req.audio_file)
@@ -294,6 +297,53 @@ def _slots(req: BaseRequest, spec: ModelSpec | None) -> Iterator[_Slot]:
                 yield _Slot(attr, f"{attr}_url", kind, slot, getattr(req, attr))  # type: ignore[arg-type]
         for ref in req.ref_images:
             yield _Slot("ref_images", "ref_images_url", "image", "image", ref)
+
+
+_WAN3_SLOT = {"image": "image", "video": "reference_video", "audio": "audio"}
+
+
+def _wan3_slots(req: BaseRequest) -> Iterator[_Slot]:
+    """Wan 3.0 takes every input as an `input.media[]` item (dashscope-api-2026.md §1.2): frames as
+    first_frame / last_frame, everything else as references; a voice is a reference_audio item of its
+    own, as Alibaba's CLI sends it; the clip to continue or the video to edit is a reference_video."""
+
+    def item(attr: str, wire_type: str, value: str | None) -> Iterator[_Slot]:
+        if value:
+            kind: MediaKind = "image" if wire_type in ("first_frame", "last_frame") else guess_kind(value)
+            if wire_type.startswith("reference_") and wire_type != "reference_" + kind:
+                wire_type = "reference_" + kind
+            yield _Slot(attr, f"media.{wire_type}", kind, _WAN3_SLOT[kind], value)
+
+    if isinstance(req, I2VRequest):
+        yield from item("image", "first_frame", req.image)
+        yield from item("last_frame", "last_frame", req.last_frame)
+        yield from item("clip", "reference_video", req.clip)
+        yield from item("driving_audio", "reference_audio", req.driving_audio)
+    elif isinstance(req, KF2VRequest):
+        yield from item("first_frame", "first_frame", req.first_frame)
+        yield from item("last_frame", "last_frame", req.last_frame)
+    elif isinstance(req, R2VRequest):
+        for ref in req.refs:
+            yield from item("refs", "reference_" + guess_kind(ref), ref)
+        for voice in req.ref_voices:
+            yield from item("ref_voices", "reference_audio", voice)
+        yield from item("first_frame", "first_frame", req.first_frame)
+    elif isinstance(req, VideoEditRequest):
+        yield from item("video", "reference_video", req.video)
+        for ref in req.ref_images:
+            yield from item("ref_images", "reference_image", ref)
+    if req.audio_file:
+        yield from item("audio_file", "reference_audio", req.audio_file)
+
+
+def _build_wan3(req: BaseRequest, spec: ModelSpec | None, url: _Urls) -> tuple[dict[str, Any], dict[str, Any]]:
+    inputs = _texts(req)
+    media = [{"type": slot.wire.removeprefix("media."), "url": url(slot.value)} for slot in _wan3_slots(req)]
+    if media:
+        inputs["media"] = media
+    params = _common_parameters(req, spec)
+    _put(params, "audio_setting", getattr(req, "audio_setting", None))
+    return inputs, params
 
 
 def local_inputs(req: BaseRequest) -> list[LocalInput]:
@@ -524,7 +574,9 @@ def build_payload(req: BaseRequest, uploaded: Mapping[str, str] | None = None) -
     spec = get_model(req.model)
     url = _Urls(uploaded or {})
     protocol = _protocol(req, spec)
-    if isinstance(req, VideoEditRequest):
+    if protocol == "wan3":
+        inputs, params = _build_wan3(req, spec, url)
+    elif isinstance(req, VideoEditRequest):
         inputs, params = _build_videoedit(req, spec, url)
     elif isinstance(req, VaceRequest):
         inputs, params = _build_vace(req, spec, url)
@@ -615,7 +667,7 @@ def _warnings(req: BaseRequest, spec: ModelSpec) -> list[str]:
 
 
 def _check_model_mode(req: BaseRequest, spec: ModelSpec) -> None:
-    if spec.mode != req.mode:
+    if not spec.serves(req.mode):
         ids = _join(s.id for s in models_for_mode(req.mode))
         raise _error(f"{spec.id} is a {spec.mode} model; {req.mode} models: {ids}", "model", req.model, ids)
     if isinstance(req, VaceRequest):

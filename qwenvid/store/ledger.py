@@ -317,7 +317,8 @@ def billed_seconds_from_usage(usage: Mapping[str, Any] | None, mode: str | None 
         return None
     output = _number(usage.get("output_video_duration"))
     if output is not None:
-        extra = _number(usage.get("input_video_duration")) if mode == "r2v" else None
+        # r2v, Wan 3.0 and HappyHorse edit bill the input video too; everyone else reports 0 there.
+        extra = _number(usage.get("input_video_duration"))
         return output + (extra or 0.0)
     for key in ("duration", "video_duration"):
         value = _number(usage.get(key))

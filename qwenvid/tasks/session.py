@@ -261,6 +261,7 @@ class Session:
         """Validate the request (local files included) and build its payload; nothing is sent."""
         from qwenvid.catalogue import billable_seconds, get_model, resolution_tier, tier_of_size
         from qwenvid.requests.shapes import build_payload, local_inputs, validate_request
+        from qwenvid.requests.wan3 import check_total_seconds
 
         warnings = validate_request(request)
         spec = get_model(request.model)
@@ -275,11 +276,12 @@ class Session:
             cost = estimate_cost(request.model, float(duration), resolution or tier_of_size(size or ""), None)
             return Plan(request, None, payload, inputs, list(warnings), cost)
         reference_seconds, input_seconds = _input_video_seconds(inputs)
+        check_total_seconds(spec, params.get("duration"), reference_seconds + (input_seconds or 0.0))
         seconds = billable_seconds(
             spec, params.get("duration"), reference_seconds, input_video_seconds=input_seconds
         )
         tier = resolution_tier(spec, size=size, resolution=resolution)
-        billed_references = reference_seconds if spec.mode == "r2v" else 0.0
+        billed_references = reference_seconds if spec.mode == "r2v" or spec.bills_input_video else 0.0
         cost = estimate_cost(
             request.model, seconds, tier, self.settings.prices, reference_seconds=billed_references
         )

@@ -686,8 +686,12 @@ def _video_url(output: dict[str, Any]) -> str | None:
     url = _opt_str(output, "video_url")
     if url:
         return url
+    # s2v and animate answer `results: {"video_url": ...}` (dashscope-api-2026.md §4.2, §5), an object.
+    results = output.get("results")
+    if isinstance(results, dict) and results.get("video_url"):
+        return str(results["video_url"])
     # Some async APIs answer `results: [{"url": ...}]` instead (the skill checks both).
-    for result in output.get("results") or []:
+    for result in results if isinstance(results, list) else []:
         if isinstance(result, dict) and result.get("url"):
             return str(result["url"])
     return None
