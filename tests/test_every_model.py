@@ -61,7 +61,7 @@ def files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     return {
         "image": str(make_image(folder / "first.png", 640, 480)),
         "image2": str(make_image(folder / "last.png", 640, 480)),
-        "video": str(make_mp4(folder / "clip.mp4", width=320, height=240, seconds=2.0)),
+        "video": str(make_mp4(folder / "clip.mp4", width=640, height=360, seconds=3.0)),  # HappyHorse: 3 s, 360 px
         "audio": str(make_wav(folder / "voice.wav", 3.0)),
     }
 

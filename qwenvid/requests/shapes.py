@@ -1179,6 +1179,9 @@ def detect_mode(skill_json: Mapping[str, Any]) -> Mode:
     a wan2.7-videoedit model means vace (instruct), media with a wan2.7-r2v model means r2v."""
     flat = flatten_skill_json(skill_json)
     model = _model_id(flat)
+    by_family = _mode_by_family(model, flat)
+    if by_family is not None:
+        return by_family
     if flat.get("function"):
         return "vace"
     if model == default_instruct_model():
@@ -1194,6 +1197,23 @@ def detect_mode(skill_json: Mapping[str, Any]) -> Mode:
     if flat.get("img_url") or flat.get("reference_image"):
         return "i2v"
     return "t2v"
+
+
+# Families detected by model before fields (product.md §3.1): their media types mean other things.
+NEWER_FAMILIES = ("wan3.0", "happyhorse")
+
+
+def _mode_by_family(model: str, flat: Mapping[str, Any]) -> Mode | None:
+    spec = get_model(model) if model else None
+    if spec is None or spec.family not in NEWER_FAMILIES:
+        return None
+    if spec.protocol != "wan3":
+        return spec.mode
+    types = {kind for kind, _item in _media_by_type(flat)}
+    frames = {"first_frame", "last_frame"}
+    if types and types <= frames:
+        return "i2v"  # first frame, or first + last
+    return "r2v" if types else "t2v"  # references (images, videos, audio) edit, extend or guide
 
 
 def _media_by_type(flat: Mapping[str, Any]) -> list[tuple[str, Mapping[str, Any]]]:
@@ -1259,7 +1279,7 @@ def request_from_skill_json(
         ]
         voices: list[str | None] = [None] * len(refs)
         for kind, item in media:
-            if kind in ("reference_image", "reference_video"):
+            if kind in ("reference_image", "reference_video", "reference_audio"):
                 refs.append(str(item.get("url")))
                 voices.append(item.get("reference_voice"))
         while voices and voices[-1] is None:

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from qwenvid import errors
-from qwenvid.requests.cost import CostEstimate, estimate_cost
+from qwenvid.requests.cost import CostEstimate, estimate_cost, with_notes
 from qwenvid.timestamps import iso_utc, with_utc_times
 
 if TYPE_CHECKING:
@@ -285,6 +285,7 @@ class Session:
         cost = estimate_cost(
             request.model, seconds, tier, self.settings.prices, reference_seconds=billed_references
         )
+        cost = with_notes(cost, spec, params)
         return Plan(request, spec, payload, inputs, list(warnings), cost)
 
     def dry_run(self, plan: Plan) -> dict[str, Any]:

@@ -1,0 +1,262 @@
+"""Wan 3.0 and HappyHorse through the CLI (dashscope-api-2026.md §1, §2).
+
+Golden tests: the contract file's request examples reproduced exactly by `--dry-run --json`. Refusals the
+contract lists: one line, exit 2, nothing sent. End to end on the emulator: a real MP4 probed with PyAV.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import av
+import pytest
+from PIL import Image
+from typer.testing import CliRunner, Result
+
+from qwenvid.cli import app
+from qwenvid.emulator.server import EmulatorThread
+from tests.support.media_files import make_wav
+from tests.support.videos import make_mp4
+
+CLOSED = "http://127.0.0.1:9/api/v1"  # nothing listens: a dry run or a refusal must not need the service
+
+
+def run(*args: str) -> Result:
+    return CliRunner().invoke(app, list(args))
+
+
+def dry_payload(*args: str) -> dict[str, Any]:
+    result = run("--base-url", CLOSED, *args, "--dry-run", "--json")
+    assert result.exit_code == 0, result.stderr
+    return json.loads(result.stdout)["payload"]
+
+
+# ---- golden: the contract's examples, exactly ----
+
+GOLDEN = [
+    (
+        # §1.2: references of three kinds, every parameter given
+        [
+            "r2v", "视频1抱着图3 …", "--model", "wan3.0-video", "--ref", "https://x/a.jpg", "--ref", "https://x/b.mp4",
+            "--ref", "https://x/c.mp3", "--resolution", "720P", "--ratio", "adaptive", "--duration", "5", "--audio",
+            "--prompt-extend", "--no-watermark", "--seed", "42",
+        ],
+        {
+            "model": "wan3.0-video",
+            "input": {
+                "prompt": "视频1抱着图3 …",
+                "media": [
+                    {"type": "reference_image", "url": "https://x/a.jpg"},
+                    {"type": "reference_video", "url": "https://x/b.mp4"},
+                    {"type": "reference_audio", "url": "https://x/c.mp3"},
+                ],
+            },
+            "parameters": {
+                "resolution": "720P", "ratio": "adaptive", "duration": 5, "audio": True,
+                "prompt_extend": True, "watermark": False, "seed": 42,
+            },
+        },
+    ),
+    (
+        # §2.2: HappyHorse 1.1 image-to-video (no watermark sent: the service's default, on, applies)
+        [
+            "i2v", "一只猫在草地上奔跑", "--model", "happyhorse-1.1-i2v", "--image", "https://x/wanx-demo-1.png",
+            "--resolution", "720P", "--duration", "5",
+        ],
+        {
+            "model": "happyhorse-1.1-i2v",
+            "input": {"prompt": "一只猫在草地上奔跑", "media": [{"type": "first_frame", "url": "https://x/wanx-demo-1.png"}]},
+            "parameters": {"resolution": "720P", "duration": 5},
+        },
+    ),
+    (
+        # §2.2: HappyHorse video edit with a reference image
+        [
+            "vace", "instruct", "让视频中的…穿上图片中的条纹毛衣", "--model", "happyhorse-1.0-video-edit",
+            "--video", "https://x/in.mp4", "--ref-image", "https://x/x.webp", "--resolution", "720P",
+        ],
+        {
+            "model": "happyhorse-1.0-video-edit",
+            "input": {
+                "prompt": "让视频中的…穿上图片中的条纹毛衣",
+                "media": [
+                    {"type": "video", "url": "https://x/in.mp4"},
+                    {"type": "reference_image", "url": "https://x/x.webp"},
+                ],
+            },
+            "parameters": {"resolution": "720P"},
+        },
+    ),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("args", "body"), GOLDEN, ids=["wan3-references", "happyhorse-i2v", "happyhorse-edit"])
+def test_the_contract_examples_are_reproduced_exactly(args: list[str], body: dict[str, Any]) -> None:
+    assert dry_payload(*args) == body
+
+
+@pytest.mark.parametrize(
+    "body", [body for _args, body in GOLDEN], ids=["wan3-references", "happyhorse-i2v", "happyhorse-edit"]
+)
+def test_skill_shaped_json_of_the_examples_is_sent_as_it_is(body: dict[str, Any]) -> None:
+    """`generate --request` with the contract's own JSON: the family is detected by model, the body kept."""
+    assert dry_payload("generate", "--request", json.dumps(body, ensure_ascii=False)) == body
+
+
+def test_wan3_skill_json_with_frames_is_image_to_video() -> None:
+    body = {
+        "model": "wan3.0-video",
+        "prompt": "dusk",
+        "media": [{"type": "first_frame", "url": "https://x/a.png"}, {"type": "last_frame", "url": "https://x/b.png"}],
+    }
+    sent = dry_payload("generate", "--request", json.dumps(body))
+    assert sent["input"]["media"] == body["media"] and sent["parameters"]["ratio"] == "adaptive"
+
+
+def test_wan3_modes_map_onto_media_items() -> None:
+    first_last = dry_payload("kf2v", "day to night", "--model", "wan3.0-video", "--first-frame", "https://x/a.png",
+                             "--last-frame", "https://x/b.png")  # fmt: skip
+    assert first_last["input"]["media"] == [
+        {"type": "first_frame", "url": "https://x/a.png"},
+        {"type": "last_frame", "url": "https://x/b.png"},
+    ]
+    voiced = dry_payload("r2v", "图1 says hello", "--model", "wan3.0-video", "--ref", "https://x/a.png",
+                         "--ref-voice", "https://x/v.mp3")  # fmt: skip
+    assert voiced["input"]["media"] == [
+        {"type": "reference_image", "url": "https://x/a.png"},
+        {"type": "reference_audio", "url": "https://x/v.mp3"},
+    ]
+    auto = dry_payload("t2v", "a storm", "--model", "wan3.0-video-prime", "--duration", "auto")
+    assert auto["parameters"]["duration"] == -1 and auto["parameters"]["ratio"] == "adaptive"
+    assert "media" not in auto["input"]
+
+
+# ---- refusals: before paying, one line, exit 2 ----
+
+REFUSALS = [
+    (["r2v", "x", "--model", "wan3.0-video", "--ref", "https://x/a.png", "--first-frame", "https://x/b.png"],
+     "mutually exclusive"),
+    (["i2v", "x", "--model", "wan3.0-video", "--image", "https://x/a.png", "--driving-audio", "https://x/a.mp3"],
+     "mutually exclusive"),
+    (["t2v", "x", "--model", "wan3.0-video", "--duration", "31"], "allowed: -1 or 2-30 s"),
+    (["t2v", "x", "--model", "wan3.0-video", "--ratio", "21:9"], "21:9"),
+    (["t2v", "x", "--model", "happyhorse-1.1-t2v", "--duration", "2"], "3-15 s"),
+    (["t2v", "x", "--model", "happyhorse-1.0-t2v", "--resolution", "480P"], "720P, 1080P"),
+    (["t2v", "x", "--model", "happyhorse-1.1-t2v", "--no-audio"], "always makes sound"),
+    (["i2v", "x", "--model", "happyhorse-1.1-i2v", "--image", "https://x/a.png", "--ratio", "16:9"], "ratio"),
+    (["i2v", "x", "--model", "happyhorse-1.1-i2v", "--image", "https://x/a.png", "--last-frame", "https://x/b.png"],
+     "last_frame"),
+    (["r2v", "x", "--model", "happyhorse-1.1-r2v", *[arg for i in range(10) for arg in ("--ref", f"https://x/{i}.png")]],
+     "reference image"),
+    (["r2v", "x", "--model", "happyhorse-1.1-r2v", "--ref", "https://x/a.mp4"], "video"),
+    (["vace", "instruct", "x", "--model", "happyhorse-1.0-video-edit", "--video", "https://x/v.mp4", "--duration", "5"],
+     "no --duration"),
+    (["vace", "repaint", "x", "--model", "wan3.0-video", "--video", "https://x/v.mp4"], "instruction only"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("args", "says"), REFUSALS, ids=[f"{i}-{r[1][:16]}" for i, r in enumerate(REFUSALS)])
+def test_refusals_are_one_line_exit_2_before_anything_is_sent(args: list[str], says: str, canary_key: str) -> None:
+    result = run("--base-url", CLOSED, *args, "--yes")
+    assert result.exit_code == 2, (result.stdout, result.stderr)
+    errors = [line for line in result.stderr.splitlines() if line.startswith("Error:")]
+    assert len(errors) == 1 and says in errors[0], result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_input_video_plus_output_over_30_s_is_refused(tmp_path: Path) -> None:
+    clip = make_mp4(tmp_path / "clip.mp4", width=320, height=240, seconds=12.0)
+    result = run("--base-url", CLOSED, "vace", "instruct", "make it snow", "--model", "wan3.0-video",
+                 "--video", str(clip), "--duration", "20", "--dry-run")  # fmt: skip
+    assert result.exit_code == 2
+    assert "30 s in total" in result.stderr and "at most 18 s" in result.stderr
+
+
+def test_cost_notice_prices_auto_at_its_longest_and_states_the_watermark_default(
+    canary_key: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DASHSCOPE_API_KEY", canary_key)
+    # No terminal and above the confirmation threshold: the notice, then exit 7, nothing sent.
+    auto = run("--base-url", CLOSED, "t2v", "a storm", "--model", "wan3.0-video", "--duration", "auto")
+    assert auto.exit_code == 7
+    assert "Cost: 30 s billable at 1080P on wan3.0-video" in auto.stderr
+    horse = run("--base-url", CLOSED, "t2v", "a horse", "--model", "happyhorse-1.1-t2v", "--duration", "15")
+    assert horse.exit_code == 7
+    assert "Note: watermark on (happyhorse-1.1-t2v's default; --no-watermark turns it off)" in horse.stderr
+    unmarked = run("--base-url", CLOSED, "t2v", "a horse", "--model", "happyhorse-1.1-t2v", "--duration", "15",
+                   "--no-watermark")  # fmt: skip
+    assert unmarked.exit_code == 7 and "watermark" not in unmarked.stderr.lower()
+
+
+# ---- end to end on the emulator, probed with PyAV ----
+
+
+def _probe(path: Path) -> tuple[float, int, int, bool]:
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        duration = float(container.duration or 0) / av.time_base
+        return duration, stream.codec_context.width, stream.codec_context.height, bool(container.streams.audio)
+
+
+def _image(path: Path, size: tuple[int, int] = (640, 480)) -> str:
+    Image.new("RGB", size, "teal").save(path)
+    return str(path)
+
+
+def test_wan3_text_silent_480p_end_to_end(cli: EmulatorThread, tmp_path: Path) -> None:
+    result = run("t2v", "rain on a window", "--model", "wan3.0-video", "--resolution", "480P", "--ratio", "16:9",
+                 "--duration", "2", "--no-audio", "-o", str(tmp_path / "w3.mp4"), "--yes")  # fmt: skip
+    assert result.exit_code == 0, result.stderr
+    duration, width, height, audio = _probe(Path(result.stdout.strip()))
+    assert abs(duration - 2) < 0.2 and not audio and width > height
+    (task,) = cli.state.tasks
+    assert task.body["parameters"]["audio"] is False
+
+
+def test_wan3_reference_image_and_voice_end_to_end(cli: EmulatorThread, tmp_path: Path) -> None:
+    ref = _image(tmp_path / "hero.png")
+    voice = str(make_wav(tmp_path / "voice.wav", 2.0))
+    result = run("r2v", "图1 waves and says hello", "--model", "wan3.0-video", "--ref", ref, "--ref-voice", voice,
+                 "--resolution", "480P", "--duration", "3", "-o", str(tmp_path / "voiced.mp4"), "--yes")  # fmt: skip
+    assert result.exit_code == 0, result.stderr
+    duration, width, height, audio = _probe(Path(result.stdout.strip()))
+    assert abs(duration - 3) < 0.2 and audio
+    (task,) = cli.state.tasks
+    assert [item["type"] for item in task.body["input"]["media"]] == ["reference_image", "reference_audio"]
+
+
+def test_happyhorse_first_frame_end_to_end(cli: EmulatorThread, tmp_path: Path) -> None:
+    frame = _image(tmp_path / "first.png", (480, 640))
+    result = run("i2v", "the cat runs", "--model", "happyhorse-1.1-i2v", "--image", frame, "--resolution", "480P",
+                 "--duration", "3", "-o", str(tmp_path / "hh.mp4"), "--yes")  # fmt: skip
+    assert result.exit_code == 0, result.stderr
+    duration, width, height, audio = _probe(Path(result.stdout.strip()))
+    assert abs(duration - 3) < 0.2 and audio and height > width  # the aspect follows the first frame
+
+
+def test_happyhorse_edit_end_to_end(cli: EmulatorThread, tmp_path: Path) -> None:
+    clip = make_mp4(tmp_path / "in.mp4", width=640, height=360, seconds=3.0)
+    result = run("vace", "instruct", "make it snow", "--model", "happyhorse-1.0-video-edit", "--video", str(clip),
+                 "--resolution", "720P", "-o", str(tmp_path / "edit.mp4"), "--yes")  # fmt: skip
+    assert result.exit_code == 0, result.stderr
+    duration, _width, _height, audio = _probe(Path(result.stdout.strip()))
+    assert abs(duration - 3) < 0.2 and audio
+
+
+def test_emulator_fails_frames_mixed_with_references_with_the_documented_message(cli: EmulatorThread) -> None:
+    import httpx
+
+    body = {
+        "model": "wan3.0-video",
+        "input": {"prompt": "x", "media": [{"type": "first_frame", "url": "data:image/png;base64,AA=="},
+                                           {"type": "reference_image", "url": "data:image/png;base64,AA=="}]},
+    }  # fmt: skip
+    with httpx.Client(
+        base_url=cli.base_url, headers={"Authorization": "Bearer sk-test", "X-DashScope-Async": "enable"}
+    ) as client:
+        answer = client.post("/services/aigc/video-generation/video-synthesis", json=body)
+    assert answer.status_code == 200  # accepted at submit, as the real service does
+    (task,) = cli.state.tasks
+    assert task.planned_failure is not None and "mutually exclusive" in task.planned_failure[1]
