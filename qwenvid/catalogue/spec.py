@@ -5,14 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-Mode = Literal["t2v", "i2v", "kf2v", "r2v", "vace"]
+Mode = Literal["t2v", "i2v", "kf2v", "r2v", "vace", "s2v", "animate"]
 Endpoint = Literal["video-generation", "image2video"]
 Protocol = Literal["legacy", "media", "wan3"]  # wan3 = the all-in-one `input.media[]` of Wan 3.0
 ResolutionField = Literal["size", "resolution", "resolution+ratio"]
 AudioKind = Literal["silent", "always", "toggle"]
 MediaKind = Literal["image", "video", "audio"]
 
-MODES: tuple[Mode, ...] = ("t2v", "i2v", "kf2v", "r2v", "vace")
+MODES: tuple[Mode, ...] = ("t2v", "i2v", "kf2v", "r2v", "vace", "s2v", "animate")
 
 PATHS: dict[Endpoint, str] = {
     "video-generation": "/services/aigc/video-generation/video-synthesis",
@@ -338,6 +338,8 @@ USAGE_STYLES: dict[str, str] = {
     "wan30": "video_count, duration (f, in+out), input_video_duration (f), output_video_duration (f), fps, SR, ratio",
     "happyhorse": "duration, input_video_duration (0), output_video_duration, video_count, SR, ratio",
     "happyhorse_i2v": "as happyhorse, without ratio",
+    "s2v": "duration (f), size, fps (16), video_count, SR; result at output.results.video_url",
+    "animate": "video_duration (f), video_ratio (standard/pro); result at output.results.video_url",
     "happyhorse_edit": "duration (f, in+out), input_video_duration (f), output_video_duration (f), video_count, SR",
 }
 

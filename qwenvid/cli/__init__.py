@@ -274,6 +274,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "generate",
         "Run a request in the QwenCloud video skill's JSON shape; the mode is detected from its fields.",
     ),
+    "s2v": ("performers", "Make a photo talk or sing from a speech track (wan2.2-s2v, after a face check)."),
+    "animate": ("performers", "Copy a video's motion onto a character (move) or put it into the video (mix)."),
     "status": (
         "tasks",
         "Show one task from the local ledger and the service; --wait follows it and downloads the video.",

@@ -26,7 +26,7 @@ def one_of(allowed: tuple[str, ...], *, fold: str = "lower") -> Any:
 
 
 # The modes, for choices (catalogue.MODES; repeated so that `qwenvid models` need not load the catalogue to parse).
-MODES = ("t2v", "i2v", "kf2v", "r2v", "vace")
+MODES = ("t2v", "i2v", "kf2v", "r2v", "vace", "s2v", "animate")
 
 GEN = "Generation"
 INPUTS = "Inputs"

@@ -176,7 +176,7 @@ def common_values(
 # -- the one run flow ----------------------------------------------------------------------------
 
 
-def run_request(state: CliState, request: Any, flags: RunFlags) -> None:
+def run_request(state: CliState, request: Any, flags: RunFlags, before_submit: Any = None) -> None:
     """Validate, show the cost, submit, follow, download, and print the result (or the dry run)."""
     from qwenvid.config import require_key
     from qwenvid.store import startup_gate
@@ -221,6 +221,8 @@ def run_request(state: CliState, request: Any, flags: RunFlags) -> None:
                     yes=flags.yes,
                     pause_display=reporter.close,
                 )
+            if before_submit is not None:  # a check that must pass after the confirmation (s2v's face check)
+                before_submit(opened.session, out)
             options = RunOptions(
                 output=flags.output,
                 timeout=flags.timeout,

@@ -105,6 +105,30 @@ def _probe_video(data: bytes | None) -> _Video | None:
         return None
 
 
+def _audio_seconds(data: bytes | None) -> float | None:
+    """Length of an input audio file (s2v speech); None if it cannot be read."""
+    if not data:
+        return None
+    try:
+        with av.open(io.BytesIO(data), mode="r") as container:
+            return float(container.duration) / av.time_base if container.duration else None
+    except (av.error.FFmpegError, IndexError, OSError, ValueError):
+        return None
+
+
+def face_found(data: bytes | None) -> bool:
+    """The emulator's face check (wan2.2-s2v-detect): a readable image of [400, 7000] px that is not one flat
+    colour (a flat image has no face to find). Tests draw a face-like shape for a pass."""
+    size = image_size(data)
+    if data is None or size is None or not all(400 <= side <= 7000 for side in size):
+        return False
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            return len(image.convert("RGB").getcolors(maxcolors=2) or [None, None]) > 1
+    except (OSError, ValueError, Image.DecompressionBombError):
+        return False
+
+
 def _media(inputs: Mapping[str, Any], kind: str) -> str | None:
     for item in inputs.get("media") or []:
         if isinstance(item, Mapping) and item.get("type") == kind and isinstance(item.get("url"), str):
@@ -119,6 +143,8 @@ def _roles(spec: ModelSpec, inputs: Mapping[str, Any]) -> tuple[str | None, str 
     if spec.protocol == "media":
         video = _media(inputs, "first_clip") or _media(inputs, "video")
         return _media(inputs, "first_frame"), _media(inputs, "last_frame"), video
+    if spec.mode in ("s2v", "animate"):  # the photo or character; animate's motion video
+        return inputs.get("image_url"), None, inputs.get("video_url")
     if spec.mode == "i2v":
         return inputs.get("img_url"), None, None
     if spec.mode == "kf2v":
@@ -192,6 +218,10 @@ def plan_render(spec: ModelSpec, body: Mapping[str, Any], fetch: Fetch) -> Plan:
     for url in _reference_videos(spec, inputs):
         probed = _probe_video(fetch(url))
         reference_seconds += probed.seconds if probed else 0.0
+    seconds = _seconds(spec, parameters, None if inputs.get("function") == "video_extension" else video)
+    if spec.mode == "s2v":  # as long as the speech (under 20 s)
+        speech = _audio_seconds(fetch(inputs["audio_url"])) if isinstance(inputs.get("audio_url"), str) else None
+        seconds = float(min(round(speech), spec.durations.max_output or 20)) if speech and speech >= 1 else seconds
     if spec.bills_input_video and spec.protocol != "wan3" and video is not None:
         reference_seconds = video.seconds  # HappyHorse edit bills the edited video's seconds too
     job = RenderJob(
@@ -200,7 +230,7 @@ def plan_render(spec: ModelSpec, body: Mapping[str, Any], fetch: Fetch) -> Plan:
         width=width,
         height=height,
         # video_extension always makes 5 s (dashscope-api.md §2.7); the other functions follow their input video.
-        seconds=_seconds(spec, parameters, None if inputs.get("function") == "video_extension" else video),
+        seconds=seconds,
         audio=has_audio(spec, parameters),
         first_image=first,
         last_image=last,

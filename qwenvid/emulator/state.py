@@ -339,7 +339,12 @@ class EmulatorState:
                 task.render_done_at = self.now()
             task.rendered.set()
 
-    def _fetch_for(self, task: Task) -> Any:
+    def fetch_input(self, url: str) -> bytes | None:
+        """The bytes behind an input URL (oss:// upload, data: URI, http(s) when allowed); None if unreadable."""
+        fetch: Any = self._fetch_for(None)
+        return fetch(url)
+
+    def _fetch_for(self, task: Task | None) -> Any:
         def fetch(url: str) -> bytes | None:
             if url.startswith("oss://"):
                 upload = self._uploads.get(url[len("oss://"):])
@@ -500,7 +505,10 @@ class EmulatorState:
         out["orig_prompt"] = task.prompt
         if self._rewrites_prompt(task):
             out["actual_prompt"] = actual_prompt(task.prompt)
-        out["video_url"] = self.result_url(task, base_url)
+        if task.spec.usage_style in ("s2v", "animate"):
+            out["results"] = {"video_url": self.result_url(task, base_url)}  # an object, not a list (§4.2, §5)
+        else:
+            out["video_url"] = self.result_url(task, base_url)
         return out, usage_for(task.spec, task.parameters, task.result)
 
     @staticmethod
@@ -776,6 +784,11 @@ def usage_for(spec: ModelSpec, parameters: Mapping[str, Any], result: RenderResu
             usage["ratio"] = _text(parameters.get("ratio")) or spec.default_ratio or _ratio_of(result.width,
                                                                                                  result.height)
         return usage
+    if style == "s2v":
+        return {"duration": float(result.seconds), "size": size, "fps": 16, "video_count": 1, "SR": sr}
+    if style == "animate":
+        quality = {"wan-std": "standard", "wan-pro": "pro"}.get(str(parameters.get("mode")), "standard")
+        return {"video_duration": float(result.seconds), "video_ratio": quality}
     if style == "happyhorse_edit":
         refs = float(result.reference_video_seconds)
         return {"duration": float(result.seconds) + refs, "input_video_duration": refs,

@@ -103,4 +103,11 @@ def with_notes(cost: CostEstimate, spec: Any, parameters: Mapping[str, object]) 
         notes.append(f"watermark on ({spec.id}'s default; --no-watermark turns it off)")
     if parameters.get("duration") == -1 and getattr(spec, "duration_auto", False):
         notes.append(f"--duration auto: {spec.id} picks the length; the seconds above are the longest it may pick")
+    if getattr(spec, "mode", None) == "s2v":
+        notes.append(
+            "face check first: 1 image on wan2.2-s2v-detect, billed per image whether it passes or not "
+            "(a verdict already in the ledger is not checked again)"
+        )
+    if getattr(spec, "mode", None) == "animate":
+        notes.append("animate is priced per output second by --quality (std or pro), not by resolution")
     return replace(cost, notes=(*cost.notes, *notes)) if notes else cost

@@ -250,6 +250,11 @@ def _slots(req: BaseRequest, spec: ModelSpec | None) -> Iterator[_Slot]:
     if spec is not None and spec.protocol == "wan3":
         yield from _wan3_slots(req)
         return
+    own_slots = getattr(req, "input_slots", None)
+    if own_slots is not None:  # s2v / animate requests (performer_requests.py) name their own inputs
+        for attr, wire, kind, slot, value in own_slots():
+            yield _Slot(attr, wire, kind, slot, value)
+        return
     media = spec.protocol == "media" if spec else req.model.startswith("wan2.7")
     if req.audio_file:
         yield _Slot("audio_file", "audio_url", "audio", "audio", req.audio_file)
@@ -574,7 +579,10 @@ def build_payload(req: BaseRequest, uploaded: Mapping[str, str] | None = None) -
     spec = get_model(req.model)
     url = _Urls(uploaded or {})
     protocol = _protocol(req, spec)
-    if protocol == "wan3":
+    own_parts = getattr(req, "wire_parts", None)
+    if own_parts is not None:  # s2v / animate requests build their own (small) bodies
+        inputs, params = own_parts(spec, url)
+    elif protocol == "wan3":
         inputs, params = _build_wan3(req, spec, url)
     elif isinstance(req, VideoEditRequest):
         inputs, params = _build_videoedit(req, spec, url)
@@ -624,7 +632,11 @@ def validate_request(req: BaseRequest, *, check_files: bool = True) -> list[str]
         _check_audio_options,
     ):
         check(req, spec)
-    INPUT_RULES[type(req)](req, spec)
+    rule = INPUT_RULES.get(type(req))
+    if rule is not None:
+        rule(req, spec)
+    else:
+        req.check_inputs(spec)  # type: ignore[attr-defined]  # requests of their own module (performer_requests)
     if check_files:
         _check_files(req, spec)
     # The wire check is the last word, so the client never sends what the emulator would refuse.

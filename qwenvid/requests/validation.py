@@ -634,8 +634,22 @@ def _check_wan3(body: _Body) -> None:
     check_media(body.spec, body.input, body.parameters, body.lenient)
 
 
+def _check_s2v(body: _Body) -> None:
+    from qwenvid.requests.performers import check_s2v
+
+    check_s2v(body.spec, body.input, body.parameters, body.lenient)
+
+
+def _check_animate(body: _Body) -> None:
+    from qwenvid.requests.performers import check_animate
+
+    check_animate(body.spec, body.input, body.parameters, body.lenient)
+
+
 INPUT_CHECKS = {
     ("t2v", "wan3"): _check_wan3,
+    ("s2v", "legacy"): _check_s2v,
+    ("animate", "legacy"): _check_animate,
     ("t2v", "legacy"): _check_t2v,
     ("t2v", "media"): _check_t2v,
     ("i2v", "legacy"): _check_i2v_legacy,
