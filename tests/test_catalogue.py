@@ -54,6 +54,10 @@ SECTION_7 = [
     ("happyhorse-1.0-i2v", "i2v", "video-generation", "resolution", "always"),
     ("happyhorse-1.0-r2v", "r2v", "video-generation", "resolution+ratio", "always"),
     ("happyhorse-1.0-video-edit", "vace", "video-generation", "resolution", "always"),
+    # §4, §5
+    ("wan2.2-s2v", "s2v", "image2video", "resolution", "always"),
+    ("wan2.2-animate-move", "animate", "image2video", "resolution", "silent"),
+    ("wan2.2-animate-mix", "animate", "image2video", "resolution", "silent"),
 ]
 
 ALIASES = [
@@ -101,7 +105,8 @@ def test_aliases_and_snapshots_resolve(alias: str, canonical: str):
 
 
 @pytest.mark.parametrize(
-    "model_id", ["wanx-txt2video-pro", "wanx-kf2v", "wan2.2-s2v", "wan2.2-animate-move", "wan3.1-video", "gpt-4"]
+    "model_id",
+    ["wanx-txt2video-pro", "wanx-kf2v", "wan2.2-s2v-detect", "happyhorse-1.1-video-edit", "wan3.1-video", "gpt-4"],
 )
 def test_out_of_scope_and_unknown_ids_are_none(model_id: str):
     assert get_model(model_id) is None
@@ -121,7 +126,7 @@ def test_default_model_per_mode_comes_first(mode: str, default: str):
     assert DEFAULT_MODELS[mode] == default  # type: ignore[index]
     listed = models_for_mode(mode)  # type: ignore[arg-type]
     assert listed[0].id == default
-    assert {spec.mode for spec in listed} == {mode}
+    assert all(spec.serves(mode) for spec in listed)  # its own models, and all-in-one models (Wan 3.0)
 
 
 @pytest.mark.parametrize(

@@ -140,7 +140,7 @@ REFUSALS = [
      "mutually exclusive"),
     (["i2v", "x", "--model", "wan3.0-video", "--image", "https://x/a.png", "--driving-audio", "https://x/a.mp3"],
      "mutually exclusive"),
-    (["t2v", "x", "--model", "wan3.0-video", "--duration", "31"], "allowed: -1 or 2-30 s"),
+    (["t2v", "x", "--model", "wan3.0-video", "--duration", "31"], "allowed: auto or 2-30 s"),
     (["t2v", "x", "--model", "wan3.0-video", "--ratio", "21:9"], "21:9"),
     (["t2v", "x", "--model", "happyhorse-1.1-t2v", "--duration", "2"], "3-15 s"),
     (["t2v", "x", "--model", "happyhorse-1.0-t2v", "--resolution", "480P"], "720P, 1080P"),
@@ -260,3 +260,60 @@ def test_emulator_fails_frames_mixed_with_references_with_the_documented_message
     assert answer.status_code == 200  # accepted at submit, as the real service does
     (task,) = cli.state.tasks
     assert task.planned_failure is not None and "mutually exclusive" in task.planned_failure[1]
+
+
+def test_wizard_in_a_terminal_makes_a_wan3_video_from_a_reference_image_and_a_voice(tmp_path: Path) -> None:
+    """A real pseudo-terminal: r2v, wan3.0-video, one reference image with its voice, to a video on the emulator."""
+    from qwenvid.catalogue import models_for_mode
+    from tests.support.terminal import Terminal
+
+    _image(tmp_path / "hero.png")
+    make_wav(tmp_path / "voice.wav", 2.0)
+    down, enter = "\x1b[B", "\r"
+    env = {"QWENVID_HOME": str(tmp_path / "home"), "DASHSCOPE_API_KEY": "sk-canary-wizard-0000"}
+    terminal = Terminal("--emulator", "wizard", "-o", str(tmp_path / "out.mp4"), env=env, cwd=tmp_path)
+    answers = [
+        ("What do you want to make?", down * 3 + enter),  # r2v
+        ("Which model?", down * [spec.id for spec in models_for_mode("r2v")].index("wan3.0-video") + enter),
+        ("Reference 1", "hero.png" + enter),
+        ("Voice for reference 1", "voice.wav" + enter),
+        ("Reference 2", enter),
+        ("Prompt", "图1 waves and says hello" + enter),
+        ("Duration in seconds", "2" + enter),
+        ("Resolution", down + enter),  # 480P
+        ("Aspect ratio", down + enter),  # 16:9
+        ("Sound on?", enter),
+        ("Seed", enter),
+        ("Negative prompt", enter),
+        ("Submit it?", enter),
+    ]
+    for question, keys in answers:
+        terminal.expect(question)
+        terminal.type(keys)
+    assert terminal.finish(120) == 0, terminal.text[-2000:]
+    assert "model: wan3.0-video" in terminal.text
+    assert "--ref hero.png --ref-voice voice.wav" in terminal.text.replace("\n", " ")  # the command it stands for
+    seconds, width, height, audio = _probe(tmp_path / "out.mp4")
+    assert abs(seconds - 2) < 0.2 and audio and width > height
+
+
+def test_models_groups_the_families_on_a_terminal() -> None:
+    from tests.support.terminal import run_in_terminal
+
+    shown = run_in_terminal(["models"], columns=200, env={"NO_COLOR": "1"})
+    assert shown.returncode == 0
+    text = shown.output
+    assert "wan3.0: up to 30 s, --duration auto, audio or silent, references up to 20, voices" in text
+    assert "happyhorse: up to 15 s, audio, references up to 9, watermark on by default" in text
+    assert "Unconfirmed: " in text and "invitation test / preview" in text
+    assert text.index("wan3.0:") < text.index("happyhorse:") < text.index("wan2.7:") < text.index("wan2.1:")
+
+
+def test_models_json_gains_family_and_a_mode_filter_finds_all_in_one_models() -> None:
+    listed = json.loads(run("models", "--json").stdout)
+    assert {item["id"]: item["family"] for item in listed}["wan3.0-video"] == "wan3.0"
+    assert all(item["family"] for item in listed)
+    horse = next(item for item in listed if item["id"] == "happyhorse-1.1-t2v")
+    assert horse["watermark_default"] is True
+    i2v = [item["id"] for item in json.loads(run("models", "--mode", "i2v", "--json").stdout)]
+    assert "wan3.0-video" in i2v and "happyhorse-1.1-i2v" in i2v and "wan2.6-t2v" not in i2v

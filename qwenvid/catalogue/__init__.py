@@ -232,7 +232,7 @@ def get_model(model_id: str) -> ModelSpec | None:
 def models_for_mode(mode: Mode) -> list[ModelSpec]:
     """Every model of a mode, the default model first, then catalogue order."""
     default = DEFAULT_MODELS[mode]
-    specs = [spec for spec in MODELS if spec.mode == mode]
+    specs = [spec for spec in MODELS if spec.serves(mode)]  # an all-in-one model serves several modes
     return sorted(specs, key=lambda spec: spec.id != default)
 
 

@@ -114,7 +114,7 @@ class DurationRule:
         if self.min is not None and self.max is not None:
             parts.append(f"{self.min}-{self.max}")
         if self.extra:
-            parts.insert(0, ", ".join(str(c) for c in self.extra))
+            parts.insert(0, ", ".join("auto" if c == AUTO_DURATION else str(c) for c in self.extra))
         return " or ".join(parts) + " s"
 
 

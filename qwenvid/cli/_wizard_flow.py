@@ -414,6 +414,8 @@ def ask_instruct_inputs(ask: Prompter, spec: ModelSpec) -> dict[str, Any]:
     values: dict[str, Any] = {"video": ask.file("video", spec, message="Video to edit (2-10 s)")}
     values["ref_images"] = ask_reference_images(ask, spec, minimum=0, maximum=4)
     values["prompt"] = ask_prompt(ask, spec, label="Instruction")
+    if not spec.audio_settings:  # Wan 3.0 edits by instruction too, without this setting
+        return values
     values["audio_setting"] = ask.choose(
         "Sound of the result?",
         [

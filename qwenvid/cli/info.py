@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import sys
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -23,7 +24,10 @@ def models(
     mode: Annotated[
         str | None,
         typer.Option(
-            "--mode", metavar="MODE", callback=one_of(MODES), help="Only this mode: t2v, i2v, kf2v, r2v or vace."
+            "--mode",
+            metavar="MODE",
+            callback=one_of(MODES),
+            help="Only this mode: t2v, i2v, kf2v, r2v, vace, s2v or animate.",
         ),
     ] = None,
     json_out: JsonOpt = False,
@@ -32,31 +36,65 @@ def models(
     from qwenvid.catalogue import DEFAULT_MODELS, FRA, MODELS, offered_regions
 
     state = state_of(ctx, json_out)
-    specs = [spec for spec in MODELS if mode is None or spec.mode == mode]
+    specs = [spec for spec in MODELS if mode is None or spec.serves(mode)]  # type: ignore[arg-type]
     if state.out.json:
         state.out.result_json([_model_json(spec, spec.id == DEFAULT_MODELS.get(spec.mode)) for spec in specs])
         return
-    rows = [
-        [
+
+    def row(spec: Any) -> list[str]:
+        return [
             spec.id,
             "yes" if DEFAULT_MODELS.get(spec.mode) == spec.id else "-",
-            spec.mode,
+            "+".join((spec.mode, *spec.modes)),
             _resolution_text(spec),
             spec.durations.describe(),
             spec.audio + (" +soundtrack" if spec.audio_url else ""),
             ", ".join(offered_regions(spec)),
         ]
-        for spec in specs
-    ]
-    state.out.table(
-        ["model", "default", "mode", "takes", "durations", "audio", "regions"], rows, keep_whole={"model", "mode"}
-    )
+
+    columns = ["model", "default", "mode", "takes", "durations", "audio", "regions"]
+    if not sys.stdout.isatty():  # a pipe keeps one table with its columns
+        state.out.table(columns, [row(spec) for spec in specs], keep_whole={"model", "mode"})
+    else:  # a person sees the families, newest first, each with what it accepts
+        for family in sorted({spec.family for spec in specs}, key=_family_order):
+            members = [spec for spec in specs if spec.family == family]
+            sys.stdout.write(f"\n{_family_heading(family, members)}\n")
+            sys.stdout.flush()
+            state.out.table(columns, [row(spec) for spec in members], keep_whole={"model", "mode"})
     state.out.info("Details: `qwenvid models --json`. Unknown model ids are passed through with a warning.")
     if any(FRA in spec.regions for spec in specs):
         state.out.info(
             "Frankfurt (eu-central-1) also serves the wan2.6 models, through your workspace's own URL: "
             "--base-url https://WORKSPACE_ID.eu-central-1.maas.aliyuncs.com/api/v1"
         )
+
+
+def _family_order(family: str) -> tuple[int, str]:
+    """Newest first: Wan 3.0, HappyHorse, then wan2.7 ... wan2.1 and the speech/animate models."""
+    head = {"wan3.0": 0, "happyhorse": 1}.get(family, 2)
+    return head, "".join(chr(255 - ord(char)) for char in family)  # descending by name within the rest
+
+
+def _family_heading(family: str, members: list[Any]) -> str:
+    """One line per family: what its models accept and what is unconfirmed."""
+    longest = max(
+        max((spec.durations.max or 0, *spec.durations.choices, spec.durations.max_output or spec.durations.default))
+        for spec in members
+    )
+    facts = [f"up to {longest} s"]
+    if any(spec.duration_auto for spec in members):
+        facts.append("--duration auto")
+    audio = {spec.audio for spec in members}
+    facts.append("audio" if audio == {"always"} else "silent" if audio == {"silent"} else "audio or silent")
+    if any(spec.limits.references for spec in members):
+        most = max(spec.limits.references.max_total for spec in members if spec.limits.references)
+        facts.append(f"references up to {most}")
+    if any(spec.limits.voice for spec in members):
+        facts.append("voices")
+    facts.append("watermark on by default" if any(spec.watermark_default for spec in members) else "no watermark")
+    notes = sorted({part.strip() for spec in members for part in spec.note.split(";") if part.strip()})
+    line = f"{family}: " + ", ".join(facts)
+    return line + (f". Unconfirmed: {'; '.join(notes)}" if notes else "")
 
 
 def _resolution_text(spec: Any) -> str:
