@@ -317,3 +317,68 @@ def test_models_json_gains_family_and_a_mode_filter_finds_all_in_one_models() ->
     assert horse["watermark_default"] is True
     i2v = [item["id"] for item in json.loads(run("models", "--mode", "i2v", "--json").stdout)]
     assert "wan3.0-video" in i2v and "happyhorse-1.1-i2v" in i2v and "wan2.6-t2v" not in i2v
+
+
+# ---- model ids: the typo rule (product.md §3.1) ----
+
+
+def test_a_typo_of_a_known_id_is_refused_with_did_you_mean() -> None:
+    result = run("--base-url", CLOSED, "t2v", "x", "--model", "wan3.0-vide", "--dry-run")
+    assert result.exit_code == 2
+    errors = [line for line in result.stderr.splitlines() if line.startswith("Error:")]
+    assert errors == ["Error: unknown model 'wan3.0-vide': did you mean wan3.0-video?"]
+    assert "--allow-unknown-model" in result.stderr
+
+
+def test_allow_unknown_model_sends_a_typo_anyway_and_a_far_id_passes_with_the_warning() -> None:
+    allowed = run("--base-url", CLOSED, "--allow-unknown-model", "t2v", "x", "--model", "wan3.0-vide",
+                  "--dry-run", "--json")  # fmt: skip
+    assert allowed.exit_code == 0 and json.loads(allowed.stdout)["payload"]["model"] == "wan3.0-vide"
+    assert "passed through unchecked" in allowed.stderr
+    after = run("--base-url", CLOSED, "t2v", "x", "--model", "wan3.0-vide", "--dry-run")
+    assert after.exit_code == 2  # the flag held for its own command only
+    far = run("--base-url", CLOSED, "t2v", "x", "--model", "my-own-model", "--dry-run", "--json")
+    assert far.exit_code == 0 and "passed through unchecked" in far.stderr
+
+
+def test_the_typo_rule_holds_for_skill_json_and_plans(tmp_path: Path) -> None:
+    skill = run("--base-url", CLOSED, "generate", "--request", '{"model": "happyhorse-1.1-t2x", "prompt": "x"}',
+                "--dry-run")  # fmt: skip
+    assert skill.exit_code == 2 and "did you mean happyhorse-1.1-t2v" in skill.stderr
+    plan = tmp_path / "plan.jsonl"
+    plan.write_text('{"id": "one", "prompt": "x", "model": "wan2.6-t2w"}\n', encoding="utf-8")
+    planned = run("--base-url", CLOSED, "run", str(plan), "--dry-run")
+    assert planned.exit_code == 2 and "did you mean wan2.6-t2v" in planned.stderr
+
+
+# ---- workspace hosts (product.md §3.1) ----
+
+
+def test_workspace_host_precedence(monkeypatch: pytest.MonkeyPatch) -> None:
+    from qwenvid.config import load_settings
+
+    env = {"QWEN_WORKSPACE_ID": "llm-abc123", "QWEN_REGION": "cn-hongkong"}
+    settings = load_settings(environ=env)
+    assert settings.base_url == "https://llm-abc123.cn-hongkong.maas.aliyuncs.com/api/v1"
+    assert settings.workspace_id == "llm-abc123"
+    flag = load_settings(environ=env, workspace="llm-other", region="ap-northeast-1")
+    assert flag.base_url == "https://llm-other.ap-northeast-1.maas.aliyuncs.com/api/v1"
+    explicit = load_settings(environ={**env, "QWEN_BASE_URL": "http://127.0.0.1:9/api/v1"})
+    assert explicit.base_url == "http://127.0.0.1:9/api/v1"  # base URL > workspace > region
+    assert load_settings(environ={}).base_url == "https://dashscope-intl.aliyuncs.com/api/v1"  # legacy default
+
+
+def test_workspace_flag_reaches_the_dry_run_and_doctor(canary_key: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    sent = run("--workspace", "llm-abc123", "--region", "cn-hongkong", "t2v", "x", "--model", "wan3.0-video",
+               "--dry-run", "--json")  # fmt: skip
+    assert json.loads(sent.stdout)["url"].startswith("https://llm-abc123.cn-hongkong.maas.aliyuncs.com/api/v1/")
+    assert "workspace hosts only" not in sent.stderr
+    legacy = run("t2v", "x", "--model", "wan3.0-video", "--dry-run", "--json")
+    assert "wan3.0-video is documented on workspace hosts only" in legacy.stderr
+    bad = run("--workspace", "not a workspace!", "t2v", "x", "--dry-run")
+    assert bad.exit_code == 2 and "is not a workspace id" in bad.stderr
+    monkeypatch.setenv("DASHSCOPE_API_KEY", canary_key)
+    doctor = run("--workspace", "llm-abc123", "doctor", "--json")
+    report = json.loads(doctor.stdout)
+    assert report["workspace_id"] == "llm-abc123" and ".maas.aliyuncs.com" in report["base_url"]
+    assert canary_key not in doctor.stdout

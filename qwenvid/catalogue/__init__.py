@@ -425,3 +425,14 @@ def region_warning(model: str, region: str) -> str | None:
         f"{spec.id} is not offered in {region} (offered in {elsewhere}); the service will likely refuse it. "
         "Choose another model (`qwenvid models`) or --region."
     )
+
+
+def workspace_warning(model: str) -> str | None:
+    """A model documented on workspace hosts only, about to be sent to a shared (legacy) host."""
+    spec = get_model(model)
+    if spec is None or not spec.workspace_only:
+        return None
+    return (
+        f"{spec.id} is documented on workspace hosts only; sending it to the shared host (a refusal costs "
+        "nothing). Set --workspace ID (or QWEN_WORKSPACE_ID) to use your workspace's host."
+    )

@@ -393,6 +393,7 @@ class ModelSpec:
     watermark_default: bool = False  # HappyHorse marks its videos unless told not to
     max_total_seconds: int | None = None  # input video + output <= this (Wan 3.0: 30)
     bills_input_video: bool = False  # input video seconds are billed on top of the output (Wan 3.0, HappyHorse edit)
+    workspace_only: bool = False  # documented on workspace hosts only (Wan 3.0)
     note: str = ""  # what is unconfirmed about the model, shown by `qwenvid models`
 
     @property

@@ -248,12 +248,12 @@ def run_request(state: CliState, request: Any, flags: RunFlags, before_submit: A
 
 def _region_warnings(model: str, opened: Any) -> list[str]:
     """A model the chosen region does not offer (only when the region picked the URL, not a base URL)."""
-    from qwenvid.catalogue import region_warning
+    from qwenvid.catalogue import region_warning, workspace_warning
 
     if opened.emulated or not opened.settings.base_url_source.startswith("region"):
         return []
     warning = region_warning(model, opened.settings.region)
-    return [warning] if warning else []
+    return [warning for warning in (warning, workspace_warning(model)) if warning]
 
 
 def emulated_hint(exc: QwenvidError) -> None:

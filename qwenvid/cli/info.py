@@ -164,6 +164,7 @@ def _doctor_report(settings: Any) -> dict[str, Any]:
         "region_source": settings.region_source,
         "base_url": settings.base_url,
         "base_url_source": settings.base_url_source,
+        "workspace_id": settings.workspace_id,
         "reachable": None,
         "key_accepted": None,
         "home": str(settings.home),
@@ -216,6 +217,7 @@ def _print_doctor(out: Output, report: dict[str, Any]) -> None:
         lines.append(f"Key kind:     {report['key_kind']}: {report['key_kind_text']}")
     lines += [
         f"Region:       {report['region']} (from {report['region_source']})",
+        f"Workspace:    {report['workspace_id'] or 'none (the shared host of the region)'}",
         f"Base URL:     {report['base_url']} (from {report['base_url_source']})",
         f"Reachable:    {mark(report['reachable'])} ({report['reach_detail']})",
     ]

@@ -54,7 +54,11 @@ def s2v(
     yes: YesOpt = False,
     json_out: JsonOpt = False,
 ) -> None:
-    """Make a photo talk or sing (wan2.2-s2v, Beijing): a billed face check of the photo first, then the video."""
+    """Make a photo talk or sing from a speech track (wan2.2-s2v, after a face check).
+
+    Beijing only. The face check (wan2.2-s2v-detect) is billed per image; its verdict is kept in the ledger,
+    so the same photo is never checked or billed twice.
+    """
     from qwenvid.requests.performer_requests import S2VRequest
     from qwenvid.tasks.face_check import ensure_face
 
@@ -98,7 +102,10 @@ def animate(
     yes: YesOpt = False,
     json_out: JsonOpt = False,
 ) -> None:
-    """Animate a character with a video's motion (move) or put it into the video (mix): wan2.2-animate."""
+    """Copy a video's motion onto a character (move) or put it into the video (mix).
+
+    wan2.2-animate-move / -mix; --quality std or pro is the price tier.
+    """
     from qwenvid.requests.performer_requests import AnimateRequest, animate_model
 
     flags = RunFlags(None, None, dry_run, detach, timeout, output, yes, overwrite=overwrite)

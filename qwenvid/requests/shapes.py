@@ -620,9 +620,13 @@ def validate_request(req: BaseRequest, *, check_files: bool = True) -> list[str]
     spec = get_model(req.model)
     _check_urls(req, spec)
     if spec is None:
+        from qwenvid.catalogue import all_model_ids
+        from qwenvid.requests.model_ids import unknown_model_warning
+
+        warning = unknown_model_warning(req.model, all_model_ids())  # a typo of a known id stops here
         if check_files:
             _check_files_exist(req)
-        return [f"unknown model {req.model!r} passed through unchecked (the catalogue may be behind)"]
+        return [warning]
     _check_model_mode(req, spec)
     for check in (
         _check_prompts,
