@@ -382,3 +382,38 @@ def test_workspace_flag_reaches_the_dry_run_and_doctor(canary_key: str, monkeypa
     report = json.loads(doctor.stdout)
     assert report["workspace_id"] == "llm-abc123" and ".maas.aliyuncs.com" in report["base_url"]
     assert canary_key not in doctor.stdout
+
+
+# ---- doctor --contract ----
+
+
+def test_doctor_contract_prints_the_one_answer_a_changed_emulator_gives_differently(
+    make_emulator: Any, canary_key: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import os
+
+    from qwenvid.emulator.config import EmulatorConfig
+    from qwenvid.store.ledger import Ledger
+
+    changed = make_emulator(EmulatorConfig())
+    changed.arm("503:query:1")  # the one changed answer: the query of a made-up task id
+    monkeypatch.setenv("DASHSCOPE_API_KEY", canary_key)
+    record_dir = tmp_path / "answers"
+    result = run("--base-url", changed.base_url, "doctor", "--contract", "--record", str(record_dir))
+    assert result.exit_code == 1, result.stderr
+    found = [line.strip() for line in result.stdout.splitlines() if line.startswith("  ")]
+    assert found and all(line.startswith("query of a made-up task id:") for line in found), result.stdout
+    assert "status is 503, the emulator says 200" in result.stdout
+    assert "1 difference" not in result.stdout or len(found) == 1
+    for path in record_dir.iterdir():  # ready to become emulator tests, and without the key
+        assert canary_key not in path.read_text(encoding="utf-8")
+    assert sorted(path.name for path in record_dir.iterdir()) == ["emulator.json", "service.json"]
+    rows = Ledger(Path(os.environ["QWENVID_HOME"]) / "ledger.sqlite3").list()
+    assert len(rows) == 3 and {row.local_state for row in rows} == {"rejected"}  # a row before each submit
+    assert changed.state.tasks == []  # nothing was created, nothing billed
+
+
+def test_doctor_contract_against_the_emulator_finds_no_difference(tmp_path: Path) -> None:
+    result = run("--emulator", "doctor", "--contract", "--json")
+    assert result.exit_code == 0, result.stderr
+    assert json.loads(result.stdout)["differences"] == []

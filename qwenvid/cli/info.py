@@ -16,7 +16,13 @@ from qwenvid.cli._session import open_session, state_of
 from qwenvid.errors import ExitCode, QwenvidError
 
 MODELS_EXAMPLES = examples("qwenvid models", "qwenvid models --mode i2v", "qwenvid models --json")
-DOCTOR_EXAMPLES = examples("qwenvid doctor", "qwenvid doctor --json", "qwenvid doctor --write-env")
+DOCTOR_EXAMPLES = examples(
+    "qwenvid doctor",
+    "qwenvid doctor --json",
+    "qwenvid doctor --write-env",
+    "qwenvid --emulator doctor --contract",
+    "qwenvid --emulator doctor --contract --record contract-answers",
+)
 
 
 def models(
@@ -121,6 +127,20 @@ def doctor(
     write_env: Annotated[
         bool, typer.Option("--write-env", help="Write a .env placeholder (mode 0600) in the working directory.")
     ] = False,
+    contract: Annotated[
+        bool,
+        typer.Option(
+            "--contract",
+            help="Compare the service's answers with the emulator's, using only calls that are not billed "
+            "(a task list, a made-up task id, submits refused at submit time); print each difference.",
+        ),
+    ] = False,
+    record_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--record", metavar="DIR", help="With --contract: save both sets of answers there, without the key."
+        ),
+    ] = None,
     json_out: JsonOpt = False,
 ) -> None:
     """Check the set-up: key set or not (never its value), key kind, region, base URL, reachability, paths."""
@@ -129,6 +149,9 @@ def doctor(
 
     state = state_of(ctx, json_out)
     out = state.out
+    if contract or record_dir is not None:
+        _contract(state, record_dir)
+        return
     if write_env:
         path = write_env_placeholder(Path.cwd() / ".env")
         out.info(f"Wrote {path} (readable by you only). Put your key after DASHSCOPE_API_KEY=.")
@@ -149,6 +172,45 @@ def doctor(
         raise typer.Exit(int(ExitCode.NETWORK))
     if report["ledger_ok"] is False:
         raise typer.Exit(int(ExitCode.ERROR))
+
+
+def _contract(state: Any, record_dir: Path | None) -> None:
+    """Run the unbilled probes against the emulator (the reference) and the configured service; compare."""
+    from qwenvid.config import require_key
+    from qwenvid.emulator.config import EmulatorConfig
+    from qwenvid.emulator.server import EmulatorThread
+    from qwenvid.tasks.contract import differences, record, run_probes
+
+    out = state.out
+    with open_session(state) as opened:
+        require_key(opened.settings)
+        reference = EmulatorThread(EmulatorConfig()).start()
+        try:
+            expected = run_probes(reference.base_url, "sk-qwenvid-contract-reference")
+        finally:
+            reference.stop(wait=False)
+        key = opened.settings.api_key or ""
+        actual = run_probes(opened.settings.base_url, key, ledger=opened.session.ledger,
+                            origin="emulated" if opened.emulated else "local")  # fmt: skip
+        found = differences(expected, actual)
+        if record_dir is not None:
+            record(record_dir, "service", actual, key, _write_text)
+            record(record_dir, "emulator", expected, key, _write_text)
+    if out.json:
+        out.result_json({"base_url": opened.settings.base_url, "probes": len(actual), "differences": found})
+    else:
+        out.result(f"Contract check of {opened.settings.base_url}: {len(actual)} unbilled calls, "
+                   f"{len(found)} difference(s) from the emulator")  # fmt: skip
+        for line in found:
+            out.result(f"  {line}")
+        if record_dir is not None:
+            out.info(f"Answers saved in {record_dir} (service.json, emulator.json; no key in them).")
+    if found:
+        raise typer.Exit(int(ExitCode.ERROR))
+
+
+def _write_text(path: Path, text: str) -> None:
+    path.write_text(text + "\n", encoding="utf-8")
 
 
 def _doctor_report(settings: Any) -> dict[str, Any]:
