@@ -417,3 +417,35 @@ def test_doctor_contract_against_the_emulator_finds_no_difference(tmp_path: Path
     result = run("--emulator", "doctor", "--contract", "--json")
     assert result.exit_code == 0, result.stderr
     assert json.loads(result.stdout)["differences"] == []
+
+
+def test_plans_take_the_new_families_their_mode_read_from_the_inputs_of_an_all_in_one_model(tmp_path: Path) -> None:
+    plan = tmp_path / "today.jsonl"
+    plan.write_text(
+        '{"id": "voiced", "prompt": "hi", "model": "wan3.0-video", "refs": ["https://x/a.png"],'
+        ' "ref_voices": ["https://x/v.mp3"]}\n'
+        '{"id": "frames", "prompt": "dusk", "model": "wan3.0-video", "image": "https://x/a.png",'
+        ' "last_frame": "https://x/b.png"}\n'
+        '{"id": "edit", "prompt": "snow", "model": "happyhorse-1.0-video-edit", "video": "https://x/in.mp4"}\n',
+        encoding="utf-8",
+    )
+    result = run("--base-url", CLOSED, "run", str(plan), "--dry-run", "--json")
+    assert result.exit_code == 0, result.stderr
+    bodies = {step["id"]: step["request"]["payload"] for step in json.loads(result.stdout)["steps"]}
+    assert [m["type"] for m in bodies["voiced"]["input"]["media"]] == ["reference_image", "reference_audio"]
+    assert [m["type"] for m in bodies["frames"]["input"]["media"]] == ["first_frame", "last_frame"]
+    assert bodies["edit"]["input"]["media"] == [{"type": "video", "url": "https://x/in.mp4"}]
+
+
+def test_extend_with_the_wan3_method_sends_the_clip_and_states_its_billed_input(tmp_path: Path) -> None:
+    clip = make_mp4(tmp_path / "clip.mp4", width=640, height=360, seconds=3.0)
+    result = run("--emulator", "extend", str(clip), "--to", "8", "--method", "wan3", "--prompt", "Keep going",
+                 "--resolution", "480P", "--dry-run", "--json")  # fmt: skip
+    assert result.exit_code == 0, result.stderr
+    assert "billed as input video: 3 s in all" in result.stderr and "of the 30 s" in result.stderr
+    preview = json.loads(result.stdout)
+    (segment,) = [step for step in preview["steps"] if step["id"].startswith("segment-")]
+    body = segment["request"]["payload"]
+    assert body["model"] == "wan3.0-video" and body["parameters"]["ratio"] == "adaptive"
+    assert [item["type"] for item in body["input"]["media"]] == ["reference_video"]
+    assert segment["billable_seconds"] == 8.0  # 5 s made + the 3 s clip sent

@@ -135,7 +135,8 @@ def build_request(step: Step, fields: Mapping[str, Any]) -> Any:
             raise ValidationError(f"unknown vace function {function!r}", field="function", value=function)
         values["function"] = name
     instruct = mode == "vace" and (
-        values.get("function") == INSTRUCT or (spec is not None and spec.id == "wan2.7-videoedit")
+        values.get("function") == INSTRUCT
+        or (spec is not None and spec.mode == "vace" and spec.functions == (INSTRUCT,))
     )
     if instruct:
         values.pop("function", None)
