@@ -449,3 +449,32 @@ def test_extend_with_the_wan3_method_sends_the_clip_and_states_its_billed_input(
     assert body["model"] == "wan3.0-video" and body["parameters"]["ratio"] == "adaptive"
     assert [item["type"] for item in body["input"]["media"]] == ["reference_video"]
     assert segment["billable_seconds"] == 8.0  # 5 s made + the 3 s clip sent
+
+
+@pytest.mark.parametrize(
+    ("usage", "mode", "billed"),
+    [
+        ({"video_count": 1, "duration": 8.0, "input_video_duration": 3.0, "output_video_duration": 5.0,
+          "fps": 30, "SR": 720, "ratio": "16:9"}, "i2v", 8.0),  # Wan 3.0 extension: input + output
+        ({"duration": 13.24, "input_video_duration": 6.62, "output_video_duration": 6.62, "video_count": 1,
+          "SR": 720}, "vace", 13.24),  # HappyHorse edit (the contract's example)
+        ({"duration": 5, "input_video_duration": 0, "output_video_duration": 5, "video_count": 1, "SR": 720,
+          "ratio": "16:9"}, "t2v", 5.0),  # HappyHorse t2v
+        ({"video_duration": 5.2, "video_ratio": "standard"}, "animate", 5.2),
+        ({"duration": 18.13, "size": "512*640", "fps": 16, "video_count": 1, "SR": 480}, "s2v", 18.13),
+    ],
+)  # fmt: skip
+def test_billed_seconds_are_read_from_each_new_usage_shape(usage: dict[str, Any], mode: str, billed: float) -> None:
+    from qwenvid.store.ledger import billed_seconds_from_usage
+
+    assert billed_seconds_from_usage(usage, mode) == billed
+
+
+def test_what_is_not_offered_yet_is_refused_rather_than_dropped(tmp_path: Path) -> None:
+    link = {"model": "wan3.0-video", "prompt": "x", "media": [{"type": "link", "url": "https://x/page"}]}
+    sent = run("--base-url", CLOSED, "generate", "--request", json.dumps(link), "--dry-run")
+    assert sent.exit_code == 2 and "media of type link" in sent.stderr
+    plan = tmp_path / "talk.jsonl"
+    plan.write_text('{"id": "s", "model": "wan2.2-s2v", "image": "https://x/a.png"}\n', encoding="utf-8")
+    planned = run("--base-url", CLOSED, "run", str(plan), "--dry-run")
+    assert planned.exit_code == 2 and "cannot run in a plan yet; use `qwenvid s2v`" in planned.stderr

@@ -140,6 +140,12 @@ def build_request(step: Step, fields: Mapping[str, Any]) -> Any:
     )
     if instruct:
         values.pop("function", None)
+    if mode not in ("t2v", "i2v", "kf2v", "r2v", "vace"):
+        raise ValidationError(
+            f"{values['model']} ({mode}) cannot run in a plan yet; use `qwenvid {mode}` for it",
+            field="model",
+            value=values["model"],
+        )
     cls_name = {
         "t2v": "T2VRequest",
         "i2v": "I2VRequest",

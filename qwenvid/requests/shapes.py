@@ -1271,6 +1271,14 @@ def request_from_skill_json(
     if flat.get("audio_url"):
         common["audio_file"] = flat["audio_url"]
     media = _media_by_type(flat)
+    unsupported = sorted({kind for kind, _item in media if kind in ("file", "link")})
+    if unsupported:  # never dropped silently: the request would not be the one written
+        raise ValidationError(
+            f"media of type {' and '.join(unsupported)} (Wan 3.0 documents and web pages) cannot be sent by "
+            "qwenvid yet; leave them out or submit that request another way",
+            field="media",
+            value=unsupported,
+        )
     first = {kind: item.get("url") for kind, item in reversed(media)}
     model = _model_id(flat)
     if detected == "vace":
