@@ -478,3 +478,36 @@ def test_what_is_not_offered_yet_is_refused_rather_than_dropped(tmp_path: Path) 
     plan.write_text('{"id": "s", "model": "wan2.2-s2v", "image": "https://x/a.png"}\n', encoding="utf-8")
     planned = run("--base-url", CLOSED, "run", str(plan), "--dry-run")
     assert planned.exit_code == 2 and "cannot run in a plan yet; use `qwenvid s2v`" in planned.stderr
+
+
+def test_the_emulator_reads_wan3_leniently_and_fails_overlong_speech(cli: EmulatorThread, tmp_path: Path) -> None:
+    import httpx
+
+    from qwenvid.requests.validation import check_body
+
+    wide = {"model": "wan3.0-video", "input": {"prompt": "x"}, "parameters": {"ratio": "21:9"}}
+    assert check_body("/api/v1/services/aigc/video-generation/video-synthesis", wide, lenient=True) is not None
+    with pytest.raises(Exception, match="21:9"):
+        check_body("/services/aigc/video-generation/video-synthesis", wide)
+    speech = make_wav(tmp_path / "long.wav", 21.0)
+    face_png = tmp_path / "face.png"
+    Image.new("RGB", (480, 640), "wheat").save(face_png)
+    headers = {"Authorization": "Bearer sk-test", "X-DashScope-Async": "enable"}
+    with httpx.Client(base_url=cli.base_url, headers=headers) as client:
+        import base64
+
+        def data(path: Path, mime: str) -> str:
+            return f"data:{mime};base64," + base64.b64encode(path.read_bytes()).decode()
+
+        body = {"model": "wan2.2-s2v", "input": {"image_url": data(face_png, "image/png"),
+                                                 "audio_url": data(speech, "audio/wav")}}  # fmt: skip
+        answer = client.post("/services/aigc/image2video/video-synthesis/", json=body)  # the trailing slash too
+        assert answer.status_code == 200, answer.text
+        task_id = answer.json()["output"]["task_id"]
+        cli.state.wait_rendered()
+        cli.clock.advance(3600)  # type: ignore[attr-defined]
+        cli.state.wait_rendered()
+        status = client.get(f"/tasks/{task_id}").json()["output"]
+    assert status["task_status"] == "FAILED"
+    (task,) = cli.state.tasks
+    assert task.render_error is not None and "takes under 20 s" in task.render_error

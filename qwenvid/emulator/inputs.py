@@ -221,6 +221,8 @@ def plan_render(spec: ModelSpec, body: Mapping[str, Any], fetch: Fetch) -> Plan:
     seconds = _seconds(spec, parameters, None if inputs.get("function") == "video_extension" else video)
     if spec.mode == "s2v":  # as long as the speech (under 20 s)
         speech = _audio_seconds(fetch(inputs["audio_url"])) if isinstance(inputs.get("audio_url"), str) else None
+        if speech is not None and speech >= (spec.durations.max_output or 20):
+            raise ValueError(f"the speech is {speech:.1f} s; wan2.2-s2v takes under 20 s")  # the task FAILS (§4.2)
         seconds = float(min(round(speech), spec.durations.max_output or 20)) if speech and speech >= 1 else seconds
     if spec.bills_input_video and spec.protocol != "wan3" and video is not None:
         reference_seconds = video.seconds  # HappyHorse edit bills the edited video's seconds too

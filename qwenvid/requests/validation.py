@@ -287,7 +287,9 @@ def _check_resolution(body: _Body) -> None:
     if ratio is not None and spec.resolution_field == "resolution":
         _wrong_field(spec, "ratio", ratio, " (the aspect ratio follows the input image)")
     _check_choice(spec, "resolution", resolution, spec.resolutions)
-    _check_choice(spec, "ratio", ratio, spec.ratios)
+    # 21:9 appears in one Wan 3.0 doc version only: the client does not offer it, the emulator accepts it.
+    lenient_ratios = ("21:9",) if body.lenient and spec.protocol == "wan3" else ()
+    _check_choice(spec, "ratio", ratio, (*spec.ratios, *lenient_ratios))
 
 
 # ---------------------------------------------------------------------------------------------
