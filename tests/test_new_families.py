@@ -511,3 +511,21 @@ def test_the_emulator_reads_wan3_leniently_and_fails_overlong_speech(cli: Emulat
     assert status["task_status"] == "FAILED"
     (task,) = cli.state.tasks
     assert task.render_error is not None and "takes under 20 s" in task.render_error
+
+
+def test_wan3_first_and_last_frame_and_edit_end_to_end(cli: EmulatorThread, tmp_path: Path) -> None:
+    first, last = _image(tmp_path / "a.png", (640, 360)), _image(tmp_path / "b.png", (640, 360))
+    frames = run("kf2v", "day to night", "--model", "wan3.0-video", "--first-frame", first, "--last-frame", last,
+                 "--resolution", "480P", "--duration", "2", "-o", str(tmp_path / "frames.mp4"), "--yes")  # fmt: skip
+    assert frames.exit_code == 0, frames.stderr
+    seconds, width, height, audio = _probe(Path(frames.stdout.strip()))
+    assert abs(seconds - 2) < 0.2 and audio and width > height  # adaptive: the frames' shape
+    clip = make_mp4(tmp_path / "in.mp4", width=640, height=360, seconds=2.0)
+    edited = run("vace", "instruct", "make it snow", "--model", "wan3.0-video", "--video", str(clip),
+                 "--resolution", "480P", "--duration", "3", "-o", str(tmp_path / "edit.mp4"), "--yes",
+                 "--json")  # fmt: skip
+    assert edited.exit_code == 0, edited.stderr
+    envelope = json.loads(edited.stdout)
+    assert abs(_probe(Path(envelope["video_path"]))[0] - 3) < 0.2
+    assert envelope["usage"]["fps"] == 30 and envelope["usage"]["input_video_duration"] == pytest.approx(2.0, abs=0.1)
+    assert envelope["billed_seconds"] == pytest.approx(5.0, abs=0.1)  # 2 s sent + 3 s made
