@@ -44,6 +44,20 @@ SECTION_7 = [
     ("wan2.6-r2v-flash", "r2v", "video-generation", "size", "toggle"),
     ("wan2.7-videoedit", "vace", "video-generation", "resolution+ratio", "always"),
     ("wan2.1-vace-plus", "vace", "video-generation", "size", "silent"),
+    # dashscope-api-2026.md §1, §2
+    ("wan3.0-video", "t2v", "video-generation", "resolution+ratio", "toggle"),
+    ("wan3.0-video-prime", "t2v", "video-generation", "resolution+ratio", "toggle"),
+    ("happyhorse-1.1-t2v", "t2v", "video-generation", "resolution+ratio", "always"),
+    ("happyhorse-1.1-i2v", "i2v", "video-generation", "resolution", "always"),
+    ("happyhorse-1.1-r2v", "r2v", "video-generation", "resolution+ratio", "always"),
+    ("happyhorse-1.0-t2v", "t2v", "video-generation", "resolution+ratio", "always"),
+    ("happyhorse-1.0-i2v", "i2v", "video-generation", "resolution", "always"),
+    ("happyhorse-1.0-r2v", "r2v", "video-generation", "resolution+ratio", "always"),
+    ("happyhorse-1.0-video-edit", "vace", "video-generation", "resolution", "always"),
+    # §4, §5
+    ("wan2.2-s2v", "s2v", "image2video", "resolution", "always"),
+    ("wan2.2-animate-move", "animate", "image2video", "resolution", "silent"),
+    ("wan2.2-animate-mix", "animate", "image2video", "resolution", "silent"),
 ]
 
 ALIASES = [
@@ -75,7 +89,9 @@ def test_every_section_7_model_is_in_the_catalogue(model_id: str, mode: str, end
         audio,
     )
     assert spec.endpoint_path == PATHS[endpoint]
-    assert spec.protocol == ("media" if model_id.startswith("wan2.7") else "legacy")
+    media = model_id.startswith(("wan2.7", "happyhorse"))
+    expected = "wan3" if model_id.startswith("wan3") else "media" if media else "legacy"
+    assert spec.protocol == expected
 
 
 def test_catalogue_holds_exactly_the_section_7_models():
@@ -89,7 +105,8 @@ def test_aliases_and_snapshots_resolve(alias: str, canonical: str):
 
 
 @pytest.mark.parametrize(
-    "model_id", ["wanx-txt2video-pro", "wanx-kf2v", "wan2.2-s2v", "wan2.2-animate-move", "wan3.0-video", "gpt-4"]
+    "model_id",
+    ["wanx-txt2video-pro", "wanx-kf2v", "wan2.2-s2v-detect", "happyhorse-1.1-video-edit", "wan3.1-video", "gpt-4"],
 )
 def test_out_of_scope_and_unknown_ids_are_none(model_id: str):
     assert get_model(model_id) is None
@@ -109,7 +126,7 @@ def test_default_model_per_mode_comes_first(mode: str, default: str):
     assert DEFAULT_MODELS[mode] == default  # type: ignore[index]
     listed = models_for_mode(mode)  # type: ignore[arg-type]
     assert listed[0].id == default
-    assert {spec.mode for spec in listed} == {mode}
+    assert all(spec.serves(mode) for spec in listed)  # its own models, and all-in-one models (Wan 3.0)
 
 
 @pytest.mark.parametrize(

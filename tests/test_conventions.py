@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from qwenvid.catalogue import MODELS, SELECTABLE_REGIONS
+from qwenvid.catalogue import MODELS, MODES, SELECTABLE_REGIONS
 from qwenvid.cli import app
 from qwenvid.config import CONFIG_KEYS, REGIONS
 from tests.support.terminal import qwenvid_argv, run_in_terminal
@@ -97,7 +97,7 @@ def test_models_piped_has_a_clean_id_column_and_a_default_column() -> None:
     assert rows[0][:2] == ["model", "default"]
     assert [row[0] for row in rows[1:]] == [spec.id for spec in MODELS]
     assert {row[1] for row in rows[1:]} == {"yes", "-"}
-    assert sum(row[1] == "yes" for row in rows[1:]) == 5  # one default per mode
+    assert sum(row[1] == "yes" for row in rows[1:]) == len(MODES)  # one default per mode
 
 
 def test_listed_regions_are_the_ones_region_accepts() -> None:

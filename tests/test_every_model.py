@@ -15,6 +15,7 @@ import pytest
 from qwenvid.catalogue import MODELS, ModelSpec, expected_output, parse_size
 from qwenvid.config import load_settings
 from qwenvid.emulator.config import EmulatorConfig, ManualClock
+from qwenvid.requests.performer_requests import AnimateRequest, S2VRequest
 from qwenvid.requests.shapes import I2VRequest, KF2VRequest, R2VRequest, T2VRequest, VaceRequest
 from qwenvid.tasks.session import NullReporter, RunOptions, Session
 from tests.support.emulator import probe_mp4
@@ -48,7 +49,11 @@ def request_for(spec: ModelSpec, files: dict[str, str]) -> Any:
         return KF2VRequest(prompt="Day to night", first_frame=files["image"], last_frame=files["image2"], **common)
     if spec.mode == "r2v":
         return R2VRequest(prompt="character1 waves", refs=[files["image"]], **common)
-    if spec.id == "wan2.7-videoedit":
+    if spec.mode == "s2v":
+        return S2VRequest(model=spec.id, image=files["image"], speech=files["audio"], **smallest_output(spec))
+    if spec.mode == "animate":
+        return AnimateRequest(model=spec.id, image=files["image"], video=files["video"])
+    if spec.functions == ("instruct",):
         return VaceRequest(function="instruct", prompt="Make it snow", video=files["video"], **common)
     return VaceRequest(
         function="image_reference", prompt="A lighthouse", ref_images=[files["image"]], obj_or_bg=["obj"], **common
@@ -61,7 +66,7 @@ def files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     return {
         "image": str(make_image(folder / "first.png", 640, 480)),
         "image2": str(make_image(folder / "last.png", 640, 480)),
-        "video": str(make_mp4(folder / "clip.mp4", width=320, height=240, seconds=2.0)),
+        "video": str(make_mp4(folder / "clip.mp4", width=640, height=360, seconds=3.0)),  # HappyHorse: 3 s, 360 px
         "audio": str(make_wav(folder / "voice.wav", 3.0)),
     }
 

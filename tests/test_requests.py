@@ -101,7 +101,7 @@ CASES = [
     Case("t2v26-no-prompt", t2v(prompt=""), REJECT, "needs a prompt"),
     Case("t2v26-negative-500", t2v(negative_prompt="n" * 500)),
     Case("t2v26-negative-501", t2v(negative_prompt="n" * 501), LENIENT, "--negative-prompt"),
-    Case("t2v26-no-audio", t2v(audio=False), REJECT, "silent t2v models: wan2.2-t2v-plus"),
+    Case("t2v26-no-audio", t2v(audio=False), REJECT, "silent t2v models: wan3.0-video"),
     Case("t2v26-audio", t2v(audio=True)),
     Case("t2v26-audio-file", t2v(audio_file=AUD)),
     Case("t2v26-shot-multi", t2v(shot_type="multi", prompt_extend=True)),

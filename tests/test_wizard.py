@@ -381,6 +381,7 @@ CASES: dict[str, Case] = {
     "vace instruct (wan2.7-videoedit)": Case(
         lambda m: (
             FUNCTION["instruct"]
+            + ENTER  # the model: wan2.7-videoedit, the first of the instruction editors
             + typed(m.clip)
             + ENTER  # no reference image
             + typed("Make it snow")

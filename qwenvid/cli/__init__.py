@@ -190,6 +190,22 @@ def global_options(
             "the specs are listed in `qwenvid emulator --help`).",
         ),
     ] = None,
+    workspace: Annotated[
+        str | None,
+        typer.Option(
+            "--workspace",
+            metavar="ID",
+            help="Your workspace id: send to its host ID.REGION.maas.aliyuncs.com (env QWEN_WORKSPACE_ID, "
+            "config workspace_id). A base URL wins over it; it wins over the region's shared host.",
+        ),
+    ] = None,
+    allow_unknown_model: Annotated[
+        bool,
+        typer.Option(
+            "--allow-unknown-model",
+            help="Send a model id the catalogue does not know even when it looks like a typo of one it does.",
+        ),
+    ] = False,
     json_out: Annotated[bool, typer.Option("--json", help="Results as JSON on stdout; no progress display.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only the result on stdout, and errors.")] = False,
     debug: Annotated[
@@ -244,9 +260,13 @@ def global_options(
                 parse_fault(spec)  # a bad spec is a usage error before anything starts
             except ValidationError as exc:
                 raise typer.BadParameter(exc.message, param_hint="'--emulator-fault'") from None
+    from qwenvid.requests.model_ids import allow_unknown_models
+
+    allow_unknown_models(allow_unknown_model)  # set for every command, so one run's choice never leaks into the next
     ctx.obj = CliState(
         base_url=base_url,
         region=region,
+        workspace=workspace,
         emulator=emulator or emulator_realistic or bool(faults),
         emulator_realistic=emulator_realistic,
         emulator_faults=faults,
@@ -274,6 +294,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "generate",
         "Run a request in the QwenCloud video skill's JSON shape; the mode is detected from its fields.",
     ),
+    "s2v": ("performers", "Make a photo talk or sing from a speech track (wan2.2-s2v, after a face check)."),
+    "animate": ("performers", "Copy a video's motion onto a character (move) or put it into the video (mix)."),
     "status": (
         "tasks",
         "Show one task from the local ledger and the service; --wait follows it and downloads the video.",
@@ -325,10 +347,12 @@ COMMANDS: dict[str, tuple[str, str]] = {
     ),
 }
 # Global options that take a value: the word after them is not a command name.
-_VALUE_OPTIONS = frozenset({"--base-url", "--region", "--emulator-fault"})
+_VALUE_OPTIONS = frozenset({"--base-url", "--region", "--emulator-fault", "--workspace"})
 # Global options people also write after the command (`qwenvid t2v "..." --emulator`); main() moves them
 # in front of it, where Typer expects them. `--json` is not here: every command that prints has its own.
-_GLOBAL_FLAGS = frozenset({"--emulator", "--emulator-realistic", "--debug", "--quiet", "-q", "--no-preview"})
+_GLOBAL_FLAGS = frozenset(
+    {"--emulator", "--emulator-realistic", "--debug", "--quiet", "-q", "--no-preview", "--allow-unknown-model"}
+)
 
 
 def build_app(commands: Collection[str] | None = None) -> typer.Typer:

@@ -37,9 +37,10 @@ def cost_lines(cost: Any, *, emulated: bool) -> list[str]:
     if cost.tier:
         what += f" at {cost.tier}"
     what += f" on {cost.model}"
+    notes = [f"  Note: {note}" for note in getattr(cost, "notes", ())]
     if emulated:
-        return [f"Cost: free (local emulator). A real run: {what}. Official prices: {cost.pricing_url}"]
-    lines = [f"Cost: {what}. Official prices: {cost.pricing_url}"]
+        return [f"Cost: free (local emulator). A real run: {what}. Official prices: {cost.pricing_url}", *notes]
+    lines = [f"Cost: {what}. Official prices: {cost.pricing_url}", *notes]
     if cost.amount is not None:
         currency = f" {cost.currency}" if cost.currency else ""
         lines.append(f"Estimated amount: {cost.amount:g}{currency} (your price table)")

@@ -26,7 +26,7 @@ def one_of(allowed: tuple[str, ...], *, fold: str = "lower") -> Any:
 
 
 # The modes, for choices (catalogue.MODES; repeated so that `qwenvid models` need not load the catalogue to parse).
-MODES = ("t2v", "i2v", "kf2v", "r2v", "vace")
+MODES = ("t2v", "i2v", "kf2v", "r2v", "vace", "s2v", "animate")
 
 GEN = "Generation"
 INPUTS = "Inputs"
@@ -68,12 +68,28 @@ ModelOpt = Annotated[
         autocompletion=complete_model,
     ),
 ]
+def _seconds(value: str | int) -> int:
+    """Whole seconds, or `auto` (-1: the model picks the length; Wan 3.0)."""
+    if isinstance(value, int):
+        return value
+    text = str(value).strip().lower()
+    if text == "auto":
+        return -1
+    try:
+        return int(text)
+    except ValueError:
+        raise typer.BadParameter(f"{value!r} is not a whole number of seconds or auto.") from None
+
+
 DurationOpt = Annotated[
     int | None,
     typer.Option(
         "--duration",
         "-d",
-        help="Video length in seconds. Default: the model's default (usually 5).",
+        help="Video length in seconds, or auto (Wan 3.0 picks the length; priced at its longest). "
+        "Default: the model's default (usually 5).",
+        parser=_seconds,
+        metavar="SECONDS|auto",
         rich_help_panel=GEN,
     ),
 ]
@@ -114,7 +130,7 @@ WatermarkOpt = Annotated[
     bool | None,
     typer.Option(
         "--watermark/--no-watermark",
-        help="Add the 'AI generated' mark. Default: off.",
+        help="Add the 'AI generated' mark. Default: the model's (off for Wan, on for HappyHorse).",
         show_default=False,
         rich_help_panel=GEN,
     ),

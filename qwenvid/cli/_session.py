@@ -33,6 +33,7 @@ class CliState:
 
     base_url: str | None = None
     region: str | None = None
+    workspace: str | None = None  # --workspace ID: the workspace host of the region
     emulator: bool = False
     emulator_realistic: bool = False  # --emulator-realistic: the models' documented render times
     emulator_faults: tuple[str, ...] = ()  # --emulator-fault SPEC, already checked
@@ -66,7 +67,7 @@ class OpenSession:
 def load_settings(state: CliState, *, api_key: str | None = None, base_url: str | None = None) -> Any:
     from qwenvid.config import load_settings as _load
 
-    return _load(api_key=api_key, region=state.region, base_url=base_url or state.base_url)
+    return _load(api_key=api_key, region=state.region, base_url=base_url or state.base_url, workspace=state.workspace)
 
 
 @contextmanager

@@ -350,8 +350,10 @@ def ask_r2v_inputs(ask: Prompter, spec: ModelSpec) -> dict[str, Any]:
         refs.append(ref)
         # Voices pair with references by position (--ref-voice), so only an unbroken run from the first can be given.
         if with_voices and len(voices) == len(refs) - 1:
+            voice_limits = spec.limits.voice
+            span = f"{voice_limits.min_seconds:g}-{voice_limits.max_seconds:g} s" if voice_limits else "1-10 s"
             voice = ask.file(
-                "ref_voice", spec, required=False, message=f"Voice for reference {number} (wav/mp3, 1-10 s)"
+                "ref_voice", spec, required=False, message=f"Voice for reference {number} (wav/mp3, {span})"
             )
             if voice:
                 voices.append(voice)
@@ -391,6 +393,8 @@ def ask_instruct_inputs(ask: Prompter, spec: ModelSpec) -> dict[str, Any]:
     values: dict[str, Any] = {"video": ask.file("video", spec, message="Video to edit (2-10 s)")}
     values["ref_images"] = ask_reference_images(ask, spec, minimum=0, maximum=4)
     values["prompt"] = ask_prompt(ask, spec, label="Instruction")
+    if not spec.audio_settings:  # Wan 3.0 edits by instruction too, without this setting
+        return values
     values["audio_setting"] = ask.choose(
         "Sound of the result?",
         [

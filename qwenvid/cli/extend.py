@@ -17,6 +17,7 @@ EXTEND_EXAMPLES = "[bold]Examples[/bold]\n\n" + "\n\n".join(
         'qwenvid extend clip.mp4 --to 30 --prompt "It rains" --prompt "The sun comes out" --audio song.mp3',
         'qwenvid extend clip.mp4 --to 15 --method vace --prompt "The dog keeps running" --dry-run',
         'qwenvid --emulator extend clip.mp4 --to 12 --prompt "Keep going" --method last-frame',
+        'qwenvid --emulator extend clip.mp4 --to 20 --prompt "The storm breaks" --method wan3 --segment 10',
     )
 )
 
@@ -24,7 +25,8 @@ EXTEND_HELP = """Make a video longer: chain new segments after it, join them, an
 
 Each segment continues the previous one: --method continue (wan2.7-i2v clip continuation from the last
 3 s, the default), vace (wan2.1-vace-plus video_extension from the last 3 s, 5 s segments) or last-frame
-(image-to-video from the last frame). Give one --prompt per segment to tell the story in order (the last
+(image-to-video from the last frame) or wan3 (Wan 3.0 extension: the last 3 s go as a reference video,
+billed as input; input + output <= 30 s). Give one --prompt per segment to tell the story in order (the last
 one is reused). It runs as a plan (output/qwenvid/extend-NAME/), so re-running never pays twice."""
 
 
@@ -36,11 +38,15 @@ def extend(
         list[str] | None, typer.Option("--prompt", "-p", help="What happens next; repeat: one per segment, in order.")
     ] = None,
     method: Annotated[
-        str, typer.Option("--method", help="continue (wan2.7-i2v), vace (video_extension) or last-frame (i2v).")
+        str,
+        typer.Option(
+            "--method",
+            help="continue (wan2.7-i2v), vace (video_extension), last-frame (i2v) or wan3 (Wan 3.0 extension).",
+        ),
     ] = "continue",
     model: ModelOpt = None,
     segment: Annotated[
-        int | None, typer.Option("--segment", help="Seconds per new segment (continue, last-frame). Default 5.")
+        int | None, typer.Option("--segment", help="Seconds per new segment (continue, last-frame, wan3). Default 5.")
     ] = None,
     resolution: Annotated[
         str | None,
@@ -73,7 +79,7 @@ def extend(
     from qwenvid.cli.run import run_plan
     from qwenvid.errors import ValidationError
     from qwenvid.media.inputs import inspect_video
-    from qwenvid.plans.extend import ExtendRequest, extend_plan_data, plan_name_for, segment_tier
+    from qwenvid.plans.extend import ExtendRequest, extend_plan_data, extension_note, plan_name_for, segment_tier
     from qwenvid.plans.parse import plan_from_data
 
     state = state_of(ctx, json_out)
@@ -96,6 +102,9 @@ def extend(
     if note:
         state.out.notice(note)
     data = extend_plan_data(request, info.duration)
+    note = extension_note(data, method)
+    if note:
+        state.out.notice(note)
     spec = plan_from_data(data, name=name or plan_name_for(video), base_dir=Path.cwd())
     run_plan(
         state,

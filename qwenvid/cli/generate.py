@@ -180,7 +180,7 @@ def common_values(
 # -- the one run flow ----------------------------------------------------------------------------
 
 
-def run_request(state: CliState, request: Any, flags: RunFlags) -> None:
+def run_request(state: CliState, request: Any, flags: RunFlags, before_submit: Any = None) -> None:
     """Validate, show the cost, submit, follow, download, and print the result (or the dry run)."""
     from qwenvid.config import require_key
     from qwenvid.store import startup_gate
@@ -242,6 +242,8 @@ def run_request(state: CliState, request: Any, flags: RunFlags) -> None:
                 reused = reused_inputs(opened.session, plan)
                 for line in outbound_lines(request_outbound(plan.local_inputs), reused):
                     out.notice(line)
+            if before_submit is not None:  # after the confirmation, before the row: s2v's face check
+                guards.append(lambda _ctx, _attempt: before_submit(opened.session, out))
             options = RunOptions(
                 output=flags.output,
                 timeout=flags.timeout,
@@ -288,12 +290,12 @@ def run_story_request(
 
 def _region_warnings(model: str, opened: Any) -> list[str]:
     """A model the chosen region does not offer (only when the region picked the URL, not a base URL)."""
-    from qwenvid.catalogue import region_warning
+    from qwenvid.catalogue import region_warning, workspace_warning
 
     if opened.emulated or not opened.settings.base_url_source.startswith("region"):
         return []
     warning = region_warning(model, opened.settings.region)
-    return [warning] if warning else []
+    return [warning for warning in (warning, workspace_warning(model)) if warning]
 
 
 def emulated_hint(exc: QwenvidError) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import sys
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -15,7 +16,13 @@ from qwenvid.cli._session import open_session, state_of
 from qwenvid.errors import ExitCode, QwenvidError
 
 MODELS_EXAMPLES = examples("qwenvid models", "qwenvid models --mode i2v", "qwenvid models --json")
-DOCTOR_EXAMPLES = examples("qwenvid doctor", "qwenvid doctor --json", "qwenvid doctor --write-env")
+DOCTOR_EXAMPLES = examples(
+    "qwenvid doctor",
+    "qwenvid doctor --json",
+    "qwenvid doctor --write-env",
+    "qwenvid --emulator doctor --contract",
+    "qwenvid --emulator doctor --contract --record contract-answers",
+)
 
 
 def models(
@@ -23,7 +30,10 @@ def models(
     mode: Annotated[
         str | None,
         typer.Option(
-            "--mode", metavar="MODE", callback=one_of(MODES), help="Only this mode: t2v, i2v, kf2v, r2v or vace."
+            "--mode",
+            metavar="MODE",
+            callback=one_of(MODES),
+            help="Only this mode: t2v, i2v, kf2v, r2v, vace, s2v or animate.",
         ),
     ] = None,
     json_out: JsonOpt = False,
@@ -32,31 +42,65 @@ def models(
     from qwenvid.catalogue import DEFAULT_MODELS, FRA, MODELS, offered_regions
 
     state = state_of(ctx, json_out)
-    specs = [spec for spec in MODELS if mode is None or spec.mode == mode]
+    specs = [spec for spec in MODELS if mode is None or spec.serves(mode)]  # type: ignore[arg-type]
     if state.out.json:
         state.out.result_json([_model_json(spec, spec.id == DEFAULT_MODELS.get(spec.mode)) for spec in specs])
         return
-    rows = [
-        [
+
+    def row(spec: Any) -> list[str]:
+        return [
             spec.id,
             "yes" if DEFAULT_MODELS.get(spec.mode) == spec.id else "-",
-            spec.mode,
+            "+".join((spec.mode, *spec.modes)),
             _resolution_text(spec),
             spec.durations.describe(),
             spec.audio + (" +soundtrack" if spec.audio_url else ""),
             ", ".join(offered_regions(spec)),
         ]
-        for spec in specs
-    ]
-    state.out.table(
-        ["model", "default", "mode", "takes", "durations", "audio", "regions"], rows, keep_whole={"model", "mode"}
-    )
+
+    columns = ["model", "default", "mode", "takes", "durations", "audio", "regions"]
+    if not sys.stdout.isatty():  # a pipe keeps one table with its columns
+        state.out.table(columns, [row(spec) for spec in specs], keep_whole={"model", "mode"})
+    else:  # a person sees the families, newest first, each with what it accepts
+        for family in sorted({spec.family for spec in specs}, key=_family_order):
+            members = [spec for spec in specs if spec.family == family]
+            sys.stdout.write(f"\n{_family_heading(family, members)}\n")
+            sys.stdout.flush()
+            state.out.table(columns, [row(spec) for spec in members], keep_whole={"model", "mode"})
     state.out.info("Details: `qwenvid models --json`. Unknown model ids are passed through with a warning.")
     if any(FRA in spec.regions for spec in specs):
         state.out.info(
             "Frankfurt (eu-central-1) also serves the wan2.6 models, through your workspace's own URL: "
             "--base-url https://WORKSPACE_ID.eu-central-1.maas.aliyuncs.com/api/v1"
         )
+
+
+def _family_order(family: str) -> tuple[int, str]:
+    """Newest first: Wan 3.0, HappyHorse, then wan2.7 ... wan2.1 and the speech/animate models."""
+    head = {"wan3.0": 0, "happyhorse": 1}.get(family, 2)
+    return head, "".join(chr(255 - ord(char)) for char in family)  # descending by name within the rest
+
+
+def _family_heading(family: str, members: list[Any]) -> str:
+    """One line per family: what its models accept and what is unconfirmed."""
+    longest = max(
+        max((spec.durations.max or 0, *spec.durations.choices, spec.durations.max_output or spec.durations.default))
+        for spec in members
+    )
+    facts = [f"up to {longest} s"]
+    if any(spec.duration_auto for spec in members):
+        facts.append("--duration auto")
+    audio = {spec.audio for spec in members}
+    facts.append("audio" if audio == {"always"} else "silent" if audio == {"silent"} else "audio or silent")
+    if any(spec.limits.references for spec in members):
+        most = max(spec.limits.references.max_total for spec in members if spec.limits.references)
+        facts.append(f"references up to {most}")
+    if any(spec.limits.voice for spec in members):
+        facts.append("voices")
+    facts.append("watermark on by default" if any(spec.watermark_default for spec in members) else "no watermark")
+    notes = sorted({part.strip() for spec in members for part in spec.note.split(";") if part.strip()})
+    line = f"{family}: " + ", ".join(facts)
+    return line + (f". Unconfirmed: {'; '.join(notes)}" if notes else "")
 
 
 def _resolution_text(spec: Any) -> str:
@@ -83,6 +127,20 @@ def doctor(
     write_env: Annotated[
         bool, typer.Option("--write-env", help="Write a .env placeholder (mode 0600) in the working directory.")
     ] = False,
+    contract: Annotated[
+        bool,
+        typer.Option(
+            "--contract",
+            help="Compare the service's answers with the emulator's, using only calls that are not billed "
+            "(a task list, a made-up task id, submits refused at submit time); print each difference.",
+        ),
+    ] = False,
+    record_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--record", metavar="DIR", help="With --contract: save both sets of answers there, without the key."
+        ),
+    ] = None,
     json_out: JsonOpt = False,
 ) -> None:
     """Check the set-up: key set or not (never its value), key kind, region, base URL, reachability, paths."""
@@ -91,6 +149,9 @@ def doctor(
 
     state = state_of(ctx, json_out)
     out = state.out
+    if contract or record_dir is not None:
+        _contract(state, record_dir)
+        return
     if write_env:
         path = write_env_placeholder(Path.cwd() / ".env")
         out.info(f"Wrote {path} (readable by you only). Put your key after DASHSCOPE_API_KEY=.")
@@ -118,6 +179,45 @@ def doctor(
         raise typer.Exit(report["uploads_exit"])
 
 
+def _contract(state: Any, record_dir: Path | None) -> None:
+    """Run the unbilled probes against the emulator (the reference) and the configured service; compare."""
+    from qwenvid.config import require_key
+    from qwenvid.emulator.config import EmulatorConfig
+    from qwenvid.emulator.server import EmulatorThread
+    from qwenvid.tasks.contract import differences, record, run_probes
+
+    out = state.out
+    with open_session(state) as opened:
+        require_key(opened.settings)
+        reference = EmulatorThread(EmulatorConfig()).start()
+        try:
+            expected = run_probes(reference.base_url, "sk-qwenvid-contract-reference")
+        finally:
+            reference.stop(wait=False)
+        key = opened.settings.api_key or ""
+        actual = run_probes(opened.settings.base_url, key, ledger=opened.session.ledger,
+                            origin="emulated" if opened.emulated else "local")  # fmt: skip
+        found = differences(expected, actual)
+        if record_dir is not None:
+            record(record_dir, "service", actual, key, _write_text)
+            record(record_dir, "emulator", expected, key, _write_text)
+    if out.json:
+        out.result_json({"base_url": opened.settings.base_url, "probes": len(actual), "differences": found})
+    else:
+        out.result(f"Contract check of {opened.settings.base_url}: {len(actual)} unbilled calls, "
+                   f"{len(found)} difference(s) from the emulator")  # fmt: skip
+        for line in found:
+            out.result(f"  {line}")
+        if record_dir is not None:
+            out.info(f"Answers saved in {record_dir} (service.json, emulator.json; no key in them).")
+    if found:
+        raise typer.Exit(int(ExitCode.ERROR))
+
+
+def _write_text(path: Path, text: str) -> None:
+    path.write_text(text + "\n", encoding="utf-8")
+
+
 def _doctor_report(settings: Any) -> dict[str, Any]:
     from qwenvid.config import explain_key_kind
 
@@ -131,6 +231,7 @@ def _doctor_report(settings: Any) -> dict[str, Any]:
         "region_source": settings.region_source,
         "base_url": settings.base_url,
         "base_url_source": settings.base_url_source,
+        "workspace_id": settings.workspace_id,
         "reachable": None,
         "key_accepted": None,
         "home": str(settings.home),
@@ -183,6 +284,7 @@ def _print_doctor(out: Output, report: dict[str, Any]) -> None:
         lines.append(f"Key kind:     {report['key_kind']}: {report['key_kind_text']}")
     lines += [
         f"Region:       {report['region']} (from {report['region_source']})",
+        f"Workspace:    {report['workspace_id'] or 'none (the shared host of the region)'}",
         f"Base URL:     {report['base_url']} (from {report['base_url_source']})",
         f"Reachable:    {mark(report['reachable'])} ({report['reach_detail']})",
     ]

@@ -6,6 +6,7 @@ import functools
 import io
 import math
 import os
+import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -34,6 +35,10 @@ NATIVE_API_PATH = "/api/v1"
 KEY_VARS = ("DASHSCOPE_API_KEY", "QWEN_API_KEY")
 REGION_VAR = "QWEN_REGION"
 BASE_URL_VAR = "QWEN_BASE_URL"
+WORKSPACE_VAR = "QWEN_WORKSPACE_ID"
+# Regions a workspace host serves (dashscope-api-2026.md §6; product.md §3.1): some have no legacy host.
+WORKSPACE_REGIONS = ("ap-southeast-1", "cn-beijing", "cn-hongkong", "ap-northeast-1", "eu-central-1", "us-east-1")
+_WORKSPACE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]{0,62}$")
 HOME_VAR = "QWENVID_HOME"
 
 DEFAULT_CONFIRM_ABOVE_SECONDS = 10.0
@@ -49,7 +54,8 @@ PLACEHOLDER_KEYS = frozenset({"sk-your-key-here", "sk-xxx", "sk-...", "your-api-
 CONFIG_KEYS: dict[str, str] = {
     "api_key": "DashScope API key (prefer the DASHSCOPE_API_KEY environment variable or .env)",
     "region": "ap-southeast-1 (default), cn-beijing or us-east-1",
-    "base_url": "full native API base, e.g. http://127.0.0.1:8765/api/v1 (overrides region)",
+    "base_url": "full native API base, e.g. http://127.0.0.1:8765/api/v1 (overrides workspace_id and region)",
+    "workspace_id": "your workspace id (llm-...): use its host {id}.{region}.maas.aliyuncs.com (overrides region)",
     "output_dir": "where videos are saved (default: output/qwenvid under the working directory)",
     "confirm_above_seconds": "ask before submitting more billable seconds than this (default 10)",
     "wait_timeout": "seconds to wait for a task before detaching (default 1800)",
@@ -115,6 +121,7 @@ class Settings:
     env_file: Path | None = None
     warnings: tuple[str, ...] = ()
     oss: OssSettings | None = None  # your own bucket for uploads (qwenvid/config/oss.py); None: temporary storage
+    workspace_id: str | None = None  # set: the workspace host of `region` is the base URL (unless a base URL wins)
 
     @property
     def ledger_path(self) -> Path:
@@ -183,6 +190,7 @@ def load_settings(
     base_url: str | None = None,
     environ: Mapping[str, str] | None = None,
     cwd: Path | None = None,
+    workspace: str | None = None,
 ) -> Settings:
     """Resolve the settings; flags beat the environment, which beats `.env`, which beats the config file.
 
@@ -200,14 +208,16 @@ def load_settings(
     warnings = [f"{layers.config_path}: unknown key `{key}` ignored" for key in sorted(_unknown_keys(config))]
 
     key, key_source = _resolve_key(api_key, layers, warnings)
-    region_found = _resolve_region(region, layers)
-    url, url_source = _resolve_base_url(base_url, layers, region_found, warnings)
+    workspace_found = _resolve_workspace(workspace, layers)
+    region_found = _resolve_region(region, layers, workspace=workspace_found is not None)
+    url, url_source = _resolve_base_url(base_url, layers, region_found, warnings, workspace_found)
     number = functools.partial(_config_number, config, config_path=layers.config_path)
     return Settings(
         api_key=key,
         key_source=key_source,
         region=region_found.value,
         region_source=region_found.source,
+        workspace_id=workspace_found.value if workspace_found else None,
         base_url=url,
         base_url_source=url_source,
         home=home,
@@ -330,12 +340,34 @@ def _check_key_characters(found: _Found) -> None:
     )
 
 
-def _resolve_region(flag: str | None, layers: _Layers) -> _Found:
+def _resolve_workspace(flag: str | None, layers: _Layers) -> _Found | None:
+    found = layers.lookup(flag, WORKSPACE_VAR, "workspace_id")
+    if found is not None and not _WORKSPACE_ID.match(found.value):
+        raise ConfigError(
+            f"Workspace id {found.value!r} (from {found.source}) is not a workspace id (letters, digits, '-').",
+            hint="Copy it from the console's API Host column, e.g. llm-abc123.",
+        )
+    return found
+
+
+def workspace_url(workspace_id: str, region: str) -> str:
+    """The workspace host of a region (dashscope-api-2026.md §6), with the native API path."""
+    return f"https://{workspace_id}.{region}.maas.aliyuncs.com{NATIVE_API_PATH}"
+
+
+def _resolve_region(flag: str | None, layers: _Layers, *, workspace: bool = False) -> _Found:
     found = layers.lookup(flag, REGION_VAR, "region")
     if found is None:
         return _Found(DEFAULT_REGION, "default", DEFAULT)
     name = found.value.lower()
+    if workspace and name in WORKSPACE_REGIONS:
+        return found._replace(value=name)
     if name not in REGIONS:
+        if name in WORKSPACE_REGIONS:
+            raise ConfigError(
+                f"Region {found.value!r} (from {found.source}) has no shared host, only workspace hosts.",
+                hint=f"Set your workspace id too: --workspace ID or {WORKSPACE_VAR} (or a full --base-url).",
+            )
         raise ConfigError(
             f"Unknown region {found.value!r} (from {found.source}); allowed: {', '.join(REGIONS)}.",
             hint="Set QWEN_REGION to one of them, or QWEN_BASE_URL to a full native API base URL.",
@@ -343,8 +375,13 @@ def _resolve_region(flag: str | None, layers: _Layers) -> _Found:
     return found._replace(value=name)
 
 
-def _resolve_base_url(flag: str | None, layers: _Layers, region: _Found, warnings: list[str]) -> tuple[str, str]:
+def _resolve_base_url(
+    flag: str | None, layers: _Layers, region: _Found, warnings: list[str], workspace: _Found | None = None
+) -> tuple[str, str]:
+    """Base URL > workspace > region (product.md §3.1), each only from its layer or a higher one."""
     found = layers.lookup(flag, BASE_URL_VAR, "base_url")
+    if workspace is not None and (found is None or found.rank > workspace.rank):
+        return workspace_url(workspace.value, region.value), f"workspace {workspace.value} ({workspace.source})"
     if found is None or found.rank > region.rank:
         return REGIONS[region.value], f"region {region.value}"
     return normalize_base_url(found.value, source=found.source, warnings=warnings), found.source

@@ -23,11 +23,12 @@ from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
-from qwenvid.catalogue import PATHS
+from qwenvid.catalogue import PATHS, get_model
 from qwenvid.emulator.bucket import RESERVED as BUCKET_RESERVED
 from qwenvid.emulator.bucket import bucket_object
 from qwenvid.emulator.config import Clock, EmulatorConfig
 from qwenvid.emulator.faults import KINDS, TARGETS, Fault, describe, parse_fault
+from qwenvid.emulator.inputs import face_found
 from qwenvid.emulator.state import (
     FAILURE_MESSAGES,
     REJECT_MESSAGES,
@@ -40,6 +41,7 @@ from qwenvid.emulator.state import (
     throttled,
 )
 from qwenvid.errors import ValidationError
+from qwenvid.requests.performers import FACE_DETECT_MODEL, FACE_DETECT_PATH
 from qwenvid.requests.validation import check_body, deferred_failure, truncate_text_fields
 
 API = "/api/v1"
@@ -326,6 +328,31 @@ def submit_handler(path: str) -> Handler:
         return api_json({"output": {"task_status": task.status, "task_id": task.task_id}}, call.request_id)
 
     return submit
+
+
+BODY_INVALID = "Required body invalid, please check the request body format."
+
+
+async def face_detect(request: Request, call: Call) -> Response:
+    """wan2.2-s2v-detect: synchronous, no task; HTTP 200 whether the face check passes or not (§4.1)."""
+    try:
+        body = json.loads(await read_capped(request, MAX_SUBMIT_BYTES) or b"null")
+    except (ValueError, UnicodeDecodeError):
+        raise ApiFailure(400, "InvalidParameter", BODY_INVALID) from None
+    if not isinstance(body, dict) or body.get("model") != FACE_DETECT_MODEL:
+        raise ApiFailure(400, "InvalidParameter", "Model not exist.")
+    url = (body.get("input") or {}).get("image_url") if isinstance(body.get("input"), dict) else None
+    if not isinstance(url, str) or not url:
+        raise ApiFailure(400, "InvalidParameter", "Field required: input.image_url")
+    if url.startswith("oss://"):
+        s2v = get_model("wan2.2-s2v")
+        assert s2v is not None  # the catalogue has it: tests/test_catalogue_data.py
+        call.state.resolve_oss(url, s2v, FACE_DETECT_MODEL)
+    if face_found(call.state.fetch_input(url)):
+        output: dict[str, Any] = {"check_pass": True, "humanoid": True}
+    else:
+        output = {"check_pass": False, "code": "", "message": ""}
+    return api_json({"output": output, "usage": {"image_count": 1}}, call.request_id)
 
 
 async def get_task(request: Request, call: Call) -> Response:
@@ -724,6 +751,8 @@ def create_app(config: EmulatorConfig | None = None, clock: Clock | None = None,
     state = state or EmulatorState(config, clock)
     routes = [
         *(api_route(API + path, submit_handler(path), "submit", ["POST"]) for path in PATHS.values()),
+        api_route(API + FACE_DETECT_PATH, face_detect, "face-detect", ["POST"]),
+        *(api_route(API + path + "/", submit_handler(path), "submit", ["POST"]) for path in PATHS.values()),
         api_route(API + "/tasks", list_tasks, "list", ["GET"]),
         api_route(API + "/tasks/", list_tasks, "list", ["GET"]),
         api_route(API + "/tasks/{task_id}", get_task, "query", ["GET"]),

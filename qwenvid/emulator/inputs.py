@@ -13,7 +13,7 @@ from urllib.parse import unquote_to_bytes
 import av
 import httpx
 
-from qwenvid.catalogue import ModelSpec, guess_kind, output_dimensions
+from qwenvid.catalogue import AUTO_DURATION, ModelSpec, guess_kind, output_dimensions
 from qwenvid.emulator.render import RenderJob
 
 Fetch = Callable[[str], bytes | None]
@@ -107,6 +107,32 @@ def _probe_video(data: bytes | None) -> _Video | None:
         return None
 
 
+def _audio_seconds(data: bytes | None) -> float | None:
+    """Length of an input audio file (s2v speech); None if it cannot be read."""
+    if not data:
+        return None
+    try:
+        with av.open(io.BytesIO(data), mode="r") as container:
+            return float(container.duration) / av.time_base if container.duration else None
+    except (av.error.FFmpegError, IndexError, OSError, ValueError):
+        return None
+
+
+def face_found(data: bytes | None) -> bool:
+    """The emulator's face check (wan2.2-s2v-detect): a readable image of [400, 7000] px that is not one flat
+    colour (a flat image has no face to find). Tests draw a face-like shape for a pass."""
+    size = image_size(data)
+    if data is None or size is None or not all(400 <= side <= 7000 for side in size):
+        return False
+    from PIL import Image  # the size is in bounds (checked above), so decoding it is safe
+
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            return len(image.convert("RGB").getcolors(maxcolors=2) or [None, None]) > 1
+    except (OSError, ValueError, Image.DecompressionBombError):
+        return False
+
+
 def _media(inputs: Mapping[str, Any], kind: str) -> str | None:
     for item in inputs.get("media") or []:
         if isinstance(item, Mapping) and item.get("type") == kind and isinstance(item.get("url"), str):
@@ -116,9 +142,13 @@ def _media(inputs: Mapping[str, Any], kind: str) -> str | None:
 
 def _roles(spec: ModelSpec, inputs: Mapping[str, Any]) -> tuple[str | None, str | None, str | None]:
     """(first image, last image, input video) URLs, per model protocol."""
+    if spec.protocol == "wan3":  # the clip to continue or edit is the first reference video
+        return _media(inputs, "first_frame"), _media(inputs, "last_frame"), _media(inputs, "reference_video")
     if spec.protocol == "media":
         video = _media(inputs, "first_clip") or _media(inputs, "video")
         return _media(inputs, "first_frame"), _media(inputs, "last_frame"), video
+    if spec.mode in ("s2v", "animate"):  # the photo or character; animate's motion video
+        return inputs.get("image_url"), None, inputs.get("video_url")
     if spec.mode == "i2v":
         return inputs.get("img_url"), None, None
     if spec.mode == "kf2v":
@@ -130,9 +160,9 @@ def _roles(spec: ModelSpec, inputs: Mapping[str, Any]) -> tuple[str | None, str 
 
 
 def _reference_videos(spec: ModelSpec, inputs: Mapping[str, Any]) -> list[str]:
-    if spec.mode != "r2v":
+    if spec.mode != "r2v" and spec.protocol != "wan3":
         return []
-    if spec.protocol == "media":
+    if spec.protocol in ("media", "wan3"):
         return [str(item["url"]) for item in inputs.get("media") or []
                 if isinstance(item, Mapping) and item.get("type") == "reference_video" and item.get("url")]
     urls = [*(inputs.get("reference_urls") or []), *(inputs.get("reference_video_urls") or [])]
@@ -160,6 +190,8 @@ def _seconds(spec: ModelSpec, parameters: Mapping[str, Any], video: _Video | Non
     duration = parameters.get("duration", rule.default)
     if not isinstance(duration, int | float) or isinstance(duration, bool):
         duration = rule.default
+    if duration == AUTO_DURATION and spec.duration_auto:  # Wan 3.0 picks the length: the emulator picks 5 s
+        return float(min(DEFAULT_SECONDS, rule.max or DEFAULT_SECONDS))
     if duration == 0:  # wan2.7-videoedit: keep the input's length
         if video and video.seconds >= 1:
             return float(min(max(round(video.seconds), rule.min or 1), rule.max or 10))
@@ -196,13 +228,21 @@ def plan_render(spec: ModelSpec, body: Mapping[str, Any], fetch: Fetch) -> Plan:
     for url in _reference_videos(spec, inputs):
         probed = _probe_video(fetch(url))
         reference_seconds += probed.seconds if probed else 0.0
+    seconds = _seconds(spec, parameters, None if inputs.get("function") == "video_extension" else video)
+    if spec.mode == "s2v":  # as long as the speech (under 20 s)
+        speech = _audio_seconds(fetch(inputs["audio_url"])) if isinstance(inputs.get("audio_url"), str) else None
+        if speech is not None and speech >= (spec.durations.max_output or 20):
+            raise ValueError(f"the speech is {speech:.1f} s; wan2.2-s2v takes under 20 s")  # the task FAILS (§4.2)
+        seconds = float(min(round(speech), spec.durations.max_output or 20)) if speech and speech >= 1 else seconds
+    if spec.bills_input_video and spec.protocol != "wan3" and video is not None:
+        reference_seconds = video.seconds  # HappyHorse edit bills the edited video's seconds too
     job = RenderJob(
         model=str(body.get("model", spec.id)),
         prompt=str(inputs.get("prompt") or ""),
         width=width,
         height=height,
         # video_extension always makes 5 s (dashscope-api.md §2.7); the other functions follow their input video.
-        seconds=_seconds(spec, parameters, None if inputs.get("function") == "video_extension" else video),
+        seconds=seconds,
         audio=has_audio(spec, parameters),
         first_image=first,
         last_image=last,

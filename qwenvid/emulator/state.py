@@ -344,7 +344,12 @@ class EmulatorState:
                 task.render_done_at = self.now()
             task.rendered.set()
 
-    def _fetch_for(self, task: Task) -> Any:
+    def fetch_input(self, url: str) -> bytes | None:
+        """The bytes behind an input URL (oss:// upload, data: URI, http(s) when allowed); None if unreadable."""
+        fetch: Any = self._fetch_for(None)
+        return fetch(url)
+
+    def _fetch_for(self, task: Task | None) -> Any:
         def fetch(url: str) -> bytes | None:
             if url.startswith("oss://"):
                 upload = self._uploads.get(url[len("oss://"):])
@@ -505,7 +510,10 @@ class EmulatorState:
         out["orig_prompt"] = task.prompt
         if self._rewrites_prompt(task):
             out["actual_prompt"] = actual_prompt(task.prompt)
-        out["video_url"] = self.result_url(task, base_url)
+        if task.spec.usage_style in ("s2v", "animate"):
+            out["results"] = {"video_url": self.result_url(task, base_url)}  # an object, not a list (§4.2, §5)
+        else:
+            out["video_url"] = self.result_url(task, base_url)
         return out, usage_for(task.spec, task.parameters, task.result)
 
     @staticmethod
@@ -764,6 +772,33 @@ def usage_for(spec: ModelSpec, parameters: Mapping[str, Any], result: RenderResu
         return {"video_duration": seconds, "video_count": 1, "video_ratio": "standard"}
     if style == "vace":
         return {"video_duration": seconds, "video_ratio": size, "video_count": 1}
+    if style == "wan30":
+        refs = float(result.reference_video_seconds)
+        return {
+            "video_count": 1,
+            "duration": float(result.seconds) + refs,
+            "input_video_duration": refs,
+            "output_video_duration": float(result.seconds),
+            "fps": 30,
+            "SR": sr,
+            "ratio": _ratio_of(result.width, result.height),  # a concrete ratio, also for "adaptive"
+        }
+    if style in ("happyhorse", "happyhorse_i2v"):
+        usage = {"duration": seconds, "input_video_duration": 0, "output_video_duration": seconds, "video_count": 1,
+                 "SR": sr}
+        if style == "happyhorse":
+            usage["ratio"] = _text(parameters.get("ratio")) or spec.default_ratio or _ratio_of(result.width,
+                                                                                                 result.height)
+        return usage
+    if style == "s2v":
+        return {"duration": float(result.seconds), "size": size, "fps": 16, "video_count": 1, "SR": sr}
+    if style == "animate":
+        quality = {"wan-std": "standard", "wan-pro": "pro"}.get(str(parameters.get("mode")), "standard")
+        return {"video_duration": float(result.seconds), "video_ratio": quality}
+    if style == "happyhorse_edit":
+        refs = float(result.reference_video_seconds)
+        return {"duration": float(result.seconds) + refs, "input_video_duration": refs,
+                "output_video_duration": float(result.seconds), "video_count": 1, "SR": sr}
     if style == "wan27":
         ratio = _text(parameters.get("ratio")) or _ratio_of(result.width, result.height)
         return {"duration": seconds, "output_video_duration": seconds, "SR": sr, "ratio": ratio, "video_count": 1}

@@ -4,6 +4,8 @@ Methods (dashscope-api.md §2.6, §2.7):
   continue    wan2.7-i2v clip continuation from the previous segment's last 3 s (the default)
   vace        wan2.1-vace-plus video_extension from the previous segment's last 3 s (5 s segments)
   last-frame  image-to-video from the previous segment's last frame
+  wan3        Wan 3.0 video extension: the previous segment's last 3 s as a reference_video (billed as input),
+              `ratio` adaptive, input + output <= 30 s per segment
 Each new segment is taken to be new footage of its `duration`; the joined film is trimmed to the target.
 """
 
@@ -17,8 +19,13 @@ from typing import Any
 
 from qwenvid.errors import ValidationError
 
-METHODS = ("continue", "vace", "last-frame")
-DEFAULT_MODEL = {"continue": "wan2.7-i2v", "vace": "wan2.1-vace-plus", "last-frame": "wan2.6-i2v"}
+METHODS = ("continue", "vace", "last-frame", "wan3")
+DEFAULT_MODEL = {
+    "continue": "wan2.7-i2v",
+    "vace": "wan2.1-vace-plus",
+    "last-frame": "wan2.6-i2v",
+    "wan3": "wan3.0-video",
+}
 # Seconds of the previous segment handed to the next one (VACE takes at most 3 s; wan2.7-i2v at least 2 s).
 TAIL_SECONDS = 3.0
 MAX_SEGMENTS = 60
@@ -126,6 +133,8 @@ def extend_plan_data(request: ExtendRequest, source_seconds: float) -> dict[str,
     else:
         low = spec.durations.min if spec and spec.durations.min else 2
         high = spec.durations.max if spec and spec.durations.max else 10
+        if spec is not None and spec.max_total_seconds is not None:  # Wan 3.0: the clip sent counts too
+            high = min(high, int(spec.max_total_seconds - TAIL_SECONDS))
         segment = request.segment_seconds or min(5, high)
         segment = max(low, min(high, segment))
     count = math.ceil(missing / segment)
@@ -145,6 +154,8 @@ def extend_plan_data(request: ExtendRequest, source_seconds: float) -> dict[str,
             source = f"@{previous}:last-{TAIL_SECONDS:g}s" if previous != video else "@source-tail"
             if request.method == "continue":
                 step |= {"mode": "i2v", "clip": source, "duration": segment}
+            elif request.method == "wan3":  # extension: the clip as a reference video; the ratio must be adaptive
+                step |= {"mode": "i2v", "clip": source, "duration": segment, "ratio": "adaptive"}
             else:
                 step |= {"mode": "vace", "function": "video_extension", "first_clip": source}
         if request.resolution and request.method != "vace":
@@ -164,3 +175,18 @@ def extend_plan_data(request: ExtendRequest, source_seconds: float) -> dict[str,
     if request.audio is not None:
         steps["final"] = {"op": "add_audio", "video": f"@{last}", "audio": str(request.audio.resolve()), "fit": "loop"}
     return {"steps": steps}
+
+
+def extension_note(data: dict[str, Any], method: str) -> str | None:
+    """What a Wan 3.0 extension bills beyond its output: the clip each segment sends (input seconds)."""
+    if method != "wan3":
+        return None
+    segments = [step for sid, step in data["steps"].items() if sid.startswith("segment-")]
+    if not segments:
+        return None
+    output = int(segments[0].get("duration") or 0)
+    return (
+        f"Wan 3.0 extension: each of the {len(segments)} segments sends the last {TAIL_SECONDS:g} s before it "
+        f"(billed as input video: {TAIL_SECONDS * len(segments):g} s in all) and makes {output} s; input + output "
+        f"is {TAIL_SECONDS + output:g} s of the 30 s a Wan 3.0 task may hold."
+    )

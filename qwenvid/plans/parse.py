@@ -633,7 +633,7 @@ def _mode_hint(fields: Mapping[str, Any]) -> str | None:
 
     model = fields.get("model")
     spec = get_model(str(model)) if model else None
-    if spec is not None:
+    if spec is not None and not spec.modes:
         return spec.mode
     return infer_mode(fields)
 
@@ -645,7 +645,7 @@ def infer_mode(fields: Mapping[str, Any]) -> str:
 
     model = fields.get("model")
     spec = get_model(str(model)) if model else None
-    if spec is not None:
+    if spec is not None and not spec.modes:  # an all-in-one model (Wan 3.0): its inputs say which mode
         return spec.mode
     if fields.get("function") or fields.get("video") or fields.get("first_clip") or fields.get("mask_image"):
         return "vace"

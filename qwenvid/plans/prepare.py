@@ -218,7 +218,7 @@ def step_cost(
 
         if kind == "any" and guess_kind(value) != "video" and not is_reference(value):
             return value
-        if model_spec.mode == "r2v":
+        if model_spec.mode == "r2v" or model_spec.protocol == "wan3":  # Wan 3.0: every video is a reference
             reference += seconds
         else:
             edited = seconds or edited
@@ -229,7 +229,8 @@ def step_cost(
         edited = None  # its clips are context, not the video edited: the output is always 5 s
     seconds = billable_seconds(model_spec, params.get("duration"), reference, input_video_seconds=edited)
     tier = resolution_tier(model_spec, size=size, resolution=resolution)
-    return estimate_cost(request.model, seconds, tier, prices), warnings
+    billed_input = reference if model_spec.bills_input_video else 0.0
+    return estimate_cost(request.model, seconds, tier, prices, reference_seconds=billed_input), warnings
 
 
 def missing_inputs(spec: PlanSpec, step: Step) -> list[str]:

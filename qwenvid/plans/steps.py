@@ -135,10 +135,17 @@ def build_request(step: Step, fields: Mapping[str, Any]) -> Any:
             raise ValidationError(f"unknown vace function {function!r}", field="function", value=function)
         values["function"] = name
     instruct = mode == "vace" and (
-        values.get("function") == INSTRUCT or (spec is not None and spec.id == "wan2.7-videoedit")
+        values.get("function") == INSTRUCT
+        or (spec is not None and spec.mode == "vace" and spec.functions == (INSTRUCT,))
     )
     if instruct:
         values.pop("function", None)
+    if mode not in ("t2v", "i2v", "kf2v", "r2v", "vace"):
+        raise ValidationError(
+            f"{values['model']} ({mode}) cannot run in a plan yet; use `qwenvid {mode}` for it",
+            field="model",
+            value=values["model"],
+        )
     cls_name = {
         "t2v": "T2VRequest",
         "i2v": "I2VRequest",

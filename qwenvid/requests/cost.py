@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import Any
 
 # The official pricing page. qwenvid never invents a price: amounts come only from the user's config.
 PRICING_URL = "https://www.alibabacloud.com/help/en/model-studio/model-pricing"
@@ -37,6 +38,7 @@ class CostEstimate:
     pricing_url: str = PRICING_URL
     # Of billable_seconds, the seconds of reference videos r2v bills on top of the output (0 elsewhere).
     reference_seconds: float = 0.0
+    notes: tuple[str, ...] = ()  # facts of the request the notice states (a default watermark, an auto length)
 
     @property
     def output_seconds(self) -> float:
@@ -53,6 +55,7 @@ class CostEstimate:
             "pricing_url": self.pricing_url,
             "output_seconds": self.output_seconds,
             "reference_seconds": self.reference_seconds,
+            "notes": list(self.notes),
         }
 
 
@@ -91,3 +94,20 @@ def estimate_cost(
         rate_source="your price table in config.toml",
         reference_seconds=reference_seconds,
     )
+
+
+def with_notes(cost: CostEstimate, spec: Any, parameters: Mapping[str, object]) -> CostEstimate:
+    """The notice's notes for a request: a watermark the model adds unless told, a length the model picks."""
+    notes = []
+    if getattr(spec, "watermark_default", False) and "watermark" not in parameters:
+        notes.append(f"watermark on ({spec.id}'s default; --no-watermark turns it off)")
+    if parameters.get("duration") == -1 and getattr(spec, "duration_auto", False):
+        notes.append(f"--duration auto: {spec.id} picks the length; the seconds above are the longest it may pick")
+    if getattr(spec, "mode", None) == "s2v":
+        notes.append(
+            "face check first: 1 image on wan2.2-s2v-detect, billed per image whether it passes or not "
+            "(a verdict already in the ledger is not checked again)"
+        )
+    if getattr(spec, "mode", None) == "animate":
+        notes.append("animate is priced per output second by --quality (std or pro), not by resolution")
+    return replace(cost, notes=(*cost.notes, *notes)) if notes else cost

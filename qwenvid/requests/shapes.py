@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from qwenvid.catalogue import (
-    DEFAULT_INSTRUCT_MODEL,
     DEFAULT_MODELS,
     INSTRUCT,
     PATHS,
@@ -25,6 +24,7 @@ from qwenvid.catalogue import (
     ModelSpec,
     VideoLimits,
     canonical_vace_function,
+    default_instruct_model,
     get_model,
     guess_kind,
     models_for_mode,
@@ -145,7 +145,7 @@ class VaceRequest(BaseRequest):
         super().__post_init__()
 
     def default_model(self) -> str:
-        return DEFAULT_INSTRUCT_MODEL if self.function == INSTRUCT else DEFAULT_MODELS["vace"]
+        return default_instruct_model() if self.function == INSTRUCT else DEFAULT_MODELS["vace"]
 
 
 @dataclass
@@ -159,7 +159,7 @@ class VideoEditRequest(BaseRequest):
     audio_setting: str | None = None
 
     def default_model(self) -> str:
-        return DEFAULT_INSTRUCT_MODEL
+        return default_instruct_model()
 
 
 Request = T2VRequest | I2VRequest | KF2VRequest | R2VRequest | VaceRequest | VideoEditRequest
@@ -247,6 +247,14 @@ class _Slot:
 
 def _slots(req: BaseRequest, spec: ModelSpec | None) -> Iterator[_Slot]:
     """Every input of the request (URLs and local paths) with what it fills."""
+    if spec is not None and spec.protocol == "wan3":
+        yield from _wan3_slots(req)
+        return
+    own_slots = getattr(req, "input_slots", None)
+    if own_slots is not None:  # s2v / animate requests (performer_requests.py) name their own inputs
+        for attr, wire, kind, slot, value in own_slots():
+            yield _Slot(attr, wire, kind, slot, value)
+        return
     media = spec.protocol == "media" if spec else req.model.startswith("wan2.7")
     if req.audio_file:
         yield _Slot("audio_file", "audio_url", "audio", "audio", req.audio_file)
@@ -304,6 +312,53 @@ def input_slots(req: BaseRequest) -> list[tuple[str, str, MediaKind, Any]]:
         (option(slot.attr), slot.value, slot.kind, getattr(spec.limits, slot.limits) if spec else None)
         for slot in _slots(req, spec)
     ]
+
+
+_WAN3_SLOT = {"image": "image", "video": "reference_video", "audio": "audio"}
+
+
+def _wan3_slots(req: BaseRequest) -> Iterator[_Slot]:
+    """Wan 3.0 takes every input as an `input.media[]` item (dashscope-api-2026.md §1.2): frames as
+    first_frame / last_frame, everything else as references; a voice is a reference_audio item of its
+    own, as Alibaba's CLI sends it; the clip to continue or the video to edit is a reference_video."""
+
+    def item(attr: str, wire_type: str, value: str | None) -> Iterator[_Slot]:
+        if value:
+            kind: MediaKind = "image" if wire_type in ("first_frame", "last_frame") else guess_kind(value)
+            if wire_type.startswith("reference_") and wire_type != "reference_" + kind:
+                wire_type = "reference_" + kind
+            yield _Slot(attr, f"media.{wire_type}", kind, _WAN3_SLOT[kind], value)
+
+    if isinstance(req, I2VRequest):
+        yield from item("image", "first_frame", req.image)
+        yield from item("last_frame", "last_frame", req.last_frame)
+        yield from item("clip", "reference_video", req.clip)
+        yield from item("driving_audio", "reference_audio", req.driving_audio)
+    elif isinstance(req, KF2VRequest):
+        yield from item("first_frame", "first_frame", req.first_frame)
+        yield from item("last_frame", "last_frame", req.last_frame)
+    elif isinstance(req, R2VRequest):
+        for ref in req.refs:
+            yield from item("refs", "reference_" + guess_kind(ref), ref)
+        for voice in req.ref_voices:
+            yield from item("ref_voices", "reference_audio", voice)
+        yield from item("first_frame", "first_frame", req.first_frame)
+    elif isinstance(req, VideoEditRequest):
+        yield from item("video", "reference_video", req.video)
+        for ref in req.ref_images:
+            yield from item("ref_images", "reference_image", ref)
+    if req.audio_file:
+        yield from item("audio_file", "reference_audio", req.audio_file)
+
+
+def _build_wan3(req: BaseRequest, spec: ModelSpec | None, url: _Urls) -> tuple[dict[str, Any], dict[str, Any]]:
+    inputs = _texts(req)
+    media = [{"type": slot.wire.removeprefix("media."), "url": url(slot.value)} for slot in _wan3_slots(req)]
+    if media:
+        inputs["media"] = media
+    params = _common_parameters(req, spec)
+    _put(params, "audio_setting", getattr(req, "audio_setting", None))
+    return inputs, params
 
 
 def local_inputs(req: BaseRequest) -> list[LocalInput]:
@@ -534,7 +589,12 @@ def build_payload(req: BaseRequest, uploaded: Mapping[str, str] | None = None) -
     spec = get_model(req.model)
     url = _Urls(uploaded or {})
     protocol = _protocol(req, spec)
-    if isinstance(req, VideoEditRequest):
+    own_parts = getattr(req, "wire_parts", None)
+    if own_parts is not None:  # s2v / animate requests build their own (small) bodies
+        inputs, params = own_parts(spec, url)
+    elif protocol == "wan3":
+        inputs, params = _build_wan3(req, spec, url)
+    elif isinstance(req, VideoEditRequest):
         inputs, params = _build_videoedit(req, spec, url)
     elif isinstance(req, VaceRequest):
         inputs, params = _build_vace(req, spec, url)
@@ -570,9 +630,13 @@ def validate_request(req: BaseRequest, *, check_files: bool = True) -> list[str]
     spec = get_model(req.model)
     _check_urls(req, spec)
     if spec is None:
+        from qwenvid.catalogue import all_model_ids
+        from qwenvid.requests.model_ids import unknown_model_warning
+
+        warning = unknown_model_warning(req.model, all_model_ids())  # a typo of a known id stops here
         if check_files:
             _check_files_exist(req)
-        return [f"unknown model {req.model!r} passed through unchecked (the catalogue may be behind)"]
+        return [warning]
     _check_model_mode(req, spec)
     for check in (
         _check_prompts,
@@ -582,7 +646,11 @@ def validate_request(req: BaseRequest, *, check_files: bool = True) -> list[str]
         _check_audio_options,
     ):
         check(req, spec)
-    INPUT_RULES[type(req)](req, spec)
+    rule = INPUT_RULES.get(type(req))
+    if rule is not None:
+        rule(req, spec)
+    else:
+        req.check_inputs(spec)  # type: ignore[attr-defined]  # requests of their own module (performer_requests)
     if check_files:
         _check_files(req, spec)
     # The wire check is the last word, so the client never sends what the emulator would refuse.
@@ -625,7 +693,7 @@ def _warnings(req: BaseRequest, spec: ModelSpec) -> list[str]:
 
 
 def _check_model_mode(req: BaseRequest, spec: ModelSpec) -> None:
-    if spec.mode != req.mode:
+    if not spec.serves(req.mode):
         ids = _join(s.id for s in models_for_mode(req.mode))
         raise _error(f"{spec.id} is a {spec.mode} model; {req.mode} models: {ids}", "model", req.model, ids)
     if isinstance(req, VaceRequest):
@@ -645,7 +713,7 @@ def _check_model_mode(req: BaseRequest, spec: ModelSpec) -> None:
                 req.model,
             )
     if isinstance(req, VideoEditRequest) and spec.functions != (INSTRUCT,):
-        raise _error(f"function instruct needs {DEFAULT_INSTRUCT_MODEL}, not {spec.id}", "model", req.model)
+        raise _error(f"function instruct needs {default_instruct_model()}, not {spec.id}", "model", req.model)
 
 
 def _check_prompts(req: BaseRequest, spec: ModelSpec) -> None:
@@ -1137,9 +1205,12 @@ def detect_mode(skill_json: Mapping[str, Any]) -> Mode:
     a wan2.7-videoedit model means vace (instruct), media with a wan2.7-r2v model means r2v."""
     flat = flatten_skill_json(skill_json)
     model = _model_id(flat)
+    by_family = _mode_by_family(model, flat)
+    if by_family is not None:
+        return by_family
     if flat.get("function"):
         return "vace"
-    if model == DEFAULT_INSTRUCT_MODEL:
+    if model == default_instruct_model():
         return "vace"
     if flat.get("reference_urls"):
         return "r2v"
@@ -1152,6 +1223,23 @@ def detect_mode(skill_json: Mapping[str, Any]) -> Mode:
     if flat.get("img_url") or flat.get("reference_image"):
         return "i2v"
     return "t2v"
+
+
+# Families detected by model before fields (product.md §3.1): their media types mean other things.
+NEWER_FAMILIES = ("wan3.0", "happyhorse")
+
+
+def _mode_by_family(model: str, flat: Mapping[str, Any]) -> Mode | None:
+    spec = get_model(model) if model else None
+    if spec is None or spec.family not in NEWER_FAMILIES:
+        return None
+    if spec.protocol != "wan3":
+        return spec.mode
+    types = {kind for kind, _item in _media_by_type(flat)}
+    frames = {"first_frame", "last_frame"}
+    if types and types <= frames:
+        return "i2v"  # first frame, or first + last
+    return "r2v" if types else "t2v"  # references (images, videos, audio) edit, extend or guide
 
 
 def _media_by_type(flat: Mapping[str, Any]) -> list[tuple[str, Mapping[str, Any]]]:
@@ -1193,13 +1281,21 @@ def request_from_skill_json(
     if flat.get("audio_url"):
         common["audio_file"] = flat["audio_url"]
     media = _media_by_type(flat)
+    unsupported = sorted({kind for kind, _item in media if kind in ("file", "link")})
+    if unsupported:  # never dropped silently: the request would not be the one written
+        raise ValidationError(
+            f"media of type {' and '.join(unsupported)} (Wan 3.0 documents and web pages) cannot be sent by "
+            "qwenvid yet; leave them out or submit that request another way",
+            field="media",
+            value=unsupported,
+        )
     first = {kind: item.get("url") for kind, item in reversed(media)}
     model = _model_id(flat)
     if detected == "vace":
         fields = {attr: flat[key] for key, attr in _VACE_JSON_FIELDS.items() if flat.get(key) is not None}
         ref_images = list(flat.get("ref_images_url") or flat.get("reference_images") or [])
         ref_images += [item.get("url") for kind, item in media if kind == "reference_image"]
-        if not flat.get("function") or model == DEFAULT_INSTRUCT_MODEL:
+        if not flat.get("function") or model == default_instruct_model():
             video = first.get("video") or flat.get("video_url")
             return VideoEditRequest(
                 **common, video=video, ref_images=ref_images, audio_setting=flat.get("audio_setting")
@@ -1217,7 +1313,7 @@ def request_from_skill_json(
         ]
         voices: list[str | None] = [None] * len(refs)
         for kind, item in media:
-            if kind in ("reference_image", "reference_video"):
+            if kind in ("reference_image", "reference_video", "reference_audio"):
                 refs.append(str(item.get("url")))
                 voices.append(item.get("reference_voice"))
         while voices and voices[-1] is None:

@@ -35,6 +35,7 @@ from qwenvid.catalogue import (
     VACE_OBJ_OR_BG,
     VACE_SCALE_RANGE,
     VACE_UNIT_RANGE,
+    WAN3_MODES_EXCLUSIVE,
     WAN27_EDIT_MEDIA_TYPES,
     WAN27_I2V_COMBINATIONS,
     WAN27_I2V_LENIENT_COMBINATIONS,
@@ -286,7 +287,9 @@ def _check_resolution(body: _Body) -> None:
     if ratio is not None and spec.resolution_field == "resolution":
         _wrong_field(spec, "ratio", ratio, " (the aspect ratio follows the input image)")
     _check_choice(spec, "resolution", resolution, spec.resolutions)
-    _check_choice(spec, "ratio", ratio, spec.ratios)
+    # 21:9 appears in one Wan 3.0 doc version only: the client does not offer it, the emulator accepts it.
+    lenient_ratios = ("21:9",) if body.lenient and spec.protocol == "wan3" else ()
+    _check_choice(spec, "ratio", ratio, (*spec.ratios, *lenient_ratios))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -484,7 +487,7 @@ def _check_i2v_media(body: _Body) -> None:
         return  # the API accepts the task, then it FAILS: see deferred_failure()
     if not body.input.get("media"):
         fail(f"Field required: input.media ({body.spec.id})", field="input.media")
-    items = _media_items(body, WAN27_I2V_MEDIA_TYPES)
+    items = _media_items(body, body.spec.media_types or WAN27_I2V_MEDIA_TYPES)
     types = [str(item["type"]) for item in items]
     combos = WAN27_I2V_COMBINATIONS + (WAN27_I2V_LENIENT_COMBINATIONS if body.lenient else ())
     allowed = " | ".join(_combo_text(c) for c in WAN27_I2V_COMBINATIONS)
@@ -500,7 +503,7 @@ def _check_i2v_media(body: _Body) -> None:
 def _check_r2v_media(body: _Body) -> None:
     if not body.input.get("media"):
         fail(f"Field required: input.media ({body.spec.id} needs reference images or videos)", field="input.media")
-    items = _media_items(body, WAN27_R2V_MEDIA_TYPES)
+    items = _media_items(body, body.spec.media_types or WAN27_R2V_MEDIA_TYPES)
     types = [item["type"] for item in items]
     if types.count("first_frame") > 1:
         fail("input.media: at most one first_frame", field="input.media", value=types.count("first_frame"))
@@ -508,6 +511,11 @@ def _check_r2v_media(body: _Body) -> None:
         voice = item.get("reference_voice")
         if voice is None:
             continue
+        if body.spec.limits.voice is None:
+            fail(
+                f"input.media[{index}].reference_voice is not accepted by {body.spec.id}",
+                field=f"input.media[{index}].reference_voice",
+            )
         if item["type"] == "first_frame":
             fail(
                 f"input.media[{index}].reference_voice belongs on a reference item, not the first frame",
@@ -522,7 +530,7 @@ def _check_r2v_media(body: _Body) -> None:
 def _check_videoedit(body: _Body) -> None:
     if not body.input.get("media"):
         fail(f"Field required: input.media ({body.spec.id} needs one video)", field="input.media")
-    items = _media_items(body, WAN27_EDIT_MEDIA_TYPES)
+    items = _media_items(body, body.spec.media_types or WAN27_EDIT_MEDIA_TYPES)
     types = [item["type"] for item in items]
     if types.count("video") != 1:
         fail(
@@ -622,7 +630,28 @@ def _check_vace_values(body: _Body, function: str) -> None:
         )
 
 
+def _check_wan3(body: _Body) -> None:
+    from qwenvid.requests.wan3 import check_media
+
+    check_media(body.spec, body.input, body.parameters, body.lenient)
+
+
+def _check_s2v(body: _Body) -> None:
+    from qwenvid.requests.performers import check_s2v
+
+    check_s2v(body.spec, body.input, body.parameters, body.lenient)
+
+
+def _check_animate(body: _Body) -> None:
+    from qwenvid.requests.performers import check_animate
+
+    check_animate(body.spec, body.input, body.parameters, body.lenient)
+
+
 INPUT_CHECKS = {
+    ("t2v", "wan3"): _check_wan3,
+    ("s2v", "legacy"): _check_s2v,
+    ("animate", "legacy"): _check_animate,
     ("t2v", "legacy"): _check_t2v,
     ("t2v", "media"): _check_t2v,
     ("i2v", "legacy"): _check_i2v_legacy,
@@ -655,4 +684,9 @@ def deferred_failure(body: Mapping[str, Any]) -> tuple[str, str] | None:
     inputs = body.get("input") or {}
     if spec is not None and spec.mode == "i2v" and spec.protocol == "media" and not inputs.get("media"):
         return ("InvalidParameter", "Field required: input.media")
+    if spec is not None and spec.protocol == "wan3":
+        from qwenvid.requests.wan3 import frames_mixed
+
+        if frames_mixed(inputs):
+            return ("InvalidParameter", WAN3_MODES_EXCLUSIVE)
     return None

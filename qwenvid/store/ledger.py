@@ -324,6 +324,11 @@ def billed_seconds_from_usage(usage: Mapping[str, Any] | None, mode: str | None 
     output = _number(usage.get("output_video_duration"))
     if output is not None:
         extra = _number(usage.get("input_video_duration")) if mode == "r2v" else None
+        # Wan 3.0 and HappyHorse edit bill the input video too, whatever the row's mode: their `duration` is
+        # input + output (dashscope-api-2026.md §1.3, §2.3), so a duration above the output is the bill.
+        total = _number(usage.get("duration"))
+        if extra is None and total is not None and total > output:
+            return total
         return output + (extra or 0.0)
     for key in ("duration", "video_duration"):
         value = _number(usage.get(key))

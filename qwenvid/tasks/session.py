@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from qwenvid import errors
-from qwenvid.requests.cost import estimate_cost
+from qwenvid.requests.cost import estimate_cost, with_notes
 from qwenvid.tasks.context import TaskContext
 from qwenvid.tasks.outcomes import (
     TERMINAL,
@@ -62,6 +62,7 @@ class Session(TaskContext):
         """Validate the request (local files included) and build its payload; nothing is sent."""
         from qwenvid.catalogue import billable_seconds, get_model, resolution_tier, tier_of_size
         from qwenvid.requests.shapes import build_payload, local_inputs, validate_request
+        from qwenvid.requests.wan3 import check_total_seconds
 
         warnings = validate_request(request)
         spec = get_model(request.model)
@@ -76,14 +77,16 @@ class Session(TaskContext):
             cost = estimate_cost(request.model, float(duration), resolution or tier_of_size(size or ""), None)
             return Plan(request, None, payload, inputs, list(warnings), cost)
         reference_seconds, input_seconds = _input_video_seconds(inputs)
+        check_total_seconds(spec, params.get("duration"), reference_seconds + (input_seconds or 0.0))
         seconds = billable_seconds(
             spec, params.get("duration"), reference_seconds, input_video_seconds=input_seconds
         )
         tier = resolution_tier(spec, size=size, resolution=resolution)
-        billed_references = reference_seconds if spec.mode == "r2v" else 0.0
+        billed_references = reference_seconds if spec.mode == "r2v" or spec.bills_input_video else 0.0
         cost = estimate_cost(
             request.model, seconds, tier, self.settings.prices, reference_seconds=billed_references
         )
+        cost = with_notes(cost, spec, params)
         return Plan(request, spec, payload, inputs, list(warnings), cost)
 
     def dry_run(self, plan: Plan) -> dict[str, Any]:

@@ -26,9 +26,9 @@ caller's choice.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from qwenvid import errors
 from qwenvid.tasks.outcomes import plan_fingerprint
@@ -38,6 +38,7 @@ if TYPE_CHECKING:
     from qwenvid.requests.shapes import Payload
     from qwenvid.store.claims import Claim
     from qwenvid.store.ledger import LedgerRow
+    from qwenvid.store.seam import LedgerRows
     from qwenvid.tasks.context import TaskContext
     from qwenvid.tasks.outcomes import Plan
 
@@ -298,8 +299,16 @@ def _send(ctx: TaskContext, attempt: SubmitAttempt) -> Submitted | Unknown:
 
 
 def _leaving(ctx: TaskContext, local_id: str, payload: Payload) -> None:
-    """The submit request is about to leave: the one place a row becomes "submitting"."""
-    ctx.ledger.mark_submitting(local_id, request_json=payload.body)
+    leaving(ctx.ledger, local_id, payload.body)
+
+
+def leaving(ledger: LedgerRows, local_id: str, body: Mapping[str, Any] | None) -> None:
+    """The submit request is about to leave: the one place a row becomes "submitting".
+
+    Besides `submit`, only `doctor --contract` calls it, for the probes the contract says are refused at
+    submit time: raw bodies that never pass the typed path, written ahead all the same.
+    """
+    ledger.mark_submitting(local_id, request_json=body)
 
 
 # -- helpers --------------------------------------------------------------------------------------

@@ -287,6 +287,31 @@ class DashScopeClient:
             self._raise_for(response)
             return _parse_submit(response)
 
+    def face_detect(self, image_url: str) -> dict[str, Any]:
+        """wan2.2-s2v-detect: the synchronous face check s2v needs (billed per image, pass or fail; §4.1).
+
+        Answers the body as JSON ({"output": {"check_pass", "humanoid"|"code", "message"}, "usage", ...}).
+        """
+        from qwenvid.requests.performers import FACE_DETECT_PATH, face_check_body
+
+        headers = self._auth_headers({"Content-Type": "application/json"})  # synchronous: no async header
+        if image_url.startswith("oss://"):
+            headers["X-DashScope-OssResourceResolve"] = "enable"
+        content = json.dumps(face_check_body(image_url)).encode("utf-8")
+        try:
+            with shielded(SUBMIT_DEADLINE):
+                response = send_bounded(
+                    self._posts, "POST", FACE_DETECT_PATH, budget=SUBMIT_DEADLINE, content=content, headers=headers
+                )
+        except _NEVER_SENT as exc:
+            raise self._network_error("run the face check", exc, 0) from exc
+        self._log(response)
+        self._raise_for(response)
+        body = response.json()
+        if not isinstance(body, dict) or not isinstance(body.get("output"), dict):
+            raise ValueError("the face check answered without an output object")
+        return body
+
     # -- queries ----------------------------------------------------------------------------------
 
     def get_task(self, task_id: str) -> TaskInfo:
@@ -703,8 +728,12 @@ def _video_url(output: dict[str, Any]) -> str | None:
     url = _opt_str(output, "video_url")
     if url:
         return url
+    # s2v and animate answer `results: {"video_url": ...}` (dashscope-api-2026.md §4.2, §5), an object.
+    results = output.get("results")
+    if isinstance(results, dict) and results.get("video_url"):
+        return str(results["video_url"])
     # Some async APIs answer `results: [{"url": ...}]` instead (the skill checks both).
-    for result in output.get("results") or []:
+    for result in results if isinstance(results, list) else []:
         if isinstance(result, dict) and result.get("url"):
             return str(result["url"])
     return None
