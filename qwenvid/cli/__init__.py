@@ -288,6 +288,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "tasks",
         "Finish every unfinished task: reconcile unknown submits, wait, download. Safe to run any time.",
     ),
+    "spend": (
+        "spend",
+        "Show what was spent: billed seconds per day, model, tier, mode and plan, beside the estimates.",
+    ),
     "models": ("info", "List the Wan models qwenvid knows, with what each one accepts."),
     "doctor": (
         "info",

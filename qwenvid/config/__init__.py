@@ -15,6 +15,8 @@ from urllib.parse import urlsplit, urlunsplit
 
 from dotenv import dotenv_values
 
+from qwenvid.config.budget import CONFIG_HELP as BUDGET_HELP
+from qwenvid.config.budget import Budget, read_budget
 from qwenvid.config.oss import CONFIG_KEYS as OSS_CONFIG_KEYS
 from qwenvid.config.oss import OssSettings, resolve_oss
 from qwenvid.errors import AuthenticationError, ConfigError, register_secret
@@ -57,6 +59,7 @@ CONFIG_KEYS: dict[str, str] = {
     "preview": "true/false: a thumbnail strip under a finished video on a terminal (default true)",
     **OSS_CONFIG_KEYS,
     "[prices]": 'your own per-second rates: currency = "USD", then model = rate or model = { 720P = rate, ... }',
+    "[budget]": BUDGET_HELP[1],
 }
 
 CONFIG_EXAMPLE = """\
@@ -114,6 +117,7 @@ class Settings:
     prices: dict[str, Any] | None = None
     env_file: Path | None = None
     warnings: tuple[str, ...] = ()
+    budget: Budget | None = None  # [budget] (qwenvid/config/budget.py); None: no limits
     oss: OssSettings | None = None  # your own bucket for uploads (qwenvid/config/oss.py); None: temporary storage
 
     @property
@@ -217,7 +221,8 @@ def load_settings(
         wait_timeout=number("wait_timeout", DEFAULT_WAIT_TIMEOUT, positive=True),
         query_qps=number("query_qps", DEFAULT_QUERY_QPS, positive=True),
         preview=_config_bool(config, "preview", True, config_path=layers.config_path),
-        prices=_read_prices(config, layers.config_path),
+        prices=(prices := _read_prices(config, layers.config_path)),
+        budget=read_budget(config, layers.config_path, prices),
         env_file=env_file if env_file.is_file() else None,
         warnings=tuple(warnings),
         oss=resolve_oss(layers),

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from qwenvid.config import CONFIG_KEYS, HOME_VAR, Settings, load_settings, mask_key
+from qwenvid.config.budget import KEYS as BUDGET_KEYS
 from qwenvid.config.oss import CONFIG_KEYS as OSS_KEYS
 from qwenvid.config.oss import SECRET_KEYS as OSS_SECRET_KEYS
 from qwenvid.config.oss import TEXT_KEYS as OSS_TEXT_KEYS
@@ -18,7 +19,7 @@ from qwenvid.errors import ConfigError
 
 # Keys `config set` writes as text; every other plain key takes the kind of its Settings field.
 TEXT_KEYS = ("region", "base_url", "output_dir", *OSS_TEXT_KEYS)
-PLAIN_KEYS = tuple(key for key in CONFIG_KEYS if key not in ("api_key", "[prices]"))
+PLAIN_KEYS = tuple(key for key in CONFIG_KEYS if key not in ("api_key", "[prices]", "[budget]"))
 _TIER = re.compile(r"\d+P", re.IGNORECASE)
 
 
@@ -52,6 +53,7 @@ def effective(settings: Settings) -> list[Setting]:
         ("wait_timeout", f"{settings.wait_timeout:g}", origin("wait_timeout")),
         ("query_qps", f"{settings.query_qps:g}", origin("query_qps")),
         ("[prices]", price_text, origin("prices")),
+        ("[budget]", _budget_text(settings), origin("budget")),
     ]
     shown = {key for key, _value, _source in rows} | set(OSS_KEYS)
     for key in PLAIN_KEYS:  # keys added later are shown too, from the Settings field of the same name
@@ -65,6 +67,14 @@ def effective(settings: Settings) -> list[Setting]:
     return settings_rows
 
 
+def _budget_text(settings: Settings) -> str:
+    budget = settings.budget
+    if budget is None:
+        return "(none)"
+    parts = [f"{key} = {value:g}" for key, value in budget.limits()]
+    return ", ".join([*parts, f"count_emulator = {str(budget.count_emulator).lower()}"])
+
+
 def _shown(value: object) -> str:
     if isinstance(value, bool):
         return str(value).lower()
@@ -73,6 +83,8 @@ def _shown(value: object) -> str:
 
 def _split(key: str) -> tuple[str, ...]:
     """`region` -> ("region",); `prices.wan2.6-t2v.720P` -> ("prices", "wan2.6-t2v", "720P")."""
+    if key.startswith("budget.") or key.startswith("[budget]."):
+        return ("budget", key.split(".", 1)[1])
     if key.startswith("[prices]"):
         key = "prices" + key[len("[prices]") :]
     if key == "prices" or not key.startswith("prices."):
@@ -96,17 +108,20 @@ def _known(parts: tuple[str, ...]) -> None:
             hint="Set QWEN_TMP_OSS_AK_ID and QWEN_TMP_OSS_AK_SECRET (or OSS_ACCESS_KEY_ID and "
             "OSS_ACCESS_KEY_SECRET) in the environment or in .env.",
         )
+    if len(parts) == 2 and parts[0] == "budget" and parts[1] in BUDGET_KEYS:
+        return
     if parts[0] not in PLAIN_KEYS and not (parts[0] == "prices" and len(parts) > 1):
-        keys = ", ".join([*PLAIN_KEYS, "prices.currency", "prices.MODEL", "prices.MODEL.TIER"])
+        budget_keys = [f"budget.{key}" for key in BUDGET_KEYS]
+        keys = ", ".join([*PLAIN_KEYS, "prices.currency", "prices.MODEL", "prices.MODEL.TIER", *budget_keys])
         raise ConfigError(f"Unknown config key {'.'.join(parts)!r}; known: {keys}.")
 
 
 def _parse(parts: tuple[str, ...], text: str) -> Any:
     if parts[0] in TEXT_KEYS or parts[-1] == "currency":
         return text
-    if len(parts) == 1 and _field_type(parts[0]) == "bool":
+    if (len(parts) == 1 and _field_type(parts[0]) == "bool") or parts[-1] == "count_emulator":
         if text.lower() not in ("true", "false"):
-            raise ConfigError(f"{parts[0]} takes true or false, not {text!r}.")
+            raise ConfigError(f"{'.'.join(parts)} takes true or false, not {text!r}.")
         return text.lower() == "true"
     try:
         return float(text) if "." in text or "e" in text.lower() else int(text)
@@ -159,6 +174,8 @@ def set_value(path: Path, key: str, text: str) -> None:
     value = _parse(parts, text)
     if len(parts) == 1:
         document[parts[0]] = value
+    elif parts[0] == "budget":
+        document.setdefault("budget", tomlkit.table())[parts[1]] = value
     else:
         prices = document.setdefault("prices", tomlkit.table())
         if len(parts) == 2:
