@@ -259,6 +259,12 @@ class StillRunning(QwenvidError):
     exit_code = ExitCode.STILL_RUNNING
 
 
+class NotSubmitted(QwenvidError):
+    """The command ended before its submit left (a --timeout while waiting for a slot): nothing was created."""
+
+    exit_code = ExitCode.STILL_RUNNING
+
+
 class DownloadError(QwenvidError):
     """The task succeeded but its video could not be downloaded or verified."""
 

@@ -180,8 +180,9 @@ def run_request(state: CliState, request: Any, flags: RunFlags) -> None:
     """Validate, show the cost, submit, follow, download, and print the result (or the dry run)."""
     from qwenvid.config import require_key
     from qwenvid.store import startup_gate
-    from qwenvid.tasks.reconcile import earlier_attempts
+    from qwenvid.tasks.guards import reconcile_first
     from qwenvid.tasks.session import Phase, RunOptions
+    from qwenvid.tasks.submit import Guard
     from qwenvid.wire.download import check_output_target
 
     out = state.out
@@ -208,18 +209,24 @@ def run_request(state: CliState, request: Any, flags: RunFlags) -> None:
             check_output_target(flags.output or opened.settings.output_dir, overwrite=flags.overwrite)
             # Started up: the next run starting beside this one may have the CPU (qwenvid/store/startup_gate.py).
             startup_gate.leave()
-            # Running the same command again after an unknown outcome: find the earlier task before paying again.
-            earlier = earlier_attempts(opened.session, plan, reporter)
-            if earlier:
-                confirm_resubmit(earlier, out=out, yes=flags.yes, pause_display=reporter.close)
+            # Checked by the submit before anything is paid (qwenvid/tasks/submit.py guards): an earlier unknown
+            # outcome of this same request is looked up first, then the cost is confirmed.
+            guards: list[Guard] = [
+                reconcile_first(
+                    lambda earlier: confirm_resubmit(earlier, out=out, yes=flags.yes, pause_display=reporter.close),
+                    reporter,
+                )
+            ]
             if not flags.cost_confirmed:
-                confirm_cost(
-                    plan.cost,
-                    settings=opened.settings,
-                    out=out,
-                    emulated=opened.emulated,
-                    yes=flags.yes,
-                    pause_display=reporter.close,
+                guards.append(
+                    lambda _ctx, attempt: confirm_cost(
+                        attempt.plan.cost,
+                        settings=opened.settings,
+                        out=out,
+                        emulated=opened.emulated,
+                        yes=flags.yes,
+                        pause_display=reporter.close,
+                    )
                 )
             options = RunOptions(
                 output=flags.output,
@@ -229,7 +236,7 @@ def run_request(state: CliState, request: Any, flags: RunFlags) -> None:
                 overwrite=flags.overwrite,
             )
             try:
-                result = opened.session.run(plan, options, reporter)
+                result = opened.session.run(plan, options, reporter, guards=guards)
             except KeyboardInterrupt:
                 raise interrupted(reporter.task_id) from None
         except QwenvidError as exc:

@@ -208,7 +208,7 @@ def run_plan(
             manifest, _stats = execute(
                 session, prepared, backend, finder, options=options, events=sink, on_change=progress.update
             )
-        except KeyboardInterrupt:
+        except (KeyboardInterrupt, Interrupted):
             progress.close()
             sink.close()
             raise Interrupted(

@@ -46,7 +46,7 @@ from qwenvid.plans.steps import build_request
 from qwenvid.plans.validate import resolved_fields
 
 if TYPE_CHECKING:
-    from qwenvid.tasks.polling import Estimate
+    from qwenvid.requests.priors import Estimate
 
 # Transient poll failures back off from this many seconds, doubling, up to the maximum.
 POLL_RETRY_BASE, POLL_RETRY_MAX = 2.0, 60.0
@@ -230,7 +230,7 @@ class PlanScheduler:
                     self._detach("still running when --timeout ended")
                     break
                 self._wait(deadline)
-        except KeyboardInterrupt:
+        except (KeyboardInterrupt, errors.Interrupted):
             self._detach("interrupted")
             raise
         finally:
@@ -471,6 +471,8 @@ class PlanScheduler:
             outcome = self.gen.submit(
                 run.request, run.identity or "", self._target(run), limits, force=sid in self.options.force
             )
+        except errors.Interrupted:
+            raise  # Ctrl-C while a submit was in flight: the plan stops (its row is outcome unknown)
         except errors.ThrottledError as exc:
             # A 429 on submit created nothing: wait and try again; it never fails the step.
             self.stats.throttled += 1

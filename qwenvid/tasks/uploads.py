@@ -27,7 +27,9 @@ from qwenvid.store.uploads import UploadedInput, UploadStore
 from qwenvid.timestamps import shown
 
 if TYPE_CHECKING:
-    from qwenvid.tasks.session import Plan, Reporter, Session
+    from qwenvid.tasks.context import TaskContext as Session
+    from qwenvid.tasks.outcomes import Plan
+    from qwenvid.tasks.reporting import Reporter
     from qwenvid.wire.oss import BucketClient
 
 # DashScope deletes temporary files after 48 hours (dashscope-api.md §1.4).
@@ -71,7 +73,7 @@ def needed_seconds(plan: Plan) -> float:
 
 def upload_inputs(session: Session, plan: Plan, reporter: Reporter | None = None) -> dict[str, str]:
     """Local path -> the URL the task reads it from, for every local input of the plan (uploading only when needed)."""
-    from qwenvid.tasks.session import NullReporter, Phase
+    from qwenvid.tasks.reporting import NullReporter, Phase
 
     reporter = reporter or NullReporter()
     wall: Callable[[], float] = time.time if session.clock is time.monotonic else session.clock
