@@ -180,12 +180,12 @@ def run_plan(
         if dry_run:
             # Like a single run's --dry-run: the requests on stdout (one object); the table for people on stderr.
             if not out.json:
-                _print_preview(out, prepared, emulated=opened.emulated)
+                _print_preview(out, prepared, emulated=opened.emulated, settings=opened.settings)
             out.result_json(prepared.preview_json(dry_run_requests(session, prepared)))
             return
         require_key(opened.settings)
         check_plan_folder(Path(output_dir), spec.name)
-        _print_preview(out, prepared, emulated=opened.emulated)
+        _print_preview(out, prepared, emulated=opened.emulated, settings=opened.settings)
         new_seconds = prepared.new_seconds
         if max_seconds is not None and new_seconds > max_seconds:
             raise ValidationError(
@@ -223,7 +223,7 @@ def run_plan(
         raise typer.Exit(code)
 
 
-def _print_preview(out: Output, prepared: PreparedPlan, *, emulated: bool) -> None:
+def _print_preview(out: Output, prepared: PreparedPlan, *, emulated: bool, settings: Any = None) -> None:
     """The cost preview: billable seconds per step and model/tier, what is reused, the total, the prices link."""
     from rich.table import Table
 
@@ -257,6 +257,13 @@ def _print_preview(out: Output, prepared: PreparedPlan, *, emulated: bool) -> No
         out.notice(f"Cost: free (local emulator). A real run: {total}.")
     else:
         out.notice(f"Cost: {total}. Official prices: {preview['pricing_url']}")
+    if settings is not None and settings.budget is not None:
+        from qwenvid.tasks.budget import preview_lines
+
+        amounts = [sp.cost.amount for sp in prepared.steps.values() if sp.cost is not None and sp.new_seconds]
+        amount = sum(a for a in amounts if a is not None) if any(a is not None for a in amounts) else None
+        for line in preview_lines(settings, prepared.new_seconds, amount, emulated=emulated):
+            out.notice(line)
 
 
 def _confirm(out: Output, settings: Any, seconds: float, *, emulated: bool, yes: bool) -> None:

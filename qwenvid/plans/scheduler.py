@@ -60,6 +60,7 @@ RATE_WINDOW = 1.05
 # manifest is big), and always at the end. Generation steps are found again through the ledger anyway.
 MANIFEST_EVERY = 1.0
 SMALL_PLAN = 50
+BUDGET_CODE = "BudgetExceeded"  # a step a [budget] limit stopped (nothing submitted); the plan exits 11
 # The shortest nap of the loop when something is due "now" but could not be done (clock rounding).
 MIN_SLEEP = 0.01
 # Real seconds the loop waits for a worker (download, media op) before looking at the clock again.
@@ -202,6 +203,8 @@ class PlanScheduler:
         self._blocked: dict[str, float] = {}  # model -> clock time before which it gets no submit
         self._submit_times: dict[str, deque[float]] = {}
         self._stop_submitting = False
+        self._stop_why = "not submitted (--fail-fast after a failure)"
+        self._stop_code: str | None = None
         self._dirty = True
         self._written_at = 0.0
         self._pool = ThreadPoolExecutor(max_workers=max(1, self.options.workers), thread_name_prefix="qwenvid-plan")
@@ -323,6 +326,19 @@ class PlanScheduler:
                     self._queue.remove(sid)
                 self._set(other, SKIPPED, error=f"skipped: its input {run.record.id!r} failed")
 
+    def _budget_stop(self, run: _Run, exc: errors.BudgetExceeded) -> None:
+        """A step would cross a [budget] limit: it and every step not yet submitted stop here (exit 11);
+        what is in flight finishes."""
+        self._set(run, SKIPPED, error=exc.message, error_code=BUDGET_CODE)
+        self._stop_submitting = True
+        self._stop_why, self._stop_code = "not submitted: the budget stopped the plan", BUDGET_CODE
+        for other in self.runs.values():
+            if other is not run and not other.record.finished and other.task is None and other.future is None:
+                if other.record.id in self._queue:
+                    self._queue.remove(other.record.id)
+                if other.record.status in (WAITING, READY):
+                    self._set(other, SKIPPED, error=self._stop_why, error_code=BUDGET_CODE)
+
     def _detach(self, why: str) -> None:
         for run in self.runs.values():
             if run.record.finished:
@@ -351,7 +367,7 @@ class PlanScheduler:
             if run.record.status != WAITING or run.record.finished:
                 continue
             if self._stop_submitting:
-                self._set(run, SKIPPED, error="not started (--fail-fast after a failure)")
+                self._set(run, SKIPPED, error=self._stop_why, error_code=self._stop_code)
                 continue
             if not self._ready(run):
                 continue
@@ -445,7 +461,7 @@ class PlanScheduler:
         if self._stop_submitting:
             while self._queue:
                 run = self.runs[self._queue.popleft()]
-                self._set(run, SKIPPED, error="not submitted (--fail-fast after a failure)")
+                self._set(run, SKIPPED, error=self._stop_why, error_code=self._stop_code)
             return
         for sid in list(self._queue):
             if self._stop_submitting:
@@ -478,6 +494,10 @@ class PlanScheduler:
             self.stats.throttled += 1
             self._blocked[model] = self.clock() + max(exc.retry_after or 0.0, 1.0)
             self._set(run, READY)
+            return
+        except errors.BudgetExceeded as exc:
+            self._queue.remove(sid)
+            self._budget_stop(run, exc)
             return
         except errors.QwenvidError as exc:
             self._queue.remove(sid)
@@ -660,11 +680,14 @@ def _overall(runs: Mapping[str, _Run]) -> str:
 
 
 def exit_status(manifest: Manifest) -> int:
-    """0 all done; 10 the failures are moderation; 8 a step failed; 5 steps left running or waiting."""
+    """0 all done; 10 the failures are moderation; 8 a step failed; 11 the budget stopped it; 5 steps left running
+    or waiting."""
     from qwenvid.errors import MODERATION_CODES, ExitCode
 
     records = list(manifest.steps.values())
     failed = [r for r in records if r.status == FAILED]
+    if not failed and any(r.error_code == BUDGET_CODE for r in records):
+        return int(ExitCode.BUDGET)
     if failed:
         if all(r.error_code in MODERATION_CODES for r in failed):
             return int(ExitCode.MODERATION)

@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from qwenvid.store.seam import KeyIds, RenderTimes, RowClaims, SlotPacer, Store
+from qwenvid.store.seam import BudgetBook, KeyIds, RenderTimes, RowClaims, SlotPacer, Store
 
 
 class SqliteStore:
@@ -49,6 +49,11 @@ class SqliteStore:
         from qwenvid.store.pacing import pacer_for
 
         return pacer_for(self.path, clock=clock, sleep=sleep)
+
+    def budget_book(self) -> BudgetBook:
+        from qwenvid.store.budget import SqliteBudgetBook
+
+        return SqliteBudgetBook(self.path)
 
     def lock(self, name: str) -> contextlib.AbstractContextManager[None]:
         return file_lock(self.path.parent / f"{name}.lock")
