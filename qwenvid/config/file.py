@@ -11,6 +11,8 @@ from typing import Any
 
 from qwenvid.config import CONFIG_KEYS, HOME_VAR, Settings, load_settings, mask_key
 from qwenvid.config.budget import KEYS as BUDGET_KEYS
+from qwenvid.config.ledger_url import LEDGER_URL_VAR, has_password
+from qwenvid.config.ledger_url import masked as masked_url
 from qwenvid.config.oss import CONFIG_KEYS as OSS_KEYS
 from qwenvid.config.oss import SECRET_KEYS as OSS_SECRET_KEYS
 from qwenvid.config.oss import TEXT_KEYS as OSS_TEXT_KEYS
@@ -18,7 +20,7 @@ from qwenvid.config.oss import effective_rows as oss_rows
 from qwenvid.errors import ConfigError
 
 # Keys `config set` writes as text; every other plain key takes the kind of its Settings field.
-TEXT_KEYS = ("region", "base_url", "output_dir", *OSS_TEXT_KEYS)
+TEXT_KEYS = ("region", "base_url", "output_dir", "ledger_url", *OSS_TEXT_KEYS)
 PLAIN_KEYS = tuple(key for key in CONFIG_KEYS if key not in ("api_key", "[prices]", "[budget]"))
 _TIER = re.compile(r"\d+P", re.IGNORECASE)
 
@@ -53,6 +55,7 @@ def effective(settings: Settings) -> list[Setting]:
         ("wait_timeout", f"{settings.wait_timeout:g}", origin("wait_timeout")),
         ("query_qps", f"{settings.query_qps:g}", origin("query_qps")),
         ("[prices]", price_text, origin("prices")),
+        ("ledger_url", masked_url(settings.ledger_url) or "(local SQLite ledger)", settings.ledger_url_source),
         ("[budget]", _budget_text(settings), origin("budget")),
     ]
     shown = {key for key, _value, _source in rows} | set(OSS_KEYS)
@@ -170,6 +173,12 @@ def set_value(path: Path, key: str, text: str) -> None:
 
     parts = _split(key)
     _known(parts)
+    if parts == ("ledger_url",) and has_password(text):
+        raise ConfigError(
+            "qwenvid does not write a database password into config.toml.",
+            hint=f"Set the whole URL in {LEDGER_URL_VAR} (environment or .env), or keep the password in "
+            "~/.pgpass or PGPASSWORD and set ledger_url without it.",
+        )
     document = _load_document(path)
     value = _parse(parts, text)
     if len(parts) == 1:

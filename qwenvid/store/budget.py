@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import os
 import secrets
-import socket
 import sqlite3
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -27,12 +26,12 @@ from typing import TYPE_CHECKING, Any
 
 from qwenvid.errors import BudgetExceeded
 from qwenvid.requests.cost import estimate_cost, is_free_service
+from qwenvid.store.connect import connect
 from qwenvid.store.sqlite_tx import write_transaction
 
 if TYPE_CHECKING:
     from qwenvid.config.budget import Budget
 
-HOST_VAR = "QWENVID_HOST_ID"
 RESERVATION_TTL = timedelta(minutes=2)  # a submit writes its row within moments of reserving
 ZERO = frozenset({"FAILED", "CANCELED"})
 
@@ -47,11 +46,6 @@ CREATE TABLE IF NOT EXISTS budget_reservations (
 )
 """
 TASK_COLUMNS = "model, tier, local_state, remote_status, billed_seconds, billable_seconds_estimate, origin, base_url"
-
-
-def host_id() -> str:
-    """This machine's name in claims and reservations: QWENVID_HOST_ID (tests, containers), else the host name."""
-    return os.environ.get(HOST_VAR) or socket.gethostname()
 
 
 @dataclass(frozen=True)
@@ -172,7 +166,7 @@ class SqliteBudgetBook:
 
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with private_umask():  # the ledger file holds prompts: owner-only from its first byte
-            conn = sqlite3.connect(self.path, timeout=30.0, isolation_level=None)
+            conn = connect(self.path, timeout=30.0, isolation_level=None)
         conn.row_factory = sqlite3.Row
         conn.execute(SCHEMA)
         return conn
@@ -194,7 +188,7 @@ class SqliteBudgetBook:
         return result
 
     def _live_reservations(self, conn: sqlite3.Connection, now: datetime) -> list[sqlite3.Row]:
-        from qwenvid.store.claims import process_alive
+        from qwenvid.store.claims import host_id, process_alive
         from qwenvid.store.ledger import iso
 
         rows = conn.execute(
@@ -226,7 +220,7 @@ class SqliteBudgetBook:
                 token = secrets.token_hex(8)
                 conn.execute(
                     "INSERT INTO budget_reservations (id, created_at, host, pid, seconds, amount) VALUES (?,?,?,?,?,?)",
-                    (token, iso(now), host_id(), os.getpid(), need.seconds, need.amount or 0.0),
+                    (token, iso(now), _host(), os.getpid(), need.seconds, need.amount or 0.0),
                 )
                 return token
         finally:
@@ -240,6 +234,12 @@ class SqliteBudgetBook:
                 conn.execute("DELETE FROM budget_reservations WHERE id = ?", (token,))
         finally:
             conn.close()
+
+
+def _host() -> str:
+    from qwenvid.store.claims import host_id
+
+    return host_id()
 
 
 def _currency(prices: Mapping[str, Any] | None) -> str | None:

@@ -63,7 +63,13 @@ class SqliteStore:
 
 
 def open_store(ledger_path: Path | str) -> Store:
-    """The store of a state folder (its ledger file): SQLite, the only backend today."""
+    """The store of a state folder: its SQLite ledger file, or the shared PostgreSQL ledger its path stands for."""
+    from qwenvid.store.connect import is_shared
+
+    if is_shared(ledger_path):
+        from qwenvid.store.pg_store import PgStore
+
+        return PgStore(ledger_path)
     return SqliteStore(ledger_path)
 
 
