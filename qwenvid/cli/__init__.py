@@ -292,6 +292,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "spend",
         "Show what was spent: billed seconds per day, model, tier, mode and plan, beside the estimates.",
     ),
+    "ledger": (
+        "ledger_cmd",
+        "The shared ledger: import a machine's local SQLite ledger into the PostgreSQL one (ledger_url).",
+    ),
     "models": ("info", "List the Wan models qwenvid knows, with what each one accepts."),
     "doctor": (
         "info",

@@ -241,7 +241,8 @@ def _print_preview(out: Output, prepared: PreparedPlan, *, emulated: bool, setti
         step = sp.step
         what = step.mode or "" if step.kind == "generate" else step.op or ""
         model = f"{sp.cost.model} {sp.cost.tier or ''}".strip() if sp.cost else ""
-        status = {"done": "reused", "in_flight": "in flight (followed)", "unknown": "reconcile first"}.get(
+        status = {"done": "reused", "in_flight": "in flight (followed)", "unknown": "reconcile first",
+                  "elsewhere": f"done on {sp.found.host if sp.found else ''}"}.get(  # fmt: skip
             sp.found.state if sp.found else "", "new" if step.kind == "generate" else ""
         )
         table.add_row(step.id, what, model, f"{sp.new_seconds:g}" if step.kind == "generate" else "", status)

@@ -421,6 +421,12 @@ class PlanScheduler:
         if found.state == "in_flight" and found.local_id:
             self._follow(run, found.local_id, found.task_id, adopted=True)
             return
+        if found.state == "elsewhere":
+            # Done and paid for on another machine of a shared ledger; its result link has expired.
+            self._set(run, SKIPPED, task_id=found.task_id, local_id=found.local_id, error_code="DoneElsewhere",
+                      error=f"done on {found.host} (task {found.task_id}); its video is there. "
+                      f"--force {run.record.id} makes it anew (and pays again)")  # fmt: skip
+            return
         if found.local_id:  # outcome unknown: find out before anything is sent again
             run.unknown_row = found.local_id
             run.next_check = self.clock()

@@ -31,6 +31,13 @@ def open_ledger(path: Path) -> Ledger:
 
 def check_ledger(path: Path) -> tuple[bool | None, str]:
     """(ok, detail) for `doctor`: None when there is no ledger yet. Reads only; never creates or migrates."""
+    from qwenvid.config.ledger_url import shared_url
+
+    url = shared_url(path)
+    if url is not None:
+        from qwenvid.store.shared_check import check_shared
+
+        return check_shared(url)
     if not path.exists():
         return None, "not created yet (the first run creates it)"
     if not path.is_file():

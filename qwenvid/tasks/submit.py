@@ -190,6 +190,9 @@ def _prepare(ctx: TaskContext, attempt: SubmitAttempt) -> None:
         row = _create_row(ctx, attempt)
     finally:
         budget.release(ctx, held)  # the row counts from now on (or nothing was written)
+    from qwenvid.store.row_hosts import remember
+
+    remember(ctx.settings.ledger_path, row.id)  # on a shared ledger: which machine paid for it
     attempt.row = row
     # This process owns the row until it ends; a resume elsewhere sees it alive (qwenvid/store/claims.py).
     claims = ctx.store.claims()

@@ -28,7 +28,8 @@ def server_binaries() -> Path | None:
     """The folder holding initdb and pg_ctl, or None."""
     found = shutil.which("initdb")
     if found and shutil.which("pg_ctl"):
-        return Path(found).resolve().parent if Path(found).resolve().with_name("pg_ctl").exists() else Path(found).parent
+        real = Path(found).resolve()  # /usr/local/bin/initdb may be a link into the version's bin folder
+        return real.parent if real.with_name("pg_ctl").exists() else Path(found).parent
     for folder in sorted(glob.glob("/usr/lib/postgresql/*/bin"), reverse=True):
         if Path(folder, "initdb").exists() and Path(folder, "pg_ctl").exists():
             return Path(folder)
