@@ -20,7 +20,7 @@ def import_(
     ctx: typer.Context,
     source: Annotated[
         Path | None,
-        typer.Argument(help="The SQLite ledger to import (default: the state folder's ledger.sqlite3).", metavar="PATH"),
+        typer.Argument(help="The SQLite ledger to import (default: the state folder's).", metavar="PATH"),
     ] = None,
     json_out: JsonOpt = False,
 ) -> None:
