@@ -64,6 +64,33 @@ def _as_postgres(argv: list[str]) -> list[str]:
     return argv
 
 
+@contextlib.contextmanager
+def running_server(binaries: Path) -> Iterator[PostgresServer]:
+    """initdb + pg_ctl start (as `postgres`) in a private temporary folder; stopped and removed afterwards."""
+    root = Path(tempfile.mkdtemp(prefix="qwenvid-pg-"))
+    data, log = root / "data", root / "server.log"
+    if os.geteuid() == 0:
+        shutil.chown(root, "postgres", "postgres")
+    os.chmod(root, 0o700)
+    port = _free_port()
+    run = {"check": True, "stdout": subprocess.DEVNULL, "stderr": subprocess.PIPE, "timeout": 120}
+    try:
+        subprocess.run(_as_postgres([str(binaries / "initdb"), "-D", str(data), "-A", "trust", "-U", "postgres",
+                                     "--no-sync", "-E", "UTF8"]), **run)  # type: ignore[call-overload]  # fmt: skip
+        options = f"-p {port} -c listen_addresses=127.0.0.1 -k {root} -c fsync=off -c max_connections=300"
+        subprocess.run(_as_postgres([str(binaries / "pg_ctl"), "-D", str(data), "-l", str(log), "-o", options,
+                                     "-w", "-t", "60", "start"]), **run)  # type: ignore[call-overload]  # fmt: skip
+        yield PostgresServer(port, data)
+    finally:
+        with contextlib.suppress(Exception):
+            from qwenvid.store.pg_connection import close_pools
+
+            close_pools()
+        subprocess.run(_as_postgres([str(binaries / "pg_ctl"), "-D", str(data), "-m", "immediate", "-w", "stop"]),
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=60)  # fmt: skip
+        shutil.rmtree(root, ignore_errors=True)
+
+
 @pytest.fixture(scope="session")
 def postgres_server() -> Iterator[PostgresServer]:
     try:
@@ -74,28 +101,8 @@ def postgres_server() -> Iterator[PostgresServer]:
     if binaries is None:
         _unavailable("no PostgreSQL server binaries (initdb, pg_ctl); install postgresql")
     assert binaries is not None
-    root = Path(tempfile.mkdtemp(prefix="qwenvid-pg-"))
-    data, log = root / "data", root / "server.log"
-    if os.geteuid() == 0:
-        shutil.chown(root, "postgres", "postgres")
-    os.chmod(root, 0o700)
-    port = _free_port()
-    run = {"check": True, "stdout": subprocess.DEVNULL, "stderr": subprocess.PIPE, "timeout": 120}
-    subprocess.run(_as_postgres([str(binaries / "initdb"), "-D", str(data), "-A", "trust", "-U", "postgres",
-                                 "--no-sync", "-E", "UTF8"]), **run)  # type: ignore[call-overload]  # fmt: skip
-    options = f"-p {port} -c listen_addresses=127.0.0.1 -k {root} -c fsync=off -c max_connections=200"
-    subprocess.run(_as_postgres([str(binaries / "pg_ctl"), "-D", str(data), "-l", str(log), "-o", options,
-                                 "-w", "-t", "60", "start"]), **run)  # type: ignore[call-overload]  # fmt: skip
-    try:
-        yield PostgresServer(port, data)
-    finally:
-        with contextlib.suppress(Exception):
-            from qwenvid.store.pg_connection import close_pools
-
-            close_pools()
-        subprocess.run(_as_postgres([str(binaries / "pg_ctl"), "-D", str(data), "-m", "immediate", "-w", "stop"]),
-                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=60)  # fmt: skip
-        shutil.rmtree(root, ignore_errors=True)
+    with running_server(binaries) as server:
+        yield server
 
 
 @pytest.fixture
