@@ -128,3 +128,28 @@ def test_the_chart_on_a_real_terminal(priced_home: Path, tmp_path: Path) -> None
     bar = next(line for line in screen.splitlines() if "█" in line)
     assert bar.count("█") == 20 and bar.count("░") == 20  # billed half of the estimate, on one scale
     assert "1.00 USD" in screen and "your prices" in screen
+
+
+def test_non_video_costs_show_on_their_own_lines(priced_home: Path) -> None:
+    """The table another part of qwenvid writes for storyboard tokens and narration characters."""
+    import sqlite3
+
+    Ledger(priced_home / "ledger.sqlite3").close()
+    with sqlite3.connect(priced_home / "ledger.sqlite3") as conn:
+        conn.execute(
+            "CREATE TABLE story_costs (id INTEGER PRIMARY KEY AUTOINCREMENT, kind TEXT NOT NULL,"
+            " identity TEXT NOT NULL, service TEXT NOT NULL, model TEXT NOT NULL, units REAL NOT NULL,"
+            " unit TEXT NOT NULL, detail TEXT NOT NULL, created_at TEXT NOT NULL)"
+        )
+        for kind, units, unit in (("storyboard", 1200, "tokens"), ("narration", 300, "characters")):
+            conn.execute(
+                "INSERT INTO story_costs (kind, identity, service, model, units, unit, detail, created_at) "
+                "VALUES (?, 'x', 'https://dashscope-intl.aliyuncs.com/api/v1', 'qwen-plus', ?, ?, '{}', ?)",
+                (kind, units, unit, "2026-12-07T10:00:00.000000+00:00"),
+            )
+    data = json.loads(run("spend", "--json").stdout)
+    assert {(c["kind"], c["units"], c["unit"]) for c in data["billed"]["other_costs"]} == {
+        ("storyboard", 1200, "tokens"), ("narration", 300, "characters")
+    }
+    text = run("spend").stdout
+    assert "storyboard (qwen-plus): 1200 tokens in 1 call(s)" in text

@@ -44,26 +44,26 @@ def spend_report(
 def other_costs(settings: Settings, *, since: datetime | None, until: datetime | None) -> list[OtherCost]:
     """Non-video costs (the `story_costs` table another part of qwenvid writes), per kind, model and unit."""
     from qwenvid.requests.cost import is_free_service
+    from qwenvid.store.connect import connect, is_shared
     from qwenvid.store.ledger import iso
 
-    conn = sqlite3.connect(f"file:{settings.ledger_path}?mode=ro", uri=True)
+    if not is_shared(settings.ledger_path) and not settings.ledger_path.is_file():
+        return []
+    where, params = ["1 = 1"], []
+    if since is not None:
+        where.append("created_at >= ?")
+        params.append(iso(since))
+    if until is not None:
+        where.append("created_at < ?")
+        params.append(iso(until))
+    conn = connect(settings.ledger_path, timeout=30.0, isolation_level=None)
     try:
-        found = conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'story_costs'").fetchone()
-        if found is None:
-            return []
-        where, params = ["1 = 1"], []
-        if since is not None:
-            where.append("created_at >= ?")
-            params.append(iso(since))
-        if until is not None:
-            where.append("created_at < ?")
-            params.append(iso(until))
         rows = conn.execute(
             f"SELECT kind, model, unit, service, sum(units), count(*) FROM story_costs WHERE {' AND '.join(where)} "
             "GROUP BY kind, model, unit, service ORDER BY kind, model",
             params,
         ).fetchall()
-    except sqlite3.Error:
+    except sqlite3.Error:  # no such table: nothing but videos was ever paid for here
         return []
     finally:
         conn.close()
