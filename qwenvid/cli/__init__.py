@@ -318,6 +318,11 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "extend",
         "Make a video longer: chain new segments after it, join them, and optionally lay a soundtrack.",
     ),
+    "mcp": ("mcp_cmd", "Serve qwenvid to an AI agent over the Model Context Protocol (stdio)."),
+    "skill": (
+        "mcp_cmd",
+        "Print the SKILL.md that teaches an agent to use qwenvid safely (or install it into a skills folder).",
+    ),
     "wizard": (
         "wizard",
         "Guided flow: mode, model, inputs and options, each checked as you answer; then the same run as the "

@@ -14,6 +14,7 @@ from qwenvid.store.budget import Need, Standing
 
 if TYPE_CHECKING:
     from qwenvid.config import Settings
+    from qwenvid.requests.cost import CostEstimate
     from qwenvid.tasks.context import TaskContext
     from qwenvid.tasks.outcomes import Plan
 
@@ -66,3 +67,19 @@ def preview_lines(settings: Settings, seconds: float, amount: float | None, *, e
     currency = (settings.prices or {}).get("currency")
     need = Need(seconds, amount, emulated=emulated)
     return [f"Budget: {line}" for line in found.describe(need, currency if isinstance(currency, str) else None)]
+
+
+def precheck(ctx: TaskContext, cost: CostEstimate) -> None:
+    """Refuse early (BudgetExceeded, nothing held) a run that would cross a budget: front ends that ask a person
+    first (the MCP server's elicitation) say no before asking; the submit's reserve() still decides."""
+    from qwenvid.store.budget import refusal
+
+    emulated = ctx.emulated or is_free_service(ctx.settings.base_url)
+    need = Need(float(cost.billable_seconds), cost.amount, emulated=emulated)
+    found = standing(ctx, need)
+    if found is None:
+        return
+    currency = (ctx.settings.prices or {}).get("currency")
+    refused = refusal(found, need, currency if isinstance(currency, str) else None)
+    if refused is not None:
+        raise refused

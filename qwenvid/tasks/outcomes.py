@@ -32,6 +32,8 @@ class RunOptions:
     estimate: float | None = None
     # Replace an existing file named by `output` (otherwise naming an existing file is refused).
     overwrite: bool = False
+    # The identity the ledger row is stored under (a plan step's, for the MCP server); None: the request's own.
+    fingerprint: str | None = None
 
 
 @dataclass
