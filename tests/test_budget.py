@@ -156,3 +156,20 @@ def test_reservations_are_atomic_across_threads(isolated_env: Path) -> None:
 
     with ThreadPoolExecutor(8) as pool:
         assert sorted(pool.map(attempt, range(8))) == [False] * 6 + [True] * 2
+
+
+def test_the_mcp_servers_budget_hook_refuses_before_asking_anyone(cli: EmulatorThread, isolated_env: Path) -> None:
+    from qwenvid.config import load_settings
+    from qwenvid.errors import BudgetExceeded
+    from qwenvid.mcp import spending
+    from qwenvid.tasks.session import Session
+
+    write_config(isolated_env, "[budget]\ndaily_seconds = 8\ncount_emulator = true\n")
+    assert run("t2v", "A kitten", *SMALL).exit_code == 0
+    with Session(load_settings()) as session:
+        from qwenvid.requests.cost import estimate_cost
+
+        estimate = estimate_cost("wan2.1-t2v-turbo", 5.0, "480P", None)
+        with pytest.raises(BudgetExceeded, match="would cross budget.daily_seconds = 8 s"):
+            spending.check_limits(estimate, max_seconds=None, session=session)
+        spending.check_limits(estimate_cost("wan2.1-t2v-turbo", 3.0, "480P", None), max_seconds=None, session=session)

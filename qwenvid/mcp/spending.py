@@ -22,7 +22,8 @@ from qwenvid.errors import ConfirmationRequired, ValidationError
 def _budget(session: Any, cost: Any) -> None:
     from qwenvid.tasks.budget import precheck
 
-    precheck(session, cost)
+    if session is not None:  # no session, no state folder: nothing to count against
+        precheck(session, cost)
 
 
 BUDGET_CHECKS: list[Callable[[Any, Any], None]] = [_budget]
