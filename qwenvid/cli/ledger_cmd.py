@@ -13,7 +13,7 @@ from qwenvid.cli._session import load_settings, state_of
 from qwenvid.errors import ConfigError
 
 SUMMARY = "The shared ledger: import a machine's local SQLite ledger into the PostgreSQL one (ledger_url)."
-LEDGER_EXAMPLES = examples("qwenvid ledger import", "qwenvid ledger import ~/old-qwenvid/ledger.sqlite3 --json")
+LEDGER_EXAMPLES = examples("qwenvid ledger import", "qwenvid ledger import --json")
 
 
 def import_(
@@ -36,6 +36,13 @@ def import_(
             hint=f"Set {LEDGER_URL_VAR} (or ledger_url in config.toml) to a postgresql:// URL first.",
         )
     path = (source or settings.home / "ledger.sqlite3").expanduser()
+    if source is None and not path.is_file():  # this machine never ran qwenvid before: nothing to move
+        if state.out.json:
+            state.out.result_json({"source": str(path), "copied": {}, "already_there": {},
+                                   "into": masked(settings.ledger_url)})  # fmt: skip
+        else:
+            state.out.info(f"No local ledger at {path}: nothing to import.")
+        return
     report = import_ledger(path, settings.ledger_path)
     if state.out.json:
         state.out.result_json({**report.to_json(), "into": masked(settings.ledger_url)})
