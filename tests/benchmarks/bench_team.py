@@ -124,6 +124,9 @@ def scenario(steps: int, render: float, *, kill: bool, seed: int) -> bool:
             wall = time.perf_counter() - started
             hits = emulator.state.limit_counts()
             prompts = paid(emulator)
+            tasks = emulator.state.tasks
+            first_submit = min((t.submit_at for t in tasks), default=0.0)
+            launched_at = emulator.state.now() - (time.perf_counter() - started)
             errors = {
                 name: (child.stderr.read().decode()[-400:] if child.stderr else "")
                 for name, child in children.items()
@@ -143,6 +146,14 @@ def scenario(steps: int, render: float, *, kill: bool, seed: int) -> bool:
           f"on queries: {hits.get('query.rate', 0)}")  # fmt: skip
     print(f"steps done per surviving machine: {done}")
     print(f"wall {wall:.1f} s vs ideal {ideal:.1f} s -> {wall / ideal:.3f} x")
+    ends = sorted(t.end_at for t in tasks if t.end_at is not None)
+    submits = sorted(t.submit_at for t in tasks)
+    gaps = [submits[i] - ends[i - CONCURRENCY] for i in range(CONCURRENCY, min(len(submits), len(ends) + CONCURRENCY))]
+    if gaps and ends:
+        gaps.sort()
+        print(f"where the time goes: first submit {first_submit - launched_at:.1f} s after launch; a slot freed -> "
+              f"the next submit: median {gaps[len(gaps) // 2]:.2f} s, max {gaps[-1]:.2f} s; last task end -> "
+              f"last exit {launched_at + wall - ends[-1]:.1f} s")  # fmt: skip
     for name, text in errors.items():
         print(f"{name} stderr tail: {text}")
     ok = not twice and four29 == 0 and all(count == steps for count in done.values())
