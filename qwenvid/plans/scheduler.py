@@ -60,6 +60,7 @@ RATE_WINDOW = 1.05
 # manifest is big), and always at the end. Generation steps are found again through the ledger anyway.
 MANIFEST_EVERY = 1.0
 SMALL_PLAN = 50
+QUERY_SHARE = 15.0  # queries per second this machine's hand-off polls may use (the default query_qps)
 BUDGET_CODE = "BudgetExceeded"  # a step a [budget] limit stopped (nothing submitted); the plan exits 11
 # The shortest nap of the loop when something is due "now" but could not be done (clock rounding).
 MIN_SLEEP = 0.01
@@ -433,6 +434,7 @@ class PlanScheduler:
             self._set(run, SUBMITTING, local_id=found.local_id)
 
     def _follow(self, run: _Run, local_id: str, task_id: str | None, *, adopted: bool = False) -> None:
+        from qwenvid.store.pacing import handoff_interval
         from qwenvid.tasks.polling import PollSchedule
 
         if not self.gen.claim(local_id):
@@ -445,6 +447,11 @@ class PlanScheduler:
         expected = self.gen.estimate(local_id, self.options.estimate)
         run.record.estimate = round(expected.seconds, 1)
         schedule = PollSchedule.for_estimate(expected)
+        # While a step of the same model waits for a slot (here, or on another machine of a shared ledger,
+        # which runs the same plan), this task's end frees it: polled at the hand-off rate near its end.
+        model_of = run.record.model or ""
+        schedule.urgent = lambda: any(self._model(sid) == model_of for sid in self._queue)
+        schedule.handoff = handoff_interval(model_of, QUERY_SHARE)
         run.task = _Task(local_id, task_id, schedule, now, now if adopted else now + schedule.next_interval(0, 0))
         status = (row.remote_status if row is not None else None) or "PENDING"
         run.task.status = status
