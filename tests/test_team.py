@@ -168,3 +168,33 @@ def test_a_dead_hosts_claims_expire(pg_url: str, tmp_path: Path, monkeypatch: py
     assert taken is not None
     taken.release()
     store.close()
+
+
+def test_tables_other_parts_add_work_on_the_shared_ledger_unchanged(pg_url: str, tmp_path: Path) -> None:
+    """SQLite's SQL as the table modules write it (AUTOINCREMENT ids, INSERT OR REPLACE without a column list,
+    literals holding '?', IS ?, MAX(a, b), sum(col = 'X'), BEGIN IMMEDIATE), through connect() on the marker."""
+    from qwenvid.config.ledger_url import marker_for
+    from qwenvid.store.connect import connect
+    from qwenvid.store.sqlite_tx import write_transaction
+
+    conn = connect(marker_for(tmp_path, pg_url))
+    conn.executescript(
+        "CREATE TABLE IF NOT EXISTS story_costs (id INTEGER PRIMARY KEY AUTOINCREMENT, kind TEXT NOT NULL,"
+        " units REAL NOT NULL, note TEXT);"  # a comment; with a semicolon
+        "CREATE TABLE IF NOT EXISTS face_checks (image TEXT PRIMARY KEY, passed INTEGER, kind TEXT, at REAL)"
+    )
+    with write_transaction(conn):
+        for kind, units in (("storyboard", 1200.5), ("narration", 300.0), ("storyboard", 10.0)):
+            conn.execute("INSERT INTO story_costs (kind, units, note) VALUES (?, ?, 'why?')", (kind, units))
+        conn.execute("INSERT OR REPLACE INTO face_checks VALUES (?, ?, 'image', ?)", ("a.png", False, 1.5))
+        conn.execute("INSERT OR REPLACE INTO face_checks VALUES (?, ?, 'image', ?)", ("a.png", True, 2.5))
+    rows = conn.execute("SELECT kind, SUM(units), COUNT(*) FROM story_costs GROUP BY kind ORDER BY kind").fetchall()
+    assert [(r[0], r[1], r[2]) for r in rows] == [("narration", 300.0, 1), ("storyboard", 1210.5, 2)]
+    assert conn.execute("SELECT note FROM story_costs WHERE id = ?", (1,)).fetchone()["note"] == "why?"
+    check = conn.execute("SELECT passed, at FROM face_checks WHERE image = ?", ("a.png",)).fetchone()
+    assert (check["passed"], check["at"]) == (1, 2.5)
+    conn.execute("UPDATE face_checks SET at = MAX(at, ?) WHERE kind IS ?", (2.0, "image"))
+    assert conn.execute("SELECT at FROM face_checks").fetchone()[0] == 2.5
+    counted = conn.execute("SELECT sum(kind = 'storyboard') FROM story_costs").fetchone()[0]
+    assert int(counted) == 2
+    conn.close()
