@@ -124,7 +124,11 @@ def test_two_processes_racing_for_the_last_of_a_budget_exactly_one_goes(
     racers = [
         subprocess.Popen(
             [*qwenvid_argv(), "t2v", f"A race, runner {n}", *SMALL, "--yes"],
-            env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            env=env,
+            cwd=tmp_path,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
         )  # fmt: skip
         for n in range(2)
     ]

@@ -149,7 +149,8 @@ def test_non_video_costs_show_on_their_own_lines(priced_home: Path) -> None:
             )
     data = json.loads(run("spend", "--json").stdout)
     assert {(c["kind"], c["units"], c["unit"]) for c in data["billed"]["other_costs"]} == {
-        ("storyboard", 1200, "tokens"), ("narration", 300, "characters")
+        ("storyboard", 1200, "tokens"),
+        ("narration", 300, "characters"),
     }
     text = run("spend").stdout
     assert "storyboard (qwen-plus): 1200 tokens in 1 call(s)" in text
