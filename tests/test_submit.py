@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner, Result
@@ -135,18 +136,13 @@ def test_a_freed_slot_is_taken_within_half_a_second(
     assert cli.state.task_count() == 1
 
 
-def test_a_kill_during_a_429_back_off_leaves_a_row_resume_closes_at_once(
-    make_emulator: object, isolated_env: Path, canary_key: str
-) -> None:
-    emulator: EmulatorThread = make_emulator(EmulatorConfig(pending_seconds=0.05, running_seconds=0.2))  # type: ignore[operator]
-    emulator.arm("throttle:submit:1:60")  # 429 with Retry-After 60 s: the client backs off a minute
+def kill_during_back_off(emulator: EmulatorThread, home: Path, key: str, args: list[str], cwd: Path) -> None:
+    """Start `qwenvid ARGS` as a process of its own; SIGKILL it while it backs off after a 429 on its submit."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DASHSCOPE", "QWEN_"))}
-    env |= {"QWEN_BASE_URL": emulator.base_url, "DASHSCOPE_API_KEY": canary_key, "NO_COLOR": "1"}
-    ledger = isolated_env / "ledger.sqlite3"
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "qwenvid", "t2v", "A kitten", *SMALL, "--yes"],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )  # fmt: skip
+    env |= {"QWEN_BASE_URL": emulator.base_url, "DASHSCOPE_API_KEY": key, "NO_COLOR": "1"}
+    ledger = home / "ledger.sqlite3"
+    proc = subprocess.Popen([sys.executable, "-m", "qwenvid", *args], cwd=cwd, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)  # fmt: skip
 
     def backing_off() -> bool:
         if not ledger.exists():
@@ -168,16 +164,39 @@ def test_a_kill_during_a_429_back_off_leaves_a_row_resume_closes_at_once(
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
 
+
+def test_a_kill_during_a_429_back_off_leaves_a_row_resume_closes_at_once(
+    make_emulator: Any, isolated_env: Path, canary_key: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    emulator: EmulatorThread = make_emulator(EmulatorConfig(pending_seconds=0.05, running_seconds=0.2))
+    emulator.arm("throttle:submit:1:60")  # 429 with Retry-After 60 s: the client backs off a minute
+    kill_during_back_off(emulator, isolated_env, canary_key, ["t2v", "A kitten", *SMALL, "--yes"], Path.cwd())
     started = time.monotonic()
-    monkey_env = {"QWEN_BASE_URL": emulator.base_url, "DASHSCOPE_API_KEY": canary_key}
-    with pytest.MonkeyPatch.context() as patch:
-        for name, value in monkey_env.items():
-            patch.setenv(name, value)
-        resumed = run("resume")
-        assert resumed.exit_code == 0, resumed.stderr
-        assert "never submitted" in resumed.stdout + resumed.stderr and "Nothing to resume" not in resumed.stdout
-        assert ledger_rows(isolated_env) == [("rejected", "NotSubmitted", None)]
-        again = run("t2v", "A kitten", *SMALL, "--yes")
+    monkeypatch.setenv("QWEN_BASE_URL", emulator.base_url)
+    monkeypatch.setenv("DASHSCOPE_API_KEY", canary_key)
+    resumed = run("resume")
+    assert resumed.exit_code == 0, resumed.stderr
+    assert "never submitted" in resumed.stdout + resumed.stderr and "Nothing to resume" not in resumed.stdout
+    assert ledger_rows(isolated_env) == [("rejected", "NotSubmitted", None)]
+    again = run("t2v", "A kitten", *SMALL, "--yes")
     assert again.exit_code == 0, again.stderr
     assert time.monotonic() - started < 30  # no lease or submit window to wait out
     assert emulator.state.task_count() == 1  # the 429 created nothing; the rerun made the one task
+
+
+def test_a_plan_killed_during_a_429_back_off_submits_its_step_again_at_once(
+    make_emulator: Any, isolated_env: Path, canary_key: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    emulator: EmulatorThread = make_emulator(EmulatorConfig(pending_seconds=0.05, running_seconds=0.2))
+    emulator.arm("throttle:submit:1:60")
+    plan = tmp_path / "one.txt"
+    plan.write_text("A lone lighthouse\n")
+    kill_during_back_off(emulator, isolated_env, canary_key, ["run", str(plan), "--yes", *SMALL], tmp_path)
+    started = time.monotonic()
+    monkeypatch.setenv("QWEN_BASE_URL", emulator.base_url)
+    monkeypatch.setenv("DASHSCOPE_API_KEY", canary_key)
+    monkeypatch.chdir(tmp_path)
+    again = run("run", str(plan), "--yes", *SMALL)
+    assert again.exit_code == 0, again.stderr
+    assert time.monotonic() - started < 30  # not the ~11 min of an outcome-unknown submit window
+    assert emulator.state.task_count() == 1

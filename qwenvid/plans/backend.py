@@ -11,7 +11,7 @@ import os
 import shutil
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     from qwenvid.store.ledger import LedgerRow
     from qwenvid.store.seam import RowClaims
     from qwenvid.tasks.session import Session
-    from qwenvid.tasks.submit import SubmitAttempt
+    from qwenvid.tasks.submit import Guard, SubmitAttempt
     from qwenvid.wire.client import TaskInfo
 
 __all__ = ["Existing", "LedgerBackend", "Limits", "NoSlot", "Submitted", "Unknown", "model_limits"]
@@ -66,8 +66,16 @@ PLAN_LOCK = "plan-slots"
 class LedgerBackend:
     """Generations for the scheduler through a Session's client and ledger."""
 
-    def __init__(self, session: Session, *, emulated: bool = False, claims: RowClaims | None = None) -> None:
+    def __init__(
+        self,
+        session: Session,
+        *,
+        emulated: bool = False,
+        claims: RowClaims | None = None,
+        guards: Sequence[Guard] = (),
+    ) -> None:
         self.session = session
+        self.guards = tuple(guards)  # checked before each step's submit (qwenvid/tasks/submit.py)
         self.emulated = emulated
         self.ledger = session.ledger
         self.claims = claims or session.store.claims()
@@ -189,6 +197,7 @@ class LedgerBackend:
                 plan,
                 fingerprint=identity,
                 output_target=str(target),
+                guards=self.guards,
                 expected_seconds=prior_for_request(plan.payload.body, plan.model).seconds,
                 show_uploads=False,
             )
@@ -258,25 +267,11 @@ class LedgerBackend:
         return self.session.estimate(row)
 
     def poll(self, local_id: str) -> TaskInfo:
-        """One status query, recorded in the ledger."""
+        """One status query, recorded as a single run's are (ledger, learned render times, the row's slot)."""
         row = self.ledger.get(local_id)
         if row is None or not row.task_id:
             raise errors.QwenvidError(f"{local_id} has no task id to follow.")
-        from qwenvid.store.pacing import note_status
-
-        info = self.session.client.get_task(row.task_id)
-        # The slot is held by the row (single runs and plans alike): a rerun that adopts the task frees it too.
-        note_status(self.session.pacer(), local_id, info.status)
-        self.ledger.apply_task_info(local_id, info)
-        if info.status == "SUCCEEDED":
-            self.ledger.set_result(
-                local_id,
-                video_url=info.video_url,
-                usage=info.usage,
-                actual_prompt=info.actual_prompt,
-                end_time=info.end_time,
-            )
-        return info
+        return self.session.poll_once(row)
 
     def download(self, local_id: str, target: Path) -> tuple[Path, str, float | None]:
         """Download a succeeded task's video to `target` (verified), with its sidecar."""

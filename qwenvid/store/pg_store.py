@@ -21,7 +21,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from qwenvid.store.seam import BudgetBook, KeyIds, RenderTimes, RowClaims, SlotPacer
+from qwenvid.store.seam import BudgetBook, KeyIds, RenderTimes, RowClaims, SlotPacer, UploadRecords
 
 
 class PgStore:
@@ -60,6 +60,12 @@ class PgStore:
     @property
     def key_ids(self) -> KeyIds:
         return self._key_ids
+
+    @property
+    def uploads(self) -> UploadRecords:
+        from qwenvid.store.uploads import UploadStore
+
+        return UploadStore(self.path)  # the upload-link cache and the credential-call window, shared
 
     def claims(self, *, clock: Callable[[], float] | None = None) -> RowClaims:
         from qwenvid.store.claims import Claims

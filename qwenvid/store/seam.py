@@ -9,6 +9,7 @@ The task verbs (qwenvid/tasks/) and plans reach the state folder only through a 
     store.render_times                             # learned queue/render seconds (RenderTimes)
     store.key_ids                                  # each key's public api_key_id, undecided candidates (KeyIds)
     store.budget_book()                            # [budget] used so far, atomic check-and-reserve (BudgetBook)
+    store.uploads                                  # inputs uploaded earlier, paced credential calls (UploadRecords)
     with store.lock("plan-slots"): ...             # a machine-wide named lock (plans' submit section)
     store.close()
 
@@ -32,6 +33,7 @@ if TYPE_CHECKING:
     from qwenvid.store.budget import Need, Standing
     from qwenvid.store.claims import Claim, ClaimInfo
     from qwenvid.store.ledger import LedgerRow
+    from qwenvid.store.uploads import UploadedInput
 
 
 class SlotDeadline(Exception):
@@ -141,6 +143,17 @@ class RenderTimes(Protocol):
     def render_seconds(self, row: LedgerRow, limit: int) -> list[float]: ...
 
 
+class UploadRecords(Protocol):
+    """Inputs uploaded earlier (by content hash and binding) and the paced credential calls (store/uploads.py)."""
+
+    def find(self, sha256: str, binding: str) -> UploadedInput | None: ...
+    def remember(self, item: UploadedInput) -> None: ...
+    def forget(self, sha256: str, binding: str) -> None: ...
+    def policy_turn(
+        self, scope: str, *, clock: Callable[[], float] = ..., sleep: Callable[[float], None] = ...
+    ) -> float: ...
+
+
 class KeyIds(Protocol):
     """Each key's public `api_key_id` per service (by a one-way key ref), and undecided reconcile candidates."""
 
@@ -167,6 +180,8 @@ class Store(Protocol):
     def render_times(self) -> RenderTimes: ...
     @property
     def key_ids(self) -> KeyIds: ...
+    @property
+    def uploads(self) -> UploadRecords: ...
     def claims(self, *, clock: Callable[[], float] | None = None) -> RowClaims: ...
     def pacer(self, *, clock: Callable[[], float], sleep: Callable[[float], None]) -> SlotPacer: ...
     def budget_book(self) -> BudgetBook: ...

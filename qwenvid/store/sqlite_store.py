@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from qwenvid.store.seam import BudgetBook, KeyIds, RenderTimes, RowClaims, SlotPacer, Store
+from qwenvid.store.seam import BudgetBook, KeyIds, RenderTimes, RowClaims, SlotPacer, Store, UploadRecords
 
 
 class SqliteStore:
@@ -22,6 +22,7 @@ class SqliteStore:
         self._ledger = ledger if ledger is not None else open_ledger(self.path)
         self._render_times = SqliteRenderTimes(self.path)
         self._key_ids = SqliteKeyIds(self.path)
+        self._uploads: UploadRecords | None = None  # made on first use: most runs upload nothing
 
     @classmethod
     def of(cls, ledger: Any) -> SqliteStore:
@@ -39,6 +40,14 @@ class SqliteStore:
     @property
     def key_ids(self) -> KeyIds:
         return self._key_ids
+
+    @property
+    def uploads(self) -> UploadRecords:
+        if self._uploads is None:
+            from qwenvid.store.uploads import UploadStore
+
+            self._uploads = UploadStore(self.path)
+        return self._uploads
 
     def claims(self, *, clock: Callable[[], float] | None = None) -> RowClaims:
         from qwenvid.store.claims import Claims

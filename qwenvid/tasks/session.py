@@ -128,7 +128,7 @@ class Session(TaskContext):
         check_output_target(options.output or self.settings.output_dir, overwrite=options.overwrite)
         attempt = SubmitAttempt(
             plan,
-            fingerprint=options.fingerprint,  # None: the request's own identity (the MCP server gives a step's)
+            fingerprint=options.fingerprint,
             output_target=str(options.output) if options.output else None,
             guards=guards,
             reporter=reporter,

@@ -6,10 +6,10 @@
 
 Every check that must pass before anything is paid is a *guard* (`Guard`, called as
 `guard(ctx, attempt)`): the confirmation of the cost, the pay-again check after an earlier unknown
-outcome (qwenvid/tasks/guards.py), budgets, idempotency. Guards run first, before the row is
-written, in this order: the process-wide ones (`add_guard`), then the attempt's own
-(`SubmitAttempt.guards`). A guard refuses by raising a QwenvidError; its `exit_code` is the
-command's. Nothing is written, uploaded or sent when a guard refuses.
+outcome (qwenvid/tasks/guards.py), budgets, idempotency. Guards run once per attempt, before its
+row is written (after the in-flight check, when the caller asks for one): the process-wide ones
+(`add_guard`) first, then the attempt's own (`SubmitAttempt.guards`). A guard refuses by raising a
+QwenvidError; its `exit_code` is the command's. Nothing is written, uploaded or sent then.
 
 The row is written before any upload, so an upload that fails (or a Ctrl-C) closes it as never
 submitted. A request that never left (the slot wait ran out, a 429 back-off was cut short) is closed
@@ -140,12 +140,12 @@ def submit(
     After Submitted or Unknown the caller holds the row's claim (`attempt.claim`; see `holding`).
     """
     if attempt.row is None:
-        for guard in (*_GUARDS, *attempt.guards):
-            guard(ctx, attempt)
         if reuse_in_flight:
             existing = _in_flight(ctx, attempt)
             if existing is not None:
-                return existing
+                return existing  # nothing to pay for: no guard asks
+        for guard in (*_GUARDS, *attempt.guards):
+            guard(ctx, attempt)
         _prepare(ctx, attempt)
     assert attempt.row is not None and attempt.payload is not None
     row, payload = attempt.row, attempt.payload
@@ -198,10 +198,12 @@ def _prepare(ctx: TaskContext, attempt: SubmitAttempt) -> None:
     claims = ctx.store.claims()
     attempt.claim = claims.wait_acquire(row.id, timeout=10.0) or claims.acquire(row.id)
     try:
-        from qwenvid.tasks.uploads import upload_inputs
+        uploaded: dict[str, str] = {}
+        if plan.local_inputs:
+            from qwenvid.tasks.uploads import upload_inputs
 
-        # Each input once: an earlier upload is reused while it outlives the task (qwenvid/tasks/uploads.py).
-        uploaded = upload_inputs(ctx, plan, reporter if attempt.show_uploads else None)
+            # Each input once: an earlier upload is reused while it outlives the task (qwenvid/tasks/uploads.py).
+            uploaded = upload_inputs(ctx, plan, reporter if attempt.show_uploads else None)
         payload = build_payload(plan.request, uploaded) if plan.local_inputs else plan.payload
         check_body(payload.endpoint_path, payload.body)
     except BaseException as exc:

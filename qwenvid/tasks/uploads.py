@@ -23,11 +23,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from qwenvid.store.uploads import UploadedInput, UploadStore
+from qwenvid.store.uploads import UploadedInput
+from qwenvid.tasks.reporting import NullReporter, Phase
 from qwenvid.timestamps import shown
 
 if TYPE_CHECKING:
-    from qwenvid.tasks.context import TaskContext as Session
+    from qwenvid.store.seam import UploadRecords
+    from qwenvid.tasks.context import TaskContext
     from qwenvid.tasks.outcomes import Plan
     from qwenvid.tasks.reporting import Reporter
     from qwenvid.wire.oss import BucketClient
@@ -71,14 +73,12 @@ def needed_seconds(plan: Plan) -> float:
     return expected * SLACK_FACTOR + SLACK_SECONDS
 
 
-def upload_inputs(session: Session, plan: Plan, reporter: Reporter | None = None) -> dict[str, str]:
+def upload_inputs(session: TaskContext, plan: Plan, reporter: Reporter | None = None) -> dict[str, str]:
     """Local path -> the URL the task reads it from, for every local input of the plan (uploading only when needed)."""
-    from qwenvid.tasks.reporting import NullReporter, Phase
-
     reporter = reporter or NullReporter()
     wall: Callable[[], float] = time.time if session.clock is time.monotonic else session.clock
     need = needed_seconds(plan)
-    store = UploadStore(session.settings.ledger_path)
+    store = session.store.uploads
     uploaded: dict[str, str] = {}
     for item in plan.local_inputs:
         path = Path(item.path)
@@ -110,10 +110,10 @@ def _key_ref(api_key: str | None) -> str:
 
 
 def _temporary(
-    session: Session,
+    session: TaskContext,
     model: str,
     path: Path,
-    store: UploadStore,
+    store: UploadRecords,
     wall: Callable[[], float],
     need: float,
     reporter: Reporter,
@@ -137,9 +137,9 @@ def _temporary(
 
 
 def _bucket(
-    session: Session,
+    session: TaskContext,
     path: Path,
-    store: UploadStore,
+    store: UploadRecords,
     wall: Callable[[], float],
     need: float,
     reporter: Reporter,
@@ -165,7 +165,7 @@ def _bucket(
     return url
 
 
-def bucket_client(session: Session) -> BucketClient:
+def bucket_client(session: TaskContext) -> BucketClient:
     """The session's client of the user's bucket, made once (the SDK is imported only here)."""
     from qwenvid.wire.oss import BucketClient
 
@@ -178,7 +178,7 @@ def bucket_client(session: Session) -> BucketClient:
         return client  # type: ignore[no-any-return, unused-ignore]
 
 
-def upload_path(session: Session) -> str:
+def upload_path(session: TaskContext) -> str:
     """Which upload path is in use, in words (for `doctor`)."""
     oss = session.settings.oss
     if oss is None:
@@ -187,7 +187,7 @@ def upload_path(session: Session) -> str:
     return f"your own OSS bucket {oss.bucket} ({where}), objects under {oss.prefix}/YYYYMMDD/"
 
 
-def check_bucket(session: Session) -> str:
+def check_bucket(session: TaskContext) -> str:
     """`doctor`'s check that the bucket takes uploads: a tiny object written and deleted; what was done, in words."""
     import secrets
 
@@ -200,7 +200,7 @@ def check_bucket(session: Session) -> str:
     return f"wrote and deleted {key}"
 
 
-def doctor_uploads(session: Session) -> dict[str, Any]:
+def doctor_uploads(session: TaskContext) -> dict[str, Any]:
     """`doctor`'s upload lines: the path in use and, for a bucket, the write-and-delete check (no credential shown)."""
     from qwenvid.errors import QwenvidError
 
