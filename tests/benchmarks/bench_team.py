@@ -18,7 +18,8 @@ Ideal = ceil(steps / 5) x (queue 0.3 s + render): the fastest the account's limi
 Exit status 1 when a goal is missed.
 
 Measured on 2 shared cores (load average 7-9 from other work), 60 steps, 20 s renders, ideal 243.6 s:
-  1. 60 tasks for 60 steps, 0 429s, wall 255.3 s = 1.048 x ideal (slot freed -> next submit: median 0.41 s)
+  1. 60 tasks for 60 steps, 0 429s, wall 255.3 s = 1.048 x ideal (slot freed -> next submit: median 0.41 s);
+     again after merging house's latest: 253.6 s = 1.041 x (median hand-off 0.44 s, tail 2.7 s)
   2. killed at 53 s and 72 s; the survivor finished all 60 (60 tasks, none twice, 0 429s) in 297.1 s =
      1.22 x ideal: the dead machines' tasks were taken over when their claims' 60 s leases ran out.
 """
