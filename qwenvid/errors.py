@@ -6,6 +6,7 @@
     ├── ConfigError                 exit 2   bad configuration (unknown region, bad base URL)
     ├── LedgerError                 exit 1   the ledger file cannot be opened or read (damaged, unreadable)
     ├── ConfirmationRequired        exit 7   a confirmation was needed but there is no terminal
+    ├── BudgetExceeded              exit 11  a [budget] limit would be crossed; nothing was submitted
     ├── APIError                    exit 1   DashScope answered with an error (status_code, code)
     │   ├── BadRequestError         exit 2   400 InvalidParameter and kin: the server refused the request
     │   │   └── ModerationError     exit 10  DataInspectionFailed, IPInfringementSuspect
@@ -47,6 +48,7 @@ class ExitCode(IntEnum):
     TASK_FAILED = 8
     DOWNLOAD_FAILED = 9
     MODERATION = 10
+    BUDGET = 11
     INTERRUPTED = 130
 
 
@@ -159,6 +161,12 @@ class ConfigError(QwenvidError):
     """The configuration cannot be used as it is."""
 
     exit_code = ExitCode.USAGE
+
+
+class BudgetExceeded(QwenvidError):
+    """The run would cross a `[budget]` limit; nothing was submitted (product.md §3.1)."""
+
+    exit_code = ExitCode.BUDGET
 
 
 class ConfirmationRequired(QwenvidError):

@@ -97,7 +97,7 @@ def test_every_command_has_examples_to_run() -> None:
 
 
 @pytest.mark.parametrize("line", EXAMPLES)
-def test_help_example_runs_as_written(example_files: Path, line: str) -> None:
+def test_help_example_runs_as_written(example_files: Path, line: str, request: pytest.FixtureRequest) -> None:
     stdin = None
     env: dict[str, str] = {}
     if "|" in line:  # echo "..." | qwenvid ...
@@ -125,6 +125,8 @@ def test_help_example_runs_as_written(example_files: Path, line: str) -> None:
             args.append("--dry-run")  # a dry run needs no key, no network and no emulator
     elif "--emulator" not in args and "QWEN_BASE_URL" not in env:
         args = ["--emulator", *args]
+    if command == "ledger":  # the shared ledger's commands need one: a real server (tests/support/postgres.py)
+        env["QWENVID_LEDGER_URL"] = request.getfixturevalue("pg_url")
     result = CliRunner().invoke(app, args, env=env, input=stdin)
     assert "unexpected" not in result.stderr, result.stderr
     if command in EXISTING_TASK:

@@ -23,12 +23,23 @@ def _sqlite(folder: Path) -> Store:
     return SqliteStore.of(Ledger(folder / "ledger.sqlite3"))
 
 
-BACKENDS: dict[str, Callable[[Path], Store]] = {"sqlite": _sqlite}
+def _postgresql(folder: Path, url: str) -> Store:
+    from qwenvid.config.ledger_url import marker_for
+    from qwenvid.store.pg_store import PgStore
+
+    folder.mkdir(parents=True, exist_ok=True)
+    return PgStore(marker_for(folder, url))
+
+
+BACKENDS: dict[str, Callable[[Path], Store]] = {"sqlite": _sqlite, "postgresql": _sqlite}
 
 
 @pytest.fixture(params=sorted(BACKENDS))
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
-    opened = BACKENDS[request.param](tmp_path / "state")
+    if request.param == "postgresql":  # a real server (tests/support/postgres.py), a fresh database per test
+        opened = _postgresql(tmp_path / "state", request.getfixturevalue("pg_url"))
+    else:
+        opened = BACKENDS[request.param](tmp_path / "state")
     yield opened
     opened.close()
 

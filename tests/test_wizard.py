@@ -750,3 +750,17 @@ def test_the_cost_notice_shows_once_and_the_run_does_not_ask_again(
     result = run("--emulator", "wizard")
     assert result.exit_code == 0, result.stderr
     assert result.stderr.count("Cost: ") == 1
+
+
+def test_a_budget_refuses_the_wizards_run_before_anything_is_sent(
+    media: Media, prompt_io: Callable[[str], None], in_process_emulator: None, isolated_env: Path
+) -> None:
+    isolated_env.mkdir(parents=True, exist_ok=True)
+    (isolated_env / "config.toml").write_text("[budget]\ndaily_seconds = 1\ncount_emulator = true\n")
+    keys, _seconds, _command = E2E["t2v"]
+    prompt_io(keys(media) + ENTER)
+    result = run("--emulator", "wizard")
+    assert result.exit_code == 11, result.stderr
+    assert "Budget: daily_seconds: this run" in result.stderr  # the summary said so before the question
+    assert "would cross budget.daily_seconds = 1 s" in result.stderr and "Traceback" not in result.stderr
+    assert ledger_rows(isolated_env) == 0

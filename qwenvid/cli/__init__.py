@@ -24,7 +24,7 @@ EXIT_CODES_HELP = (
     "Exit codes: 0 done, 1 other error, 2 usage or validation, 3 authentication, 4 throttled or quota, "
     "5 still running (the id and the command to continue are printed), 6 network unreachable, "
     "7 confirmation needed but no terminal, 8 task failed/canceled/expired, 9 download failed, "
-    "10 content moderation, 130 interrupted."
+    "10 content moderation, 11 a budget would be crossed (nothing submitted), 130 interrupted."
 )
 
 
@@ -309,6 +309,14 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "resume": (
         "tasks",
         "Finish every unfinished task: reconcile unknown submits, wait, download. Safe to run any time.",
+    ),
+    "spend": (
+        "spend",
+        "Show what was spent: billed seconds per day, model, tier, mode and plan, beside the estimates.",
+    ),
+    "ledger": (
+        "ledger_cmd",
+        "The shared ledger: import a machine's local SQLite ledger into the PostgreSQL one (ledger_url).",
     ),
     "models": ("info", "List the Wan models qwenvid knows, with what each one accepts."),
     "doctor": (

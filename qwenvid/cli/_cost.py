@@ -47,6 +47,15 @@ def cost_lines(cost: Any, *, emulated: bool) -> list[str]:
     return lines
 
 
+def budget_lines(cost: Any, *, settings: Any, emulated: bool) -> list[str]:
+    """How much of each [budget] limit the run uses (nothing without a budget)."""
+    from qwenvid.tasks.budget import preview_lines
+
+    if getattr(settings, "budget", None) is None:
+        return []
+    return preview_lines(settings, float(cost.billable_seconds), cost.amount, emulated=emulated)
+
+
 def above_threshold(cost: Any, *, settings: Any, emulated: bool) -> bool:
     """The one rule: a run that bills more than confirm_above_seconds needs a yes (the emulator bills nothing)."""
     threshold = getattr(settings, "confirm_above_seconds", None)
@@ -99,6 +108,8 @@ def confirm_cost(
     if asking:
         pause_display()
     for line in cost_lines(cost, emulated=emulated):
+        out.notice(line)
+    for line in budget_lines(cost, settings=settings, emulated=emulated):
         out.notice(line)
     if not asking:
         return

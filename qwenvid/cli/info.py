@@ -220,6 +220,7 @@ def _write_text(path: Path, text: str) -> None:
 
 def _doctor_report(settings: Any) -> dict[str, Any]:
     from qwenvid.config import explain_key_kind
+    from qwenvid.config.ledger_url import masked
 
     kind = settings.key_kind
     return {
@@ -235,7 +236,7 @@ def _doctor_report(settings: Any) -> dict[str, Any]:
         "reachable": None,
         "key_accepted": None,
         "home": str(settings.home),
-        "ledger": str(settings.ledger_path),
+        "ledger": masked(settings.ledger_url) if settings.ledger_url else str(settings.ledger_path),
         "config": str(settings.config_path),
         "output_dir": str(settings.output_dir),
         "confirm_above_seconds": settings.confirm_above_seconds,

@@ -207,7 +207,7 @@ def run_plan(
         if dry_run:
             # Like a single run's --dry-run: the requests on stdout (one object); the table for people on stderr.
             if not out.json:
-                _print_preview(out, prepared, emulated=opened.emulated)
+                _print_preview(out, prepared, emulated=opened.emulated, settings=opened.settings)
                 story_costs(out, prepared.spec, opened.settings, emulated=opened.emulated)
             _list_uploads(out, uploads, far, allowed=allow_outside, dry_run=True)
             preview = prepared.preview_json(dry_run_requests(session, prepared))
@@ -218,7 +218,7 @@ def run_plan(
             out.result_json(preview)
             return
         require_key(opened.settings)
-        _print_preview(out, prepared, emulated=opened.emulated)
+        _print_preview(out, prepared, emulated=opened.emulated, settings=opened.settings)
         story_costs(out, prepared.spec, opened.settings, emulated=opened.emulated)
         _list_uploads(out, uploads, far, allowed=allow_outside, dry_run=False)
         if far and not allow_outside:
@@ -315,7 +315,7 @@ def _check_max_seconds(new_seconds: float, max_seconds: float | None) -> None:
         )
 
 
-def _print_preview(out: Output, prepared: PreparedPlan, *, emulated: bool) -> None:
+def _print_preview(out: Output, prepared: PreparedPlan, *, emulated: bool, settings: Any = None) -> None:
     """The cost preview: billable seconds per step and model/tier, what is reused, the total, the prices link."""
     from rich.table import Table
 
@@ -333,7 +333,8 @@ def _print_preview(out: Output, prepared: PreparedPlan, *, emulated: bool) -> No
         step = sp.step
         what = step.mode or "" if step.kind == "generate" else step.op or ""
         model = f"{sp.cost.model} {sp.cost.tier or ''}".strip() if sp.cost else ""
-        status = {"done": "reused", "in_flight": "in flight (followed)", "unknown": "reconcile first"}.get(
+        status = {"done": "reused", "in_flight": "in flight (followed)", "unknown": "reconcile first",
+                  "elsewhere": f"done on {sp.found.host if sp.found else ''}"}.get(  # fmt: skip
             sp.found.state if sp.found else "", "new" if step.kind == "generate" else ""
         )
         table.add_row(step.id, what, model, f"{sp.new_seconds:g}" if step.kind == "generate" else "", status)
@@ -349,6 +350,13 @@ def _print_preview(out: Output, prepared: PreparedPlan, *, emulated: bool) -> No
         out.notice(f"Cost: free (local emulator). A real run: {total}.")
     else:
         out.notice(f"Cost: {total}. Official prices: {preview['pricing_url']}")
+    if settings is not None and settings.budget is not None:
+        from qwenvid.tasks.budget import preview_lines
+
+        amounts = [sp.cost.amount for sp in prepared.steps.values() if sp.cost is not None and sp.new_seconds]
+        amount = sum(a for a in amounts if a is not None) if any(a is not None for a in amounts) else None
+        for line in preview_lines(settings, prepared.new_seconds, amount, emulated=emulated):
+            out.notice(line)
 
 
 def _pay_again_steps(out: Output, prepared: PreparedPlan, backend: Any, *, pay_again: bool) -> frozenset[str]:

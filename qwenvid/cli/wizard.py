@@ -148,7 +148,7 @@ def review(state: CliState, request: Any, *, dry_run: bool, pt_kwargs: dict[str,
     """Show the summary, the warnings and the cost notice; ask whether to go on."""
     import questionary
 
-    from qwenvid.cli._cost import above_threshold, cost_lines, submit_default
+    from qwenvid.cli._cost import above_threshold, budget_lines, cost_lines, submit_default
     from qwenvid.tasks.session import Session
 
     out = state.out
@@ -160,7 +160,8 @@ def review(state: CliState, request: Any, *, dry_run: bool, pt_kwargs: dict[str,
         out.info(line)
     for warning in plan.warnings:
         out.warning(warning)
-    for line in cost_lines(plan.cost, emulated=state.emulator):
+    for line in [*cost_lines(plan.cost, emulated=state.emulator),
+                 *budget_lines(plan.cost, settings=settings, emulated=state.emulator)]:  # fmt: skip
         out.notice(line)
     if dry_run:
         question = "Print the request (dry run: nothing is sent)?"

@@ -16,6 +16,10 @@ from urllib.parse import urlsplit, urlunsplit
 
 from dotenv import dotenv_values
 
+from qwenvid.config.budget import CONFIG_HELP as BUDGET_HELP
+from qwenvid.config.budget import Budget, read_budget
+from qwenvid.config.ledger_url import CONFIG_HELP as LEDGER_URL_HELP
+from qwenvid.config.ledger_url import marker_for, resolve_ledger_url
 from qwenvid.config.oss import CONFIG_KEYS as OSS_CONFIG_KEYS
 from qwenvid.config.oss import OssSettings, resolve_oss
 from qwenvid.errors import AuthenticationError, ConfigError, register_secret
@@ -63,6 +67,8 @@ CONFIG_KEYS: dict[str, str] = {
     "preview": "true/false: a thumbnail strip under a finished video on a terminal (default true)",
     **OSS_CONFIG_KEYS,
     "[prices]": 'your own per-second rates: currency = "USD", then model = rate or model = { 720P = rate, ... }',
+    "ledger_url": LEDGER_URL_HELP,
+    "[budget]": BUDGET_HELP[1],
 }
 
 CONFIG_EXAMPLE = """\
@@ -120,11 +126,17 @@ class Settings:
     prices: dict[str, Any] | None = None
     env_file: Path | None = None
     warnings: tuple[str, ...] = ()
+    ledger_url: str | None = field(default=None, repr=False)  # a shared PostgreSQL ledger (config/ledger_url.py)
+    ledger_url_source: str = "not set (local SQLite ledger)"
+    budget: Budget | None = None  # [budget] (qwenvid/config/budget.py); None: no limits
     oss: OssSettings | None = None  # your own bucket for uploads (qwenvid/config/oss.py); None: temporary storage
     workspace_id: str | None = None  # set: the workspace host of `region` is the base URL (unless a base URL wins)
 
     @property
     def ledger_path(self) -> Path:
+        """The SQLite ledger file; with a shared ledger, the marker that stands for its database (the store's)."""
+        if self.ledger_url:
+            return marker_for(self.home, self.ledger_url)
         return self.home / "ledger.sqlite3"
 
     @property
@@ -227,7 +239,10 @@ def load_settings(
         wait_timeout=number("wait_timeout", DEFAULT_WAIT_TIMEOUT, positive=True),
         query_qps=number("query_qps", DEFAULT_QUERY_QPS, positive=True),
         preview=_config_bool(config, "preview", True, config_path=layers.config_path),
-        prices=_read_prices(config, layers.config_path),
+        prices=(prices := _read_prices(config, layers.config_path)),
+        budget=read_budget(config, layers.config_path, prices),
+        ledger_url=(shared := resolve_ledger_url(layers))[0],
+        ledger_url_source=shared[1],
         env_file=env_file if env_file.is_file() else None,
         warnings=tuple(warnings),
         oss=resolve_oss(layers),

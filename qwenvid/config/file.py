@@ -10,6 +10,9 @@ from pathlib import Path
 from typing import Any
 
 from qwenvid.config import CONFIG_KEYS, HOME_VAR, Settings, load_settings, mask_key
+from qwenvid.config.budget import KEYS as BUDGET_KEYS
+from qwenvid.config.ledger_url import LEDGER_URL_VAR, has_password
+from qwenvid.config.ledger_url import masked as masked_url
 from qwenvid.config.oss import CONFIG_KEYS as OSS_KEYS
 from qwenvid.config.oss import SECRET_KEYS as OSS_SECRET_KEYS
 from qwenvid.config.oss import TEXT_KEYS as OSS_TEXT_KEYS
@@ -18,8 +21,8 @@ from qwenvid.errors import ConfigError
 from qwenvid.privacy import private_umask
 
 # Keys `config set` writes as text; every other plain key takes the kind of its Settings field.
-TEXT_KEYS = ("region", "base_url", "output_dir", *OSS_TEXT_KEYS)
-PLAIN_KEYS = tuple(key for key in CONFIG_KEYS if key not in ("api_key", "[prices]"))
+TEXT_KEYS = ("region", "base_url", "output_dir", "ledger_url", *OSS_TEXT_KEYS)
+PLAIN_KEYS = tuple(key for key in CONFIG_KEYS if key not in ("api_key", "[prices]", "[budget]"))
 _TIER = re.compile(r"\d+P", re.IGNORECASE)
 
 
@@ -53,6 +56,8 @@ def effective(settings: Settings) -> list[Setting]:
         ("wait_timeout", f"{settings.wait_timeout:g}", origin("wait_timeout")),
         ("query_qps", f"{settings.query_qps:g}", origin("query_qps")),
         ("[prices]", price_text, origin("prices")),
+        ("ledger_url", masked_url(settings.ledger_url) or "(local SQLite ledger)", settings.ledger_url_source),
+        ("[budget]", _budget_text(settings), origin("budget")),
     ]
     shown = {key for key, _value, _source in rows} | set(OSS_KEYS)
     for key in PLAIN_KEYS:  # keys added later are shown too, from the Settings field of the same name
@@ -66,6 +71,14 @@ def effective(settings: Settings) -> list[Setting]:
     return settings_rows
 
 
+def _budget_text(settings: Settings) -> str:
+    budget = settings.budget
+    if budget is None:
+        return "(none)"
+    parts = [f"{key} = {value:g}" for key, value in budget.limits()]
+    return ", ".join([*parts, f"count_emulator = {str(budget.count_emulator).lower()}"])
+
+
 def _shown(value: object) -> str:
     if isinstance(value, bool):
         return str(value).lower()
@@ -74,6 +87,8 @@ def _shown(value: object) -> str:
 
 def _split(key: str) -> tuple[str, ...]:
     """`region` -> ("region",); `prices.wan2.6-t2v.720P` -> ("prices", "wan2.6-t2v", "720P")."""
+    if key.startswith("budget.") or key.startswith("[budget]."):
+        return ("budget", key.split(".", 1)[1])
     if key.startswith("[prices]"):
         key = "prices" + key[len("[prices]") :]
     if key == "prices" or not key.startswith("prices."):
@@ -97,17 +112,20 @@ def _known(parts: tuple[str, ...]) -> None:
             hint="Set QWEN_TMP_OSS_AK_ID and QWEN_TMP_OSS_AK_SECRET (or OSS_ACCESS_KEY_ID and "
             "OSS_ACCESS_KEY_SECRET) in the environment or in .env.",
         )
+    if len(parts) == 2 and parts[0] == "budget" and parts[1] in BUDGET_KEYS:
+        return
     if parts[0] not in PLAIN_KEYS and not (parts[0] == "prices" and len(parts) > 1):
-        keys = ", ".join([*PLAIN_KEYS, "prices.currency", "prices.MODEL", "prices.MODEL.TIER"])
+        budget_keys = [f"budget.{key}" for key in BUDGET_KEYS]
+        keys = ", ".join([*PLAIN_KEYS, "prices.currency", "prices.MODEL", "prices.MODEL.TIER", *budget_keys])
         raise ConfigError(f"Unknown config key {'.'.join(parts)!r}; known: {keys}.")
 
 
 def _parse(parts: tuple[str, ...], text: str) -> Any:
     if parts[0] in TEXT_KEYS or parts[-1] == "currency":
         return text
-    if len(parts) == 1 and _field_type(parts[0]) == "bool":
+    if (len(parts) == 1 and _field_type(parts[0]) == "bool") or parts[-1] == "count_emulator":
         if text.lower() not in ("true", "false"):
-            raise ConfigError(f"{parts[0]} takes true or false, not {text!r}.")
+            raise ConfigError(f"{'.'.join(parts)} takes true or false, not {text!r}.")
         return text.lower() == "true"
     try:
         return float(text) if "." in text or "e" in text.lower() else int(text)
@@ -159,11 +177,19 @@ def set_value(path: Path, key: str, text: str) -> None:
 
     parts = _split(key)
     _known(parts)  # names the API key and OSS credentials itself
+    if parts == ("ledger_url",) and has_password(text):
+        raise ConfigError(
+            "qwenvid does not write a database password into config.toml.",
+            hint=f"Set the whole URL in {LEDGER_URL_VAR} (environment or .env), or keep the password in "
+            "~/.pgpass or PGPASSWORD and set ledger_url without it.",
+        )
     refuse_secret(key, text)  # before anything is read or written (§3.1: config set never writes a secret)
     document = _load_document(path)
     value = _parse(parts, text)
     if len(parts) == 1:
         document[parts[0]] = value
+    elif parts[0] == "budget":
+        document.setdefault("budget", tomlkit.table())[parts[1]] = value
     else:
         prices = document.setdefault("prices", tomlkit.table())
         if len(parts) == 2:

@@ -2,9 +2,9 @@
 
 Order of the checks, before anything is submitted:
 1. `max_seconds` (the call's own cap): over it, refused.
-2. The config's budgets (product.md §3.1, `[budget]`): `BUDGET_CHECKS` is the hook; the budget module
-   (qwenvid/spend, built separately) appends its check there, which raises `BudgetExceeded` (exit 11's error)
-   or returns None. Nothing is registered yet.
+2. The config's budgets (product.md §3.1, `[budget]`): `BUDGET_CHECKS` is the hook; qwenvid/tasks/budget.py's
+   `precheck` is registered, which raises `BudgetExceeded` (exit 11's error) or returns None (the submit
+   itself then checks and reserves atomically, as for every front end).
 3. The confirmation threshold (`confirm_above_seconds`): above it the person is asked through the client
    (MCP elicitation) where the client supports it; refused with a clear message where it does not. An agent
    cannot answer for the person: there is no `yes` argument.
@@ -17,8 +17,16 @@ from typing import Any
 
 from qwenvid.errors import ConfirmationRequired, ValidationError
 
+
 # Budget checks run before every MCP submit: (session, cost estimate) -> None, or raise (nothing submitted).
-BUDGET_CHECKS: list[Callable[[Any, Any], None]] = []
+def _budget(session: Any, cost: Any) -> None:
+    from qwenvid.tasks.budget import precheck
+
+    if session is not None:  # no session, no state folder: nothing to count against
+        precheck(session, cost)
+
+
+BUDGET_CHECKS: list[Callable[[Any, Any], None]] = [_budget]
 
 
 def check_limits(cost: Any, *, max_seconds: float | None, session: Any) -> None:

@@ -98,11 +98,33 @@ class LedgerBackend:
                     return Found("done", path, row.video_sha256, row.id, row.task_id, row.billed_seconds)
             if not self._here(row):
                 continue
+            if row.remote_status == "SUCCEEDED" and row.task_id and in_flight is None:
+                # Paid for by another member of a shared ledger: the team's step, not paid for again.
+                in_flight = self._team_result(row)
+                if in_flight is not None:
+                    continue
             if row.local_state == "submitted" and row.task_id and not _ended(row) and in_flight is None:
                 in_flight = Found("in_flight", local_id=row.id, task_id=row.task_id)
             elif row.local_state in ("outcome_unknown", "submitting") and in_flight is None:
                 in_flight = Found("unknown", local_id=row.id)
         return in_flight
+
+    def _team_result(self, row: LedgerRow) -> Found | None:
+        """A succeeded task another machine paid for (a shared ledger), its file not here: fetched from its
+        result link while that is valid, else reported as done on that machine (`--force STEP` makes it anew).
+        None for this machine's own rows (as before: a file deleted here is made again)."""
+        from datetime import UTC, datetime
+
+        from qwenvid.store.claims import host_id
+        from qwenvid.store.row_hosts import host_of
+
+        host = host_of(self.session.settings.ledger_path, row.id)
+        if host is None or host == host_id():
+            return None
+        expires = row.video_url_expires_at
+        if row.video_url and (expires is None or expires > datetime.now(UTC).isoformat()):
+            return Found("in_flight", local_id=row.id, task_id=row.task_id)
+        return Found("elsewhere", local_id=row.id, task_id=row.task_id, host=host)
 
     def media(self, step_id: str, identity: str) -> Found | None:  # the ManifestFinder answers these
         return None

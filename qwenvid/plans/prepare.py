@@ -22,12 +22,13 @@ from qwenvid.requests.cost import PRICING_URL, CostEstimate, estimate_cost
 class Found:
     """What an earlier run left for a step identity."""
 
-    state: Literal["done", "in_flight", "unknown"]
+    state: Literal["done", "in_flight", "unknown", "elsewhere"]
     path: Path | None = None
     sha256: str | None = None
     local_id: str | None = None
     task_id: str | None = None
     billed_seconds: float | None = None
+    host: str | None = None  # "elsewhere": the machine of a shared ledger whose file it is
 
 
 class ReuseFinder(Protocol):

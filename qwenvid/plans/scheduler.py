@@ -60,6 +60,8 @@ RATE_WINDOW = 1.05
 # manifest is big), and always at the end. Generation steps are found again through the ledger anyway.
 MANIFEST_EVERY = 1.0
 SMALL_PLAN = 50
+QUERY_SHARE = 15.0  # queries per second this machine's hand-off polls may use (the default query_qps)
+BUDGET_CODE = "BudgetExceeded"  # a step a [budget] limit stopped (nothing submitted); the plan exits 11
 # The shortest nap of the loop when something is due "now" but could not be done (clock rounding).
 MIN_SLEEP = 0.01
 # Real seconds the loop waits for a worker (download, media op) before looking at the clock again.
@@ -203,6 +205,8 @@ class PlanScheduler:
         self._blocked: dict[str, float] = {}  # model -> clock time before which it gets no submit
         self._submit_times: dict[str, deque[float]] = {}
         self._stop_submitting = False
+        self._stop_why = "not submitted (--fail-fast after a failure)"
+        self._stop_code: str | None = None
         self._dirty = True
         self._written_at = 0.0
         self._pool = ThreadPoolExecutor(max_workers=max(1, self.options.workers), thread_name_prefix="qwenvid-plan")
@@ -324,6 +328,19 @@ class PlanScheduler:
                     self._queue.remove(sid)
                 self._set(other, SKIPPED, error=f"skipped: its input {run.record.id!r} failed")
 
+    def _budget_stop(self, run: _Run, exc: errors.BudgetExceeded) -> None:
+        """A step would cross a [budget] limit: it and every step not yet submitted stop here (exit 11);
+        what is in flight finishes."""
+        self._set(run, SKIPPED, error=exc.message, error_code=BUDGET_CODE)
+        self._stop_submitting = True
+        self._stop_why, self._stop_code = "not submitted: the budget stopped the plan", BUDGET_CODE
+        for other in self.runs.values():
+            if other is not run and not other.record.finished and other.task is None and other.future is None:
+                if other.record.id in self._queue:
+                    self._queue.remove(other.record.id)
+                if other.record.status in (WAITING, READY):
+                    self._set(other, SKIPPED, error=self._stop_why, error_code=BUDGET_CODE)
+
     def _detach(self, why: str) -> None:
         for run in self.runs.values():
             if run.record.finished:
@@ -352,7 +369,7 @@ class PlanScheduler:
             if run.record.status != WAITING or run.record.finished:
                 continue
             if self._stop_submitting:
-                self._set(run, SKIPPED, error="not started (--fail-fast after a failure)")
+                self._set(run, SKIPPED, error=self._stop_why, error_code=self._stop_code)
                 continue
             if not self._ready(run):
                 continue
@@ -406,12 +423,19 @@ class PlanScheduler:
         if found.state == "in_flight" and found.local_id:
             self._follow(run, found.local_id, found.task_id, adopted=True)
             return
+        if found.state == "elsewhere":
+            # Done and paid for on another machine of a shared ledger; its result link has expired.
+            self._set(run, SKIPPED, task_id=found.task_id, local_id=found.local_id, error_code="DoneElsewhere",
+                      error=f"done on {found.host} (task {found.task_id}); its video is there. "
+                      f"--force {run.record.id} makes it anew (and pays again)")  # fmt: skip
+            return
         if found.local_id:  # outcome unknown: find out before anything is sent again
             run.unknown_row = found.local_id
             run.next_check = self.clock()
             self._set(run, SUBMITTING, local_id=found.local_id)
 
     def _follow(self, run: _Run, local_id: str, task_id: str | None, *, adopted: bool = False) -> None:
+        from qwenvid.store.pacing import handoff_interval
         from qwenvid.tasks.polling import PollSchedule
 
         if not self.gen.claim(local_id):
@@ -424,6 +448,11 @@ class PlanScheduler:
         expected = self.gen.estimate(local_id, self.options.estimate)
         run.record.estimate = round(expected.seconds, 1)
         schedule = PollSchedule.for_estimate(expected)
+        # While a step of the same model waits for a slot (here, or on another machine of a shared ledger,
+        # which runs the same plan), this task's end frees it: polled at the hand-off rate near its end.
+        model_of = run.record.model or ""
+        schedule.urgent = lambda: any(self._model(sid) == model_of for sid in self._queue)
+        schedule.handoff = handoff_interval(model_of, QUERY_SHARE)
         run.task = _Task(local_id, task_id, schedule, now, now if adopted else now + schedule.next_interval(0, 0))
         status = (row.remote_status if row is not None else None) or "PENDING"
         run.task.status = status
@@ -446,7 +475,7 @@ class PlanScheduler:
         if self._stop_submitting:
             while self._queue:
                 run = self.runs[self._queue.popleft()]
-                self._set(run, SKIPPED, error="not submitted (--fail-fast after a failure)")
+                self._set(run, SKIPPED, error=self._stop_why, error_code=self._stop_code)
             return
         for sid in list(self._queue):
             if self._stop_submitting:
@@ -479,6 +508,10 @@ class PlanScheduler:
             self.stats.throttled += 1
             self._blocked[model] = self.clock() + max(exc.retry_after or 0.0, 1.0)
             self._set(run, READY)
+            return
+        except errors.BudgetExceeded as exc:
+            self._queue.remove(sid)
+            self._budget_stop(run, exc)
             return
         except errors.QwenvidError as exc:
             self._queue.remove(sid)
@@ -661,11 +694,14 @@ def _overall(runs: Mapping[str, _Run]) -> str:
 
 
 def exit_status(manifest: Manifest) -> int:
-    """0 all done; 10 the failures are moderation; 8 a step failed; 5 steps left running or waiting."""
+    """0 all done; 10 the failures are moderation; 8 a step failed; 11 the budget stopped it; 5 steps left running
+    or waiting."""
     from qwenvid.errors import MODERATION_CODES, ExitCode
 
     records = list(manifest.steps.values())
     failed = [r for r in records if r.status == FAILED]
+    if not failed and any(r.error_code == BUDGET_CODE for r in records):
+        return int(ExitCode.BUDGET)
     if failed:
         if all(r.error_code in MODERATION_CODES for r in failed):
             return int(ExitCode.MODERATION)

@@ -35,9 +35,11 @@ from types import TracebackType
 
 from qwenvid.errors import QwenvidError
 from qwenvid.privacy import private_umask
+from qwenvid.store.connect import connect
 
 # How long a claim lives without renewal; the holder renews it every third of that.
 DEFAULT_LEASE_SECONDS = 60.0
+HOST_VAR = "QWENVID_HOST_ID"
 _BUSY_TIMEOUT_SECONDS = 15.0
 
 _SCHEMA = """
@@ -65,6 +67,12 @@ class ClaimHeld(QwenvidError):
 
 
 # --------------------------------------------------------------------------- process identity
+
+
+def host_id() -> str:
+    """This machine's name in claims: QWENVID_HOST_ID (tests, containers), else the host name."""
+    return os.environ.get(HOST_VAR) or socket.gethostname()
+
 
 
 def process_start(pid: int) -> str | None:
@@ -129,7 +137,7 @@ class ClaimInfo:
         """Held: not expired, and (on this host) its owner process still runs."""
         if now >= self.expires_at:
             return False
-        if self.host == socket.gethostname():
+        if self.host == host_id():
             return process_alive(self.pid, self.started)
         return True
 
@@ -186,11 +194,11 @@ class Claims:
         self._clock = clock
         self._pid = os.getpid()
         self._started = process_start(self._pid)
-        self._host = socket.gethostname()
+        self._host = host_id()
 
     def _connect(self) -> sqlite3.Connection:
         with private_umask():
-            conn = sqlite3.connect(self.path, timeout=_BUSY_TIMEOUT_SECONDS, isolation_level=None)
+            conn = connect(self.path, timeout=_BUSY_TIMEOUT_SECONDS, isolation_level=None)
         conn.row_factory = sqlite3.Row
         conn.execute(f"PRAGMA busy_timeout = {int(_BUSY_TIMEOUT_SECONDS * 1000)}")
         conn.execute(_SCHEMA)

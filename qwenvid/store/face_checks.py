@@ -46,7 +46,9 @@ class FaceChecks:
         self.path = Path(ledger_path)
 
     def _connect(self) -> sqlite3.Connection:
-        conn = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+        from qwenvid.store.connect import connect
+
+        conn = connect(self.path, timeout=30, isolation_level=None)  # SQLite, or the shared ledger (both backends)
         conn.execute(_SCHEMA)
         return conn
 

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from qwenvid.privacy import private_umask
+from qwenvid.store.connect import connect
 from qwenvid.timestamps import wall_now
 
 _SCHEMA = (
@@ -30,7 +31,7 @@ class SqliteKeyIds:
 
     def _connect(self) -> sqlite3.Connection:
         with private_umask():
-            conn = sqlite3.connect(self.path, timeout=15.0, isolation_level=None)
+            conn = connect(self.path, timeout=15.0, isolation_level=None)
         conn.execute("PRAGMA busy_timeout = 15000")
         for statement in _SCHEMA:
             conn.execute(statement)

@@ -65,6 +65,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from qwenvid.errors import QwenvidError, ValidationError, scrub, scrub_id
 from qwenvid.privacy import create_private_file, narrow_existing, private_dir, private_umask
+from qwenvid.store.connect import connect
 from qwenvid.store.sqlite_tx import write_transaction
 
 LOCAL_STATES = ("created", "submitting", "submitted", "outcome_unknown", "rejected")
@@ -456,7 +457,7 @@ class Ledger:
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
         if conn is None:
             with private_umask():
-                conn = sqlite3.connect(
+                conn = connect(
                     self.path, timeout=_BUSY_TIMEOUT_SECONDS, isolation_level=None, check_same_thread=False
                 )
                 conn.row_factory = sqlite3.Row

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from qwenvid.errors import LedgerError, QwenvidError
 from qwenvid.privacy import private_umask
+from qwenvid.store.connect import is_shared
 from qwenvid.store.ledger import SCHEMA_VERSION, Ledger
 from qwenvid.store.ledger_identity import check_identity
 
@@ -20,8 +21,9 @@ def open_ledger(path: Path) -> Ledger:
     try:
         ledger = Ledger(path)
         try:
-            with private_umask():
-                check_identity(path)  # a copy of a ledger in use, with submits in flight, is refused
+            if not is_shared(path):  # a shared database is not a file anyone can copy
+                with private_umask():
+                    check_identity(path)  # a copy of a ledger in use, with submits in flight, is refused
         except BaseException:
             ledger.close()
             raise
@@ -40,6 +42,13 @@ def open_ledger(path: Path) -> Ledger:
 
 def check_ledger(path: Path) -> tuple[bool | None, str]:
     """(ok, detail) for `doctor`: None when there is no ledger yet. Reads only; never creates or migrates."""
+    from qwenvid.config.ledger_url import shared_url
+
+    url = shared_url(path)
+    if url is not None:
+        from qwenvid.store.shared_check import check_shared
+
+        return check_shared(url)
     if not path.exists():
         return None, "not created yet (the first run creates it)"
     if not path.is_file():

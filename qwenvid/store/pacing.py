@@ -32,6 +32,7 @@ from collections.abc import Callable
 from contextlib import AbstractContextManager
 from pathlib import Path
 
+from qwenvid.store.connect import connect
 from qwenvid.store.seam import SlotDeadline, SlotPacer, SlotWait
 from qwenvid.store.sqlite_tx import write_transaction
 
@@ -294,7 +295,7 @@ class SubmitPacer:
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
         if conn is None:
             touch_private(self.path)
-            conn = sqlite3.connect(self.path, timeout=30.0, isolation_level=None, check_same_thread=False)
+            conn = connect(self.path, timeout=30.0, isolation_level=None, check_same_thread=False)
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA busy_timeout=30000")
             self._local.conn = conn

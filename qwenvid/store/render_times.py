@@ -13,6 +13,7 @@ from time import time
 from typing import TYPE_CHECKING
 
 from qwenvid.requests.priors import input_kind
+from qwenvid.store.connect import connect
 
 if TYPE_CHECKING:
     from qwenvid.store.ledger import LedgerRow
@@ -43,7 +44,7 @@ class SqliteRenderTimes:
         from qwenvid.store.pacing import touch_private
 
         touch_private(self.path)
-        conn = sqlite3.connect(self.path, timeout=30.0, isolation_level=None)
+        conn = connect(self.path, timeout=30.0, isolation_level=None)
         conn.executescript(SCHEMA)
         return conn
 

@@ -8,6 +8,7 @@ The task verbs (qwenvid/tasks/) and plans reach the state folder only through a 
     store.pacer(clock=..., sleep=...)              # submit slots and submit-rate windows (SlotPacer)
     store.render_times                             # learned queue/render seconds (RenderTimes)
     store.key_ids                                  # each key's public api_key_id, undecided candidates (KeyIds)
+    store.budget_book()                            # [budget] used so far, atomic check-and-reserve (BudgetBook)
     store.uploads                                  # inputs uploaded earlier, paced credential calls (UploadRecords)
     with store.lock("plan-slots"): ...             # a machine-wide named lock (plans' submit section)
     store.close()
@@ -28,6 +29,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
+    from qwenvid.config.budget import Budget
+    from qwenvid.store.budget import Need, Standing
     from qwenvid.store.claims import Claim, ClaimInfo
     from qwenvid.store.ledger import LedgerRow
     from qwenvid.store.uploads import UploadedInput
@@ -162,6 +165,14 @@ class KeyIds(Protocol):
     def rows_naming(self, task_id: str) -> list[str]: ...
 
 
+class BudgetBook(Protocol):
+    """`[budget]` limits over the ledger: used so far, and an atomic check-and-reserve (qwenvid/store/budget.py)."""
+
+    def standing(self, budget: Budget, prices: Any) -> Standing: ...
+    def reserve(self, budget: Budget, prices: Any, need: Need) -> str: ...
+    def release(self, token: str) -> None: ...
+
+
 class Store(Protocol):
     """The state folder's storage as the task verbs and plans see it."""
 
@@ -175,5 +186,6 @@ class Store(Protocol):
     def uploads(self) -> UploadRecords: ...
     def claims(self, *, clock: Callable[[], float] | None = None) -> RowClaims: ...
     def pacer(self, *, clock: Callable[[], float], sleep: Callable[[float], None]) -> SlotPacer: ...
+    def budget_book(self) -> BudgetBook: ...
     def lock(self, name: str) -> contextlib.AbstractContextManager[None]: ...
     def close(self) -> None: ...

@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from qwenvid.store.seam import KeyIds, RenderTimes, RowClaims, SlotPacer, Store, UploadRecords
+from qwenvid.store.seam import BudgetBook, KeyIds, RenderTimes, RowClaims, SlotPacer, Store, UploadRecords
 
 
 class SqliteStore:
@@ -59,6 +59,11 @@ class SqliteStore:
 
         return pacer_for(self.path, clock=clock, sleep=sleep)
 
+    def budget_book(self) -> BudgetBook:
+        from qwenvid.store.budget import SqliteBudgetBook
+
+        return SqliteBudgetBook(self.path)
+
     def lock(self, name: str) -> contextlib.AbstractContextManager[None]:
         return file_lock(self.path.parent / f"{name}.lock")
 
@@ -67,7 +72,13 @@ class SqliteStore:
 
 
 def open_store(ledger_path: Path | str) -> Store:
-    """The store of a state folder (its ledger file): SQLite, the only backend today."""
+    """The store of a state folder: its SQLite ledger file, or the shared PostgreSQL ledger its path stands for."""
+    from qwenvid.store.connect import is_shared
+
+    if is_shared(ledger_path):
+        from qwenvid.store.pg_store import PgStore
+
+        return PgStore(ledger_path)
     return SqliteStore(ledger_path)
 
 

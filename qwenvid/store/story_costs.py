@@ -50,11 +50,13 @@ def identity_of(kind: str, model: str, body: Mapping[str, Any]) -> str:
 
 
 def _connect(path: Path) -> sqlite3.Connection:
+    from qwenvid.store.connect import connect, is_shared
     from qwenvid.store.pacing import touch_private
 
-    path.parent.mkdir(parents=True, exist_ok=True)
-    touch_private(path)
-    conn = sqlite3.connect(path, timeout=30.0, isolation_level=None)
+    if not is_shared(path):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        touch_private(path)
+    conn = connect(path, timeout=30.0, isolation_level=None)  # SQLite, or the shared ledger (both backends)
     conn.executescript(SCHEMA)
     return conn
 

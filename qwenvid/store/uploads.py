@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from qwenvid.privacy import private_umask
+from qwenvid.store.connect import connect
 from qwenvid.store.sqlite_tx import write_transaction
 
 SCHEMA = """
@@ -121,7 +122,7 @@ class _Connection:
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         with private_umask():
-            self.conn = sqlite3.connect(path, timeout=15.0, isolation_level=None)
+            self.conn = connect(path, timeout=15.0, isolation_level=None)
         self.conn.execute("PRAGMA busy_timeout = 15000")
         self.conn.executescript(SCHEMA)
 

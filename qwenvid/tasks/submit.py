@@ -182,22 +182,18 @@ def _prepare(ctx: TaskContext, attempt: SubmitAttempt) -> None:
     """Write the row, claim it, upload the inputs and build the body as it will be sent."""
     from qwenvid.requests.shapes import build_payload
     from qwenvid.requests.validation import check_body
+    from qwenvid.tasks import budget
 
     plan, reporter = attempt.plan, attempt.reporter
-    row = ctx.ledger.create(
-        mode=plan.mode,
-        model=plan.model,
-        endpoint=plan.payload.endpoint_path,
-        request_json=plan.payload.body,
-        fingerprint=attempt.fingerprint,
-        output_target=attempt.output_target,
-        prompt=getattr(plan.request, "prompt", None),
-        duration=plan.payload.body.get("parameters", {}).get("duration"),
-        tier=plan.cost.tier,
-        billable_seconds_estimate=plan.cost.billable_seconds,
-        base_url=ctx.settings.base_url,
-        origin="emulated" if ctx.emulated else "local",
-    )
+    # Within [budget], checked and held atomically across every process sharing the ledger (exit 11 if not).
+    held = budget.reserve(ctx, plan)
+    try:
+        row = _create_row(ctx, attempt)
+    finally:
+        budget.release(ctx, held)  # the row counts from now on (or nothing was written)
+    from qwenvid.store.row_hosts import remember
+
+    remember(ctx.settings.ledger_path, row.id)  # on a shared ledger: which machine paid for it
     attempt.row = row
     # This process owns the row until it ends; a resume elsewhere sees it alive (qwenvid/store/claims.py).
     claims = ctx.store.claims()
@@ -215,6 +211,24 @@ def _prepare(ctx: TaskContext, attempt: SubmitAttempt) -> None:
         _close(ctx, attempt, f"not submitted: {exc}")
         raise
     attempt.payload = payload
+
+
+def _create_row(ctx: TaskContext, attempt: SubmitAttempt) -> LedgerRow:
+    plan = attempt.plan
+    return ctx.ledger.create(
+        mode=plan.mode,
+        model=plan.model,
+        endpoint=plan.payload.endpoint_path,
+        request_json=plan.payload.body,
+        fingerprint=attempt.fingerprint,
+        output_target=attempt.output_target,
+        prompt=getattr(plan.request, "prompt", None),
+        duration=plan.payload.body.get("parameters", {}).get("duration"),
+        tier=plan.cost.tier,
+        billable_seconds_estimate=plan.cost.billable_seconds,
+        base_url=ctx.settings.base_url,
+        origin="emulated" if ctx.emulated else "local",
+    )
 
 
 def _take_slot(ctx: TaskContext, attempt: SubmitAttempt, *, wait: bool, deadline: float | None) -> NoSlot | None:
