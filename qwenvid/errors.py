@@ -62,8 +62,8 @@ MODERATION_CODES = frozenset(
     }
 )
 
-# Anything that looks like a DashScope key: sk-..., sk-sp-..., or a Bearer token.
-_KEY_PATTERN = re.compile(r"(sk-(?:sp-)?)[A-Za-z0-9_\-]{6,}|(Bearer\s+)[^\s\"',]+")
+# Anything that looks like a DashScope key: sk-..., sk-sp-... (starting a word: "task-…" is not one), or a Bearer token.
+_KEY_PATTERN = re.compile(r"(?<![A-Za-z0-9])(sk-(?:sp-)?)[A-Za-z0-9_\-]{6,}|(Bearer\s+)[^\s\"',]+")
 _registered_secrets: set[str] = set()
 # A presigned OSS link (V4, as the SDK makes for uploads to your own bucket) is a secret (product.md §3.1):
 # its query is masked wherever it shows, also in a process that never made the link.

@@ -53,12 +53,15 @@ class FaceChecks:
         return conn
 
     def get(self, image_key: str, service: str) -> FaceVerdict | None:
-        with self._connect() as conn:
+        conn = self._connect()
+        try:
             row = conn.execute(
                 "SELECT check_pass, humanoid, code, message, request_id, checked_at FROM face_checks "
                 "WHERE image_key = ? AND service = ?",
                 (image_key, service),
             ).fetchone()
+        finally:
+            conn.close()  # back to the shared ledger's pool, or the SQLite file closed at once
         if row is None:
             return None
         humanoid = None if row[1] is None else bool(row[1])
