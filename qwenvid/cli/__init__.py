@@ -13,7 +13,7 @@ import typer
 from typer._click import exceptions as click  # Typer's own (vendored) Click: its exceptions are raised
 from typer.core import TyperGroup
 
-from qwenvid.cli._boundary import environment_error, silence_stdout, undecodable_argument
+from qwenvid.cli._boundary import environment_error, silence_stdout, stdout_is_devnull, undecodable_argument
 from qwenvid.cli._complete import completion_callback, with_completion_shell
 from qwenvid.cli._metavars import plain_metavars
 from qwenvid.cli._output import Output, clean
@@ -107,12 +107,20 @@ class QwenvidGroup(TyperGroup):
             from typer.completion import completion_init
 
             completion_init()  # the shells' completion classes (add_completion=False skips registering them)
-        argv = with_completion_shell(list(sys.argv[1:] if args is None else args))
+        argv = hoist_global_options(with_completion_shell(list(sys.argv[1:] if args is None else args)))
+        _ARGV[:] = argv
         undecodable = undecodable_argument(argv)
         if undecodable is not None:
             sys.exit(report_error(undecodable, Output(json="--json" in argv, debug=_debug_requested(argv))))
+        was_devnull = stdout_is_devnull()
         try:
             code = super().main(argv, prog_name, complete_var, False, windows_expand_args, **extra)
+        except SystemExit as exc:
+            # Rich meets a closed pipe (`qwenvid --help | head -1`) by sending stdout to /dev/null and exiting 1;
+            # the reader has what it wanted, as with our own listings: a quiet success.
+            if exc.code != 1 or was_devnull or not stdout_is_devnull():
+                raise
+            code = 0
         except click.NoArgsIsHelpError:
             code = int(ExitCode.USAGE)  # the help was shown; exit as for any other usage error
         except click.UsageError as exc:
@@ -150,11 +158,18 @@ class QwenvidGroup(TyperGroup):
         return sorted(names, key=lambda name: order.index(name) if name in order else len(order))
 
 
+# The command line being run (after hoisting): eager callbacks such as --version look at it for --json.
+_ARGV: list[str] = []
+
+
 def _print_version(value: bool) -> None:
     if value:
         from importlib.metadata import version
 
-        sys.stdout.write(f"qwenvid {version('qwenvid')}\n")
+        if "--json" in _ARGV[: _ARGV.index("--") if "--" in _ARGV else None]:
+            Output(json=True).result_json({"name": "qwenvid", "version": version("qwenvid")})
+        else:
+            sys.stdout.write(f"qwenvid {version('qwenvid')}\n")
         raise typer.Exit(0)
 
 
@@ -171,8 +186,14 @@ def global_options(
     emulator: Annotated[
         bool,
         typer.Option(
-            "--emulator", help="Run against an in-process emulator on a free local port: free, no key needed."
+            "--emulator",
+            help="Run against an in-process emulator on a free local port: free, no key needed "
+            "(by default too with QWENVID_EMULATOR=1 or `emulator = true` in config.toml).",
         ),
+    ] = False,
+    no_emulator: Annotated[
+        bool,
+        typer.Option("--no-emulator", help="Use the real service for this command, whatever QWENVID_EMULATOR says."),
     ] = False,
     emulator_realistic: Annotated[
         bool,
@@ -235,6 +256,8 @@ def global_options(
 
         enable_debug_logging()
     faults = tuple(emulator_fault or ())
+    if no_emulator and (emulator or emulator_realistic or faults):
+        raise typer.BadParameter("cannot be combined with --emulator options.", param_hint="'--no-emulator'")
     if faults:
         from qwenvid.emulator.faults import parse_fault
         from qwenvid.errors import ValidationError
@@ -247,7 +270,7 @@ def global_options(
     ctx.obj = CliState(
         base_url=base_url,
         region=region,
-        emulator=emulator or emulator_realistic or bool(faults),
+        emulator_flag=False if no_emulator else (True if emulator or emulator_realistic or faults else None),
         emulator_realistic=emulator_realistic,
         emulator_faults=faults,
         out=Output(json=json_out, quiet=quiet, debug=debug),
@@ -319,8 +342,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
 # Global options that take a value: the word after them is not a command name.
 _VALUE_OPTIONS = frozenset({"--base-url", "--region", "--emulator-fault"})
 # Global options people also write after the command (`qwenvid t2v "..." --emulator`); main() moves them
-# in front of it, where Typer expects them. `--json` is not here: every command that prints has its own.
-_GLOBAL_FLAGS = frozenset({"--emulator", "--emulator-realistic", "--debug", "--quiet", "-q", "--no-preview"})
+# in front of it, where Typer expects them; `--json` too, so that it works in both places for every command.
+_GLOBAL_FLAGS = frozenset(
+    {"--emulator", "--no-emulator", "--emulator-realistic", "--debug", "--quiet", "-q", "--no-preview", "--json"}
+)
 
 
 def build_app(commands: Collection[str] | None = None) -> typer.Typer:

@@ -33,11 +33,40 @@ class CliState:
 
     base_url: str | None = None
     region: str | None = None
-    emulator: bool = False
+    # --emulator (True), --no-emulator (False), or neither (None: QWENVID_EMULATOR, then config `emulator`).
+    emulator_flag: bool | None = None
     emulator_realistic: bool = False  # --emulator-realistic: the models' documented render times
     emulator_faults: tuple[str, ...] = ()  # --emulator-fault SPEC, already checked
     out: Output = field(default_factory=Output)
     preview: bool = True  # --no-preview turns the thumbnail strip under a finished video off
+    _emulator: tuple[bool, str] | None = field(default=None, repr=False)
+
+    def __init__(self, *, emulator: bool | None = None, **fields: Any) -> None:
+        """`emulator=True` is `--emulator` (tests and the app build a state this way)."""
+        for item in dataclasses.fields(self):
+            default = item.default_factory() if item.default_factory is not dataclasses.MISSING else item.default
+            setattr(self, item.name, fields.pop(item.name, default))
+        if fields:
+            raise TypeError(f"unknown CliState fields {sorted(fields)}")
+        if emulator is not None:
+            self.emulator_flag = emulator or None
+
+    def _resolve_emulator(self) -> tuple[bool, str]:
+        if self._emulator is None:
+            from qwenvid.cli._emulator_default import resolve_emulator
+
+            self._emulator = resolve_emulator(self.emulator_flag, self.base_url)
+        return self._emulator
+
+    @property
+    def emulator(self) -> bool:
+        """Run on the in-process emulator: --emulator, else (no explicit base URL) QWENVID_EMULATOR or config."""
+        return self._resolve_emulator()[0]
+
+    @property
+    def emulator_source(self) -> str:
+        """Where that choice came from, for the cost notice ("--emulator", "QWENVID_EMULATOR env", ...)."""
+        return self._resolve_emulator()[1]
 
     def estimate(self, emulated: bool) -> float | None:
         """The render estimate the progress bar starts from: None lets the session use the model's own."""
@@ -103,8 +132,8 @@ def _open_session(state: CliState) -> Iterator[OpenSession]:
     try:
         settings = dataclasses.replace(
             load_settings(state, api_key=_EMULATOR_KEY, base_url=emulator.base_url),
-            key_source="--emulator (any key works there)",
-            base_url_source="--emulator",
+            key_source=f"{state.emulator_source} (any key works there)",
+            base_url_source=state.emulator_source,
         )
         session = Session(settings, emulated=True, **INJECTED.get("session", {}))
         try:

@@ -11,7 +11,7 @@ from typing import Annotated, Any
 
 import typer
 
-from qwenvid.cli._cost import confirm_cost, confirm_resubmit
+from qwenvid.cli._cost import confirm_cost, confirm_resubmit, cost_lines
 from qwenvid.cli._help import examples
 from qwenvid.cli._options import (
     INPUTS,
@@ -192,8 +192,11 @@ def run_request(state: CliState, request: Any, flags: RunFlags) -> None:
             plan = opened.session.plan(request)
             for warning in [*plan.warnings, *_region_warnings(plan.model, opened)]:
                 out.warning(warning)
+            free = free_run(opened)
             if flags.dry_run:
                 reporter.close()
+                for line in cost_lines(plan.cost, emulated=free, emulator_source=state.emulator_source):
+                    out.notice(line)  # the cost of the command, without running it (stderr)
                 out.result_json(opened.session.dry_run(plan))
                 return
             if opened.emulated and flags.detach:
@@ -217,9 +220,10 @@ def run_request(state: CliState, request: Any, flags: RunFlags) -> None:
                     plan.cost,
                     settings=opened.settings,
                     out=out,
-                    emulated=opened.emulated,
+                    emulated=free,
                     yes=flags.yes,
                     pause_display=reporter.close,
+                    emulator_source=state.emulator_source if opened.emulated else "a loopback base URL",
                 )
             options = RunOptions(
                 output=flags.output,
@@ -242,6 +246,13 @@ def run_request(state: CliState, request: Any, flags: RunFlags) -> None:
     from qwenvid.cli._preview import preview_after_run
 
     preview_after_run(state, opened.settings, result.video_path)
+
+
+def free_run(opened: Any) -> bool:
+    """Runs on an emulator bill nothing: --emulator, or a loopback base URL (as the ledger counts them)."""
+    from qwenvid.requests.cost import is_free_service
+
+    return bool(opened.emulated or is_free_service(opened.settings.base_url))
 
 
 def _region_warnings(model: str, opened: Any) -> list[str]:

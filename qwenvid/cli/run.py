@@ -179,13 +179,12 @@ def run_plan(
             out.warning(warning)
         if dry_run:
             # Like a single run's --dry-run: the requests on stdout (one object); the table for people on stderr.
-            if not out.json:
-                _print_preview(out, prepared, emulated=opened.emulated)
+            _print_preview(out, prepared, emulated=opened.emulated, source=state.emulator_source, table=not out.json)
             out.result_json(prepared.preview_json(dry_run_requests(session, prepared)))
             return
         require_key(opened.settings)
         check_plan_folder(Path(output_dir), spec.name)
-        _print_preview(out, prepared, emulated=opened.emulated)
+        _print_preview(out, prepared, emulated=opened.emulated, source=state.emulator_source)
         new_seconds = prepared.new_seconds
         if max_seconds is not None and new_seconds > max_seconds:
             raise ValidationError(
@@ -193,7 +192,7 @@ def run_plan(
                 "nothing was submitted.",
                 hint="Raise --max-seconds, or cut steps (reused steps cost nothing).",
             )
-        _confirm(out, opened.settings, new_seconds, emulated=opened.emulated, yes=yes)
+        _confirm(out, opened.settings, prepared, emulated=opened.emulated, yes=yes)
         sink = EventSink(events)
         visible = sum(1 for sp in prepared.steps.values() if not sp.step.hidden)
         progress = make_plan_progress(out, visible, new_seconds)
@@ -223,12 +222,40 @@ def run_plan(
         raise typer.Exit(code)
 
 
-def _print_preview(out: Output, prepared: PreparedPlan, *, emulated: bool) -> None:
+def _print_preview(
+    out: Output, prepared: PreparedPlan, *, emulated: bool, source: str | None = None, table: bool = True
+) -> None:
     """The cost preview: billable seconds per step and model/tier, what is reused, the total, the prices link."""
-    from rich.table import Table
-
     if out.quiet:
         return
+    if table:
+        _preview_table(out, prepared)
+    out.notice(plan_cost_line(prepared, emulated=emulated, source=source))
+
+
+def plan_cost_line(prepared: PreparedPlan, *, emulated: bool, source: str | None = None) -> str:
+    """`Cost: 30 s billable (...); 2 steps reused (0 s). Estimated amount: ...`: the plan's one cost line."""
+    from qwenvid.cli._cost import amount_text
+
+    preview = prepared.preview_json()
+    by_model = ", ".join(f"{k}: {v:g} s" for k, v in preview["billable_seconds_by_model"].items())
+    reused = prepared.reused_steps
+    total = f"{prepared.new_seconds:g} s billable" + (f" ({by_model})" if by_model else "")
+    if reused:
+        total += f"; {reused} step{'s' if reused != 1 else ''} reused (0 s)"
+    if emulated:
+        why = f", chosen by {source}" if source and source != "--emulator" else ""
+        return f"Cost: free (local emulator{why}). A real run: {total}."
+    amount, currency = prepared.new_amount
+    priced = f" Estimated amount: {amount_text(amount, currency)} (your price table)." if amount is not None else ""
+    return f"Cost: {total}. Official prices: {preview['pricing_url']}{priced}"
+
+
+def _preview_table(out: Output, prepared: PreparedPlan) -> None:
+    from rich.table import Table
+
+    from qwenvid.plans.prepare import step_mode
+
     table = Table(title=f"Plan {prepared.spec.name}: {prepared.folder}", show_edge=False, title_justify="left")
     for column in ("step", "what", "model / tier", "billable s", "status"):
         table.add_column(column, justify="right" if column == "billable s" else "left")
@@ -239,7 +266,7 @@ def _print_preview(out: Output, prepared: PreparedPlan, *, emulated: bool) -> No
             table.add_row(f"… {len(steps) - shown} more", "", "", "", "")
             break
         step = sp.step
-        what = step.mode or "" if step.kind == "generate" else step.op or ""
+        what = (step_mode(sp) or "") if step.kind == "generate" else (step.op or "")
         model = f"{sp.cost.model} {sp.cost.tier or ''}".strip() if sp.cost else ""
         status = {"done": "reused", "in_flight": "in flight (followed)", "unknown": "reconcile first"}.get(
             sp.found.state if sp.found else "", "new" if step.kind == "generate" else ""
@@ -247,21 +274,12 @@ def _print_preview(out: Output, prepared: PreparedPlan, *, emulated: bool) -> No
         table.add_row(step.id, what, model, f"{sp.new_seconds:g}" if step.kind == "generate" else "", status)
         shown += 1
     out.rich(table)
-    preview = prepared.preview_json()
-    by_model = ", ".join(f"{k}: {v:g} s" for k, v in preview["billable_seconds_by_model"].items())
-    reused = preview["reused"]
-    total = f"{prepared.new_seconds:g} s billable" + (f" ({by_model})" if by_model else "")
-    if reused:
-        total += f"; {reused} step{'s' if reused != 1 else ''} reused (0 s)"
-    if emulated:
-        out.notice(f"Cost: free (local emulator). A real run: {total}.")
-    else:
-        out.notice(f"Cost: {total}. Official prices: {preview['pricing_url']}")
 
 
-def _confirm(out: Output, settings: Any, seconds: float, *, emulated: bool, yes: bool) -> None:
-    from qwenvid.cli._cost import is_interactive
+def _confirm(out: Output, settings: Any, prepared: PreparedPlan, *, emulated: bool, yes: bool) -> None:
+    from qwenvid.cli._cost import amount_text, decline, is_interactive
 
+    seconds = prepared.new_seconds
     threshold = getattr(settings, "confirm_above_seconds", None)
     if emulated or yes or threshold is None or seconds <= threshold:
         return
@@ -271,9 +289,10 @@ def _confirm(out: Output, settings: Any, seconds: float, *, emulated: bool, yes:
             "and there is no terminal to ask on.",
             hint="Add --yes to run it anyway, or raise confirm_above_seconds in config.toml.",
         )
-    if not typer.confirm(f"Run the plan and pay for {seconds:g} s?", default=False, err=True):
-        out.info("Nothing was submitted.")
-        raise typer.Exit(1)
+    amount, currency = prepared.new_amount
+    priced = f", about {amount_text(amount, currency)} by your price table" if amount is not None else ""
+    if not typer.confirm(f"Run the plan and pay for {seconds:g} s{priced}?", default=False, err=True):
+        decline(out)
 
 
 def _report(out: Output, manifest: Any, *, events: str | None) -> None:

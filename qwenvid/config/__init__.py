@@ -39,6 +39,7 @@ DEFAULT_CONFIRM_ABOVE_SECONDS = 10.0
 DEFAULT_WAIT_TIMEOUT = 1800.0
 # The account-wide query limit is 20 QPS (§4.2); 15 leaves headroom for other tools of the same account.
 DEFAULT_QUERY_QPS = 15.0
+MAX_QUERY_QPS = 20.0  # the account's own limit: a higher setting would only earn 429s
 
 # Values people leave in a copied `.env.example`; sending them would only earn a confusing 401.
 PLACEHOLDER_KEYS = frozenset({"sk-your-key-here", "sk-xxx", "sk-...", "your-api-key", "<your-api-key>"})
@@ -53,6 +54,7 @@ CONFIG_KEYS: dict[str, str] = {
     "wait_timeout": "seconds to wait for a task before detaching (default 1800)",
     "query_qps": "status queries per second across all tasks in flight (default 15; the account limit is 20)",
     "preview": "true/false: a thumbnail strip under a finished video on a terminal (default true)",
+    "emulator": "true/false: run every command on the in-process emulator (free; default false; --no-emulator)",
     "[prices]": 'your own per-second rates: currency = "USD", then model = rate or model = { 720P = rate, ... }',
 }
 
@@ -108,6 +110,7 @@ class Settings:
     wait_timeout: float = DEFAULT_WAIT_TIMEOUT
     query_qps: float = DEFAULT_QUERY_QPS
     preview: bool = True
+    emulator: bool = False  # config `emulator = true`: the in-process emulator by default (QWENVID_EMULATOR too)
     prices: dict[str, Any] | None = None
     env_file: Path | None = None
     warnings: tuple[str, ...] = ()
@@ -211,8 +214,9 @@ def load_settings(
         output_dir=_resolve_output_dir(config, layers.config_path, cwd),
         confirm_above_seconds=number("confirm_above_seconds", DEFAULT_CONFIRM_ABOVE_SECONDS),
         wait_timeout=number("wait_timeout", DEFAULT_WAIT_TIMEOUT, positive=True),
-        query_qps=number("query_qps", DEFAULT_QUERY_QPS, positive=True),
+        query_qps=number("query_qps", DEFAULT_QUERY_QPS, positive=True, maximum=MAX_QUERY_QPS),
         preview=_config_bool(config, "preview", True, config_path=layers.config_path),
+        emulator=_config_bool(config, "emulator", False, config_path=layers.config_path),
         prices=_read_prices(config, layers.config_path),
         env_file=env_file if env_file.is_file() else None,
         warnings=tuple(warnings),
@@ -389,13 +393,21 @@ def _resolve_output_dir(config: Mapping[str, Any], config_path: Path, cwd: Path)
 
 
 def _config_number(
-    config: Mapping[str, Any], name: str, default: float, *, config_path: Path, positive: bool = False
+    config: Mapping[str, Any],
+    name: str,
+    default: float,
+    *,
+    config_path: Path,
+    positive: bool = False,
+    maximum: float | None = None,
 ) -> float:
     value = config.get(name, default)
     if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
         raise ConfigError(f"{config_path}: `{name}` must be a number, not {value!r}.")
-    if value < 0 or (positive and value == 0):
-        raise ConfigError(f"{config_path}: `{name}` must be {'above' if positive else 'at least'} 0, not {value}.")
+    if value < 0 or (positive and value == 0) or (maximum is not None and value > maximum):
+        low = "above 0" if positive else "at least 0"
+        allowed = f"{low} and at most {maximum:g}" if maximum is not None else low
+        raise ConfigError(f"{config_path}: `{name}` must be {allowed}, not {value:g}.")
     return float(value)
 
 

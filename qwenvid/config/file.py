@@ -38,7 +38,7 @@ def effective(settings: Settings) -> list[Setting]:
         return "config file" if key in in_file else "default"
 
     prices = settings.prices or {}
-    price_text = ", ".join(f"{name} = {rate}" for name, rate in prices.items()) if prices else "(none)"
+    price_text = ", ".join(f"{name} = {price_value_text(rate)}" for name, rate in prices.items()) or "(none)"
     rows = [
         ("api_key", mask_key(settings.api_key), settings.key_source or "not set"),
         ("region", settings.region, settings.region_source),
@@ -55,6 +55,33 @@ def effective(settings: Settings) -> list[Setting]:
             value = getattr(settings, key, in_file.get(key))
             rows.append((key, _shown(value), origin(key)))
     return [Setting(key, value, source, CONFIG_KEYS[key]) for key, value, source in rows]
+
+
+def price_value_text(rate: object) -> str:
+    """A `[prices]` entry as TOML would write it: `0.1`, `"USD"`, `{ 720P = 0.1, 1080P = 0.15 }`."""
+    if isinstance(rate, dict):
+        return "{ " + ", ".join(f"{tier} = {price_value_text(value)}" for tier, value in rate.items()) + " }"
+    if isinstance(rate, str):
+        return f'"{rate}"'
+    return _shown(rate)
+
+
+def price_lookup(settings: Settings, key: str) -> str | None:
+    """The value of `prices.…` in effect (`prices.default`, `prices.MODEL`, `prices.MODEL.TIER`), if set."""
+    parts = _split(key)
+    if parts[0] != "prices" or len(parts) < 2:
+        return None
+    value: Any = settings.prices or {}
+    for part in parts[1:]:
+        if not isinstance(value, dict) or part not in value:
+            return None
+        value = value[part]
+    return value if isinstance(value, str) else price_value_text(value)
+
+
+def check_key(key: str) -> None:
+    """A ConfigError (with "did you mean") unless `key` is one `config get/set/unset` knows."""
+    _known(_split(key))
 
 
 def _shown(value: object) -> str:
@@ -83,8 +110,14 @@ def _known(parts: tuple[str, ...]) -> None:
             hint="Use DASHSCOPE_API_KEY in the environment or in .env (`qwenvid doctor --write-env`).",
         )
     if parts[0] not in PLAIN_KEYS and not (parts[0] == "prices" and len(parts) > 1):
-        keys = ", ".join([*PLAIN_KEYS, "prices.currency", "prices.MODEL", "prices.MODEL.TIER"])
-        raise ConfigError(f"Unknown config key {'.'.join(parts)!r}; known: {keys}.")
+        from qwenvid.suggest import did_you_mean
+
+        known = [*PLAIN_KEYS, "prices.currency", "prices.MODEL", "prices.MODEL.TIER"]
+        key = ".".join(parts)
+        raise ConfigError(
+            f"Unknown config key {key!r}{did_you_mean(key, [*PLAIN_KEYS, 'prices.currency', 'prices.default'])}; "
+            f"known: {', '.join(known)}."
+        )
 
 
 def _parse(parts: tuple[str, ...], text: str) -> Any:

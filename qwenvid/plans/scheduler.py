@@ -41,7 +41,7 @@ from qwenvid.plans.manifest import (
     Manifest,
     StepRecord,
 )
-from qwenvid.plans.prepare import Found, PreparedPlan, StepPlan, step_identity
+from qwenvid.plans.prepare import Found, PreparedPlan, StepPlan, step_identity, step_mode
 from qwenvid.plans.steps import build_request
 from qwenvid.plans.validate import resolved_fields
 
@@ -181,7 +181,7 @@ class PlanScheduler:
             record = StepRecord(
                 id=sid,
                 kind=step.kind,
-                mode=step.mode if step.kind == "generate" else None,
+                mode=step_mode(sp),
                 op=step.op,
                 model=sp.cost.model if sp.cost else None,
                 tier=sp.cost.tier if sp.cost else None,
