@@ -267,7 +267,9 @@ def global_options(
                 parse_fault(spec)  # a bad spec is a usage error before anything starts
             except ValidationError as exc:
                 raise typer.BadParameter(exc.message, param_hint="'--emulator-fault'") from None
+    inherited = ctx.obj if isinstance(ctx.obj, CliState) else None  # `qwenvid cost` runs a command inside
     ctx.obj = CliState(
+        cost_only=inherited.cost_only if inherited else False,
         base_url=base_url,
         region=region,
         emulator_flag=False if no_emulator else (True if emulator or emulator_realistic or faults else None),
@@ -333,6 +335,11 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "extend",
         "Make a video longer: chain new segments after it, join them, and optionally lay a soundtrack.",
     ),
+    "cost": (
+        "cost_cmd",
+        "The cost of a command without running it: billable seconds, tier, and an amount from your price table.",
+    ),
+    "open": ("open_cmd", "Play or show a task's video (or a plan's folder) with the system's viewer."),
     "wizard": (
         "wizard",
         "Guided flow: mode, model, inputs and options, each checked as you answer; then the same run as the "

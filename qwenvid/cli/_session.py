@@ -39,6 +39,7 @@ class CliState:
     emulator_faults: tuple[str, ...] = ()  # --emulator-fault SPEC, already checked
     out: Output = field(default_factory=Output)
     preview: bool = True  # --no-preview turns the thumbnail strip under a finished video off
+    cost_only: bool = False  # `qwenvid cost COMMAND ...`: the command's --dry-run prints its cost, not its requests
     _emulator: tuple[bool, str] | None = field(default=None, repr=False)
 
     def __init__(self, *, emulator: bool | None = None, **fields: Any) -> None:

@@ -195,6 +195,11 @@ def run_request(state: CliState, request: Any, flags: RunFlags) -> None:
             free = free_run(opened)
             if flags.dry_run:
                 reporter.close()
+                if state.cost_only:
+                    from qwenvid.cli.cost_cmd import print_cost
+
+                    print_cost(out, plan.cost, free=free, source=state.emulator_source)
+                    return
                 for line in cost_lines(plan.cost, emulated=free, emulator_source=state.emulator_source):
                     out.notice(line)  # the cost of the command, without running it (stderr)
                 out.result_json(opened.session.dry_run(plan))

@@ -177,6 +177,11 @@ def run_plan(
         )
         for warning in prepared.warnings:
             out.warning(warning)
+        if dry_run and state.cost_only:
+            from qwenvid.cli.cost_cmd import print_plan_cost
+
+            print_plan_cost(out, prepared, free=opened.emulated, source=state.emulator_source)
+            return
         if dry_run:
             # Like a single run's --dry-run: the requests on stdout (one object); the table for people on stderr.
             _print_preview(out, prepared, emulated=opened.emulated, source=state.emulator_source, table=not out.json)

@@ -49,6 +49,8 @@ TASKS_EXAMPLES = examples(
     "qwenvid tasks --status FAILED --since 2026-01-01",
     "qwenvid tasks --mode t2v --model wan2.6-t2v --json",
     "qwenvid tasks --remote --since 2026-01-31T08:00",
+    "qwenvid tasks --remote --status SUCCEEDED --model wan2.6-t2v",
+    "qwenvid tasks prune --dry-run",
 )
 RESUME_EXAMPLES = examples("qwenvid resume", "qwenvid resume --timeout 600 --json")
 
@@ -268,6 +270,18 @@ def parse_when(value: str | None, *, end: bool = False) -> datetime | None:
 
 def tasks(
     ctx: typer.Context,
+    action: Annotated[
+        str | None,
+        typer.Argument(
+            metavar="[forget ID... | prune]",
+            help="forget: remove these rows from the ledger; prune: remove every row that is noise (failed, "
+            "canceled, expired, never submitted, emulator runs). Billed and unfinished rows always stay.",
+            show_default=False,
+        ),
+    ] = None,
+    refs: Annotated[list[str] | None, typer.Argument(metavar="", hidden=True, show_default=False)] = None,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="With prune: remove without asking.")] = False,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="With forget or prune: list what would go.")] = False,
     status_filter: Annotated[
         str | None,
         typer.Option(
@@ -314,6 +328,11 @@ def tasks(
 ) -> None:
     """List your tasks from the local ledger (with billed-seconds totals), or the account's with --remote."""
     state = state_of(ctx, json_out)
+    if action is not None:
+        from qwenvid.cli.tasks_tidy import tidy
+
+        tidy(state, action, list(refs or []), yes=yes, dry_run=dry_run)
+        return
     start, end = parse_when(since), parse_when(until, end=True)
     with open_session(state) as opened:
         if remote:
@@ -434,7 +453,12 @@ def _print_remote(out: Output, task_page: Any) -> None:
         )
         return
     if not items:
-        out.info("The service lists no tasks for that window (it keeps them for 24 h).")
+        total = int(getattr(task_page, "total", 0) or 0)
+        page_no = getattr(task_page, "page_no", None)
+        if total and page_no and page_no > 1:
+            out.info(f"Page {page_no} is past the end: the service lists {total} task(s) for that window.")
+        else:
+            out.info("The service lists no tasks for that window (it keeps them for 24 h).")
         return
     rows = []
     for item in items:
