@@ -27,7 +27,7 @@ def tidy(state: CliState, action: str, refs: list[str], *, yes: bool, dry_run: b
     with Ledger(settings.ledger_path) as ledger:
         if action == "forget":
             if not refs:
-                raise UsageError("tasks forget needs one task id (or local id) at least.", hint="`qwenvid tasks` lists ids.")
+                raise UsageError("tasks forget needs a task id (or local id).", hint="`qwenvid tasks` lists them.")
             rows = []
             for ref in refs:
                 row = ledger.get(ref)
