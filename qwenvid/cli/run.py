@@ -165,7 +165,7 @@ def run_plan(
     from qwenvid.cli._plan_progress import make_plan_progress
     from qwenvid.config import require_key
     from qwenvid.plans.execute import check_plan_folder, dry_run_requests, execute, prepare
-    from qwenvid.plans.manifest import EventSink
+    from qwenvid.plans.manifest import EventSink, resumed_start
     from qwenvid.plans.scheduler import SchedulerOptions, exit_status
 
     out = state.out
@@ -200,7 +200,10 @@ def run_plan(
         _confirm(out, opened.settings, prepared, emulated=opened.emulated, yes=yes)
         sink = EventSink(events)
         visible = sum(1 for sp in prepared.steps.values() if not sp.step.hidden)
-        progress = make_plan_progress(out, visible, new_seconds)
+        steps, estimates = plan_view_steps(prepared, emulated=opened.emulated)
+        progress = make_plan_progress(
+            out, visible, new_seconds, steps=steps, estimates=estimates, started_at=resumed_start(prepared.folder)
+        )
         options = SchedulerOptions(
             fail_fast=fail_fast,
             timeout=timeout,
@@ -225,6 +228,36 @@ def run_plan(
     code = exit_status(manifest)
     if code:
         raise typer.Exit(code)
+
+
+def plan_view_steps(prepared: PreparedPlan, *, emulated: bool) -> tuple[list[Any], dict[str, float]]:
+    """Every step as the view first shows it (planned), and each generation's expected seconds before its
+    task has its own estimate (the emulator's timing, else the model's documented prior)."""
+    from qwenvid.plans.manifest import StepRecord
+    from qwenvid.plans.prepare import step_mode
+    from qwenvid.requests.priors import cold_prior
+
+    steps, estimates = [], {}
+    for sid in prepared.order:
+        sp = prepared.steps[sid]
+        model = sp.cost.model if sp.cost else None
+        steps.append(
+            StepRecord(id=sid, kind=sp.step.kind, mode=step_mode(sp), op=sp.step.op, model=model,
+                       hidden=sp.step.hidden, depends_on=list(sp.step.depends_on), status="waiting")
+        )  # fmt: skip
+        if sp.step.kind != "generate" or sp.found is not None and sp.found.state == "done":
+            continue
+        if emulated:
+            estimates[sid] = EMULATOR_ESTIMATE_SECONDS
+            continue
+        request = sp.request
+        estimates[sid] = cold_prior(
+            model,
+            duration=getattr(request, "duration", None),
+            size=getattr(request, "size", None),
+            resolution=getattr(request, "resolution", None),
+        ).seconds
+    return steps, estimates
 
 
 def _print_preview(

@@ -40,6 +40,8 @@ from qwenvid.plans.manifest import (
     EventSink,
     Manifest,
     StepRecord,
+    read_manifest,
+    resumed_start,
 )
 from qwenvid.plans.prepare import Found, PreparedPlan, StepPlan, step_identity, step_mode
 from qwenvid.plans.steps import build_request
@@ -197,6 +199,10 @@ class PlanScheduler:
             folder=str(self.folder),
             steps={sid: run.record for sid, run in self.runs.items()},
         )
+        # A plan continued after --detach/--timeout/Ctrl-C counts from its first start, and the steps it
+        # adopts in flight from when their tasks started (the previous manifest's clock, the same one).
+        self.manifest.started_at = resumed_start(self.folder) or self.manifest.started_at
+        self._earlier = read_manifest(self.folder) if resumed_start(self.folder) is not None else {}
         self._outputs: dict[str, str] = {}
         self._queue: deque[str] = deque()
         self._blocked: dict[str, float] = {}  # model -> clock time before which it gets no submit
@@ -286,8 +292,12 @@ class PlanScheduler:
         for key, value in fields.items():
             setattr(record, key, value)
         now = time.time()
-        if status in (SUBMITTING, RUNNING, DOWNLOADING) and record.started_at is None:
-            record.started_at = now
+        # A step's time starts when its work does: the task accepted (queued), or the media step running;
+        # never while it waits for a submit slot, so steps submitted together show equal times.
+        if status in (QUEUED, RUNNING, DOWNLOADING) and record.started_at is None:
+            earlier = self._earlier.get(record.id, {}) if record.task_id else {}
+            same_task = earlier.get("task_id") == record.task_id and isinstance(earlier.get("started_at"), int | float)
+            record.started_at = float(earlier["started_at"]) if same_task else now
         if record.finished:
             record.finished_at = now
             if record.started_at is not None:
