@@ -316,7 +316,7 @@ def test_resume_finishes_detached_tasks(cli: EmulatorThread) -> None:
 def test_models_table_and_json() -> None:
     table = run("models")
     assert table.exit_code == 0 and "wan2.7-i2v" in table.stdout and "wan2.6-t2v\tyes\t" in table.stdout
-    data = json.loads(run("models", "--mode", "kf2v", "--json").stdout)
+    data = json.loads(run("models", "--mode", "kf2v", "--json").stdout)["models"]
     assert {m["mode"] for m in data} == {"kf2v"} and any(m["default"] for m in data)
 
 

@@ -34,7 +34,8 @@ def models(
     state = state_of(ctx, json_out)
     specs = [spec for spec in MODELS if mode is None or spec.mode == mode]
     if state.out.json:
-        state.out.result_json([_model_json(spec, spec.id == DEFAULT_MODELS.get(spec.mode)) for spec in specs])
+        models = [_model_json(spec, spec.id == DEFAULT_MODELS.get(spec.mode)) for spec in specs]
+        state.out.result_json({"models": models, "count": len(models)})  # one object, as every --json prints
         return
     rows = [
         [

@@ -285,6 +285,11 @@ def preview(
     from qwenvid.cli._preview import can_draw, strip_for, summary_line
 
     out = state_of(ctx).out
+    if out.json:  # pictures are for people: a script gets the facts the strip would show, as one object
+        from qwenvid.media.clips import media_info
+
+        out.result_json({**media_info(video).to_dict(), "thumbnails": frames, "summary": summary_line(video)})
+        return
     console = Console(highlight=False)
     if not sys.stdout.isatty() or not can_draw(console):
         # Pictures are for people; a pipe gets nothing on stdout, and the facts once on stderr.
