@@ -10,7 +10,14 @@ import pytest
 
 from tests.support.fixtures import *  # noqa: F403  (shared fixtures: emulator, clocks, canary key)
 
-REAL_KEY_VARS = ("DASHSCOPE_API_KEY", "QWEN_API_KEY", "QWEN_BASE_URL", "QWEN_REGION", "DASHSCOPE_HTTP_BASE_URL")
+REAL_KEY_VARS = (
+    "DASHSCOPE_API_KEY",
+    "QWEN_API_KEY",
+    "QWEN_BASE_URL",
+    "QWEN_REGION",
+    "DASHSCOPE_HTTP_BASE_URL",
+    "QWENVID_EMULATOR",
+)
 
 
 @pytest.fixture(autouse=True)

@@ -96,8 +96,12 @@ def get(ctx: typer.Context, key: KeyArg) -> None:
         check_key(key)
         value = price_lookup(settings, key)
         if value is None:
+            from qwenvid.suggest import did_you_mean
+
+            known = ["prices.currency", "prices.default", *(f"prices.{name}" for name in settings.prices or {})]
             raise ConfigError(
-                f"{key} is not set.", hint="`qwenvid config show` lists the prices in effect; `config set` sets one."
+                f"{key} is not set{did_you_mean(key, known)}.",
+                hint="`qwenvid config show` lists the prices in effect; `config set` sets one.",
             )
         found = (value, "config file")
     if found is None:

@@ -45,7 +45,9 @@ def cost(
     inner = CliState(cost_only=True)
     argv = hoist_global_options([*_global_words(state), *words, "--dry-run"])
     group = get_command(build_app([words[0]]))
-    group.main(args=argv, prog_name="qwenvid", standalone_mode=False, obj=inner)
+    code = group.main(args=argv, prog_name="qwenvid", standalone_mode=False, obj=inner)
+    if isinstance(code, int) and code:
+        raise typer.Exit(code)  # the costed command's own error, already reported
 
 
 def _global_words(state: CliState) -> list[str]:
