@@ -164,7 +164,7 @@ def run_plan(
     """Prepare, preview, confirm, run, report: the one flow behind `run`, `extend` and the wizard's long video."""
     from qwenvid.cli._plan_progress import make_plan_progress
     from qwenvid.config import require_key
-    from qwenvid.plans.execute import check_plan_folder, dry_run_requests, execute, prepare
+    from qwenvid.plans.execute import check_plan_folder, distinct_name, dry_run_requests, execute, prepare
     from qwenvid.plans.manifest import EventSink, resumed_start
     from qwenvid.plans.scheduler import SchedulerOptions, exit_status
 
@@ -172,6 +172,7 @@ def run_plan(
     with open_session(state) as opened:
         session = opened.session
         output_dir = output or opened.settings.output_dir
+        spec = distinct_name(spec, Path(output_dir))
         prepared, backend, finder = _checked(
             out, lambda: prepare(session, spec, Path(output_dir), force=force, emulated=opened.emulated)
         )

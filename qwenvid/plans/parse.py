@@ -19,6 +19,7 @@ from typing import Any
 from qwenvid.errors import ValidationError
 from qwenvid.plans.model import GEN_MODES, MEDIA_OPS, STEP_ID, PlanSpec, Problem, Ref, Step, is_reference
 from qwenvid.plans.model import parse_reference as _parse_ref
+from qwenvid.suggest import did_you_mean
 
 PLAN_SUFFIXES = (".toml", ".json", ".jsonl", ".ndjson", ".csv", ".txt")
 # Keys of a step that belong to the plan, not to the request.
@@ -46,6 +47,8 @@ class PlanInvalid(ValidationError):
     """The plan has problems; every one of them is listed (exit 2, nothing spent)."""
 
     def __init__(self, problems: list[Problem], source: str = "") -> None:
+        # In file order (a batch's rows top to bottom); problems without a line keep their place after them.
+        problems = sorted(problems, key=lambda p: (p.line is None, p.line or 0))
         self.problems = problems
         self.source = source
         count = len(problems)
@@ -122,7 +125,7 @@ def load_plan(
     """
     source = path.name
     try:
-        text = path.read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8-sig")  # Excel's "CSV UTF-8" (and Notepad) start with a BOM
     except OSError as exc:
         raise ValidationError(f"Cannot read the plan {path}: {exc.strerror or exc}.") from None
     except UnicodeDecodeError:
@@ -174,9 +177,25 @@ def plan_from_data(data: Mapping[str, Any], *, name: str, base_dir: Path) -> Pla
 _TOML_LINE = re.compile(r"\(at line (\d+), column \d+\)")
 
 
+def _no_duplicates(builder: _Builder) -> Any:
+    """A JSON object hook that reports a repeated key (JSON itself would silently keep the last one)."""
+
+    def pairs(items: list[tuple[str, Any]]) -> dict[str, Any]:
+        seen: dict[str, Any] = {}
+        for key, value in items:
+            if key in seen:
+                builder.problem(f"{key!r} appears twice in one object; JSON would keep only the last (rename one)")
+            seen[key] = value
+        return seen
+
+    return pairs
+
+
 def _read_document(text: str, suffix: str, builder: _Builder) -> dict[str, Any] | None:
     try:
-        data: Any = tomllib.loads(text) if suffix == ".toml" else json.loads(text)
+        data: Any = (
+            tomllib.loads(text) if suffix == ".toml" else json.loads(text, object_pairs_hook=_no_duplicates(builder))
+        )
     except tomllib.TOMLDecodeError as exc:
         message = str(exc)
         found = _TOML_LINE.search(message)
@@ -284,7 +303,8 @@ class _Builder:
 
     def document(self, data: dict[str, Any], cli_defaults: dict[str, Any]) -> None:
         for key in sorted(set(data) - TOP_KEYS):
-            self.problem(f"unknown top-level key {key!r} (allowed: name, defaults, steps)")
+            hint = did_you_mean(key, TOP_KEYS)
+            self.problem(f"unknown top-level key {key!r}{hint} (allowed: name, defaults, steps)")
         defaults = data.get("defaults", {})
         if not isinstance(defaults, dict):
             self.problem("'defaults' must be a table")
@@ -346,7 +366,7 @@ class _Builder:
         allowed = generation_keys(mode) | STEP_KEYS
         bad = sorted(set(table) - allowed)
         for key in bad:
-            self.problem(f"unknown field {key!r}{_known_for(mode)}", sid, line)
+            self.problem(f"unknown field {key!r}{did_you_mean(key, allowed)}{_known_for(mode)}", sid, line)
         fields = {k: v for k, v in table.items() if k not in STEP_KEYS and k not in bad}
         fields = _with_defaults(fields, defaults, mode)
         output = table.get("output")
@@ -415,7 +435,9 @@ class _Builder:
             return
         params = MEDIA_PARAMS[op]
         for key in sorted(set(table) - set(params) - {"op", "output"}):
-            self.problem(f"unknown field {key!r} for op {op} (allowed: {', '.join(params)}, output)", sid, line)
+            suggestion = did_you_mean(key, [*params, "output"])
+            allowed = ", ".join(params)
+            self.problem(f"unknown field {key!r}{suggestion} for op {op} (allowed: {allowed}, output)", sid, line)
         for key in MEDIA_REQUIRED[op]:
             if table.get(key) in (None, "", []):
                 self.problem(f"op {op} needs {key!r}", sid, line)
