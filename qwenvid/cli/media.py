@@ -156,6 +156,8 @@ def tail(
 
     out = state_of(ctx, json_out).out
     result = tail_clip(video, _stem_output(video, f"tail{seconds:g}s.mp4", output), seconds=seconds, overwrite=force)
+    if result.duration < seconds - 0.05:  # said, not silently clamped
+        out.warning(f"{video} is only {result.duration:.2f} s long: the whole clip was kept, not {seconds:g} s.")
     _done(out, result, _clip_text(result))
 
 
