@@ -35,6 +35,7 @@ RUN_EXAMPLES = examples(
     "qwenvid run prompts.txt --model wan2.6-t2v --duration 5 --size 1280*720 --max-seconds 120",
     "qwenvid run batch.jsonl --json > manifest.json",
     "qwenvid run story.toml --force continued --events -",
+    "qwenvid run --init my-story.toml",
 )
 
 RUN_HELP = """Run a plan: many generations and multi-step chains from one file.
@@ -65,6 +66,10 @@ def run(
     name: Annotated[
         str | None, typer.Option("--name", help="Plan name (the output folder). Default: the file's name.")
     ] = None,
+    init: Annotated[
+        bool,
+        typer.Option("--init", help="Write a commented starter plan to PLAN (.toml, or .json naming its schema)."),
+    ] = False,
     model: ModelOpt = None,
     duration: DurationOpt = None,
     size: SizeOpt = None,
@@ -109,6 +114,9 @@ def run(
     from qwenvid.plans.parse import load_plan
 
     state = state_of(ctx, json_out)
+    if init:
+        _init_plan(state.out, plan_file)
+        return
     defaults = _defaults(
         model=model,
         duration=duration,
@@ -133,6 +141,24 @@ def run(
         events=events,
         yes=yes,
     )
+
+
+def _init_plan(out: Output, path: Path) -> None:
+    """`run --init FILE`: a starter plan, never over an existing file."""
+    from qwenvid.plans.scaffold import SCHEMA_FILE, scaffold
+
+    if path.suffix.lower() not in (".toml", ".json"):
+        raise ValidationError(f"--init writes a .toml or .json plan, not {path.name!r}.", hint="e.g. story.toml")
+    try:
+        with path.open("x", encoding="utf-8") as handle:
+            handle.write(scaffold(path))
+    except FileExistsError:
+        raise ValidationError(f"{path} already exists; --init never overwrites a plan.") from None
+    if out.json:
+        out.result_json({"plan": str(path), "schema": str(SCHEMA_FILE)})
+        return
+    out.result(str(path))
+    out.info(f"Wrote a starter plan. Check and cost it: qwenvid run {path} --dry-run. Schema: {SCHEMA_FILE}")
 
 
 def _checked(out: Output, make: Any) -> Any:

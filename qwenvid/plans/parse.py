@@ -302,7 +302,7 @@ class _Builder:
         self.problems.append(Problem(message, step, line))
 
     def document(self, data: dict[str, Any], cli_defaults: dict[str, Any]) -> None:
-        for key in sorted(set(data) - TOP_KEYS):
+        for key in sorted(set(data) - TOP_KEYS - {"$schema"}):  # `$schema` names the schema for editors
             hint = did_you_mean(key, TOP_KEYS)
             self.problem(f"unknown top-level key {key!r}{hint} (allowed: name, defaults, steps)")
         defaults = data.get("defaults", {})
