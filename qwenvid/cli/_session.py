@@ -140,7 +140,31 @@ def _open_session(state: CliState) -> Iterator[OpenSession]:
         try:
             yield OpenSession(session, settings, emulated=True, emulator=emulator)
         finally:
-            session.close()
+            try:
+                if getattr(session, "_ledger", None) is not None:  # a dry run never opened it: leave it unmade
+                    end_emulated_rows(session.ledger, emulator.base_url)
+            finally:
+                session.close()
     finally:
         # The command is over: the server winds down on its own (~0.1 s) rather than while the user waits.
         emulator.stop(wait=False)
+
+
+def end_emulated_rows(ledger: Any, base_url: str) -> None:
+    """The in-process emulator stops with its command: its tasks end with it, in the ledger too.
+
+    A row it leaves unfinished (Ctrl-C while a task was queued) would otherwise stay PENDING for ever,
+    with `resume` (which skips emulated rows) and `status --wait` (which asks for a key) no help.
+    """
+    from qwenvid.store.ledger import TERMINAL_STATUSES
+
+    why = "the in-process emulator (--emulator) stopped with its command, and its task with it"
+    try:
+        rows = [row for row in ledger.list() if row.origin == "emulated" and row.base_url == base_url]
+    except Exception:  # noqa: BLE001 - the ledger was never opened or is gone: nothing to end
+        return
+    for row in rows:
+        if row.task_id is not None and row.remote_status not in TERMINAL_STATUSES:
+            ledger.update_remote(row.id, "UNKNOWN", error_code="EmulatorStopped", error_message=why)
+        elif row.task_id is None and row.local_state in ("created", "submitting", "outcome_unknown"):
+            ledger.mark_rejected(row.id, "EmulatorStopped", why)

@@ -277,6 +277,8 @@ def emulated_hint(exc: QwenvidError) -> None:
             "The in-process emulator stopped with this command, and its task with it; "
             "run the command again (it is free)."
         )
+        # Nor may the message say the task goes on somewhere: it ended with its emulator.
+        exc.message = exc.message.replace("it keeps running on the server", "it ended with the in-process emulator")
 
 
 def interrupted(task_id: str | None) -> Interrupted:
