@@ -608,9 +608,9 @@ def ask_audio(ask: Prompter, spec: ModelSpec) -> dict[str, Any]:
 def ask_long_video(ask: Prompter) -> Any:
     """The long-video recipe: a clip, a target length, how to continue, a prompt per segment, a soundtrack."""
     from qwenvid.media.inputs import inspect_video
-    from qwenvid.plans.extend import ExtendRequest
+    from qwenvid.plans.extend import ExtendRequest, segment_count, segment_seconds
 
-    video = clean_path(ask.text("Video to extend (a local MP4)", file_check("video", None, "VIDEO")))
+    video = clean_path(ask.text("Video to extend (a local MP4)", file_check("video", None, "VIDEO"), paths=True))
     length = inspect_video(Path(video).expanduser()).duration
     target = int(
         ask.text(
@@ -619,14 +619,19 @@ def ask_long_video(ask: Prompter) -> Any:
         )
     )
     method = ask.choose("How should each segment continue the last?", EXTEND_METHODS)
+    count = segment_count(method, length, float(target))
+    ask.note(f"{count} new segment(s) of about {segment_seconds(method)} s: one prompt each, in order")
     prompts: list[str] = []
-    while True:
-        label = f"Prompt for segment {len(prompts) + 1}" + (" (empty: the same story goes on)" if prompts else "")
+    while len(prompts) < count:  # never a question more than there are segments
+        label = f"Prompt for segment {len(prompts) + 1} of {count}"
+        label += " (empty: the same story goes on)" if prompts else ""
         text = ask.text(label, text_check("--prompt", max_chars=800, required=not prompts))
         if not text.strip():
             break
         prompts.append(text.strip())
-    audio = clean_path(ask.text("Soundtrack (wav/mp3, optional)", file_check("audio", None, "--audio", required=False)))
+    audio = clean_path(
+        ask.text("Soundtrack (wav/mp3, optional)", file_check("audio", None, "--audio", required=False), paths=True)
+    )
     return ExtendRequest(
         video=Path(video).expanduser(),
         target_seconds=float(target),
