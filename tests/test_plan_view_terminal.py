@@ -90,3 +90,32 @@ def test_a_plan_continued_after_detach_counts_from_its_first_start(
     adopted = [s for s in final["steps"] if s["task_id"] in {t["task_id"] for t in first["steps"] if t["task_id"]}]
     before = {s["id"]: s["started_at"] for s in first["steps"] if s["started_at"]}
     assert adopted and all(s["started_at"] == before[s["id"]] for s in adopted if s["id"] in before)
+
+
+# -- narrow terminals --------------------------------------------------------------------------------------
+
+
+def test_narrow_listings_at_60_columns_keep_the_status_and_whole_words(cli_home_with_a_task: Path) -> None:
+    tasks = Terminal("tasks", env={"QWENVID_HOME": str(cli_home_with_a_task)}, cwd=cli_home_with_a_task, columns=60)
+    assert tasks.finish(timeout=60) == 0
+    screen = tasks.screen()
+    assert "SUCCEEDED" in screen and "status" in screen and "…" not in screen.split("\n")[1], screen
+    models = Terminal("models", env={"QWENVID_HOME": str(cli_home_with_a_task)}, cwd=cli_home_with_a_task, columns=60)
+    assert models.finish(timeout=60) == 0
+    lines = models.screen_.display
+    assert any("3:4" in line for line in lines) and not any(line.rstrip().endswith("3:") for line in lines)
+    assert all(not line.rstrip().endswith(("1280*", "*72")) for line in lines)
+
+
+@pytest.fixture
+def cli_home_with_a_task(tmp_path: Path) -> Path:
+    import os
+    import subprocess
+
+    from tests.support.terminal import qwenvid_argv
+
+    env = {**os.environ, "QWENVID_HOME": str(tmp_path)}
+    argv = [*qwenvid_argv(), "--emulator", "t2v", "A kitten", "--model", "wan2.1-t2v-turbo", "--size", "832*480"]
+    done = subprocess.run([*argv, "-o", str(tmp_path / "k.mp4")], env=env, capture_output=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    return tmp_path

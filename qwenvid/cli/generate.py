@@ -192,7 +192,7 @@ def run_request(state: CliState, request: Any, flags: RunFlags) -> None:
             plan = opened.session.plan(request)
             for warning in [*plan.warnings, *_region_warnings(plan.model, opened)]:
                 out.warning(warning)
-            free = free_run(opened)
+            free = opened.emulated
             if flags.dry_run:
                 reporter.close()
                 if state.cost_only:
@@ -228,7 +228,7 @@ def run_request(state: CliState, request: Any, flags: RunFlags) -> None:
                     emulated=free,
                     yes=flags.yes,
                     pause_display=reporter.close,
-                    emulator_source=state.emulator_source if opened.emulated else "a loopback base URL",
+                    emulator_source=state.emulator_source,
                 )
             options = RunOptions(
                 output=flags.output,
@@ -251,13 +251,6 @@ def run_request(state: CliState, request: Any, flags: RunFlags) -> None:
     from qwenvid.cli._preview import preview_after_run
 
     preview_after_run(state, opened.settings, result.video_path)
-
-
-def free_run(opened: Any) -> bool:
-    """Runs on an emulator bill nothing: --emulator, or a loopback base URL (as the ledger counts them)."""
-    from qwenvid.requests.cost import is_free_service
-
-    return bool(opened.emulated or is_free_service(opened.settings.base_url))
 
 
 def _region_warnings(model: str, opened: Any) -> list[str]:

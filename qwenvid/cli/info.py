@@ -50,7 +50,10 @@ def models(
         for spec in specs
     ]
     state.out.table(
-        ["model", "default", "mode", "takes", "durations", "audio", "regions"], rows, keep_whole={"model", "mode"}
+        ["model", "default", "mode", "takes", "durations", "audio", "regions"],
+        rows,
+        keep_whole={"model", "mode"},
+        drop=("regions", "default", "audio"),
     )
     state.out.info("Details: `qwenvid models --json`. Unknown model ids are passed through with a warning.")
     if any(FRA in spec.regions for spec in specs):
@@ -63,9 +66,10 @@ def models(
 def _resolution_text(spec: Any) -> str:
     if spec.resolution_field == "size":
         return "--size " + " ".join(spec.sizes)
-    text = "--resolution " + "/".join(spec.resolutions)
+    # "/ " lets a narrow table wrap between choices, never inside "3:4" (a pipe gets the same text).
+    text = "--resolution " + "/ ".join(spec.resolutions)
     if spec.resolution_field == "resolution+ratio":
-        text += " --ratio " + "/".join(spec.ratios)
+        text += " --ratio " + "/ ".join(spec.ratios)
     return text
 
 

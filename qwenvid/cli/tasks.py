@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import sys
 from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Any
@@ -406,6 +407,15 @@ def _shown_path(path: str | None) -> str:
     return path
 
 
+# Below this width the task column shows an id's first 8 characters, which every command takes as a reference.
+NARROW_COLUMNS = 100
+
+
+def _task_ref(row: Any, *, short: bool) -> str:
+    ref = row.task_id or row.id
+    return ref[:8] if short and row.task_id else ref
+
+
 def _print_local(out: Output, rows: list[Any], *, wide: bool = False) -> None:
     from qwenvid.tasks.reconcile import state_label
 
@@ -431,12 +441,21 @@ def _print_local(out: Output, rows: list[Any], *, wide: bool = False) -> None:
         # One id column (the task id, or the local id before there is one): both fit a 120-column terminal
         # only when something else gives way, and the ids and model names must never break.
         columns = ["task", "status", "model", "created (UTC)", "billed s", "video"]
+        narrow = shutil.get_terminal_size().columns < NARROW_COLUMNS
         cells = [
-            [row.task_id or row.id, state, row.model or "-", shown(row.created_at, label=False)[:16],
+            [_task_ref(row, short=narrow), state, row.model or "-", shown(row.created_at, label=False)[:16],
              _billed_text(row, short=True), _shown_path(row.video_path)]
             for row, state in zip(rows, status, strict=True)
         ]  # fmt: skip
-        out.table(columns, cells, keep_whole={"task", "status", "model", "created (UTC)", "billed s"}, shorten="video")
+        out.table(
+            columns,
+            cells,
+            keep_whole={"task", "status", "model", "created (UTC)", "billed s"},
+            shorten="video",
+            drop=("video", "created (UTC)", "billed s"),  # the status and the id stay, however narrow
+        )
+        if narrow:
+            out.info("Task ids are cut to their first 8 characters (enough for status, fetch and open).")
     out.info(f"{len(rows)} task(s); {billed:g} billed seconds in total.")
 
 
