@@ -18,7 +18,7 @@ from qwenvid.cli._complete import completion_callback, with_completion_shell
 from qwenvid.cli._metavars import plain_metavars
 from qwenvid.cli._output import Output, clean
 from qwenvid.cli._session import CliState
-from qwenvid.errors import ExitCode, QwenvidError, UsageError, scrub
+from qwenvid.errors import ExitCode, QwenvidError, StillRunning, UsageError, scrub
 
 EXIT_CODES_HELP = (
     "Exit codes: 0 done, 1 other error, 2 usage or validation, 3 authentication, 4 throttled or quota, "
@@ -45,14 +45,21 @@ def report_error(exc: BaseException, out: Output) -> int:
                     extra=getattr(exc, "extra", None),
                 )
             )
-        out.error(exc.message, exc.hint)
+        if isinstance(exc, StillRunning):
+            # An outcome, not an error (asked for with --detach, or a wait that ended): said, never "Error:".
+            out.info(exc.message)
+            if exc.hint:
+                out.info(f"Next: {exc.hint}")
+        else:
+            out.error(exc.message, exc.hint)
         return int(exc.exit_code)
     # A bug, not a user error: say so briefly; the traceback is one flag away.
     if out.json:
         from qwenvid.cli._envelope import envelope
 
         out.result_json(envelope(error=exc, exit_code=int(ExitCode.ERROR)))
-    out.error(f"unexpected {type(exc).__name__}: {clean(exc)}", "Run again with --debug (or QWENVID_DEBUG=1).")
+    hint = "The traceback is above." if out.debug else "Run again with --debug (or QWENVID_DEBUG=1)."
+    out.error(f"unexpected {type(exc).__name__}: {clean(exc)}", hint)
     return int(ExitCode.ERROR)
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import shlex
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
@@ -261,7 +263,9 @@ class Prompter:
         except FixableInputError as refused:
             self.note(refused.message)
         target = free_output(path, kind)
-        if not self.confirm(f"Fix it now ({fit_command(answer, spec.id, role)} -o {target.name})?", default=True):
+        shown = shlex.quote(os.path.relpath(target) if not os.path.relpath(target).startswith("..") else str(target))
+        # The command shown writes exactly where the fitted file goes (a name alone would land in the cwd).
+        if not self.confirm(f"Fix it now ({fit_command(answer, spec.id, role)} -o {shown})?", default=True):
             return None
         result = fit_input(path, target, model=spec.id, role=role)  # type: ignore[arg-type]
         self.note(f"Fitted {path.name}: " + "; ".join(result.changes) + f". Using {result.path}")
@@ -615,7 +619,7 @@ def ask_long_video(ask: Prompter) -> Any:
     target = int(
         ask.text(
             f"Target length in seconds (it is {length:g} s now)",
-            int_check("--to", int(length) + 1, 600, optional=False),
+            int_check("Target length", int(length) + 1, 600, optional=False),  # the question's words, not a flag
         )
     )
     method = ask.choose("How should each segment continue the last?", EXTEND_METHODS)
@@ -625,12 +629,12 @@ def ask_long_video(ask: Prompter) -> Any:
     while len(prompts) < count:  # never a question more than there are segments
         label = f"Prompt for segment {len(prompts) + 1} of {count}"
         label += " (empty: the same story goes on)" if prompts else ""
-        text = ask.text(label, text_check("--prompt", max_chars=800, required=not prompts))
+        text = ask.text(label, text_check("The prompt", max_chars=800, required=not prompts))
         if not text.strip():
             break
         prompts.append(text.strip())
     audio = clean_path(
-        ask.text("Soundtrack (wav/mp3, optional)", file_check("audio", None, "--audio", required=False), paths=True)
+        ask.text("Soundtrack (wav/mp3, optional)", file_check("audio", None, "Soundtrack", required=False), paths=True)
     )
     return ExtendRequest(
         video=Path(video).expanduser(),

@@ -96,15 +96,18 @@ def doctor(
 
     state = state_of(ctx, json_out)
     out = state.out
+    wrote_env = None
     if write_env:
-        path = write_env_placeholder(Path.cwd() / ".env")
-        out.info(f"Wrote {path} (readable by you only). Put your key after DASHSCOPE_API_KEY=.")
+        wrote_env = write_env_placeholder(Path.cwd() / ".env")
+        out.info(f"Wrote {wrote_env} (readable by you only). Put your key after DASHSCOPE_API_KEY=.")
     with open_session(state) as opened:  # with --emulator: the in-process emulator is what gets checked
         report = _doctor_report(opened.settings)
         report["ledger_ok"], report["ledger_detail"] = check_ledger(opened.settings.ledger_path)
         report["reachable"], report["reach_detail"] = _reachable(opened.settings.base_url)
         if report["key_set"] and report["reachable"]:
             report["key_accepted"], report["key_detail"] = _key_accepted(opened.session)
+    report["wrote_env"] = str(wrote_env) if wrote_env else None
+    report["emulator_default"] = state.emulator_source if state.emulator else None
     if out.json:
         out.result_json(report)
     else:
@@ -155,7 +158,8 @@ def _reachable(base_url: str) -> tuple[bool, str]:
             response = send_bounded(client, "GET", base_url, budget=10.0, limit=1 << 20)
     except httpx.HTTPError as exc:
         return False, f"{type(exc).__name__}: {exc}"
-    return True, f"HTTP {response.status_code}"
+    # Any HTTP answer means the service is there; the base URL itself is no endpoint, so 404 is what it says.
+    return True, f"the service answered with HTTP {response.status_code}"
 
 
 def _key_accepted(session: Any) -> tuple[bool | None, str]:
@@ -201,9 +205,19 @@ def _print_doctor(out: Output, report: dict[str, Any]) -> None:
     for warning in report["warnings"]:
         out.warning(warning)
     if not report["key_set"]:
+        if report.get("wrote_env"):
+            out.info(f"Next: put your key in {report['wrote_env']} (after DASHSCOPE_API_KEY=), then run doctor again.")
+        else:
+            out.info(
+                "Next: export DASHSCOPE_API_KEY=sk-... (or `qwenvid doctor --write-env`), or try `qwenvid --emulator`."
+            )
+    elif report["key_kind"] == "coding-plan" or report["key_accepted"] is False:
         out.info(
-            "Next: export DASHSCOPE_API_KEY=sk-... (or `qwenvid doctor --write-env`), or try `qwenvid --emulator`."
+            f"Next: create a standard key in the Model Studio console (API keys) for {report['region']} and set "
+            "DASHSCOPE_API_KEY to it (keys are region-specific: --region or QWEN_REGION picks the region)."
         )
+    elif not report["reachable"]:
+        out.info("Next: check the network (or a proxy) and the base URL; `--debug` shows where the request went.")
 
 
 def register(app: typer.Typer) -> None:

@@ -238,12 +238,18 @@ def cancel(ctx: typer.Context, ref: TaskRefArg, json_out: JsonOpt = False) -> No
             if unknown is not None:
                 raise unknown from None
             status = report.remote.status if report.remote else "not PENDING"
+            task_id = report.remote.task_id if report.remote else ref
+            if status in ("SUCCEEDED", "FAILED", "CANCELED"):
+                hint = f"It has already ended: `qwenvid status {task_id}` shows how."
+                if status == "SUCCEEDED":
+                    hint = f"It has already ended with a video: `qwenvid fetch {task_id}` downloads it."
+            else:
+                hint = f"A running task finishes (and is billed) on its own: `qwenvid status {task_id} --wait`."
             raise QwenvidError(
-                f"Task {report.remote.task_id if report.remote else ref} is {status}: only a PENDING task can be "
-                "canceled.",
+                f"Task {task_id} is {status}: only a PENDING task can be canceled.",
                 code=exc.code,
                 task_id=report.remote.task_id if report.remote else None,
-                hint="A running task finishes (and is billed) on its own; follow it with `qwenvid status ID --wait`.",
+                hint=hint,
             ) from None
     if state.out.json:
         state.out.result_json({"task": ref, "canceled": True, "request_id": request_id})

@@ -331,7 +331,7 @@ class PlanScheduler:
             if not other.record.finished and other.task is None and other.future is None:
                 if sid in self._queue:
                     self._queue.remove(sid)
-                self._set(other, SKIPPED, error=f"skipped: its input {run.record.id!r} failed")
+                self._set(other, SKIPPED, error=f"its input {run.record.id!r} failed")
 
     def _detach(self, why: str) -> None:
         for run in self.runs.values():
