@@ -151,6 +151,7 @@ def download_task(
                 resume_key=task_id,  # a .part an interrupted run left for this task is continued
                 sha256=row.video_sha256,
                 overwrite=options.overwrite and options.output is not None,
+                on_notice=reporter.notice,
             )
     except errors.DownloadError as exc:
         session.ledger.set_download_error(row.id, exc.message)
