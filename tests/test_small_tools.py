@@ -213,3 +213,18 @@ def test_config_checks_ranges_and_suggests_keys() -> None:
     assert run("config", "set", "prices.wan2.6-t2v.720P", "0.1").exit_code == 0
     shown = run("config", "get", "prices").stdout
     assert "wan2.6-t2v = { 720P = 0.1 }" in shown and "{'" not in shown
+
+
+# -- the output name template ------------------------------------------------------------------------
+
+
+def test_the_output_name_template_names_the_video(cli: EmulatorThread) -> None:
+    assert run("config", "set", "output_name", "{model}_{task}_{prompt}").exit_code == 0
+    made = run("t2v", "A kitten", *SMALL)
+    assert made.exit_code == 0, made.stderr
+    name = Path(made.stdout.strip()).name
+    task = json.loads(run("tasks", "--json").stdout)["tasks"][0]["task_id"]
+    assert name == f"wan2.1-t2v-turbo_{task[:8]}_A-kitten.mp4"
+    typo = run("config", "set", "output_name", "{modle}")
+    assert typo.exit_code == 2 and "did you mean 'mode" in typo.stderr
+    assert run("config", "set", "output_name", "plain").exit_code == 2  # no field: every video the same name

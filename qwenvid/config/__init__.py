@@ -55,6 +55,8 @@ CONFIG_KEYS: dict[str, str] = {
     "query_qps": "status queries per second across all tasks in flight (default 15; the account limit is 20)",
     "preview": "true/false: a thumbnail strip under a finished video on a terminal (default true)",
     "emulator": "true/false: run every command on the in-process emulator (free; default false; --no-emulator)",
+    "output_name": "how videos are named, e.g. \"{date}_{model}_{prompt}\" (fields: date, time, mode, model, task, "
+    "task_id, prompt; default {date}-{time}_{mode}_{model}_{task}_{prompt})",
     "[prices]": 'your own per-second rates: currency = "USD", then model = rate or model = { 720P = rate, ... }',
 }
 
@@ -111,6 +113,7 @@ class Settings:
     query_qps: float = DEFAULT_QUERY_QPS
     preview: bool = True
     emulator: bool = False  # config `emulator = true`: the in-process emulator by default (QWENVID_EMULATOR too)
+    output_name: str | None = None  # config `output_name`: the file name template (qwenvid/config/naming.py)
     prices: dict[str, Any] | None = None
     env_file: Path | None = None
     warnings: tuple[str, ...] = ()
@@ -217,6 +220,7 @@ def load_settings(
         query_qps=number("query_qps", DEFAULT_QUERY_QPS, positive=True, maximum=MAX_QUERY_QPS),
         preview=_config_bool(config, "preview", True, config_path=layers.config_path),
         emulator=_config_bool(config, "emulator", False, config_path=layers.config_path),
+        output_name=_output_name(config, layers.config_path),
         prices=_read_prices(config, layers.config_path),
         env_file=env_file if env_file.is_file() else None,
         warnings=tuple(warnings),
@@ -409,6 +413,18 @@ def _config_number(
         allowed = f"{low} and at most {maximum:g}" if maximum is not None else low
         raise ConfigError(f"{config_path}: `{name}` must be {allowed}, not {value:g}.")
     return float(value)
+
+
+def _output_name(config: Mapping[str, Any], config_path: Path) -> str | None:
+    value = config.get("output_name")
+    if value is None:
+        return None
+    from qwenvid.config.naming import template_problem
+
+    problem = "must be text" if not isinstance(value, str) else template_problem(value)
+    if problem is not None:
+        raise ConfigError(f"{config_path}: `output_name` {problem}.")
+    return str(value)
 
 
 def _config_bool(config: Mapping[str, Any], name: str, default: bool, *, config_path: Path) -> bool:

@@ -13,7 +13,7 @@ from qwenvid.config import CONFIG_KEYS, HOME_VAR, Settings, load_settings, mask_
 from qwenvid.errors import ConfigError
 
 # Keys `config set` writes as text; every other plain key takes the kind of its Settings field.
-TEXT_KEYS = ("region", "base_url", "output_dir")
+TEXT_KEYS = ("region", "base_url", "output_dir", "output_name")
 PLAIN_KEYS = tuple(key for key in CONFIG_KEYS if key not in ("api_key", "[prices]"))
 _TIER = re.compile(r"\d+P", re.IGNORECASE)
 
