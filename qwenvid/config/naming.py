@@ -34,7 +34,7 @@ def template_problem(template: str) -> str | None:
     return None
 
 
-def _REST(values: dict[str, str]) -> tuple[str, ...]:  # noqa: N802 - the default name's parts after the stamp
+def _after_stamp(values: dict[str, str]) -> tuple[str, ...]:
     return values["mode"], values["model"], values["task"], values["prompt"]
 
 
@@ -52,5 +52,5 @@ def render_name(
         "prompt": prompt or "",
     }
     if not template:
-        return "_".join(part for part in (f"{values['date']}-{values['time']}", *_REST(values)) if part)
+        return "_".join(part for part in (f"{values['date']}-{values['time']}", *_after_stamp(values)) if part)
     return template.format(**values).strip("_- ") or values["task"]
