@@ -8,7 +8,7 @@ from collections.abc import Iterable
 
 def closest(word: str, known: Iterable[str], *, cutoff: float = 0.75) -> str | None:
     """The known name `word` is most likely a typo of, or None."""
-    names = sorted({str(name) for name in known})
+    names = sorted({str(name) for name in known} - {word})  # the word itself is no suggestion
     lowered = {name.lower(): name for name in names}
     if word.lower() in lowered and word not in names:
         return lowered[word.lower()]  # only the case differs

@@ -9,7 +9,7 @@ import typer
 from qwenvid.cli._help import examples
 from qwenvid.cli._options import JsonOpt
 from qwenvid.cli._session import load_settings, state_of
-from qwenvid.errors import ConfigError
+from qwenvid.errors import ConfigError, QwenvidError
 
 CONFIG_SUMMARY = "Show the settings and where each one comes from; get, set or unset a key of config.toml."
 CONFIG_EXAMPLES = examples(
@@ -82,7 +82,9 @@ def show(ctx: typer.Context, json_out: JsonOpt = False) -> None:
 @config_app.command(
     epilog=examples(
         "qwenvid config get region",
-        "qwenvid config get prices.default", "qwenvid config get region --json")
+        "qwenvid config get confirm_above_seconds",
+        "qwenvid config get region --json",
+    )
 )
 def get(ctx: typer.Context, key: KeyArg) -> None:
     """Print the value in effect for one key."""
@@ -99,7 +101,7 @@ def get(ctx: typer.Context, key: KeyArg) -> None:
             from qwenvid.suggest import did_you_mean
 
             known = ["prices.currency", "prices.default", *(f"prices.{name}" for name in settings.prices or {})]
-            raise ConfigError(
+            raise QwenvidError(  # exit 1, as `git config --get` of an unset key: nothing wrong, just nothing there
                 f"{key} is not set{did_you_mean(key, known)}.",
                 hint="`qwenvid config show` lists the prices in effect; `config set` sets one.",
             )

@@ -188,6 +188,8 @@ def _print_doctor(out: Output, report: dict[str, Any]) -> None:
     lines += [
         f"Region:       {report['region']} (from {report['region_source']})",
         f"Base URL:     {report['base_url']} (from {report['base_url_source']})",
+        *([f"Emulator:     the in-process emulator by default (from {report['emulator_default']})"]
+          if report.get("emulator_default") else []),
         f"Reachable:    {mark(report['reachable'])} ({report['reach_detail']})",
     ]
     if report["key_accepted"] is not None or report.get("key_detail"):
