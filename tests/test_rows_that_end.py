@@ -57,3 +57,27 @@ def test_ctrl_c_under_emulator_says_the_task_ended_with_it(monkeypatch: pytest.M
     emulated_hint(error)
     assert "keeps running" not in error.message and "ended with the in-process emulator" in error.message
     assert "run the command again" in (error.hint or "")
+
+
+def test_a_shared_render_cache_keeps_what_a_live_server_may_still_serve(tmp_path: Path) -> None:
+    """An in-process run prunes the shared cache, but never a video used within the result links' lifetime:
+    a running `qwenvid emulator` may serve it behind a link that has not expired."""
+    import os
+    import time
+
+    from qwenvid.emulator.config import EmulatorConfig
+    from qwenvid.emulator.render import RenderCache
+
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    now = time.time()
+    for index in range(4):
+        video = cache / f"old{index}.mp4"
+        video.write_bytes(b"x")
+        os.utime(video, (now - 3 * 86400 - index, now - 3 * 86400 - index))  # three days unused
+    for index in range(3):
+        video = cache / f"served{index}.mp4"
+        video.write_bytes(b"x")
+        os.utime(video, (now - 60 - index, now - 60 - index))  # a minute ago, by another emulator
+    RenderCache(cache, keep=2, protect_seconds=EmulatorConfig().url_ttl_seconds)
+    assert sorted(p.name for p in cache.iterdir()) == ["served0.mp4", "served1.mp4", "served2.mp4"]
