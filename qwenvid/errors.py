@@ -63,6 +63,10 @@ MODERATION_CODES = frozenset(
 # Anything that looks like a DashScope key: sk-..., sk-sp-..., or a Bearer token.
 _KEY_PATTERN = re.compile(r"(sk-(?:sp-)?)[A-Za-z0-9_\-]{6,}|(Bearer\s+)[^\s\"',]+")
 _registered_secrets: set[str] = set()
+# A presigned OSS link (V4, as the SDK makes for uploads to your own bucket) is a secret (product.md §3.1):
+# its query is masked wherever it shows, also in a process that never made the link.
+PRESIGNED_PATTERN = re.compile(r"(\?)[^\s\"'<>]*?x-oss-signature[^\s\"'<>]*", re.IGNORECASE)
+PRESIGNED_MASK = "<presigned, masked>"
 
 
 def register_secret(secret: str | None) -> None:
@@ -75,6 +79,7 @@ def scrub(text: str) -> str:
     """Remove registered secrets and key-shaped strings from text meant for people or logs."""
     for secret in sorted(_registered_secrets, key=len, reverse=True):
         text = text.replace(secret, "***")
+    text = PRESIGNED_PATTERN.sub(lambda m: m.group(1) + PRESIGNED_MASK, text)
     return _KEY_PATTERN.sub(lambda m: (m.group(1) or m.group(2)) + "***", text)
 
 
@@ -250,6 +255,12 @@ class TaskModerated(TaskFailed):
 
 class StillRunning(QwenvidError):
     """The wait ended while the task is still running; it is not lost."""
+
+    exit_code = ExitCode.STILL_RUNNING
+
+
+class NotSubmitted(QwenvidError):
+    """The command ended before its submit left (a --timeout while waiting for a slot): nothing was created."""
 
     exit_code = ExitCode.STILL_RUNNING
 

@@ -14,9 +14,9 @@ from qwenvid.config import load_settings
 from qwenvid.emulator.config import EmulatorConfig, ManualClock
 from qwenvid.emulator.server import EmulatorThread
 from qwenvid.errors import StillRunning
+from qwenvid.requests.priors import input_kind
 from qwenvid.requests.shapes import T2VRequest
 from qwenvid.store.pacing import SubmitPacer, handoff_interval, limits_for
-from qwenvid.tasks.estimates import input_kind
 from qwenvid.tasks.poll_loop import PollLoop, run_concurrently
 from qwenvid.tasks.polling import PollSchedule, learn_estimate
 from qwenvid.tasks.session import NullReporter, RunOptions, Session
@@ -228,9 +228,11 @@ def test_resume_follows_every_unfinished_task_at_once(
 
 def test_estimates_are_learned_per_model_duration_resolution_and_input_kind(tmp_path: Path) -> None:
     from qwenvid.store.ledger import Ledger
+    from qwenvid.store.sqlite_store import SqliteStore
     from qwenvid.tasks.estimates import estimate_for
 
     ledger = Ledger(tmp_path / "ledger.sqlite3")
+    store = SqliteStore.of(ledger)
 
     def finished(seconds: float, *, kind: dict, duration: float = 5, tier: str = "720P",  # type: ignore[type-arg]
                  origin: str = "local") -> None:
@@ -249,15 +251,15 @@ def test_estimates_are_learned_per_model_duration_resolution_and_input_kind(tmp_
     finished(1, kind=image, origin="emulated")  # emulator runs teach nothing about the real service
     new = ledger.create(mode="i2v", model="wan2.6-i2v-flash", endpoint="/x", request_json={"input": image},
                         duration=5, tier="720P")
-    warm = estimate_for(ledger, new)
+    warm = estimate_for(store, new)
     assert warm.learned and warm.seconds == 42.0
     other = ledger.create(mode="i2v", model="wan2.6-i2v-flash", endpoint="/x",
                           request_json={"input": {"prompt": "p", "img_url": "x", "audio_url": "y"}}, duration=5,
                           tier="720P")
-    assert estimate_for(ledger, other).seconds == 300.0
+    assert estimate_for(store, other).seconds == 300.0
     cold = ledger.create(mode="i2v", model="wan2.6-i2v-flash", endpoint="/x", request_json={"input": image},
                          duration=15, tier="720P")
-    assert not estimate_for(ledger, cold).learned  # no history: the catalogue's typical time
+    assert not estimate_for(store, cold).learned  # no history: the catalogue's typical time
     ledger.close()
 
 
@@ -275,9 +277,11 @@ def test_the_schedule_re_aims_at_the_end_once_the_task_runs() -> None:
 
 def test_render_times_are_remembered_from_server_times(tmp_path: Path) -> None:
     from qwenvid.store.ledger import Ledger
-    from qwenvid.tasks.estimates import estimate_for, remember
+    from qwenvid.store.sqlite_store import SqliteStore
+    from qwenvid.tasks.estimates import estimate_for
 
     ledger = Ledger(tmp_path / "ledger.sqlite3")
+    store = SqliteStore.of(ledger)
     body = {"input": {"prompt": "p"}}
     for queued in (2, 9, 5):
         row = ledger.create(mode="t2v", model="wan2.6-t2v", endpoint="/x", request_json=body, duration=5, tier="720P")
@@ -286,9 +290,9 @@ def test_render_times_are_remembered_from_server_times(tmp_path: Path) -> None:
         info = TaskInfo(f"task-{row.id}", "SUCCEEDED", submit_time="2026-01-01 10:00:00.000", scheduled_time=start,
                         end_time=end)
         ledger.update_remote(row.id, "SUCCEEDED", submit_time=info.submit_time, end_time=info.end_time)
-        remember(ledger.path, ledger.get(row.id) or row, info)
+        store.render_times.remember(ledger.get(row.id) or row, info)
     new = ledger.create(mode="t2v", model="wan2.6-t2v", endpoint="/x", request_json=body, duration=5, tier="720P")
-    estimate = estimate_for(ledger, new)
+    estimate = estimate_for(store, new)
     assert estimate.seconds == 35 and estimate.render == 30
     ledger.close()
 
@@ -443,7 +447,7 @@ def test_one_waiter_polls_a_dead_runs_task_and_leaves_live_runs_to_them(
         alive = Claims(session.ledger.path).acquire(results[0].local_id or "")  # a live run follows this one
         model, service = limits_for("wan2.1-t2v-turbo")[0], emulator.base_url.rstrip("/")
         for waiter in ("waiter-a", "waiter-b"):  # two runs wait for a slot of this model
-            session._pacer()._mark_waiting(waiter, model, service)
+            session.pacer()._mark_waiting(waiter, model, service)
         before = dict(emulator.state.queries)
         probes = [OrphanProbe(session, waiter, handoff=0.5) for waiter in ("waiter-b", "waiter-a")]
         for probe in probes:

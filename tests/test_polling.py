@@ -11,15 +11,14 @@ import pytest
 
 from qwenvid.emulator.config import EmulatorConfig, ManualClock
 from qwenvid.errors import ExitCode, NetworkError, QuotaError, ServerError, StillRunning, ThrottledError
-from qwenvid.requests.priors import SCATTER, Prior, cold_prior
+from qwenvid.requests.priors import SCATTER, Estimate, Prior, cold_prior
+from qwenvid.tasks.poll_loop import wait_for_task
 from qwenvid.tasks.polling import (
     MAX_TRANSIENT_FAILURES,
-    Estimate,
     PollSchedule,
     learn_estimate,
     sdk_queries_until,
     sdk_query_time,
-    wait_for_task,
 )
 from qwenvid.wire.client import DashScopeClient, TaskInfo
 from tests.support.emulator import EmulatorFactory

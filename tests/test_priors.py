@@ -9,6 +9,7 @@ import pytest
 from qwenvid.catalogue import MODELS
 from qwenvid.requests.priors import QUEUE_SECONDS, SCATTER, cold_prior, prior_for_request
 from qwenvid.store.ledger import Ledger
+from qwenvid.store.sqlite_store import SqliteStore
 from qwenvid.tasks.estimates import cold_estimate, estimate_for
 
 MINUTE = 60.0
@@ -75,7 +76,7 @@ def test_the_cold_estimate_is_the_rows_prior_until_history_replaces_it(tmp_path:
     body = {"model": "wan2.6-t2v", "input": {"prompt": "p"}, "parameters": {"size": "1920*1080", "duration": 15}}
     row = ledger.create(mode="t2v", model="wan2.6-t2v", endpoint="/x", request_json=body, duration=15, tier="1080P")
     prior = prior_for_request(body)
-    cold = estimate_for(ledger, row)
+    cold = estimate_for(SqliteStore.of(ledger), row)
     assert not cold.learned and cold.seconds == pytest.approx(prior.seconds)
     assert cold.render == pytest.approx(prior.render) and cold.render_spread == pytest.approx(SCATTER * prior.render)
     # A row whose stored body lacks the parameters: its duration and tier columns say them.
@@ -87,7 +88,7 @@ def test_the_cold_estimate_is_the_rows_prior_until_history_replaces_it(tmp_path:
     ledger.mark_submitted(done.id, "task-1")
     ledger.update_remote(done.id, "SUCCEEDED", submit_time="2026-01-01 10:00:00.000",
                          end_time="2026-01-01 10:04:00.000")
-    warm = estimate_for(ledger, row)
+    warm = estimate_for(SqliteStore.of(ledger), row)
     assert warm.learned and warm.seconds == 240.0
     ledger.close()
 
@@ -106,6 +107,6 @@ def test_plan_steps_are_followed_with_the_same_estimate_as_a_single_run(isolated
         row = session.ledger.create(mode="t2v", model="wan2.6-t2v", endpoint="/x", request_json=body, duration=15,
                                     tier="1080P")
         cold = backend.estimate(row.id, None)
-        assert cold == estimate_for(session.ledger, row) == prior_for_request(body).estimate()
+        assert cold == estimate_for(session.store, row) == prior_for_request(body).estimate()
         assert cold.render is not None and not cold.learned  # re-aims once the step is seen RUNNING
         assert backend.estimate(row.id, 2.0).learned  # the in-process emulator's known timing

@@ -31,6 +31,8 @@ NOT_BEFORE_SUBMIT = (
     "qwenvid.media.inputs",
     "qwenvid.plans",
     "qwenvid.media.probe",
+    "mcp",  # the MCP SDK: only `qwenvid mcp` loads it
+    "qwenvid.mcp",
 )
 # Help and the model table need neither the network client nor the ledger.
 NOT_FOR_HELP = (
@@ -95,7 +97,9 @@ def test_a_prompt_only_run_reaches_its_submit_without_media_wizard_or_emulator_m
     assert _loaded(modules, NOT_BEFORE_SUBMIT) == []
 
 
-@pytest.mark.parametrize("args", [["--help"], ["t2v", "--help"], ["models"], ["run", "--help"]])
+@pytest.mark.parametrize(
+    "args", [["--help"], ["t2v", "--help"], ["models"], ["run", "--help"], ["mcp", "--help"], ["skill"]]
+)
 def test_help_and_models_load_no_client_ledger_or_media(tmp_path: Path, args: list[str]) -> None:
     done = subprocess.run(
         [sys.executable, "-c", _AFTER_COMMAND, *args], capture_output=True, text=True, env=_env(tmp_path), timeout=60

@@ -342,6 +342,14 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "extend",
         "Make a video longer: chain new segments after it, join them, and optionally lay a soundtrack.",
     ),
+    "mcp": ("mcp_cmd", "Serve qwenvid to an AI agent over the Model Context Protocol (stdio)."),
+    "skill": (
+        "mcp_cmd",
+        "Print the SKILL.md that teaches an agent to use qwenvid safely (or install it into a skills folder).",
+    ),
+    "cast": ("cast", "The cast: named characters kept the same from shot to shot (add, list, show, remove)."),
+    "story": ("story", "A paragraph to a narrated film: a storyboard written as a plan file, then the plan run."),
+    "pick": ("pick", "Choose the take of a step that later steps build on; picking itself pays nothing."),
     "cost": (
         "cost_cmd",
         "The cost of a command without running it: billable seconds, tier, and an amount from your price table.",

@@ -17,23 +17,13 @@ def complete_model(incomplete: str) -> list[tuple[str, str]]:
 
 def complete_task(incomplete: str) -> list[tuple[str, str]]:
     """Task ids (or local ids before there is one) from the ledger, newest first; nothing if it cannot be read."""
-    import sqlite3
-
     from qwenvid.config import load_settings
     from qwenvid.errors import QwenvidError
+    from qwenvid.store.sqlite_store import recent_refs
 
     try:
-        path = load_settings().ledger_path
-        if not path.is_file():
-            return []
-        conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=1.0)
-        try:
-            rows = conn.execute(
-                "SELECT id, task_id, model, remote_status, local_state FROM tasks ORDER BY created_at DESC LIMIT 200"
-            ).fetchall()
-        finally:
-            conn.close()
-    except (QwenvidError, sqlite3.Error, OSError):  # completion must never print an error into the shell
+        rows = recent_refs(load_settings().ledger_path)
+    except (QwenvidError, OSError):  # completion must never print an error into the shell
         return []
     found: list[tuple[str, str]] = []
     for local_id, task_id, model, status, state in rows:

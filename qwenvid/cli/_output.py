@@ -57,7 +57,10 @@ class Output:
 
     def result_json(self, data: Any) -> None:
         """One JSON document on stdout; keys keep their order so the shape stays stable."""
-        sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n")
+        # Written as it is encoded: a big plan's preview never exists as one more string in memory.
+        for chunk in json.JSONEncoder(indent=2, ensure_ascii=False, default=str).iterencode(data):
+            sys.stdout.write(chunk)
+        sys.stdout.write("\n")
         sys.stdout.flush()
 
     def table(

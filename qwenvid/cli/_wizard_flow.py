@@ -44,7 +44,8 @@ from qwenvid.requests.shapes import (
 )
 
 T = TypeVar("T")
-Check = Callable[[str], bool | str]
+from qwenvid.cli._wizard_checks import Check, int_check, text_check  # noqa: E402  (shared with the story path)
+
 Limits = ImageLimits | VideoLimits | AudioLimits | None
 
 MODE_CHOICES: tuple[tuple[Mode, str], ...] = (
@@ -154,34 +155,6 @@ def file_check(
     return check
 
 
-def text_check(option: str, *, max_chars: int, required: bool) -> Check:
-    def check(text: str) -> bool | str:
-        value = text.strip()
-        if required and not value:
-            return f"{option} is required (1-{max_chars} characters)"
-        if len(value) > max_chars:
-            return f"{option} is {len(value)} characters; at most {max_chars} are allowed"
-        return True
-
-    return check
-
-
-def int_check(option: str, low: int, high: int, *, extra: tuple[int, ...] = (), optional: bool = True) -> Check:
-    allowed = " or ".join([*(str(v) for v in extra), f"a whole number {low}-{high}"])
-
-    def check(text: str) -> bool | str:
-        value = text.strip()
-        if not value:
-            return True if optional else f"{option}: enter {allowed}"
-        try:
-            number = int(value)
-        except ValueError:
-            return f"{option} {value!r} is not allowed: enter {allowed}"
-        if number in extra or low <= number <= high:
-            return True
-        return f"{option} {number} is not allowed: enter {allowed}"
-
-    return check
 
 
 def float_check(option: str, low: float, high: float) -> Check:
@@ -285,9 +258,13 @@ def build_request(note: Callable[[str], None] | None = None, **pt_kwargs: Any) -
     Ctrl-C raises KeyboardInterrupt.
     """
     ask = Prompter(note or (lambda _text: None), pt_kwargs)
-    choice: str = ask.choose("What do you want to make?", (*MODE_CHOICES, LONG_VIDEO))
+    from qwenvid.cli._wizard_story import STORY, ask_story
+
+    choice: str = ask.choose("What do you want to make?", (*MODE_CHOICES, LONG_VIDEO, STORY))
     if choice == LONG_VIDEO[0]:
         return ask_long_video(ask)
+    if choice == STORY[0]:
+        return ask_story(ask)
     mode: Mode = choice  # type: ignore[assignment]
     function = ask.choose("Which VACE function?", FUNCTION_CHOICES) if mode == "vace" else None
     spec = choose_model(ask, mode, function)
@@ -615,7 +592,8 @@ def ask_long_video(ask: Prompter) -> Any:
     from qwenvid.plans.extend import ExtendRequest, segment_count, segment_seconds
 
     video = clean_path(ask.text("Video to extend (a local MP4)", file_check("video", None, "VIDEO"), paths=True))
-    length = inspect_video(Path(video).expanduser()).duration
+    info = inspect_video(Path(video).expanduser())
+    length = info.duration
     target = int(
         ask.text(
             f"Target length in seconds (it is {length:g} s now)",
@@ -623,6 +601,7 @@ def ask_long_video(ask: Prompter) -> Any:
         )
     )
     method = ask.choose("How should each segment continue the last?", EXTEND_METHODS)
+    resolution = ask_segment_tier(ask, method, info.width, info.height)
     count = segment_count(method, length, float(target))
     ask.note(f"{count} new segment(s) of about {segment_seconds(method)} s: one prompt each, in order")
     prompts: list[str] = []
@@ -642,4 +621,25 @@ def ask_long_video(ask: Prompter) -> Any:
         prompts=prompts,
         method=method,
         audio=Path(audio).expanduser() if audio else None,
+        resolution=resolution,
+        source_size=(info.width, info.height),
     )
+
+
+def ask_segment_tier(ask: Prompter, method: str, width: int, height: int) -> str | None:
+    """The tier of the new segments; the source's own (or the nearest the model makes) is the default."""
+    from qwenvid.plans.extend import DEFAULT_MODEL, ExtendRequest, model_tiers, segment_tier, source_tier
+
+    own = source_tier(width, height)
+    default, note = segment_tier(ExtendRequest(Path("."), 0, [], method=method), width, height)
+    tiers = model_tiers(DEFAULT_MODEL[method])
+    if note:
+        ask.note(note)
+    if method == "vace" or len(tiers) < 2 or default is None:
+        ask.note(f"New segments: {default or 'the model default'} (the only tier this method makes)")
+        return None if method == "vace" else default
+    ordered = [default, *[t for t in tiers if t != default]]
+    titles = [
+        (t, t + (" (the source's tier)" if t == own else "") + (" (default)" if t == default else "")) for t in ordered
+    ]
+    return ask.choose(f"Resolution of the new segments (the video is {width}x{height}, {own})", titles)

@@ -25,7 +25,9 @@ KeyArg = Annotated[
     str,
     typer.Argument(
         help="A key: region, base_url, output_dir, confirm_above_seconds, wait_timeout, query_qps (at most 20), "
-        "preview, emulator, prices.currency, prices.MODEL (or prices.default) or prices.MODEL.TIER (e.g. 720P)."
+        "preview, emulator, output_name, prices.currency, prices.MODEL (or prices.default) or prices.MODEL.TIER "
+        "(e.g. 720P); your own upload bucket: oss_bucket, oss_region, oss_endpoint, oss_prefix, oss_url_expires "
+        "(credentials: environment or .env)."
     ),
 ]
 

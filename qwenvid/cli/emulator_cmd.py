@@ -170,6 +170,8 @@ def usage_lines(base_url: str, *, keys_required: bool = False, logged: bool = Tr
         f"DashScope emulator listening on {base_url} ({which}; Ctrl-C stops it).",
         f'  qwenvid:       QWEN_BASE_URL={base_url} DASHSCOPE_API_KEY={key} qwenvid t2v "A kitten"',
         f"  dashscope SDK: DASHSCOPE_HTTP_BASE_URL={base_url} DASHSCOPE_API_KEY={key} python your_script.py",
+        f"  own bucket:    QWEN_TMP_OSS_ENDPOINT={base_url.removesuffix('/api/v1')} QWEN_TMP_OSS_BUCKET=any "
+        "QWEN_TMP_OSS_REGION=cn-beijing, key pair from the README (its Uploads section)",
     ]
     if keys_required:
         lines.append("  (YOUR_API_KEY: one of the --api-key values this emulator was started with.)")

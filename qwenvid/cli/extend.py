@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from qwenvid.cli._options import JsonOpt, ModelOpt, ResolutionOpt, YesOpt
+from qwenvid.cli._options import JsonOpt, ModelOpt, YesOpt
 from qwenvid.cli._session import state_of
 
 EXTEND_EXAMPLES = "[bold]Examples[/bold]\n\n" + "\n\n".join(
@@ -50,7 +50,13 @@ def extend(
     segment: Annotated[
         int | None, typer.Option("--segment", help="Seconds per new segment (continue, last-frame). Default 5.")
     ] = None,
-    resolution: ResolutionOpt = None,
+    resolution: Annotated[
+        str | None,
+        typer.Option(
+            "--resolution",
+            help="Tier of the new segments (480P, 720P, 1080P). Default: the source's (else the nearest above).",
+        ),
+    ] = None,
     audio: Annotated[
         Path | None, typer.Option("--audio", help="Soundtrack laid over the result (looped to its length).")
     ] = None,
@@ -76,7 +82,7 @@ def extend(
     from qwenvid.cli.run import run_plan
     from qwenvid.errors import ValidationError
     from qwenvid.media.inputs import inspect_video
-    from qwenvid.plans.extend import ExtendRequest, extend_plan_data, plan_name_for
+    from qwenvid.plans.extend import ExtendRequest, extend_plan_data, plan_name_for, segment_tier
     from qwenvid.plans.parse import plan_from_data
 
     state = state_of(ctx, json_out)
@@ -94,7 +100,12 @@ def extend(
         segment_seconds=segment,
         resolution=resolution,
         audio=audio,
+        source_size=(info.width, info.height),
     )
+    tier, note = segment_tier(request, info.width, info.height)
+    request.resolution = tier  # the source's tier unless --resolution says otherwise
+    if note:
+        state.out.notice(note)
     data = extend_plan_data(request, info.duration)
     spec = plan_from_data(data, name=name or plan_name_for(video), base_dir=Path.cwd())
     run_plan(
@@ -106,6 +117,7 @@ def extend(
         timeout=timeout,
         events=events,
         yes=yes,
+        own_files=tuple(p for p in (video, audio) if p is not None),  # named here: the user's own choice
     )
 
 

@@ -44,6 +44,7 @@ from qwenvid.cli._options import (
 from qwenvid.cli._output import Output
 from qwenvid.cli._progress import make_reporter
 from qwenvid.cli._session import CliState, open_session, state_of
+from qwenvid.cli._story_options import CastOpt, TakesOpt
 from qwenvid.errors import Interrupted, QwenvidError, StillRunning, ValidationError
 
 VACE_FUNCTIONS_HELP = (
@@ -180,8 +181,9 @@ def run_request(state: CliState, request: Any, flags: RunFlags) -> None:
     """Validate, show the cost, submit, follow, download, and print the result (or the dry run)."""
     from qwenvid.config import require_key
     from qwenvid.store import startup_gate
-    from qwenvid.tasks.reconcile import earlier_attempts
+    from qwenvid.tasks.guards import reconcile_first
     from qwenvid.tasks.session import Phase, RunOptions
+    from qwenvid.tasks.submit import Guard
     from qwenvid.wire.download import check_output_target
 
     out = state.out
@@ -216,20 +218,33 @@ def run_request(state: CliState, request: Any, flags: RunFlags) -> None:
             check_output_target(flags.output or opened.settings.output_dir, overwrite=flags.overwrite)
             # Started up: the next run starting beside this one may have the CPU (qwenvid/store/startup_gate.py).
             startup_gate.leave()
-            # Running the same command again after an unknown outcome: find the earlier task before paying again.
-            earlier = earlier_attempts(opened.session, plan, reporter)
-            if earlier:
-                confirm_resubmit(earlier, out=out, yes=flags.yes, pause_display=reporter.close)
-            if not flags.cost_confirmed:
-                confirm_cost(
-                    plan.cost,
-                    settings=opened.settings,
-                    out=out,
-                    emulated=free,
-                    yes=flags.yes,
-                    pause_display=reporter.close,
-                    emulator_source=state.emulator_source,
+            # Checked by the submit before anything is paid (qwenvid/tasks/submit.py guards): an earlier unknown
+            # outcome of this same request is looked up first, then the cost is confirmed.
+            guards: list[Guard] = [
+                reconcile_first(
+                    lambda earlier: confirm_resubmit(earlier, out=out, yes=flags.yes, pause_display=reporter.close),
+                    reporter,
                 )
+            ]
+            if not flags.cost_confirmed:
+                guards.append(
+                    lambda _ctx, attempt: confirm_cost(
+                        attempt.plan.cost,
+                        settings=opened.settings,
+                        out=out,
+                        emulated=opened.emulated,
+                        yes=flags.yes,
+                        pause_display=reporter.close,
+                        emulator_source=state.emulator_source,
+                    )
+                )
+            if plan.local_inputs:  # what leaves the machine, before the first upload (product.md §3.1)
+                from qwenvid.requests.outbound import outbound_lines, request_outbound
+                from qwenvid.tasks.uploads import reused_inputs
+
+                reused = reused_inputs(opened.session, plan)
+                for line in outbound_lines(request_outbound(plan.local_inputs), reused):
+                    out.notice(line)
             options = RunOptions(
                 output=flags.output,
                 timeout=flags.timeout,
@@ -238,7 +253,7 @@ def run_request(state: CliState, request: Any, flags: RunFlags) -> None:
                 overwrite=flags.overwrite,
             )
             try:
-                result = opened.session.run(plan, options, reporter)
+                result = opened.session.run(plan, options, reporter, guards=guards)
             except KeyboardInterrupt:
                 raise interrupted(reporter.task_id) from None
         except QwenvidError as exc:
@@ -251,6 +266,27 @@ def run_request(state: CliState, request: Any, flags: RunFlags) -> None:
     from qwenvid.cli._preview import preview_after_run
 
     preview_after_run(state, opened.settings, result.video_path)
+
+
+def run_story_request(
+    state: CliState,
+    request: Any,
+    flags: RunFlags,
+    *,
+    cast: list[str] | None = None,
+    model: str | None = None,
+    takes: int | None = None,
+) -> None:
+    """A one-liner with --cast (references put in) and/or --takes (N variations); else the one run flow."""
+    from qwenvid.cli._cast import with_cast
+
+    request = with_cast(state.out, request, cast, model=model)
+    if takes and takes > 1:
+        from qwenvid.cli._takes import run_takes
+
+        run_takes(state, request, flags, takes, run_request)
+    else:
+        run_request(state, request, flags)
 
 
 def _region_warnings(model: str, opened: Any) -> list[str]:
@@ -344,6 +380,8 @@ def t2v(
     overwrite: OverwriteOpt = False,
     yes: YesOpt = False,
     json_out: JsonOpt = False,
+    cast: CastOpt = None,
+    takes: TakesOpt = None,
 ) -> None:
     """Make a video from a text prompt."""
     flags = RunFlags(request_json, file, dry_run, detach, timeout, output, yes, overwrite=overwrite)
@@ -353,7 +391,7 @@ def t2v(
     )
     values |= {"audio": audio, "audio_file": audio_file, "shot_type": shot_type}
     request = request_of("T2VRequest", values, read_skill_json(flags), "t2v")
-    run_request(state_of(ctx, json_out), request, flags)
+    run_story_request(state_of(ctx, json_out), request, flags, cast=cast, model=model, takes=takes)
 
 
 I2V_EXAMPLES = examples(
@@ -412,6 +450,7 @@ def i2v(
     overwrite: OverwriteOpt = False,
     yes: YesOpt = False,
     json_out: JsonOpt = False,
+    takes: TakesOpt = None,
 ) -> None:
     """Animate an image (first frame; wan2.7-i2v also last frame, clip continuation, driving audio)."""
     flags = RunFlags(request_json, file, dry_run, detach, timeout, output, yes, overwrite=overwrite)
@@ -430,7 +469,7 @@ def i2v(
         "shot_type": shot_type,
     }
     request = request_of("I2VRequest", values, read_skill_json(flags), "i2v")
-    run_request(state_of(ctx, json_out), request, flags)
+    run_story_request(state_of(ctx, json_out), request, flags, takes=takes)
 
 
 KF2V_EXAMPLES = examples(
@@ -535,6 +574,8 @@ def r2v(
     overwrite: OverwriteOpt = False,
     yes: YesOpt = False,
     json_out: JsonOpt = False,
+    cast: CastOpt = None,
+    takes: TakesOpt = None,
 ) -> None:
     """Make a video of the characters in reference images or videos."""
     flags = RunFlags(request_json, file, dry_run, detach, timeout, output, yes, overwrite=overwrite)
@@ -550,7 +591,7 @@ def r2v(
         "shot_type": shot_type,
     }
     request = request_of("R2VRequest", values, read_skill_json(flags), "r2v")
-    run_request(state_of(ctx, json_out), request, flags)
+    run_story_request(state_of(ctx, json_out), request, flags, cast=cast, model=model, takes=takes)
 
 
 VACE_EXAMPLES = examples(

@@ -106,6 +106,9 @@ def doctor(
         report["reachable"], report["reach_detail"] = _reachable(opened.settings.base_url)
         if report["key_set"] and report["reachable"]:
             report["key_accepted"], report["key_detail"] = _key_accepted(opened.session)
+        from qwenvid.tasks.uploads import doctor_uploads
+
+        report.update(doctor_uploads(opened.session))  # which upload path; a bucket is written to and cleaned
     report["wrote_env"] = str(wrote_env) if wrote_env else None
     report["emulator_default"] = state.emulator_source if state.emulator else None
     if out.json:
@@ -119,6 +122,8 @@ def doctor(
         raise typer.Exit(int(ExitCode.NETWORK))
     if report["ledger_ok"] is False:
         raise typer.Exit(int(ExitCode.ERROR))
+    if report["uploads_ok"] is False:
+        raise typer.Exit(report["uploads_exit"])
 
 
 def _doctor_report(settings: Any) -> dict[str, Any]:
@@ -198,6 +203,9 @@ def _print_doctor(out: Output, report: dict[str, Any]) -> None:
         f"State folder: {report['home']}",
         f"Ledger:       {report['ledger']} ({mark(report['ledger_ok'])}: {report['ledger_detail']})",
         f"Config file:  {report['config']}",
+        f"Uploads:      {report['uploads']}",
+        *([f"Bucket:       {mark(report['uploads_ok'])} ({report['uploads_detail']})"]
+          if report["uploads_ok"] is not None else []),
         f"Videos go to: {report['output_dir']}",
         f"Confirm above {report['confirm_above_seconds']:g} billable seconds"
         + ("; amounts from your price table" if report["price_table"] else ""),

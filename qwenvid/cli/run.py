@@ -21,6 +21,7 @@ from qwenvid.cli._options import (
     YesOpt,
 )
 from qwenvid.cli._session import EMULATOR_ESTIMATE_SECONDS, CliState, open_session, state_of
+from qwenvid.cli._story_plan import after_plan, story_costs
 from qwenvid.errors import ConfirmationRequired, Interrupted, ValidationError
 
 if TYPE_CHECKING:
@@ -108,6 +109,12 @@ def run(
             "--events", help="Write one JSON line per event to FILE, or '-' for stdout (instead of the result)."
         ),
     ] = None,
+    allow_outside: Annotated[
+        bool,
+        typer.Option(
+            "--allow-outside", help="Upload local files from outside the plan's folder (they are listed first)."
+        ),
+    ] = False,
     yes: YesOpt = False,
     json_out: JsonOpt = False,
 ) -> None:
@@ -140,6 +147,7 @@ def run(
         detach=detach,
         events=events,
         yes=yes,
+        allow_outside=allow_outside,
     )
 
 
@@ -186,12 +194,18 @@ def run_plan(
     detach: bool = False,
     events: str | None = None,
     yes: bool = False,
+    allow_outside: bool = False,
+    own_files: tuple[Path, ...] = (),
+    always_ask: bool = False,
 ) -> None:
-    """Prepare, preview, confirm, run, report: the one flow behind `run`, `extend` and the wizard's long video."""
+    """Prepare, preview, confirm, run, report: the one flow behind `run`, `extend` and the wizard's long video.
+
+    `own_files` are files the user named on the command line: they may lie outside the plan's folder."""
     from qwenvid.cli._plan_progress import make_plan_progress
     from qwenvid.config import require_key
     from qwenvid.plans.execute import check_plan_folder, distinct_name, dry_run_requests, execute, prepare
     from qwenvid.plans.manifest import EventSink, resumed_start
+    from qwenvid.plans.outbound import outside, plan_outbound
     from qwenvid.plans.scheduler import SchedulerOptions, exit_status
 
     out = state.out
@@ -204,27 +218,41 @@ def run_plan(
         )
         for warning in prepared.warnings:
             out.warning(warning)
-        if dry_run and state.cost_only:
+        for note in prepared.spec.notes:  # the cast's model, prompts as sent
+            out.notice(note)
+        # Every refusal a real run would meet before paying, a dry run meets too.
+        check_plan_folder(Path(output_dir), spec.name)
+        _check_events_target(events)
+        _check_max_seconds(prepared.new_seconds, max_seconds)
+        if dry_run and state.cost_only:  # `qwenvid cost run PLAN`: the cost is the whole answer
             from qwenvid.cli.cost_cmd import print_plan_cost
 
             print_plan_cost(out, prepared, free=opened.emulated, source=state.emulator_source)
             return
+        uploads = plan_outbound(prepared)
+        # The cast's files are the user's own choice (product.md §3.1), like files named on the command line.
+        far = outside(uploads, spec.base_dir, (*own_files, *(Path(p) for p in prepared.spec.cast_files)))
         if dry_run:
             # Like a single run's --dry-run: the requests on stdout (one object); the table for people on stderr.
             _print_preview(out, prepared, emulated=opened.emulated, source=state.emulator_source, table=not out.json)
-            out.result_json(prepared.preview_json(dry_run_requests(session, prepared)))
+            if not out.json:
+                story_costs(out, prepared.spec, opened.settings, emulated=opened.emulated)
+            _list_uploads(out, uploads, far, allowed=allow_outside, dry_run=True)
+            preview = prepared.preview_json(dry_run_requests(session, prepared))
+            preview["uploads"] = [
+                {"path": i.path, "size": i.size, "use": i.use, "via": i.via, "outside_plan_folder": i in far}
+                for i in uploads
+            ]
+            out.result_json(preview)
             return
         require_key(opened.settings)
-        check_plan_folder(Path(output_dir), spec.name)
         _print_preview(out, prepared, emulated=opened.emulated, source=state.emulator_source)
+        story_costs(out, prepared.spec, opened.settings, emulated=opened.emulated)
+        _list_uploads(out, uploads, far, allowed=allow_outside, dry_run=False)
+        if far and not allow_outside:
+            _confirm_outside(out, far, spec.base_dir)
         new_seconds = prepared.new_seconds
-        if max_seconds is not None and new_seconds > max_seconds:
-            raise ValidationError(
-                f"The plan bills {new_seconds:g} new seconds, more than --max-seconds {max_seconds:g}; "
-                "nothing was submitted.",
-                hint="Raise --max-seconds, or cut steps (reused steps cost nothing).",
-            )
-        _confirm(out, opened.settings, prepared, emulated=opened.emulated, yes=yes)
+        _confirm(out, opened.settings, prepared, emulated=opened.emulated, yes=yes, always=always_ask)
         sink = EventSink(events)
         visible = sum(1 for sp in prepared.steps.values() if not sp.step.hidden)
         steps, estimates = plan_view_steps(prepared, emulated=opened.emulated)
@@ -242,7 +270,7 @@ def run_plan(
             manifest, _stats = execute(
                 session, prepared, backend, finder, options=options, events=sink, on_change=progress.update
             )
-        except KeyboardInterrupt:
+        except (KeyboardInterrupt, Interrupted):
             progress.close()
             sink.close()
             raise Interrupted(
@@ -251,10 +279,64 @@ def run_plan(
             ) from None
         progress.close()
         sink.close()
+        # Inside the session: an in-process emulator still serves the narration's speech.
+        story_report = after_plan(state, opened.settings, prepared.spec, manifest)
     _report(out, manifest, events=events)
+    story_report()
     code = exit_status(manifest)
     if code:
         raise typer.Exit(code)
+
+
+def _list_uploads(out: Output, uploads: list[Any], far: list[Any], *, allowed: bool, dry_run: bool) -> None:
+    """Every local file the run sends, before the first upload; the ones outside the plan's folder said apart."""
+    from qwenvid.requests.outbound import outbound_lines
+
+    for line in outbound_lines(uploads):
+        out.notice(line.replace("will leave", "would leave") if dry_run else line)
+    if far and not allowed:
+        count = len(far)
+        them = f"{count} of them {'is' if count == 1 else 'are'} outside the plan's folder"
+        if dry_run:
+            out.warning(f"{them}: a real run asks first (without a terminal it needs --allow-outside).")
+        else:
+            out.warning(f"{them}: {', '.join(i.path for i in far)}")
+
+
+def _confirm_outside(out: Output, far: list[Any], folder: Path) -> None:
+    """Files outside the plan's folder leave only with --allow-outside, or a yes on a terminal (--yes is for cost)."""
+    from qwenvid.cli._cost import ask_yes_no, decline, is_interactive
+    from qwenvid.plans.outbound import OutsidePlanFolder
+
+    if not is_interactive():
+        raise OutsidePlanFolder(far, folder)
+    count = len(far)
+    question = f"Upload {count} file{'s' if count != 1 else ''} from outside the plan's folder {folder}?"
+    if not ask_yes_no(question, default=False):
+        decline(out)
+
+
+def _check_events_target(events: str | None) -> None:
+    """An --events file that cannot be written is refused before anything runs, not found out mid-plan."""
+    if events in (None, "-"):
+        return
+    from qwenvid.writable import why_unusable
+
+    target = Path(str(events))
+    problem = "it is a folder" if target.is_dir() else why_unusable(target.parent)
+    if problem is not None:
+        raise ValidationError(
+            f"--events {events}: cannot write there ({problem})", field="events", hint="Name a file you can write."
+        )
+
+
+def _check_max_seconds(new_seconds: float, max_seconds: float | None) -> None:
+    if max_seconds is not None and new_seconds > max_seconds:
+        raise ValidationError(
+            f"The plan bills {new_seconds:g} new seconds, more than --max-seconds {max_seconds:g}; "
+            "nothing was submitted.",
+            hint="Raise --max-seconds, or cut steps (reused steps cost nothing).",
+        )
 
 
 def plan_view_steps(prepared: PreparedPlan, *, emulated: bool) -> tuple[list[Any], dict[str, float]]:
@@ -341,22 +423,30 @@ def _preview_table(out: Output, prepared: PreparedPlan) -> None:
     out.rich(table)
 
 
-def _confirm(out: Output, settings: Any, prepared: PreparedPlan, *, emulated: bool, yes: bool) -> None:
+def _confirm(
+    out: Output, settings: Any, prepared: PreparedPlan, *, emulated: bool, yes: bool, always: bool = False
+) -> None:
     from qwenvid.cli._cost import amount_text, decline, is_interactive
 
     seconds = prepared.new_seconds
     threshold = getattr(settings, "confirm_above_seconds", None)
-    if emulated or yes or threshold is None or seconds <= threshold:
+    if yes or (not always and (emulated or threshold is None or seconds <= threshold)):
         return
     if not is_interactive():
         raise ConfirmationRequired(
             f"This plan bills {seconds:g} s, above your confirmation threshold of {threshold:g} s, "
-            "and there is no terminal to ask on.",
+            "and there is no terminal to ask on."
+            if not always
+            else "Making the film needs a yes, and there is no terminal to ask on.",
             hint="Add --yes to run it anyway, or raise confirm_above_seconds in config.toml.",
         )
     amount, currency = prepared.new_amount
     priced = f", about {amount_text(amount, currency)} by your price table" if amount is not None else ""
-    if not typer.confirm(f"Run the plan and pay for {seconds:g} s{priced}?", default=False, err=True):
+    paying = f"Run the plan and pay for {seconds:g} s{priced}?"
+    question = "Run the plan (free: local emulator)?" if emulated else paying
+    # Enter means yes only where the plan is free or under the threshold (asked because `always` said so).
+    default = always and (emulated or threshold is None or seconds <= threshold)
+    if not typer.confirm(question, default=default, err=True):
         decline(out)
 
 

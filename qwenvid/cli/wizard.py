@@ -208,6 +208,11 @@ def wizard(
     pt_kwargs = prompt_io()
     try:
         request = build_request(note=state.out.info, **pt_kwargs)
+        from qwenvid.cli._wizard_story import StoryRequest, run_story
+
+        if isinstance(request, StoryRequest):  # the story path: a storyboard plan, then the film
+            run_story(state, request, dry_run=dry_run, pt_kwargs=pt_kwargs)
+            return
         if not hasattr(request, "mode"):  # the long-video path: a plan, not one request
             from qwenvid.cli._wizard_long import run_long_video
 

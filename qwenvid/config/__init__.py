@@ -15,6 +15,8 @@ from urllib.parse import urlsplit, urlunsplit
 
 from dotenv import dotenv_values
 
+from qwenvid.config.oss import CONFIG_KEYS as OSS_CONFIG_KEYS
+from qwenvid.config.oss import OssSettings, resolve_oss
 from qwenvid.errors import AuthenticationError, ConfigError, register_secret
 
 KeyKind = Literal["standard", "coding-plan", "unknown"]
@@ -57,6 +59,7 @@ CONFIG_KEYS: dict[str, str] = {
     "emulator": "true/false: run every command on the in-process emulator (free; default false; --no-emulator)",
     "output_name": "how videos are named, e.g. \"{date}_{model}_{prompt}\" (fields: date, time, mode, model, task, "
     "task_id, prompt; default {date}-{time}_{mode}_{model}_{task}_{prompt})",
+    **OSS_CONFIG_KEYS,
     "[prices]": 'your own per-second rates: currency = "USD", then model = rate or model = { 720P = rate, ... }',
 }
 
@@ -117,6 +120,7 @@ class Settings:
     prices: dict[str, Any] | None = None
     env_file: Path | None = None
     warnings: tuple[str, ...] = ()
+    oss: OssSettings | None = None  # your own bucket for uploads (qwenvid/config/oss.py); None: temporary storage
 
     @property
     def ledger_path(self) -> Path:
@@ -224,6 +228,7 @@ def load_settings(
         prices=_read_prices(config, layers.config_path),
         env_file=env_file if env_file.is_file() else None,
         warnings=tuple(warnings),
+        oss=resolve_oss(layers),
     )
 
 

@@ -10,10 +10,14 @@ from pathlib import Path
 from typing import Any
 
 from qwenvid.config import CONFIG_KEYS, HOME_VAR, Settings, load_settings, mask_key
+from qwenvid.config.oss import CONFIG_KEYS as OSS_KEYS
+from qwenvid.config.oss import SECRET_KEYS as OSS_SECRET_KEYS
+from qwenvid.config.oss import TEXT_KEYS as OSS_TEXT_KEYS
+from qwenvid.config.oss import effective_rows as oss_rows
 from qwenvid.errors import ConfigError
 
 # Keys `config set` writes as text; every other plain key takes the kind of its Settings field.
-TEXT_KEYS = ("region", "base_url", "output_dir", "output_name")
+TEXT_KEYS = ("region", "base_url", "output_dir", "output_name", *OSS_TEXT_KEYS)
 PLAIN_KEYS = tuple(key for key in CONFIG_KEYS if key not in ("api_key", "[prices]"))
 _TIER = re.compile(r"\d+P", re.IGNORECASE)
 
@@ -49,12 +53,16 @@ def effective(settings: Settings) -> list[Setting]:
         ("query_qps", f"{settings.query_qps:g}", origin("query_qps")),
         ("[prices]", price_text, origin("prices")),
     ]
-    shown = {key for key, _value, _source in rows}
+    shown = {key for key, _value, _source in rows} | set(OSS_KEYS)
     for key in PLAIN_KEYS:  # keys added later are shown too, from the Settings field of the same name
         if key not in shown:
             value = getattr(settings, key, in_file.get(key))
             rows.append((key, _shown(value), origin(key)))
-    return [Setting(key, value, source, CONFIG_KEYS[key]) for key, value, source in rows]
+    settings_rows = [Setting(key, value, source, CONFIG_KEYS[key]) for key, value, source in rows]
+    about_credentials = "OSS key pair from QWEN_TMP_OSS_AK_ID/_SECRET or OSS_ACCESS_KEY_ID/_SECRET (env or .env only)"
+    for key, value, source in oss_rows(settings.oss, in_file):
+        settings_rows.append(Setting(key, value, source, CONFIG_KEYS.get(key, about_credentials)))
+    return settings_rows
 
 
 def price_value_text(rate: object) -> str:
@@ -108,6 +116,12 @@ def _known(parts: tuple[str, ...]) -> None:
         raise ConfigError(
             "qwenvid does not write the API key into config.toml.",
             hint="Use DASHSCOPE_API_KEY in the environment or in .env (`qwenvid doctor --write-env`).",
+        )
+    if parts[0] in OSS_SECRET_KEYS or parts[0] == "oss_credentials":
+        raise ConfigError(
+            "qwenvid does not write OSS credentials into config.toml.",
+            hint="Set QWEN_TMP_OSS_AK_ID and QWEN_TMP_OSS_AK_SECRET (or OSS_ACCESS_KEY_ID and "
+            "OSS_ACCESS_KEY_SECRET) in the environment or in .env.",
         )
     if parts[0] not in PLAIN_KEYS and not (parts[0] == "prices" and len(parts) > 1):
         from qwenvid.suggest import did_you_mean

@@ -24,6 +24,8 @@ from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
 from qwenvid.catalogue import PATHS
+from qwenvid.emulator.bucket import RESERVED as BUCKET_RESERVED
+from qwenvid.emulator.bucket import bucket_object
 from qwenvid.emulator.config import Clock, EmulatorConfig
 from qwenvid.emulator.faults import KINDS, TARGETS, Fault, describe, parse_fault
 from qwenvid.emulator.state import (
@@ -696,6 +698,13 @@ async def control_wait(request: Request) -> Response:
     return JSONResponse({"rendered": done})
 
 
+async def own_bucket(request: Request) -> Response:
+    """The user's own OSS bucket (qwenvid/emulator/bucket.py); the emulator's own paths stay DashScope's 404s."""
+    if request.path_params["bucket"] in BUCKET_RESERVED or request.method == "POST":
+        return await not_found(request, HTTPException(404))  # a DashScope path not served here
+    return await bucket_object(request, _emulator(request).bucket)
+
+
 async def not_found(request: Request, exc: Exception) -> Response:
     status = exc.status_code if isinstance(exc, HTTPException) else 500
     code = {404: "NotFound", 405: "MethodNotAllowed"}.get(status, "InternalError")
@@ -728,7 +737,22 @@ def create_app(config: EmulatorConfig | None = None, clock: Clock | None = None,
         Route("/__emulator/clock", control_clock, methods=["GET", "POST"]),
         Route("/__emulator/clock/advance", control_clock, methods=["POST"]),
         Route("/__emulator/wait-rendered", control_wait, methods=["POST"]),
+        *_story_routes(),
+        # Last: the emulated OSS bucket, path style, as the official SDK addresses an IP endpoint.
+        Route("/{bucket}/{key:path}", own_bucket, methods=["GET", "HEAD", "PUT", "DELETE", "POST"]),
     ]
     app = Starlette(routes=routes, exception_handlers={404: not_found, 405: not_found})
     app.state.emulator = state
+    app.state.story_files = {}
     return app
+
+
+def _story_routes() -> list[Route]:
+    """Chat, speech and text-to-image for story tooling (qwenvid/emulator/story_api.py)."""
+    from qwenvid.emulator import story_api
+
+    return [
+        api_route(API + story_api.MULTIMODAL_PATH, story_api.multimodal, "story", ["POST"]),
+        api_route(story_api.COMPAT_CHAT_PATH, story_api.chat_completions, "chat", ["POST"]),
+        Route(story_api.FILES_PATH + "/{name}", story_api.story_file, methods=["GET"]),
+    ]

@@ -117,6 +117,8 @@ class EmulatorConfig:
     render_workers: int = 2
     fetch_remote_inputs: bool = True  # try a short fetch of http(s) image inputs; fall back leniently
     region: str = "ap-southeast-1"
+    # Access key id -> secret the emulated OSS bucket (qwenvid/emulator/bucket.py) checks V4 signatures with.
+    bucket_keys: tuple[tuple[str, str], ...] = (("LTAI5tEmulatorBucketKey", "emulator-bucket-secret"),)
     utc_offset_hours: float = 8.0  # DashScope prints times in Beijing/Singapore time (UTC+8)
     faults: tuple[Fault | str, ...] = field(default_factory=tuple)
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass, replace
 from qwenvid.errors import ValidationError
 
 # Request kinds a fault can target.
-TARGETS = ("submit", "query", "list", "cancel", "upload", "policy", "download")
+TARGETS = ("submit", "query", "list", "cancel", "upload", "policy", "download", "chat", "story")
 ANY = "any"
 
 FAULT_HELP = """\
@@ -35,7 +35,9 @@ Fault specs (repeat --fault; each fault fires COUNT times, default 1; '*' = ever
   expire:task:SECONDS | expire:url:SECONDS  only one of the two
 
 TARGET is one of: submit, query, list, cancel, upload (the OSS form post), policy (getPolicy),
-download (result files), or any.
+download (result files), chat (chat completions), story (speech and text-to-image), or any.
+In prompts and story text, [[emu:inspect]], [[emu:429]] and [[emu:500]] make the chat, speech and
+image endpoints refuse (moderation, throttling, server error).
 Examples: --fault throttle:submit:2  --fault 5xx:query:3  --fault fail:DataInspectionFailed:1
 """
 

@@ -12,7 +12,6 @@ from urllib.parse import unquote_to_bytes
 
 import av
 import httpx
-from PIL import Image
 
 from qwenvid.catalogue import ModelSpec, guess_kind, output_dimensions
 from qwenvid.emulator.render import RenderJob
@@ -79,10 +78,13 @@ def fetch_remote(url: str) -> bytes | None:
 def image_size(data: bytes | None) -> tuple[int, int] | None:
     if not data:
         return None
+    from qwenvid.errors import ValidationError
+    from qwenvid.media.safe_open import open_image
+
     try:
-        with Image.open(io.BytesIO(data)) as image:
-            return image.size
-    except (OSError, ValueError, Image.DecompressionBombError):
+        with open_image(io.BytesIO(data), field="upload") as image:  # the header only; no bomb warning
+            return tuple(image.size)
+    except ValidationError:
         return None
 
 
@@ -144,6 +146,12 @@ def _label(spec: ModelSpec, inputs: Mapping[str, Any]) -> str:
     return spec.mode
 
 
+def _seed_label(parameters: Mapping[str, Any]) -> str:
+    """A given seed shows in the frames: takes (seed, seed+1, ...) are told apart, as the service's would be."""
+    seed = parameters.get("seed")
+    return f" · seed {seed}" if isinstance(seed, int) and not isinstance(seed, bool) else ""
+
+
 def _seconds(spec: ModelSpec, parameters: Mapping[str, Any], video: _Video | None) -> float:
     rule = spec.durations
     if not rule.parameter:  # VACE: up to max_output, or the input video's length when shorter
@@ -198,7 +206,7 @@ def plan_render(spec: ModelSpec, body: Mapping[str, Any], fetch: Fetch) -> Plan:
         audio=has_audio(spec, parameters),
         first_image=first,
         last_image=last,
-        label=_label(spec, inputs),
+        label=_label(spec, inputs) + _seed_label(parameters),
     )
     return Plan(job, round(reference_seconds, 3))
 

@@ -253,10 +253,15 @@ def _splice(frame: Any, still_planes: list[bytes], strip: Any, top: int) -> bool
 def _background(image_bytes: bytes | None, job: RenderJob) -> Image.Image:
     size = (job.width, job.height)
     if image_bytes:
+        from qwenvid.errors import ValidationError
+        from qwenvid.media.safe_open import load_image, open_image
+
         try:
-            with Image.open(io.BytesIO(image_bytes)) as source:
+            with open_image(io.BytesIO(image_bytes), field="upload") as source:
+                source.draft("RGB", size)
+                load_image(source, "upload")
                 return ImageOps.fit(source.convert("RGB"), size)
-        except (OSError, ValueError, Image.DecompressionBombError):
+        except (ValidationError, OSError, ValueError):
             pass  # not a readable image: fall back to the generated backdrop, as a lenient server would
     digest = hashlib.sha256(job.model.encode()).digest()
     dark = (digest[0] // 4, digest[1] // 4, 40 + digest[2] // 4)

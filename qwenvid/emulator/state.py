@@ -24,6 +24,7 @@ from typing import Any, BinaryIO
 from urllib.parse import quote
 
 from qwenvid.catalogue import ModelSpec, get_model, resolution_tier
+from qwenvid.emulator.bucket import BucketStore
 from qwenvid.emulator.config import Clock, EmulatorConfig, ManualClock, SystemClock
 from qwenvid.emulator.faults import FaultPlan
 from qwenvid.emulator.inputs import Plan, decode_data_uri, fetch_remote, plan_render
@@ -203,6 +204,7 @@ class EmulatorState:
         self._lock = threading.RLock()
         self._tasks: dict[str, Task] = {}
         self._uploads: dict[str, Upload] = {}
+        self.bucket = BucketStore(self.config, self.clock)  # the user's own OSS bucket, emulated
         self._policies: dict[str, str] = {}  # upload_dir -> model
         self._rates = RateWindow()
         self.timing_rng = random.Random(self.config.realistic_seed)  # realistic timing draws (seedable)

@@ -108,18 +108,15 @@ def _require_file(path: Path, field: str) -> int:
 
 
 def inspect_image(path: str | Path, *, field: str = "image") -> ImageInfo:
-    """Format, size and alpha channel of an image file (Pillow reads only the header and one frame)."""
-    from PIL import Image, UnidentifiedImageError
+    """Format, size and alpha channel of an image file (Pillow reads only the header)."""
+    from qwenvid.media.safe_open import open_image
 
     path = Path(path)
     size = _require_file(path, field)
-    try:
-        with Image.open(path) as image:
-            image_format = str(image.format or "")
-            width, height = image.size
-            has_alpha = image.mode in ("RGBA", "LA", "PA", "RGBa", "La") or "transparency" in image.info
-    except (UnidentifiedImageError, OSError) as exc:
-        raise _unreadable(path, "image", field, exc) from None
+    with open_image(path, field=field) as image:
+        image_format = str(image.format or "")
+        width, height = image.size
+        has_alpha = image.mode in ("RGBA", "LA", "PA", "RGBa", "La") or "transparency" in image.info
     return ImageInfo(image_format, width, height, has_alpha, size)
 
 
@@ -147,19 +144,16 @@ def _is_still_image(container: Any) -> bool:
 
 def inspect_video(path: str | Path, *, field: str = "video") -> VideoInfo:
     """Container format, duration, frame size and audio track of a video file."""
-    import av
+    from qwenvid.media.safe_open import check_complete, open_container
 
     path = Path(path)
     size = _require_file(path, field)
-    try:
-        container = av.open(str(path), mode="r")
-    except (OSError, av.FFmpegError) as exc:
-        raise _unreadable(path, "video", field, exc) from None
-    with container:
+    with open_container(path, field=field, what="video") as container:
         if not container.streams.video:
             raise _unreadable(path, "video", field, "no video track")
         if _is_still_image(container):
             raise _unreadable(path, "video", field, "it is a still image")
+        check_complete(path, field=field)  # a truncated copy passes a header probe
         video = container.streams.video[0]
         return VideoInfo(
             format=_container_format(container, path),
@@ -173,17 +167,14 @@ def inspect_video(path: str | Path, *, field: str = "video") -> VideoInfo:
 
 def inspect_audio(path: str | Path, *, field: str = "audio") -> AudioInfo:
     """Container format and duration of an audio file."""
-    import av
+    from qwenvid.media.safe_open import check_complete, open_container
 
     path = Path(path)
     size = _require_file(path, field)
-    try:
-        container = av.open(str(path), mode="r")
-    except (OSError, av.FFmpegError) as exc:
-        raise _unreadable(path, "audio file", field, exc) from None
-    with container:
+    with open_container(path, field=field, what="audio file") as container:
         if not container.streams.audio:
             raise _unreadable(path, "audio file", field, "no audio track")
+        check_complete(path, field=field, what="audio")
         return AudioInfo(_container_format(container, path), _seconds(container, container.streams.audio[0]), size)
 
 

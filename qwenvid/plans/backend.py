@@ -7,27 +7,32 @@ run a media operation.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import shutil
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 from qwenvid import errors
 from qwenvid.plans.identity import file_sha256
 from qwenvid.plans.manifest import read_manifest
 from qwenvid.plans.prepare import Found
+from qwenvid.tasks.submit import Existing, NoSlot, SubmitOutcome, Submitted, Unknown
 
 if TYPE_CHECKING:
+    from qwenvid.requests.priors import Estimate
+    from qwenvid.store.claims import Claim
     from qwenvid.store.ledger import LedgerRow
-    from qwenvid.tasks.polling import Estimate
+    from qwenvid.store.seam import RowClaims
     from qwenvid.tasks.session import Session
+    from qwenvid.tasks.submit import Guard, SubmitAttempt
     from qwenvid.wire.client import TaskInfo
+
+__all__ = ["Existing", "LedgerBackend", "Limits", "NoSlot", "Submitted", "Unknown", "model_limits"]
 
 # A task still unfinished this long after its submit is past the service's 3 h hard timeout (dashscope-api.md §4.1).
 IN_FLIGHT_HORIZON = timedelta(hours=3)
@@ -53,115 +58,33 @@ def model_limits(model: str) -> Limits:
     return Limits(max(1, spec.concurrency_limit), max(1, spec.submit_rps))
 
 
-@dataclass(frozen=True)
-class Submitted:
-    local_id: str
-    task_id: str
-
-
-@dataclass(frozen=True)
-class NoSlot:
-    """The model is at its limit (in this process or another): try again later."""
-
-    reason: str
-    retry_after: float = 0.5
-
-
-@dataclass(frozen=True)
-class Unknown:
-    """The submit left but no answer came back: a task may exist (reconcile before anything else)."""
-
-    local_id: str
-    message: str
-
-
-@dataclass(frozen=True)
-class Existing:
-    """Another run made this very request meanwhile: follow or reuse that one instead of paying twice."""
-
-    local_id: str
-
-
-class ClaimHandle(Protocol):
-    def release(self) -> None: ...
-
-
-class ClaimsLike(Protocol):
-    """Who follows a ledger row: exactly one live process at a time (qwenvid.store.claims when present)."""
-
-    def try_acquire(self, resource: str) -> ClaimHandle | None: ...
-
-
-class _FileClaim:
-    def __init__(self, handle: Any) -> None:
-        self._handle = handle
-
-    def release(self) -> None:
-        if self._handle is not None:
-            self._handle.close()  # closing the descriptor drops the lock
-            self._handle = None
-
-
-class FileClaims:
-    """Claims as `flock`ed files in the state folder: the OS drops a dead process's locks at once."""
-
-    def __init__(self, folder: Path) -> None:
-        self.folder = folder
-
-    def try_acquire(self, resource: str) -> ClaimHandle | None:
-        import fcntl
-
-        self.folder.mkdir(parents=True, exist_ok=True, mode=0o700)
-        handle = open(self.folder / f"{resource}.lock", "a+b")  # noqa: SIM115 - held while claimed
-        try:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            handle.close()
-            return None
-        return _FileClaim(handle)
-
-
-def make_claims(ledger_path: Path) -> ClaimsLike:
-    """The ledger-level claims of qwenvid.store.claims when available, else file locks next to the ledger."""
-    try:
-        from qwenvid.store.claims import Claims  # type: ignore[import-not-found, unused-ignore]
-    except ImportError:
-        return FileClaims(ledger_path.parent / "claims")
-    return Claims(ledger_path)  # type: ignore[no-any-return, unused-ignore]
-
-
-@contextlib.contextmanager
-def machine_lock(path: Path) -> Iterator[None]:
-    """One process at a time counts a model's slots and writes its submit row (no two take the last slot)."""
-    import fcntl
-
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    with open(path, "a+b") as handle:
-        fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+# The plan's side of the store's named lock: one process at a time checks a step's identity, takes its
+# slot and marks its row submitting (no two processes submit one step, none takes the last slot twice).
+PLAN_LOCK = "plan-slots"
 
 
 class LedgerBackend:
     """Generations for the scheduler through a Session's client and ledger."""
 
-    def __init__(self, session: Session, *, emulated: bool = False, claims: ClaimsLike | None = None) -> None:
+    def __init__(
+        self,
+        session: Session,
+        *,
+        emulated: bool = False,
+        claims: RowClaims | None = None,
+        guards: Sequence[Guard] = (),
+    ) -> None:
         self.session = session
+        self.guards = tuple(guards)  # checked before each step's submit (qwenvid/tasks/submit.py)
         self.emulated = emulated
         self.ledger = session.ledger
-        self.claims = claims or make_claims(Path(self.ledger.path))
-        self._lock_path = Path(self.ledger.path).parent / "plan-slots.lock"
+        self.claims = claims or session.store.claims()
         self._mine: set[str] = set()
-        self._held: dict[str, ClaimHandle] = {}
-        self._uploads: dict[str, dict[str, str]] = {}
+        self._held: dict[str, Claim] = {}
+        # Steps whose row is written and inputs uploaded, waiting for a slot (qwenvid/tasks/submit.py).
+        self._attempts: dict[str, SubmitAttempt] = {}
         self._guard = threading.Lock()
         self.base_url = session.settings.base_url.rstrip("/")
-        from qwenvid.plans.slots import SharedSlots
-
-        self.slots = SharedSlots(Path(self.ledger.path), session.clock)
-        self._slot_of: dict[str, str] = {}  # ledger row -> the shared slot its submit took
 
     # -- earlier work ----------------------------------------------------------------------------
 
@@ -226,101 +149,52 @@ class LedgerBackend:
         ours = all(row in self._mine for row in rows)
         return NoSlot(f"{model} is at its limit of {limits.concurrency} tasks", retry_after=30.0 if ours else 0.5)
 
-    def _recent_foreign_submits(self, model: str) -> int:
-        now = datetime.now(UTC)
-        since = now - timedelta(seconds=RATE_WINDOW)
-        return sum(
-            1
-            for row in self.ledger.list(model=model, since=since - timedelta(seconds=5))
-            if row.id not in self._mine and self._here(row) and row.submitting_at and _parse(row.submitting_at) >= since
-        )
-
     # -- submit ----------------------------------------------------------------------------------
 
     def submit(
         self, request: Any, identity: str, target: Path, limits: Limits, *, force: bool = False
-    ) -> Submitted | NoSlot | Existing | Unknown:
-        """Upload inputs, take a slot of the model under the machine lock, write the row, submit.
+    ) -> SubmitOutcome:
+        """The step's write-ahead submit (qwenvid/tasks/submit.py), never waiting for a slot.
 
         Raises ThrottledError for a 429 the client's retries did not get past (nothing was created) and
         the usual errors for a refusal; an ambiguous failure returns Unknown (the row stays "outcome
         unknown"). `force` submits even when an earlier row made the same request (`--force STEP`).
+        NoSlot keeps the step's row and uploads for its next try.
         """
-        from qwenvid.requests.shapes import build_payload
-        from qwenvid.requests.validation import check_body
+        from qwenvid.requests.priors import prior_for_request
+        from qwenvid.tasks.submit import SubmitAttempt, submit
 
-        session = self.session
         model = str(request.model)
         rows = self._in_flight_rows(model)
         if len(rows) >= limits.concurrency:
             return self._no_slot(model, limits, rows)
-        plan = session.plan(request)  # the full check, now with the referenced files in place
-        client = session.client
-        uploaded = self._uploads.get(identity)
-        if uploaded is None:
-            uploaded = {}
-            for item in plan.local_inputs:
-                uploaded[item.path] = client.upload_file(Path(item.path), plan.model)
-            self._uploads[identity] = uploaded
-        payload = build_payload(plan.request, uploaded) if plan.local_inputs else plan.payload
-        check_body(payload.endpoint_path, payload.body)
-        with machine_lock(self._lock_path):
-            for row in [] if force else self.ledger.by_fingerprint(identity):
-                if self._here(row) and row.local_state in ("submitting", "outcome_unknown"):
-                    return Existing(row.id)
-                if (
-                    self._here(row)
-                    and row.local_state == "submitted"
-                    and row.remote_status not in ("FAILED", "CANCELED", "UNKNOWN")
-                ):
-                    return Existing(row.id)
-            rows = self._in_flight_rows(model)
-            if len(rows) >= limits.concurrency:
-                return self._no_slot(model, limits, rows)
-            if self._recent_foreign_submits(model) >= limits.submit_rps:
-                return NoSlot(f"{model}: another qwenvid process is submitting", retry_after=RATE_WINDOW)
-            from qwenvid.requests.priors import prior_for_request
-
-            holder = f"plan:{identity}"
-            expected = prior_for_request(payload.body, plan.model).seconds
-            if not self.slots.try_take(holder, model, self.base_url, expected):
-                return NoSlot(f"{model}: its slots are taken by other qwenvid runs", retry_after=0.5)
-            row = self.ledger.create(
-                mode=plan.mode,
-                model=plan.model,
-                endpoint=payload.endpoint_path,
-                request_json=payload.body,
+        attempt = self._attempts.get(identity)
+        if attempt is None:
+            plan = self.session.plan(request)  # the full check, now with the referenced files in place
+            attempt = SubmitAttempt(
+                plan,
                 fingerprint=identity,
                 output_target=str(target),
-                prompt=getattr(plan.request, "prompt", None),
-                duration=plan.payload.body.get("parameters", {}).get("duration"),
-                tier=plan.cost.tier,
-                billable_seconds_estimate=plan.cost.billable_seconds,
-                base_url=session.settings.base_url,
-                origin="emulated" if self.emulated else "local",
+                guards=self.guards,
+                expected_seconds=prior_for_request(plan.payload.body, plan.model).seconds,
+                show_uploads=False,
             )
-            self._mine.add(row.id)
-            self._slot_of[row.id] = holder
-            self.ledger.mark_submitting(row.id, request_json=payload.body)
-        self.claim(row.id)
+        self._attempts[identity] = attempt
         try:
-            result = client.submit(payload.endpoint_path, payload.body, oss_resolve=payload.oss_resolve)
-        except errors.SubmitOutcomeUnknown as exc:
-            self.ledger.mark_outcome_unknown(row.id, exc.message)
-            return Unknown(row.id, exc.message)
-        except KeyboardInterrupt:
-            self.ledger.mark_outcome_unknown(row.id, "interrupted while the submit request was in flight")
+            outcome = submit(self.session, attempt, wait=False, reuse_in_flight=not force, lock=PLAN_LOCK)
+        except BaseException:
+            self._attempts.pop(identity, None)  # its row is closed (or in flight): the next try starts afresh
             raise
-        except errors.QwenvidError as exc:
-            # Refused (4xx, 429) or certainly never sent: nothing was created, nothing billed.
-            self.ledger.mark_rejected(row.id, exc.code or type(exc).__name__, exc.message)
-            self.slots.release(holder)
-            self.release(row.id)
-            raise
-        self.slots.answered(holder)
-        self.ledger.mark_submitted(row.id, result.task_id, result.request_id, result.task_status)
-        self._uploads.pop(identity, None)
-        return Submitted(row.id, result.task_id)
+        if attempt.row is not None:
+            self._mine.add(attempt.row.id)
+        if isinstance(outcome, NoSlot):
+            return outcome
+        self._attempts.pop(identity, None)
+        if attempt.claim is not None and isinstance(outcome, Submitted | Unknown):
+            with self._guard:
+                self._held[outcome.local_id] = attempt.claim  # followed here: its end wakes the scheduler
+            attempt.claim = None
+        return outcome
 
     # -- following -------------------------------------------------------------------------------
 
@@ -344,6 +218,11 @@ class LedgerBackend:
             handle.release()
 
     def release_all(self) -> None:
+        from qwenvid.tasks.submit import abandon
+
+        for identity, attempt in list(self._attempts.items()):
+            abandon(self.session, attempt, "the plan stopped before a slot freed; never submitted")
+            self._attempts.pop(identity, None)
         for local_id in list(self._held):
             self.release(local_id)
 
@@ -356,40 +235,26 @@ class LedgerBackend:
         The same `estimate_for` a single run uses (qwenvid/tasks/estimates.py), so a plan's steps are followed
         the way `qwenvid t2v` follows its task: warm from the ledger, else cold from the prior.
         """
-        from qwenvid.requests.priors import cold_prior
-        from qwenvid.tasks.estimates import estimate_for
-        from qwenvid.tasks.polling import Estimate
+        from qwenvid.requests.priors import Estimate, cold_prior
 
         if default is not None:  # told by the caller (the in-process emulator's known timing)
             return Estimate.known(default)
         row = self.ledger.get(local_id)
         if row is None:
             return cold_prior(None).estimate()
-        return estimate_for(self.ledger, row)
+        return self.session.estimate(row)
 
     def poll(self, local_id: str) -> TaskInfo:
-        """One status query, recorded in the ledger."""
+        """One status query, recorded as a single run's are (ledger, learned render times, the row's slot)."""
         row = self.ledger.get(local_id)
         if row is None or not row.task_id:
             raise errors.QwenvidError(f"{local_id} has no task id to follow.")
-        info = self.session.client.get_task(row.task_id)
-        # The slot a plan's submit took is named after the step identity (the row's fingerprint), so a rerun
-        # that adopts the task frees it too.
-        self.slots.note(self._slot_of.get(local_id) or f"plan:{row.fingerprint}", info.status)
-        self.ledger.apply_task_info(local_id, info)
-        if info.status == "SUCCEEDED":
-            self.ledger.set_result(
-                local_id,
-                video_url=info.video_url,
-                usage=info.usage,
-                actual_prompt=info.actual_prompt,
-                end_time=info.end_time,
-            )
-        return info
+        return self.session.poll_once(row)
 
     def download(self, local_id: str, target: Path) -> tuple[Path, str, float | None]:
         """Download a succeeded task's video to `target` (verified), with its sidecar."""
-        from qwenvid.tasks.session import NullReporter, RunOptions
+        from qwenvid.tasks.outcomes import RunOptions
+        from qwenvid.tasks.reporting import NullReporter
 
         set_aside(target)
         # The library's fetch takes the row's claim for the download itself (one download per task), and
@@ -412,7 +277,8 @@ class LedgerBackend:
 
     def reconcile(self, local_id: str) -> Found | None:
         """Resolve an outcome-unknown submit through the account task list; never resubmits."""
-        from qwenvid.tasks.session import NullReporter
+        from qwenvid.tasks.reconcile import reconcile as reconcile_rows
+        from qwenvid.tasks.reporting import NullReporter
 
         self.release(local_id)  # reconciliation claims the row itself
         row = self.ledger.get(local_id)
@@ -422,14 +288,7 @@ class LedgerBackend:
             if not self.claim(local_id):
                 return Found("unknown", local_id=local_id)  # a live process is submitting it right now
             self.release(local_id)
-        try:
-            from qwenvid.tasks.reconcile import reconcile as reconcile_rows
-        except ImportError:  # pragma: no cover - before ledger-level reconciliation existed
-            if row.local_state == "submitting":
-                self.ledger.mark_outcome_unknown(local_id, "the submitting process ended before the answer came")
-            self.session.reconcile(NullReporter())
-        else:
-            reconcile_rows(self.session, NullReporter(), rows=[row], wait=False)
+        reconcile_rows(self.session, NullReporter(), rows=[row], wait=False)
         row = self.ledger.get(local_id)
         if row is None:
             return None

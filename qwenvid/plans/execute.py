@@ -12,9 +12,10 @@ from qwenvid.plans.prepare import PreparedPlan, prepare_plan
 from qwenvid.plans.scheduler import PlanScheduler, SchedulerOptions, Stats
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Sequence
 
     from qwenvid.tasks.session import Session
+    from qwenvid.tasks.submit import Guard
 
 
 def plan_folder(output_dir: Path, name: str) -> Path:
@@ -60,11 +61,25 @@ def check_plan_folder(output_dir: Path, name: str) -> None:
 
 
 def prepare(
-    session: Session, spec: PlanSpec, output_dir: Path, *, force: frozenset[str] = frozenset(), emulated: bool = False
+    session: Session,
+    spec: PlanSpec,
+    output_dir: Path,
+    *,
+    force: frozenset[str] = frozenset(),
+    emulated: bool = False,
+    guards: Sequence[Guard] = (),
 ) -> tuple[PreparedPlan, LedgerBackend, ManifestFinder]:
-    """Validate and cost the plan, and find what earlier runs left (needs the ledger, not the network)."""
+    """Validate and cost the plan, and find what earlier runs left (needs the ledger, not the network).
+
+    `guards` are checked before each step's submit (qwenvid/tasks/submit.py), after the process-wide ones.
+    """
     folder = plan_folder(output_dir, spec.name)
-    backend = LedgerBackend(session, emulated=emulated)
+    if spec.takes:
+        from qwenvid.plans.model import Problem
+        from qwenvid.story.takes import apply_picks, read_picks
+
+        spec = apply_picks(spec, read_picks(folder), problem=Problem)
+    backend = LedgerBackend(session, emulated=emulated, guards=guards)
     finder = ManifestFinder(folder, backend)
     prepared = prepare_plan(spec, folder, prices=session.settings.prices, finder=finder, force=force)
     return prepared, backend, finder

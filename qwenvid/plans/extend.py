@@ -35,6 +35,69 @@ class ExtendRequest:
     resolution: str | None = None
     audio: Path | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    source_size: tuple[int, int] | None = None  # width, height of `video` (picks a size of the same shape)
+
+
+TIER_ORDER = ("480P", "720P", "1080P")
+
+
+def source_tier(width: int, height: int) -> str:
+    """The resolution tier a video of this size is in (the smallest tier holding its pixels)."""
+    from qwenvid.catalogue import TIER_PIXELS
+
+    pixels = width * height
+    for tier in TIER_ORDER:
+        if pixels <= TIER_PIXELS[tier] * 1.05:  # 5 %: encoders round sizes to even numbers
+            return tier
+    return TIER_ORDER[-1]
+
+
+def model_tiers(model: str) -> tuple[str, ...]:
+    """The tiers a model can make, lowest first (empty for a model the catalogue does not know)."""
+    from qwenvid.catalogue import get_model, tier_of_size
+
+    spec = get_model(model)
+    if spec is None:
+        return ()
+    found = set(spec.resolutions) | {tier for size in spec.sizes if (tier := tier_of_size(size))}
+    return tuple(tier for tier in TIER_ORDER if tier in found)
+
+
+def segment_tier(request: ExtendRequest, width: int, height: int) -> tuple[str | None, str | None]:
+    """The tier new segments are made at, and a one-line note when it is not the source's own.
+
+    The source's tier by default (segments joined to a 720P clip are not worth paying 1080P for); when the
+    model lacks it, the nearest tier above (below only when there is none above). `--resolution` wins.
+    """
+    if request.resolution:
+        return request.resolution, None
+    model = request.model or DEFAULT_MODEL.get(request.method, "")
+    own = source_tier(width, height)
+    tiers = model_tiers(model)
+    if not tiers or own in tiers:
+        return own, None
+    above = [t for t in tiers if TIER_ORDER.index(t) > TIER_ORDER.index(own)]
+    chosen = above[0] if above else tiers[-1]
+    return chosen, f"{model} makes no {own} (the source's tier); new segments are made at {chosen}."
+
+
+def tier_field(spec: Any, tier: str, source_size: tuple[int, int] | None) -> dict[str, str]:
+    """The request field that asks for `tier`: `resolution`, or for a `size` model the size of that tier
+    whose shape is closest to the source's."""
+    from qwenvid.catalogue import parse_size, tier_of_size
+
+    if spec is None or spec.resolution_field != "size":
+        return {"resolution": tier}
+    sizes = [size for size in spec.sizes if tier_of_size(size) == tier]
+    if not sizes:
+        return {}
+    width, height = source_size or (16, 9)
+
+    def distance(size: str) -> float:
+        w, h = parse_size(size)
+        return abs(w / h - width / max(height, 1))
+
+    return {"size": min(sizes, key=distance)}
 
 
 def plan_name_for(video: Path) -> str:
@@ -62,7 +125,6 @@ def segment_count(method: str, source_seconds: float, target_seconds: float, mod
 
 def extend_plan_data(request: ExtendRequest, source_seconds: float) -> dict[str, Any]:
     """The plan (the same shape as a TOML plan file) that makes `request.video` `target_seconds` long."""
-
     if request.method not in METHODS:
         raise ValidationError(f"--method {request.method!r}: allowed: {', '.join(METHODS)}", field="method")
     if not request.prompts:
@@ -73,7 +135,10 @@ def extend_plan_data(request: ExtendRequest, source_seconds: float) -> dict[str,
             f"{request.video} is already {source_seconds:g} s long; --to {request.target_seconds:g} adds nothing",
             field="to",
         )
+    from qwenvid.catalogue import get_model
+
     model = request.model or DEFAULT_MODEL[request.method]
+    spec = get_model(model)
     segment = segment_seconds(request.method, model, request.segment_seconds)
     count = math.ceil(missing / segment)
     if count > MAX_SEGMENTS:
@@ -95,7 +160,7 @@ def extend_plan_data(request: ExtendRequest, source_seconds: float) -> dict[str,
             else:
                 step |= {"mode": "vace", "function": "video_extension", "first_clip": source}
         if request.resolution and request.method != "vace":
-            step["resolution"] = request.resolution
+            step |= tier_field(spec, request.resolution, request.source_size)
         steps[sid] = step
         previous = sid
     if request.method == "last-frame":

@@ -76,6 +76,8 @@ class Manifest:
     status: str = "running"
     started_at: float = field(default_factory=time.time)
     finished_at: float | None = None
+    picks: dict[str, str] = field(default_factory=dict)  # step with takes -> the take later steps build on
+    film: dict[str, Any] = field(default_factory=dict)  # a narrated plan's final video and subtitles
 
     def to_json(self) -> dict[str, Any]:
         counts: dict[str, int] = {}
@@ -92,6 +94,8 @@ class Manifest:
             "billable_seconds_planned": sum(r.billable_seconds for r in self.steps.values() if not r.reused),
             "billed_seconds": sum(r.billed_seconds or 0 for r in self.steps.values() if not r.reused),
             "steps": [{**vars(record), "depends_on": list(record.depends_on)} for record in self.steps.values()],
+            **({"picks": dict(self.picks)} if self.picks else {}),
+            **({"film": dict(self.film)} if self.film else {}),
         }
 
     def write(self, folder: Path) -> Path:

@@ -122,6 +122,12 @@ class PlanSpec:
     source: Path | None = None
     base_dir: Path = field(default_factory=Path.cwd)
     problems: list[Problem] = field(default_factory=list)  # found while reading; validation adds the rest
+    # Stories (qwenvid/story/): steps with `takes = N` -> their take ids; the take later steps build on; notices.
+    takes: dict[str, list[str]] = field(default_factory=dict)
+    picks: dict[str, str] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+    narration: Any = None  # the plan's [narration] table, read (qwenvid/story/narration.py)
+    cast_files: list[str] = field(default_factory=list)  # the cast's files: the user's own choice (product §3.1)
 
     def ordered(self) -> list[Step]:
         return list(self.steps.values())

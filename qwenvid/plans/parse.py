@@ -8,23 +8,33 @@ from __future__ import annotations
 
 import csv
 import dataclasses
-import io
 import json
 import re
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 from qwenvid.errors import ValidationError
+from qwenvid.plans.limits import (
+    MAX_DEPTH,
+    MAX_DOCUMENT_BYTES,
+    MAX_PLAN_STEPS,
+    MAX_ROW_BYTES,
+    MAX_VARIANTS,
+    PlanTooLarge,
+    short_repr,
+    too_deep,
+)
 from qwenvid.plans.model import GEN_MODES, MEDIA_OPS, STEP_ID, PlanSpec, Problem, Ref, Step, is_reference
 from qwenvid.plans.model import parse_reference as _parse_ref
 from qwenvid.suggest import did_you_mean
 
+MAX_PROBLEMS = 200  # a batch with more broken rows stops being read (the first ones say what is wrong)
 PLAN_SUFFIXES = (".toml", ".json", ".jsonl", ".ndjson", ".csv", ".txt")
 # Keys of a step that belong to the plan, not to the request.
-STEP_KEYS = frozenset({"id", "mode", "op", "output", "repeat", "seeds"})
-TOP_KEYS = frozenset({"name", "defaults", "steps"})
+STEP_KEYS = frozenset({"id", "mode", "op", "output", "repeat", "seeds", "takes", "cast"})
+TOP_KEYS = frozenset({"name", "defaults", "steps", "cast", "narration"})
 # Parameters of each media step; the ones holding an input (or a list of inputs) are marked.
 MEDIA_PARAMS: dict[str, dict[str, str]] = {
     "trim": {"input": "input", "start": "number", "end": "number", "duration": "number"},
@@ -124,12 +134,6 @@ def load_plan(
     `defaults` are command-line flags (`--model`, `--duration` ...): rows and steps override them.
     """
     source = path.name
-    try:
-        text = path.read_text(encoding="utf-8-sig")  # Excel's "CSV UTF-8" (and Notepad) start with a BOM
-    except OSError as exc:
-        raise ValidationError(f"Cannot read the plan {path}: {exc.strerror or exc}.") from None
-    except UnicodeDecodeError:
-        raise ValidationError(f"The plan {path} is not UTF-8 text.") from None
     suffix = path.suffix.lower()
     if suffix not in PLAN_SUFFIXES:
         raise ValidationError(
@@ -139,25 +143,51 @@ def load_plan(
         )
     builder = _Builder(source)
     plan_name = name
-    if suffix in (".toml", ".json"):
-        data = _read_document(text, suffix, builder)
-        if data is not None:
-            plan_name = plan_name or _plan_name(data, builder)
-            builder.document(data, dict(defaults or {}))
-    else:
-        for line, row in _read_rows(text, suffix, builder):
-            builder.batch_row(row, line, dict(defaults or {}), prefix="row" if suffix == ".csv" else "line")
+    try:
+        if suffix in (".toml", ".json"):
+            if path.stat().st_size > MAX_DOCUMENT_BYTES:
+                raise PlanTooLarge(
+                    f"{source}: the plan file is larger than {MAX_DOCUMENT_BYTES >> 20} MB",
+                    hint="Split the work into several plans, or list many requests in a .jsonl batch.",
+                )
+            # utf-8-sig: Excel's "CSV UTF-8" (and Notepad) start a file with a BOM; it is not part of the plan
+            data = _read_document(path.read_text(encoding="utf-8-sig"), suffix, builder)
+            if data is not None:
+                plan_name = plan_name or _plan_name(data, builder)
+                builder.document(data, dict(defaults or {}))
+        else:
+            # A batch is read a row at a time, after a quick count: a huge file is refused before any row is built.
+            _check_row_count(path, suffix, source)
+            with path.open(encoding="utf-8-sig", newline="") as stream:
+                for line, row in _read_rows(stream, suffix, builder):
+                    builder.batch_row(row, line, dict(defaults or {}), prefix="row" if suffix == ".csv" else "line")
+                    if len(builder.problems) >= MAX_PROBLEMS:
+                        builder.problem(f"stopped reading after {MAX_PROBLEMS} problems", line=line)
+                        break
+    except OSError as exc:
+        raise ValidationError(f"Cannot read the plan {path}: {exc.strerror or exc}.") from None
+    except UnicodeDecodeError:
+        raise ValidationError(f"The plan {path} is not UTF-8 text.") from None
     plan_name = plan_name or path.stem
     if not STEP_ID.match(plan_name):
         builder.problem(f"plan name {plan_name!r}: use letters, digits, '-' and '_' (a folder name)")
     builder.add_hidden_steps()
+    builder.story(path.resolve().parent)
     if not builder.steps and not builder.problems:
         builder.problem("the plan has no steps")
     if not builder.steps:
         raise PlanInvalid(builder.problems, source)
     # The rest of the problems are listed together with what validation finds (prepare_plan).
     return PlanSpec(
-        name=plan_name, steps=builder.steps, source=path, base_dir=path.resolve().parent, problems=builder.problems
+        name=plan_name,
+        steps=builder.steps,
+        source=path,
+        base_dir=path.resolve().parent,
+        problems=builder.problems,
+        takes=builder.takes,
+        notes=builder.notes,
+        narration=builder.narration,
+        cast_files=builder.cast_files,
     )
 
 
@@ -166,9 +196,20 @@ def plan_from_data(data: Mapping[str, Any], *, name: str, base_dir: Path) -> Pla
     builder = _Builder(name)
     builder.document(dict(data), {})
     builder.add_hidden_steps()
+    builder.story(base_dir)
     if not builder.steps:
         raise PlanInvalid(builder.problems or [Problem("the plan has no steps")], name)
-    return PlanSpec(name=name, steps=builder.steps, source=None, base_dir=base_dir, problems=builder.problems)
+    return PlanSpec(
+        name=name,
+        steps=builder.steps,
+        source=None,
+        base_dir=base_dir,
+        problems=builder.problems,
+        takes=builder.takes,
+        notes=builder.notes,
+        narration=builder.narration,
+        cast_files=builder.cast_files,
+    )
 
 
 # -- reading the file formats -------------------------------------------------------------------
@@ -196,6 +237,9 @@ def _read_document(text: str, suffix: str, builder: _Builder) -> dict[str, Any] 
         data: Any = (
             tomllib.loads(text) if suffix == ".toml" else json.loads(text, object_pairs_hook=_no_duplicates(builder))
         )
+    except RecursionError:
+        builder.problem(f"tables or lists nest too deeply (at most {MAX_DEPTH} levels)")
+        return None
     except tomllib.TOMLDecodeError as exc:
         message = str(exc)
         found = _TOML_LINE.search(message)
@@ -209,48 +253,77 @@ def _read_document(text: str, suffix: str, builder: _Builder) -> dict[str, Any] 
     if not isinstance(data, dict):
         builder.problem("the plan must be an object with a 'steps' table")
         return None
+    if too_deep(data):
+        builder.problem(f"tables or lists nest too deeply (at most {MAX_DEPTH} levels)")
+        return None
     return data
 
 
-def _read_rows(text: str, suffix: str, builder: _Builder) -> list[tuple[int, dict[str, Any]]]:
-    rows: list[tuple[int, dict[str, Any]]] = []
+def _check_row_count(path: Path, suffix: str, source: str) -> None:
+    """Refuse a batch with more rows than a plan may have steps, counting lines without parsing them."""
+    rows = 0
+    with path.open(encoding="utf-8-sig", newline="") as stream:
+        lines: Iterable[Any] = csv.reader(stream) if suffix == ".csv" else stream
+        for line in lines:
+            text = line if isinstance(line, str) else ",".join(line)
+            if text.strip() and not text.lstrip().startswith("#"):
+                rows += 1
+                if rows > MAX_PLAN_STEPS + (1 if suffix == ".csv" else 0):  # a CSV's header is not a row
+                    raise PlanTooLarge(f"{source}: the batch has more than {MAX_PLAN_STEPS} rows; that is the most")
+
+
+def _read_rows(stream: Iterable[str], suffix: str, builder: _Builder) -> Iterator[tuple[int, dict[str, Any]]]:
+    """The rows of a batch file, one at a time, each with its line number."""
     if suffix == ".txt":
-        for number, line in enumerate(text.splitlines(), start=1):
+        for number, line in enumerate(stream, start=1):
             prompt = line.strip()
-            if prompt and not prompt.startswith("#"):
-                rows.append((number, {"prompt": prompt}))
-        return rows
+            if len(line) > MAX_ROW_BYTES:
+                builder.problem(f"the line is longer than {MAX_ROW_BYTES >> 10} KB", line=number)
+            elif prompt and not prompt.startswith("#"):
+                yield number, {"prompt": prompt}
+        return
     if suffix in (".jsonl", ".ndjson"):
-        for number, line in enumerate(text.splitlines(), start=1):
+        for number, line in enumerate(stream, start=1):
             if not line.strip() or line.lstrip().startswith("#"):
+                continue
+            if len(line) > MAX_ROW_BYTES:
+                builder.problem(f"the line is longer than {MAX_ROW_BYTES >> 10} KB", line=number)
                 continue
             try:
                 data = json.loads(line)
+            except RecursionError:
+                builder.problem(f"objects or lists nest too deeply (at most {MAX_DEPTH} levels)", line=number)
+                continue
             except json.JSONDecodeError as exc:
                 builder.problem(f"JSON syntax error: {exc.msg} (column {exc.colno})", line=number)
                 continue
             if not isinstance(data, dict):
                 builder.problem("each line must be a JSON object (a request)", line=number)
                 continue
-            rows.append((number, data))
-        return rows
-    reader = csv.DictReader(io.StringIO(text))
-    if not reader.fieldnames:
-        builder.problem("the CSV file has no header row (prompt,model,duration,...)")
-        return rows
-    for data in reader:
-        number = reader.line_num
-        if None in data:
-            builder.problem("more cells than header columns", line=number)
-            continue
-        cells = {
-            key.strip(): _csv_value(key.strip(), value)
-            for key, value in data.items()
-            if key and value not in (None, "")
-        }
-        if cells:
-            rows.append((number, cells))
-    return rows
+            if too_deep(data):
+                builder.problem(f"objects or lists nest too deeply (at most {MAX_DEPTH} levels)", line=number)
+                continue
+            yield number, data
+        return
+    reader = csv.DictReader(stream)
+    try:
+        if not reader.fieldnames:
+            builder.problem("the CSV file has no header row (prompt,model,duration,...)")
+            return
+        for data in reader:
+            number = reader.line_num
+            if None in data:
+                builder.problem("more cells than header columns", line=number)
+                continue
+            cells = {
+                key.strip(): _csv_value(key.strip(), value)
+                for key, value in data.items()
+                if key and value not in (None, "")
+            }
+            if cells:
+                yield number, cells
+    except csv.Error as exc:
+        builder.problem(f"CSV error: {exc}", line=reader.line_num)
 
 
 _CSV_INTS = frozenset({"duration", "seed", "repeat", "mask_frame_id"})
@@ -297,6 +370,14 @@ class _Builder:
         self.source = source
         self.steps: dict[str, Step] = {}
         self.problems: list[Problem] = []
+        self.cast: list[str] = []  # the plan's `cast = [...]`
+        self.step_cast: dict[str, list[str] | None] = {}  # a generation step's own `cast`, None when not given
+        self.takes: dict[str, list[str]] = {}
+        self.step_tables: dict[str, dict[str, Any]] = {}  # a generation step's own table (defaults not merged)
+        self.notes: list[str] = []
+        self.narration_table: Any = None
+        self.cast_files: list[str] = []
+        self.narration: Any = None
 
     def problem(self, message: str, step: str | None = None, line: int | None = None) -> None:
         self.problems.append(Problem(message, step, line))
@@ -310,6 +391,12 @@ class _Builder:
             self.problem("'defaults' must be a table")
             defaults = {}
         merged = {**cli_defaults, **defaults}
+        self.narration_table = data.get("narration")
+        cast = data.get("cast", [])
+        if not isinstance(cast, list) or not all(isinstance(c, str) for c in cast):
+            self.problem("'cast' must be a list of cast names, e.g. cast = [\"Mira\", \"Tom\"]")
+        else:
+            self.cast = list(cast)
         steps = data.get("steps")
         if steps is None:
             self.problem("the plan has no 'steps' table")
@@ -354,6 +441,11 @@ class _Builder:
         if step.id in self.steps:
             self.problem("duplicate step id", step.id, line)
             return
+        if len(self.steps) >= MAX_PLAN_STEPS:
+            where = f" (at line {line})" if line is not None else ""
+            raise PlanTooLarge(
+                f"{self.source}: the plan has more than {MAX_PLAN_STEPS} steps{where}; at most {MAX_PLAN_STEPS}"
+            )
         self.steps[step.id] = step
 
     # generation steps
@@ -376,6 +468,18 @@ class _Builder:
         variants = self._variants(sid, table, line)
         if variants is None:
             return
+        if "takes" in table:
+            from qwenvid.story.takes import take_variants
+
+            takes = take_variants(sid, table, fields, self.source, self.problem, line)
+            if takes is None:
+                return
+            variants = takes
+            self.takes[sid] = [sid + suffix for suffix, _seed in takes]
+        cast = table.get("cast")
+        if cast is not None and (not isinstance(cast, list) or not all(isinstance(c, str) for c in cast)):
+            self.problem("cast must be a list of cast names", sid, line)
+            return
         refs = self._refs(sid, fields, line)
         for index, (suffix, seed) in enumerate(variants):
             vid = sid + suffix
@@ -390,6 +494,8 @@ class _Builder:
             self._add(
                 Step(vid, "generate", values, mode=mode, output=name, variant=variant, refs=list(refs), line=line), line
             )
+            self.step_cast[vid] = list(cast) if cast is not None else None
+            self.step_tables[vid] = table
 
     def _variants(self, sid: str, table: dict[str, Any], line: int | None) -> list[tuple[str, int | None]] | None:
         repeat, seeds = table.get("repeat"), table.get("seeds")
@@ -397,8 +503,8 @@ class _Builder:
             self.problem("give either repeat or seeds, not both", sid, line)
             return None
         if repeat is not None:
-            if not isinstance(repeat, int) or isinstance(repeat, bool) or not 1 <= repeat <= 1000:
-                self.problem(f"repeat {repeat!r} must be a whole number from 1 to 1000", sid, line)
+            if not isinstance(repeat, int) or isinstance(repeat, bool) or not 1 <= repeat <= MAX_VARIANTS:
+                self.problem(f"repeat {short_repr(repeat)} must be a whole number from 1 to {MAX_VARIANTS}", sid, line)
                 return None
             return [(f"-{n}", None) for n in range(1, repeat + 1)] if repeat > 1 else [("", None)]
         if seeds is not None:
@@ -407,7 +513,10 @@ class _Builder:
                 or not seeds
                 or not all(isinstance(s, int) and not isinstance(s, bool) for s in seeds)
             ):
-                self.problem(f"seeds {seeds!r} must be a list of whole numbers", sid, line)
+                self.problem(f"seeds {short_repr(seeds)} must be a list of whole numbers", sid, line)
+                return None
+            if len(seeds) > MAX_VARIANTS:
+                self.problem(f"seeds lists {len(seeds)} seeds; at most {MAX_VARIANTS}", sid, line)
                 return None
             if len(set(seeds)) != len(seeds):
                 self.problem("seeds lists the same seed twice", sid, line)
@@ -469,6 +578,20 @@ class _Builder:
             self.problem(f"output {output!r} must be a file name inside the plan folder", sid, line)
             output = None
         self._add(Step(sid, "media", fields, op=op, output=output, refs=self._refs(sid, fields, line)), line)
+
+    def story(self, base_dir: Path) -> None:
+        """The cast put into the steps that show it (qwenvid/story/plan_cast.py)."""
+        if self.cast or any(c for c in self.step_cast.values()):
+            from qwenvid.story.plan_cast import cast_steps
+
+            cast_steps(self, base_dir)
+        if self.narration_table is not None:
+            from qwenvid.story.narration import read_narration
+
+            try:
+                self.narration = read_narration(self.narration_table, [*self.steps, *self.takes])
+            except ValidationError as exc:
+                self.problem(exc.message)
 
     def add_hidden_steps(self) -> None:
         """`@x:last-frame` and `@x:last-3s` become hidden frame/tail steps that the graph orders like any other."""

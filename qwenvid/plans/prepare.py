@@ -12,8 +12,9 @@ from qwenvid.plans.graph import run_order
 from qwenvid.plans.identity import file_sha256, generation_identity, media_identity
 from qwenvid.plans.model import PlanSpec, Step, is_reference, parse_reference
 from qwenvid.plans.parse import PlanInvalid
+from qwenvid.plans.resolve import input_seconds, resolved_fields
 from qwenvid.plans.steps import build_request, local_path, map_inputs
-from qwenvid.plans.validate import resolved_fields, validate_plan
+from qwenvid.plans.validate import validate_plan
 from qwenvid.requests.cost import PRICING_URL, CostEstimate, estimate_cost
 
 
@@ -151,7 +152,8 @@ def prepare_plan(
 
     `force` names steps to run again on purpose (`--force STEP`): they are never reused.
     """
-    problems = [*spec.problems, *validate_plan(spec, folder)]
+    built: dict[str, Any] = {}
+    problems = [*spec.problems, *validate_plan(spec, folder, built)]
     unknown_force = sorted(force - set(spec.steps))
     if unknown_force:
         from qwenvid.plans.model import Problem
@@ -173,7 +175,7 @@ def prepare_plan(
             key = json.dumps([step.mode, step.variant, step.fields], sort_keys=True, default=str)
             sp.occurrence = occurrences.get(key, 0)
             occurrences[key] = sp.occurrence + 1
-            sp.request = build_request(step, resolved_fields(spec, folder, step))
+            sp.request = built.get(sid) or build_request(step, resolved_fields(spec, folder, step))
             sp.cost, warned = step_cost(spec, folder, step, sp.request, prices)
             warnings += [f"step {sid!r}: {w}" for w in warned]
         if sid in force:
@@ -195,7 +197,8 @@ def step_identity(spec: PlanSpec, folder: Path, sp: StepPlan, outputs: Mapping[s
     if step.kind == "generate":
         from qwenvid.requests.shapes import local_inputs
 
-        request = build_request(step, fields)
+        # Without references the request is the one prepared already (nothing in it changes when inputs exist).
+        request = sp.request if sp.request is not None and not step.refs else build_request(step, fields)
         hashes = {item.path: file_sha256(item.path) for item in local_inputs(request)}
         return generation_identity(step, request, hashes, occurrence=sp.occurrence)
 
@@ -210,59 +213,6 @@ def step_identity(spec: PlanSpec, folder: Path, sp: StepPlan, outputs: Mapping[s
     return media_identity(step, map_inputs(step, hashed))
 
 
-def expected_seconds(spec: PlanSpec, sid: str) -> float:
-    """How long a step's output will be, as far as the plan tells (for costing steps that take it)."""
-    from qwenvid.catalogue import expected_output, get_model
-
-    step = spec.steps.get(sid)
-    if step is None:
-        return 0.0
-    fields = step.fields
-    if step.kind == "generate":
-        spec_ = get_model(str(fields.get("model") or ""))
-        duration = fields.get("duration")
-        if isinstance(duration, int | float) and duration > 0:
-            return float(duration)
-        if spec_ is not None:
-            out = expected_output(spec_.id, {"parameters": {}})
-            if out is not None and out.duration:
-                return float(out.duration)
-            return float(spec_.durations.max_output or spec_.durations.default)
-        return 5.0
-    if step.op == "tail":
-        return float(fields.get("seconds") or 0)
-    if step.op == "trim":
-        if fields.get("duration") is not None:
-            return float(fields["duration"])
-        if fields.get("end") is not None:
-            return max(0.0, float(fields["end"]) - float(fields.get("start") or 0))
-        return _input_seconds(spec, fields.get("input")) - float(fields.get("start") or 0)
-    if step.op == "concat":
-        return sum(_input_seconds(spec, v) for v in fields.get("inputs") or [])
-    if step.op == "add_audio":
-        return _input_seconds(spec, fields.get("video"))
-    return 0.0
-
-
-def _input_seconds(spec: PlanSpec, value: Any) -> float:
-    if not isinstance(value, str):
-        return 0.0
-    if is_reference(value):
-        ref = parse_reference(value)
-        if isinstance(ref, str):
-            return 0.0
-        if ref.part == "tail":
-            return float(ref.seconds or 0)
-        return 0.0 if ref.part == "last_frame" else expected_seconds(spec, ref.step)
-    path = local_path(value, spec.base_dir)
-    if path is None or not path.is_file():
-        return 0.0
-    from qwenvid.media.inputs import inspect_video
-
-    try:
-        return inspect_video(path).duration
-    except Exception:  # noqa: BLE001 - validation already reported unreadable files
-        return 0.0
 
 
 def step_cost(
@@ -287,7 +237,7 @@ def step_cost(
         nonlocal reference, edited
         if kind not in ("video", "any"):
             return value
-        seconds = _input_seconds(spec, value)
+        seconds = input_seconds(spec, value)
         from qwenvid.catalogue import guess_kind
 
         if kind == "any" and guess_kind(value) != "video" and not is_reference(value):

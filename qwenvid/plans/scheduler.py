@@ -44,11 +44,11 @@ from qwenvid.plans.manifest import (
     resumed_start,
 )
 from qwenvid.plans.prepare import Found, PreparedPlan, StepPlan, step_identity, step_mode
+from qwenvid.plans.resolve import resolved_fields
 from qwenvid.plans.steps import build_request
-from qwenvid.plans.validate import resolved_fields
 
 if TYPE_CHECKING:
-    from qwenvid.tasks.polling import Estimate
+    from qwenvid.requests.priors import Estimate
 
 # Transient poll failures back off from this many seconds, doubling, up to the maximum.
 POLL_RETRY_BASE, POLL_RETRY_MAX = 2.0, 60.0
@@ -198,6 +198,7 @@ class PlanScheduler:
             source=str(self.spec.source) if self.spec.source else None,
             folder=str(self.folder),
             steps={sid: run.record for sid, run in self.runs.items()},
+            picks=dict(self.spec.picks),
         )
         # A plan continued after --detach/--timeout/Ctrl-C counts from its first start, and the steps it
         # adopts in flight from when their tasks started (the previous manifest's clock, the same one).
@@ -236,7 +237,7 @@ class PlanScheduler:
                     self._detach("still running when --timeout ended")
                     break
                 self._wait(deadline)
-        except KeyboardInterrupt:
+        except (KeyboardInterrupt, errors.Interrupted):
             self._detach("interrupted")
             raise
         finally:
@@ -481,6 +482,8 @@ class PlanScheduler:
             outcome = self.gen.submit(
                 run.request, run.identity or "", self._target(run), limits, force=sid in self.options.force
             )
+        except errors.Interrupted:
+            raise  # Ctrl-C while a submit was in flight: the plan stops (its row is outcome unknown)
         except errors.ThrottledError as exc:
             # A 429 on submit created nothing: wait and try again; it never fails the step.
             self.stats.throttled += 1

@@ -9,6 +9,8 @@ from typing import Any
 from qwenvid.errors import ValidationError
 from qwenvid.plans.graph import cycle_problems, reference_problems
 from qwenvid.plans.model import PlanSpec, Problem, Ref, Step, is_reference, parse_reference
+from qwenvid.plans.prepay import prepay_problems
+from qwenvid.plans.resolve import resolved_fields
 from qwenvid.plans.steps import build_request, local_path, map_inputs
 
 
@@ -22,25 +24,23 @@ def output_kind(plan: PlanSpec, ref: Ref) -> str:
     return "image" if producer is not None and producer.op == "frame" else "video"
 
 
-def placeholder(plan_dir: Path, plan: PlanSpec, ref: Ref) -> str:
-    """Where a reference's file will be once its producer ran (validation only needs its name and kind)."""
-    producer = plan.steps.get(ref.producer)
-    name = producer.output_name() if producer is not None else ref.producer + ".mp4"
-    return str(plan_dir / name)
 
+def validate_plan(plan: PlanSpec, plan_dir: Path, built: dict[str, Any] | None = None) -> list[Problem]:
+    """Every problem in the plan: references, cycles, output names, requests, local files.
 
-def validate_plan(plan: PlanSpec, plan_dir: Path) -> list[Problem]:
-    """Every problem in the plan: references, cycles, output names, requests, local files."""
+    `built` collects each valid generation step's request (with placeholders), so preparing does not build it again.
+    """
     problems = reference_problems(plan)
     if not problems:
         problems += cycle_problems(plan)
     problems += _output_collisions(plan)
+    problems += prepay_problems(plan, plan_dir)  # what a run would otherwise meet after paying
     for step in plan.steps.values():
         if step.hidden:
             continue
         problems += _reference_kinds(plan, step)
         if step.kind == "generate":
-            problems += _check_generation(plan, plan_dir, step)
+            problems += _check_generation(plan, plan_dir, step, built)
         else:
             problems += _check_media(plan, step)
     return [_with_line(plan, p) for p in problems]
@@ -92,27 +92,8 @@ def _reference_kinds(plan: PlanSpec, step: Step) -> list[Problem]:
     return problems
 
 
-def resolved_fields(
-    plan: PlanSpec, plan_dir: Path, step: Step, outputs: dict[str, str] | None = None
-) -> dict[str, Any]:
-    """The step's fields with references replaced by their files (placeholders before they exist) and
-    relative paths made absolute against the plan's folder."""
 
-    def resolve(value: str, kind: str) -> str:
-        if is_reference(value):
-            ref = parse_reference(value)
-            if isinstance(ref, str):
-                return value
-            if outputs is not None and ref.producer in outputs:
-                return outputs[ref.producer]
-            return placeholder(plan_dir, plan, ref)
-        path = local_path(value, plan.base_dir)
-        return str(path) if path is not None else value
-
-    return map_inputs(step, resolve)
-
-
-def _check_generation(plan: PlanSpec, plan_dir: Path, step: Step) -> list[Problem]:
+def _check_generation(plan: PlanSpec, plan_dir: Path, step: Step, built: dict[str, Any] | None = None) -> list[Problem]:
     from qwenvid.requests.shapes import validate_request
 
     problems = _missing_files(plan, step)
@@ -122,6 +103,8 @@ def _check_generation(plan: PlanSpec, plan_dir: Path, step: Step) -> list[Proble
         request = build_request(step, resolved_fields(plan, plan_dir, step))
         # Referenced files do not exist yet: their rules are checked again, with the real files, before submit.
         validate_request(request, check_files=not step.refs)
+        if built is not None:
+            built[step.id] = request
     except ValidationError as exc:
         return [Problem(as_plan_fields(exc.message), step.id)]
     except (TypeError, ValueError) as exc:

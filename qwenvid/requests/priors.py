@@ -30,8 +30,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from qwenvid.tasks.polling import Estimate
-
 # The reference output `typical_seconds` is given for (the commonest request: 720P, 5 s).
 REFERENCE_SECONDS = 5.0
 REFERENCE_PIXELS = 1280 * 720
@@ -51,6 +49,62 @@ SCATTER = 0.2
 VIDEO_INPUT_FACTOR = 1.25
 # "1080P + multi-shot + 15 s up to ~10 min" (§5): multi-shot adds about a tenth on top of the rest.
 MULTI_SHOT_FACTOR = 1.1
+
+
+# A bare typical time is only a rough guide: as wide as the priors' scatter (qwenvid/requests/priors.py SCATTER).
+COLD_SPREAD = 0.2
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """The expected render time (submit to end) and how sure we are of it.
+
+    `spread` is the half-width of the window the end is expected in; `learned` says whether it comes
+    from this user's own finished tasks (warm) or the catalogue's typical time (cold).
+    """
+
+    seconds: float
+    spread: float
+    learned: bool = False
+    # Render time alone (RUNNING to end) and its spread, when history has it: queue times vary with
+    # load, render times much less, so once the task is seen RUNNING the end is known more closely.
+    render: float | None = None
+    render_spread: float | None = None
+
+    @classmethod
+    def typical(cls, seconds: float) -> Estimate:
+        return cls(float(seconds), COLD_SPREAD * float(seconds), learned=False)
+
+    @classmethod
+    def known(cls, seconds: float) -> Estimate:
+        """A time the caller knows (the in-process emulator's timing): as sure as a learned one."""
+        return cls(float(seconds), max(1.0, 0.1 * float(seconds)), learned=True)
+
+
+# Input fields that carry the prompt or switches rather than media: they do not change the kind.
+_NOT_MEDIA = frozenset({"prompt", "negative_prompt", "extend_prompt", "function", "template"})
+
+
+def input_kind(request_json: Mapping[str, Any] | None) -> str:
+    """What the task renders from: "text", or its media inputs ("img_url", "first_frame+last_frame", ...).
+
+    An image-to-video render and a video continuation of the same model take different times, so
+    each kind learns its own estimate.
+    """
+    body = request_json or {}
+    given = body.get("input") if isinstance(body.get("input"), Mapping) else {}
+    assert isinstance(given, Mapping)
+    parts: set[str] = set()
+    for name, value in given.items():
+        if name in _NOT_MEDIA or value in (None, "", [], {}):
+            continue
+        if name == "media" and isinstance(value, list):
+            parts.update(str(item.get("type", "media")) for item in value if isinstance(item, Mapping))
+        else:
+            parts.add(name.removesuffix("_url").removesuffix("_urls"))
+    function = given.get("function")
+    kind = "+".join(sorted(parts)) or "text"
+    return f"{function}:{kind}" if function else kind
 
 
 @dataclass(frozen=True)
@@ -129,8 +183,6 @@ def cold_prior(
 
 def prior_for_request(body: Mapping[str, Any] | None, model: str | None = None) -> Prior:
     """The prior for a request body as sent (`model`, `parameters`, `input`); `model` overrides the body's."""
-    from qwenvid.tasks.estimates import input_kind
-
     body = body or {}
     params = body.get("parameters") if isinstance(body.get("parameters"), Mapping) else {}
     assert isinstance(params, Mapping)

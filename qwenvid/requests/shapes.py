@@ -296,6 +296,16 @@ def _slots(req: BaseRequest, spec: ModelSpec | None) -> Iterator[_Slot]:
             yield _Slot("ref_images", "ref_images_url", "image", "image", ref)
 
 
+def input_slots(req: BaseRequest) -> list[tuple[str, str, MediaKind, Any]]:
+    """Every input of the request as (option, value, kind, the model's limits for it or None)."""
+    req = _normalized(req)
+    spec = get_model(req.model)
+    return [
+        (option(slot.attr), slot.value, slot.kind, getattr(spec.limits, slot.limits) if spec else None)
+        for slot in _slots(req, spec)
+    ]
+
+
 def local_inputs(req: BaseRequest) -> list[LocalInput]:
     """Local files the request would upload, each listed once (a missing file has size -1)."""
     req = _normalized(req)

@@ -1,3 +1,3 @@
-"""What the state folder keeps and coordinates: the ledger, claims, pacing slots, the start-up turnstile.
+"""What the state folder keeps and coordinates, behind one seam (seam.py: ledger, claims, slots, times, key ids, locks).
 
-Uses: the catalogue and the base modules."""
+Uses: requests, media, the catalogue, config and the base modules; never the wire (a sibling)."""

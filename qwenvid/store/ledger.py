@@ -534,6 +534,14 @@ class Ledger:
             changes["request_json"] = _scrubbed_json(request_json)
         return self._update(local_id, changes)
 
+    def mark_unsent(self, local_id: str) -> LedgerRow:
+        """The submit was answered 429 (or never connected): no task exists, the request waits to be sent again.
+
+        Back in `created`, so a process killed during the back-off leaves a row `resume` closes at once as
+        never submitted, instead of an outcome to look up in the task list.
+        """
+        return self._update(local_id, {"local_state": "created"})
+
     def mark_submitted(
         self, local_id: str, task_id: str, request_id: str | None = None, status: str = "PENDING"
     ) -> LedgerRow:
@@ -560,6 +568,13 @@ class Ledger:
             local_id,
             {"local_state": "rejected", "error_code": code, "error_message": scrub(message) if message else None},
         )
+
+    def set_error_code(self, local_id: str, code: str) -> LedgerRow:
+        """Set a row's error code alone (reconciliation marks an unknown outcome final this way)."""
+        with self._write() as conn:
+            current = self._row_for_write(conn, local_id)
+            conn.execute("UPDATE tasks SET error_code = ? WHERE id = ?", (code, current.id))
+            return self._select(conn, current.id)
 
     def update_remote(self, key: str, status: str, **fields: Any) -> LedgerRow:
         """Record what a status query said; `status_changed_at` moves only when the status changes.

@@ -30,14 +30,18 @@ import threading
 import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager
-from dataclasses import dataclass
 from pathlib import Path
 
+from qwenvid.store.seam import SlotDeadline, SlotPacer, SlotWait
 from qwenvid.store.sqlite_tx import write_transaction
 
 # Slack added to the one-second rate window: submits spaced exactly 1 s apart here may arrive closer
 # together at the server after different network delays.
 WINDOW_MARGIN = 0.15
+# While another run waits for a task's running slot, the task is polled at least this often (seconds) where
+# its end may come: the hand-off floor of the poller's schedule (qwenvid/tasks/polling.py), raised by
+# handoff_interval so the model's running tasks together stay within the query share.
+HANDOFF = 0.5
 # How often a waiting submit looks again for a free slot.
 RECHECK = 0.1
 # A slot whose task nobody follows any more is free this long after the last sign of life.
@@ -65,15 +69,6 @@ CREATE TABLE IF NOT EXISTS slot_waiters (
 # A waiter not refreshed for this long is gone; a waiting run refreshes its entry this often.
 WAITER_FRESH = 5.0
 WAITER_REFRESH = 1.0
-
-
-@dataclass(frozen=True)
-class SlotWait:
-    """What a submit waited for before its slot: seconds in total, and whether for the rate or a running slot."""
-
-    seconds: float
-    for_rate: bool
-    for_running: bool
 
 
 class SubmitPacer:
@@ -109,15 +104,18 @@ class SubmitPacer:
         lease: float,
         on_wait: Callable[[str], None] | None = None,
         on_full: Callable[[], None] | None = None,
+        deadline: float | None = None,
     ) -> SlotWait:
         """Block until `model` on `service` may take one more submit, then take the slot for `holder`.
 
         `lease` is how long the slot stays taken without a renewal (about the task's expected run time).
         `on_wait(message)` is told once when the submit has to wait, and why. `on_full()` is called at
         every look that finds the running slots full (qwenvid/tasks/slot_orphans.py frees those of dead runs).
+        `deadline` (this pacer's clock) raises SlotDeadline instead of waiting past it; a deadline of now
+        (or earlier) takes a free slot or raises at once, without waiting.
         """
         try:
-            return self._acquire(holder, model, service, rate, concurrency, lease, on_wait, on_full)
+            return self._acquire(holder, model, service, rate, concurrency, lease, on_wait, on_full, deadline)
         except BaseException:
             self.stop_waiting(holder)
             raise
@@ -132,6 +130,7 @@ class SubmitPacer:
         lease: float,
         on_wait: Callable[[str], None] | None,
         on_full: Callable[[], None] | None = None,
+        deadline: float | None = None,
     ) -> SlotWait:
         started = self.clock()
         waited_rate = waited_running = told = False
@@ -140,6 +139,8 @@ class SubmitPacer:
             # A plain read first: many waiting processes must not queue for the write lock to find no room.
             free, pause, running = self._room(holder, model, service, rate, concurrency)
             if not free:
+                if deadline is not None and self.clock() + pause > deadline:
+                    raise SlotDeadline(running, concurrency)
                 full = running >= max(concurrency, 1)
                 waited_running |= full
                 waited_rate |= not full
@@ -190,6 +191,8 @@ class SubmitPacer:
             pause = self.recheck
             if not rate_ok and running_ok and recent:
                 pause = max(0.0, recent[0] + self.window - now) + 0.005
+            if deadline is not None and self.clock() + pause > deadline:
+                raise SlotDeadline(running, concurrency)
             self.sleep(pause)
 
     def _room(self, holder: str, model: str, service: str, rate: int, concurrency: int) -> tuple[bool, float, int]:
@@ -355,7 +358,7 @@ def pacer_for(
 
 
 def take_slot(
-    pacer: SubmitPacer,
+    pacer: SlotPacer,
     holder: str,
     model: str,
     service: str,
@@ -363,21 +366,23 @@ def take_slot(
     expected_seconds: float,
     on_wait: Callable[[str], None] | None = None,
     on_full: Callable[[str, str], None] | None = None,
+    deadline: float | None = None,
 ) -> SlotWait:
     """Take a submit slot for a run of `model`, with a lease of about one and a half expected run times.
 
-    `on_full(model, service)` (canonical id, service) is called while the running slots are all taken.
+    `on_full(model, service)` (canonical id, service) is called while the running slots are all taken;
+    `deadline` (the pacer's clock) raises SlotDeadline rather than waiting past it.
     """
     canonical, rate, concurrency = limits_for(model)
     lease = 1.5 * max(expected_seconds, 1.0) + RENEW_SECONDS
     service = service.rstrip("/")
     return pacer.acquire(
         holder, model=canonical, service=service, rate=rate, concurrency=concurrency, lease=lease,
-        on_wait=on_wait, on_full=None if on_full is None else lambda: on_full(canonical, service),
+        on_wait=on_wait, on_full=None if on_full is None else lambda: on_full(canonical, service), deadline=deadline,
     )
 
 
-def contended(pacer: SubmitPacer, model: str, service: str) -> Callable[[], bool]:
+def contended(pacer: SlotPacer, model: str, service: str) -> Callable[[], bool]:
     """Whether some run waits for a running slot of `model` on `service` (then its holders' ends matter now)."""
     canonical = limits_for(model)[0]
     return lambda: pacer.waiting(canonical, service.rstrip("/")) > 0
@@ -389,12 +394,10 @@ def handoff_interval(model: str, qps: float) -> float:
     Every running task of `model` may be polled that often at once, from as many processes: together
     they stay within `qps`, the share of the account's 20 queries per second this machine may use.
     """
-    from qwenvid.tasks.polling import HANDOFF
-
     return max(HANDOFF, limits_for(model)[2] / max(qps, 0.1))
 
 
-def note_status(pacer: SubmitPacer, holder: str, status: str) -> None:
+def note_status(pacer: SlotPacer, holder: str, status: str) -> None:
     """A poll saw the task's status: a finished task frees its slot, a live one keeps it."""
     if status in ("SUCCEEDED", "FAILED", "CANCELED", "UNKNOWN"):
         pacer.release(holder)

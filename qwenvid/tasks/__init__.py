@@ -1,3 +1,3 @@
-"""Task verbs: submit (write-ahead), follow (polling), fetch (download), reconcile; `Session` composes them.
+"""Task verbs: submit (write-ahead, with its guards), follow, fetch, reconcile; `Session` composes them.
 
-Uses: wire, store, requests, media, the catalogue, config and the base modules."""
+Uses: wire, store, requests, media, the catalogue, config and the base modules; no verb imports session.py."""

@@ -26,23 +26,26 @@ from typing import TYPE_CHECKING, Any
 
 from qwenvid import errors
 from qwenvid.privacy import private_umask
+from qwenvid.tasks.outcomes import TERMINAL, result_from_row
+from qwenvid.tasks.reporting import Phase
 from qwenvid.timestamps import iso_utc
 
 if TYPE_CHECKING:
     from qwenvid.store.ledger import LedgerRow
-    from qwenvid.tasks.session import Reporter, RunOptions, RunResult, Session
+    from qwenvid.tasks.context import TaskContext
+    from qwenvid.tasks.outcomes import RunOptions, RunResult
+    from qwenvid.tasks.reporting import Reporter
     from qwenvid.wire.client import TaskInfo
 
 log = logging.getLogger("qwenvid.fetch")
 
 # A saved link this close to its expiry is not used: a download (with its resumes) may outlast it.
 URL_MARGIN = timedelta(minutes=10)
-TERMINAL = frozenset({"SUCCEEDED", "FAILED", "CANCELED", "UNKNOWN"})
 
 
-def fetch_held(session: Session, row: LedgerRow, task_id: str, options: RunOptions, reporter: Reporter) -> RunResult:
+def fetch_held(ctx: TaskContext, row: LedgerRow, task_id: str, options: RunOptions, reporter: Reporter) -> RunResult:
     """`qwenvid fetch` once the row is claimed: the video, or why there is none (task failed, still running)."""
-    outcome = download_finished(session, row, options, reporter)
+    outcome = download_finished(ctx, row, options, reporter)
     if not isinstance(outcome, NotSucceeded):
         return outcome
     info = outcome.info
@@ -63,47 +66,47 @@ class NotSucceeded:
 
 
 def download_finished(
-    session: Session, row: LedgerRow, options: RunOptions, reporter: Reporter
+    ctx: TaskContext, row: LedgerRow, options: RunOptions, reporter: Reporter
 ) -> RunResult | NotSucceeded:
     """Download the row's video: straight from its saved URL when still valid, else (or when that link is
     refused) after one status query. A task that has not SUCCEEDED comes back as its status answer."""
     from qwenvid.wire.download import LinkRefused
 
     refused: LinkRefused | None = None
-    if saved_url_usable(row, session):
+    if saved_url_usable(row, ctx):
         log.debug("the ledger's result URL is valid until %s: no status query", row.video_url_expires_at)
         try:
-            return download_task(session, row, info_from_row(row), options, reporter)
+            return download_task(ctx, row, info_from_row(row), options, reporter)
         except LinkRefused as exc:
             refused = exc
             reporter.notice(f"{exc.message} Asking the service for the task's current link.")
     started = time.perf_counter()
-    info = session._poll_once(row)
+    info = ctx.poll_once(row)
     log.debug("status query %.3f s: %s", time.perf_counter() - started, info.status)
     if info.status != "SUCCEEDED":
         return NotSucceeded(info)
     if refused is not None and info.video_url == row.video_url:
         raise refused  # the same link again: nothing new to try
-    return download_task(session, session.ledger.get(row.id) or row, info, options, reporter)
+    return download_task(ctx, ctx.ledger.get(row.id) or row, info, options, reporter)
 
 
-def saved_url_usable(row: LedgerRow, session: Session) -> bool:
+def saved_url_usable(row: LedgerRow, ctx: TaskContext) -> bool:
     """Whether the row's saved result URL can be used without asking the service first."""
     if row.remote_status != "SUCCEEDED" or not row.video_url or not row.video_url_expires_at:
         return False
-    if row.origin == "emulated" or not session._here(row):  # an in-process emulator's links die with it
+    if row.origin == "emulated" or not ctx.here(row):  # an in-process emulator's links die with it
         return False
     try:
         expires = datetime.fromisoformat(row.video_url_expires_at)
     except ValueError:
         return False
     expires = expires if expires.tzinfo else expires.replace(tzinfo=UTC)
-    return expires - _wall_now(session) > URL_MARGIN
+    return expires - _wall_now(ctx) > URL_MARGIN
 
 
-def _wall_now(session: Session) -> datetime:
+def _wall_now(ctx: TaskContext) -> datetime:
     # An injected test clock (the emulator's ManualClock) counts epoch seconds; the default one does not.
-    seconds = time.time() if session.clock is time.monotonic else session.clock()
+    seconds = time.time() if ctx.clock is time.monotonic else ctx.clock()
     return datetime.fromtimestamp(seconds, UTC)
 
 
@@ -126,35 +129,34 @@ def info_from_row(row: LedgerRow) -> TaskInfo:
 
 
 def download_task(
-    session: Session, row: LedgerRow, info: TaskInfo, options: RunOptions, reporter: Reporter
+    ctx: TaskContext, row: LedgerRow, info: TaskInfo, options: RunOptions, reporter: Reporter
 ) -> RunResult:
     """Download, verify and place the video of a SUCCEEDED task; record it in the ledger; write the sidecar."""
-    from qwenvid.tasks.session import Phase
     from qwenvid.wire.download import download_video, write_sidecar
 
     task_id = info.task_id
     if not info.video_url:
         raise errors.DownloadError(f"Task {task_id} succeeded but returned no video URL.", task_id=task_id, hint=None)
-    target = options.output or (Path(row.output_target) if row.output_target else session.settings.output_dir)
+    target = options.output or (Path(row.output_target) if row.output_target else ctx.settings.output_dir)
     reporter.phase(Phase.DOWNLOADING, task_id)
-    http = session.client.http_for_downloads()
+    http = ctx.client.http_for_downloads()
     try:
         with private_umask():  # the .part and the video are private from their first byte
             result = download_video(
                 info.video_url,
                 target,
                 http=http,
-                name_hint=_name_hint(row, task_id, getattr(session.settings, "output_name", None)),
+                name_hint=_name_hint(row, task_id, getattr(ctx.settings, "output_name", None)),
                 expect=_expectation(row),
                 on_progress=lambda done, total: reporter.transfer(Phase.DOWNLOADING, done, total),
-                sleep=session.sleep,
+                sleep=ctx.sleep,
                 resume_key=task_id,  # a .part an interrupted run left for this task is continued
                 sha256=row.video_sha256,
                 overwrite=options.overwrite and options.output is not None,
                 on_notice=reporter.notice,
             )
     except errors.DownloadError as exc:
-        session.ledger.set_download_error(row.id, exc.message)
+        ctx.ledger.set_download_error(row.id, exc.message)
         exc.task_id = task_id
         exc.hint = f"The video is kept on the server for 24 h after it finished: `qwenvid fetch {task_id}`."
         raise
@@ -164,7 +166,7 @@ def download_task(
         reporter.notice(notice)
     reporter.phase(Phase.VERIFYING, str(result.path))
     started = time.perf_counter()
-    final = session.ledger.set_download(row.id, result.path, result.size, result.sha256)
+    final = ctx.ledger.set_download(row.id, result.path, result.size, result.sha256)
     with private_umask():  # the sidecar holds the prompt and the request
         sidecar = write_sidecar(
             result.path,
@@ -187,7 +189,7 @@ def download_task(
         )
     log.debug("ledger + sidecar %.3f s", time.perf_counter() - started)
     reporter.phase(Phase.DONE, str(result.path))
-    out = session._result_from_row(final)
+    out = result_from_row(final)
     out.video_path = result.path
     out.sha256 = result.sha256
     out.size = result.size

@@ -377,3 +377,39 @@ class Serialized:
                 return value(*args, **kwargs)
 
         return call
+
+
+def wait_for_task(
+    fetch: Callable[[], TaskInfo],
+    *,
+    estimate: float,
+    timeout: float | None,
+    clock: Callable[[], float],
+    sleep: Callable[[float], None],
+    on_update: Callable[[TaskInfo, float], None] | None = None,
+    schedule: PollSchedule | None = None,
+    task_id: str | None = None,
+    already_elapsed: float = 0.0,
+) -> TaskInfo:
+    """Poll `fetch` until the task is SUCCEEDED, FAILED, CANCELED or UNKNOWN, and return that answer.
+
+    `on_update(info, elapsed)` sees every answer; `elapsed` counts from submit (`already_elapsed`
+    is how long ago that was when the wait began). With a `timeout` the wait never sleeps past its
+    deadline: it checks once more at the deadline and then raises `StillRunning`, which names the
+    command to continue. Throttling is not fatal (the wait backs off and carries on); network and
+    server failures are tolerated up to MAX_TRANSIENT_FAILURES in a row.
+
+    One task on a loop of its own; `qwenvid.tasks.poll_loop.PollLoop` follows many at once the same way.
+    """
+    loop = PollLoop(clock=clock, sleep=sleep)
+    try:
+        return loop.run(
+            fetch,
+            schedule=schedule or PollSchedule(estimate),
+            timeout=timeout,
+            task_id=task_id,
+            on_update=on_update,
+            already_elapsed=already_elapsed,
+        )
+    finally:
+        loop.close()

@@ -9,6 +9,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from qwenvid.errors import StillRunning
+from qwenvid.requests.priors import COLD_SPREAD, Estimate
+from qwenvid.store.pacing import HANDOFF
 from qwenvid.wire.client import TaskInfo
 
 # After a 429 that survived the client's own retries, wait at least this long before the next poll.
@@ -53,32 +55,6 @@ def sdk_queries_until(seconds: float) -> int:
     return index + 1
 
 
-@dataclass(frozen=True)
-class Estimate:
-    """The expected render time (submit to end) and how sure we are of it.
-
-    `spread` is the half-width of the window the end is expected in; `learned` says whether it comes
-    from this user's own finished tasks (warm) or the catalogue's typical time (cold).
-    """
-
-    seconds: float
-    spread: float
-    learned: bool = False
-    # Render time alone (RUNNING to end) and its spread, when history has it: queue times vary with
-    # load, render times much less, so once the task is seen RUNNING the end is known more closely.
-    render: float | None = None
-    render_spread: float | None = None
-
-    @classmethod
-    def typical(cls, seconds: float) -> Estimate:
-        return cls(float(seconds), COLD_SPREAD * float(seconds), learned=False)
-
-    @classmethod
-    def known(cls, seconds: float) -> Estimate:
-        """A time the caller knows (the in-process emulator's timing): as sure as a learned one."""
-        return cls(float(seconds), max(1.0, 0.1 * float(seconds)), learned=True)
-
-
 # While another run waits for this task's running slot (pacing.contended), the task's end frees that
 # slot, so noticing it soon matters more than the query budget. Where the end may come (anywhere when
 # cold; from the start of the expected window when warm) the task is polled every HANDOFF seconds, or
@@ -86,13 +62,10 @@ class Estimate:
 # run time on average. Before a warm window: at most every URGENT s, or URGENT_RATIO of the time waited.
 # HANDOFF is a floor; the caller raises it so the model's running tasks together stay within the query
 # share (pacing.handoff_interval).
-HANDOFF = 0.5
 HANDOFF_RATIO = 0.02
 URGENT = 1.5
 URGENT_RATIO = 0.05
 
-# A bare typical time is only a rough guide: as wide as the priors' scatter (qwenvid/requests/priors.py SCATTER).
-COLD_SPREAD = 0.2
 
 
 @dataclass(frozen=True)
@@ -325,44 +298,6 @@ def _centre_and_spread(values: Iterable[float]) -> tuple[float, float] | None:
     # One or two samples say little about the scatter: keep a wider window until there are more.
     share = 0.05 if len(usable) >= 3 else 0.1
     return middle, max(1.0, share * middle, 1.5 * scatter)
-
-
-def wait_for_task(
-    fetch: Callable[[], TaskInfo],
-    *,
-    estimate: float,
-    timeout: float | None,
-    clock: Callable[[], float],
-    sleep: Callable[[float], None],
-    on_update: Callable[[TaskInfo, float], None] | None = None,
-    schedule: PollSchedule | None = None,
-    task_id: str | None = None,
-    already_elapsed: float = 0.0,
-) -> TaskInfo:
-    """Poll `fetch` until the task is SUCCEEDED, FAILED, CANCELED or UNKNOWN, and return that answer.
-
-    `on_update(info, elapsed)` sees every answer; `elapsed` counts from submit (`already_elapsed`
-    is how long ago that was when the wait began). With a `timeout` the wait never sleeps past its
-    deadline: it checks once more at the deadline and then raises `StillRunning`, which names the
-    command to continue. Throttling is not fatal (the wait backs off and carries on); network and
-    server failures are tolerated up to MAX_TRANSIENT_FAILURES in a row.
-
-    One task on a loop of its own; `qwenvid.tasks.poll_loop.PollLoop` follows many at once the same way.
-    """
-    from qwenvid.tasks.poll_loop import PollLoop
-
-    loop = PollLoop(clock=clock, sleep=sleep)
-    try:
-        return loop.run(
-            fetch,
-            schedule=schedule or PollSchedule(estimate),
-            timeout=timeout,
-            task_id=task_id,
-            on_update=on_update,
-            already_elapsed=already_elapsed,
-        )
-    finally:
-        loop.close()
 
 
 def still_running(last: TaskInfo | None, task_id: str | None, waited: float) -> StillRunning:

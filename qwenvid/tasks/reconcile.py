@@ -27,20 +27,21 @@ time follows and downloads a task. Failures are per row: one failing list call n
 from __future__ import annotations
 
 import hashlib
-import json
-import sqlite3
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from qwenvid import errors
-from qwenvid.privacy import private_umask
-from qwenvid.store.claims import Claim, ClaimInfo, Claims
+from qwenvid.tasks.outcomes import ResumeOutcome
 
 if TYPE_CHECKING:
+    from qwenvid.store.claims import Claim, ClaimInfo
     from qwenvid.store.ledger import LedgerRow
-    from qwenvid.tasks.session import Plan, Reporter, ResumeOutcome, RunOptions, Session
+    from qwenvid.store.seam import RowClaims
+    from qwenvid.tasks.context import TaskContext
+    from qwenvid.tasks.outcomes import Plan, RunOptions
+    from qwenvid.tasks.reporting import Reporter
 
 # Around the moment the submit left: the server's clock may run behind ours, and a submit that was
 # answered late (or sat in a proxy) may create its task minutes later.
@@ -56,28 +57,7 @@ RESUME_WORKERS = 8
 # error_code of a row whose outcome can no longer be known (final: not reconciled again).
 POSSIBLY_BILLED = "OutcomeUnknown.PossiblyBilled"
 
-_SCHEMA = (
-    # The public id DashScope lists for a key (`api_key_id`), per key and service. `key_ref` is a hash
-    # of the key with a purpose prefix, never the key.
-    """CREATE TABLE IF NOT EXISTS key_ids (
-        key_ref TEXT NOT NULL, base_url TEXT NOT NULL, api_key_id TEXT NOT NULL, learned_at TEXT NOT NULL,
-        PRIMARY KEY (key_ref, base_url))""",
-    # The candidates the last reconciliation could not tell apart, so `qwenvid status <task_id>` can adopt one.
-    """CREATE TABLE IF NOT EXISTS reconcile_notes (
-        row_id TEXT PRIMARY KEY, candidates TEXT NOT NULL, note TEXT NOT NULL, checked_at TEXT NOT NULL)""",
-)
-
-
 # --------------------------------------------------------------------------- small stores
-
-
-def _connect(session: Session) -> sqlite3.Connection:
-    with private_umask():
-        conn = sqlite3.connect(session.ledger.path, timeout=15.0, isolation_level=None)
-    conn.execute("PRAGMA busy_timeout = 15000")
-    for statement in _SCHEMA:
-        conn.execute(statement)
-    return conn
 
 
 def key_ref(api_key: str) -> str:
@@ -85,77 +65,48 @@ def key_ref(api_key: str) -> str:
     return hashlib.sha256(b"qwenvid api_key_id\0" + api_key.encode()).hexdigest()[:24]
 
 
-def _base(session: Session) -> str:
-    return session.settings.base_url.rstrip("/")
+def _base(ctx: TaskContext) -> str:
+    return ctx.settings.base_url.rstrip("/")
 
 
-def known_key_id(session: Session) -> str | None:
+def known_key_id(ctx: TaskContext) -> str | None:
     """This key's `api_key_id` on this service, once learned."""
-    key = session.settings.api_key
-    if not key:
-        return None
-    conn = _connect(session)
-    try:
-        found = conn.execute(
-            "SELECT api_key_id FROM key_ids WHERE key_ref = ? AND base_url = ?", (key_ref(key), _base(session))
-        ).fetchone()
-    finally:
-        conn.close()
-    return str(found[0]) if found else None
+    key = ctx.settings.api_key
+    return ctx.store.key_ids.key_id(key_ref(key), _base(ctx)) if key else None
 
 
-def _store_key_id(session: Session, key_id: str) -> None:
-    key = session.settings.api_key
-    if not key:
-        return
-    conn = _connect(session)
-    try:
-        conn.execute(
-            "INSERT OR REPLACE INTO key_ids VALUES (?, ?, ?, ?)",
-            (key_ref(key), _base(session), key_id, datetime.now(UTC).isoformat()),
-        )
-    finally:
-        conn.close()
+def _store_key_id(ctx: TaskContext, key_id: str) -> None:
+    key = ctx.settings.api_key
+    if key:
+        ctx.store.key_ids.set_key_id(key_ref(key), _base(ctx), key_id)
 
 
-def remember_key_id(session: Session, task_id: str) -> str | None:
+def remember_key_id(ctx: TaskContext, task_id: str) -> str | None:
     """Learn this key's `api_key_id` from the list entry of a task it just created (once per key)."""
-    key = session.settings.api_key
-    if not key or session.emulated:
+    key = ctx.settings.api_key
+    if not key or ctx.emulated:
         return None
-    known = known_key_id(session)
+    known = known_key_id(ctx)
     if known is not None:
         return known
     try:
-        page = session.client.list_tasks(task_id=task_id, page_size=1)
+        page = ctx.client.list_tasks(task_id=task_id, page_size=1)
     except errors.QwenvidError:
         return None  # best effort: the next stored task teaches it
     for item in page.items:
         key_id = item.raw.get("api_key_id")
         if item.task_id == task_id and key_id not in (None, ""):
-            _store_key_id(session, str(key_id))
+            _store_key_id(ctx, str(key_id))
             return str(key_id)
     return None
 
 
-def _save_candidates(session: Session, row_id: str, candidates: Sequence[str], note: str) -> None:
-    conn = _connect(session)
-    try:
-        conn.execute(
-            "INSERT OR REPLACE INTO reconcile_notes VALUES (?, ?, ?, ?)",
-            (row_id, json.dumps(list(candidates)), note, datetime.now(UTC).isoformat()),
-        )
-    finally:
-        conn.close()
+def _save_candidates(ctx: TaskContext, row_id: str, candidates: Sequence[str], note: str) -> None:
+    ctx.store.key_ids.save_candidates(row_id, candidates, note)
 
 
-def _rows_naming(session: Session, task_id: str) -> list[str]:
-    conn = _connect(session)
-    try:
-        rows = conn.execute("SELECT row_id, candidates FROM reconcile_notes").fetchall()
-    finally:
-        conn.close()
-    return [row_id for row_id, text in rows if task_id in json.loads(text)]
+def _rows_naming(ctx: TaskContext, task_id: str) -> list[str]:
+    return ctx.store.key_ids.rows_naming(task_id)
 
 
 # --------------------------------------------------------------------------- evidence
@@ -220,23 +171,24 @@ def _parameters_disagree(row: LedgerRow, usage: dict[str, Any]) -> str | None:
     return None
 
 
-def _verify(session: Session, row: LedgerRow, task: Any, *, wait: bool, timeout: float | None) -> Evidence:
+def _verify(ctx: TaskContext, row: LedgerRow, task: Any, *, wait: bool, timeout: float | None) -> Evidence:
     """Compare the task's original prompt and parameters with the row; wait for them if not shown yet."""
     from qwenvid.tasks.estimates import estimate_for
-    from qwenvid.tasks.polling import PollSchedule, wait_for_task
+    from qwenvid.tasks.poll_loop import wait_for_task
+    from qwenvid.tasks.polling import PollSchedule
 
-    client = session.client
+    client = ctx.client
     info = client.get_task(task.task_id)
     if info.orig_prompt is None and info.status in ("PENDING", "RUNNING") and wait:
-        expected = estimate_for(session.ledger, row)
+        expected = estimate_for(ctx.store, row)
         try:
             info = wait_for_task(
                 lambda: client.get_task(task.task_id),
                 estimate=expected.seconds,
                 schedule=PollSchedule.for_estimate(expected),
                 timeout=timeout,
-                clock=session.clock,
-                sleep=session.sleep,
+                clock=ctx.clock,
+                sleep=ctx.sleep,
                 task_id=task.task_id,
             )
         except errors.StillRunning:
@@ -260,7 +212,7 @@ def _verify(session: Session, row: LedgerRow, task: Any, *, wait: bool, timeout:
 
 
 def reconcile(
-    session: Session,
+    ctx: TaskContext,
     reporter: Reporter,
     *,
     now: datetime | None = None,
@@ -269,16 +221,14 @@ def reconcile(
     rows: Iterable[LedgerRow] | None = None,
 ) -> list[ResumeOutcome]:
     """Resolve every outcome-unknown row (and rows a dead process left mid-submit); never resubmits."""
-    from qwenvid.tasks.session import ResumeOutcome
-
     now = now or datetime.now(UTC)
-    claims = Claims(session.ledger.path)
+    claims = ctx.store.claims()
     outcomes: list[ResumeOutcome] = []
     held: list[Claim] = []
     try:
         pending: list[LedgerRow] = []
-        for row in rows if rows is not None else _unresolved(session):
-            if not session._here(row):
+        for row in rows if rows is not None else _unresolved(ctx):
+            if not ctx.here(row):
                 outcomes.append(ResumeOutcome(row.id, note=_elsewhere(row)))
                 continue
             if _starting(row, claims, now):
@@ -291,50 +241,50 @@ def reconcile(
                 outcomes.append(ResumeOutcome(row.id, note=f"another qwenvid process{pid} is working on it"))
                 continue
             held.append(claim)
-            row = session.ledger.get(row.id) or row  # as it is now that we hold it
-            taken_up = _take_up(session, row, previous)
+            row = ctx.ledger.get(row.id) or row  # as it is now that we hold it
+            taken_up = _take_up(ctx, row, previous)
             if isinstance(taken_up, ResumeOutcome):
                 outcomes.append(taken_up)
             elif taken_up is not None:
                 pending.append(taken_up)
         for group in _groups(pending):
-            outcomes.extend(_reconcile_group(session, group, reporter, now=now, wait=wait, timeout=timeout))
+            outcomes.extend(_reconcile_group(ctx, group, reporter, now=now, wait=wait, timeout=timeout))
     finally:
         for claim in held:
             claim.release()
     return outcomes
 
 
-def _unresolved(session: Session) -> list[LedgerRow]:
-    rows = session.ledger.list(status=["outcome_unknown", "submitting", "created"])
+def _unresolved(ctx: TaskContext) -> list[LedgerRow]:
+    rows = ctx.ledger.list(status=["outcome_unknown", "submitting", "created"])
     return sorted(
         (r for r in rows if r.origin != "emulated" and r.error_code != POSSIBLY_BILLED and r.task_id is None),
         key=lambda r: (r.submitting_at or r.created_at, r.id),
     )
 
 
-def _starting(row: LedgerRow, claims: Claims, now: datetime) -> bool:
+def _starting(row: LedgerRow, claims: RowClaims, now: datetime) -> bool:
     """A row in `created`/`submitting`, never claimed, and younger than the startup grace."""
     if row.local_state not in ("created", "submitting"):
         return False
     return claims.was_claimed(row.id) is None and now - datetime.fromisoformat(row.updated_at) < STARTUP_GRACE
 
 
-def _take_up(session: Session, row: LedgerRow, previous: ClaimInfo | None) -> LedgerRow | ResumeOutcome | None:
+def _take_up(ctx: TaskContext, row: LedgerRow, previous: ClaimInfo | None) -> LedgerRow | ResumeOutcome | None:
     """A row to reconcile, a closing note (never submitted), or None (nothing left to do for it)."""
-    from qwenvid.tasks.session import ResumeOutcome
-
     if row.local_state == "outcome_unknown":
         return row
     if row.local_state not in ("created", "submitting") or row.task_id is not None:
         return None
     who = f"the qwenvid process (pid {previous.pid})" if previous else "the qwenvid process"
     if row.local_state == "created":
-        session.ledger.mark_rejected(
-            row.id, "NotSubmitted", f"{who} stopped before the submit was sent (during upload); never submitted"
+        # Its request never left (an upload, a slot wait or a 429 back-off was cut short): nothing exists.
+        ctx.ledger.mark_rejected(
+            row.id, "NotSubmitted", f"{who} stopped before the submit was sent; never submitted"
         )
-        return ResumeOutcome(row.id, note="never submitted (stopped during upload); nothing was billed; closed")
-    return session.ledger.mark_outcome_unknown(row.id, f"{who} that was submitting it stopped before an answer came")
+        ctx.pacer().release(row.id)  # the slot it held frees now, not when its lease runs out
+        return ResumeOutcome(row.id, note="never submitted (stopped before it was sent); nothing was billed; closed")
+    return ctx.ledger.mark_outcome_unknown(row.id, f"{who} that was submitting it stopped before an answer came")
 
 
 def _groups(rows: list[LedgerRow]) -> list[list[LedgerRow]]:
@@ -347,12 +297,10 @@ def _groups(rows: list[LedgerRow]) -> list[list[LedgerRow]]:
 
 
 def _reconcile_group(
-    session: Session, rows: list[LedgerRow], reporter: Reporter, *, now: datetime, wait: bool, timeout: float | None
+    ctx: TaskContext, rows: list[LedgerRow], reporter: Reporter, *, now: datetime, wait: bool, timeout: float | None
 ) -> list[ResumeOutcome]:
-    from qwenvid.tasks.session import ResumeOutcome
-
     try:
-        return _resolve(session, rows, reporter, now=now, wait=wait, timeout=timeout)
+        return _resolve(ctx, rows, reporter, now=now, wait=wait, timeout=timeout)
     except errors.Interrupted:
         raise
     except errors.QwenvidError as exc:
@@ -361,17 +309,15 @@ def _reconcile_group(
 
 
 def _resolve(
-    session: Session, rows: list[LedgerRow], reporter: Reporter, *, now: datetime, wait: bool, timeout: float | None
+    ctx: TaskContext, rows: list[LedgerRow], reporter: Reporter, *, now: datetime, wait: bool, timeout: float | None
 ) -> list[ResumeOutcome]:
-    from qwenvid.tasks.session import ResumeOutcome
-
-    ledger, client = session.ledger, session.client
+    ledger, client = ctx.ledger, ctx.client
     first = rows[0]
     start = min(_sent(r) for r in rows) - WINDOW_BEFORE
     end = max(_sent(r) for r in rows) + WINDOW_AFTER
     listed = list(client.iter_tasks(start=start, end=min(end, now), model=first.model))
     taken = ledger.known_task_ids()
-    my_key = known_key_id(session)
+    my_key = known_key_id(ctx)
     excluded: list[str] = []
     evidence: list[Evidence] = []
     for task in sorted(listed, key=lambda t: _created(t) or now):
@@ -382,7 +328,7 @@ def _resolve(
         if my_key is not None and key_id not in (None, "") and str(key_id) != my_key:
             excluded.append(f"{task.task_id} (made with another API key)")
             continue
-        found = _verify(session, first, task, wait=wait, timeout=timeout)
+        found = _verify(ctx, first, task, wait=wait, timeout=timeout)
         if found.verdict == "mismatch":
             excluded.append(f"{task.task_id} ({found.reason})")
         else:
@@ -400,7 +346,7 @@ def _resolve(
             "another client may have sent the same request. Adopt the right one with `qwenvid status <task_id>`."
         )
         for row in rows:
-            _save_candidates(session, row.id, ids, note)
+            _save_candidates(ctx, row.id, ids, note)
             outcomes.append(ResumeOutcome(row.id, note=note + not_adopted))
         return outcomes
 
@@ -411,15 +357,15 @@ def _resolve(
         key_id = match.task.raw.get("api_key_id") if isinstance(getattr(match.task, "raw", None), dict) else None
         if my_key is None and key_id not in (None, ""):
             my_key = str(key_id)  # a task proven to be this request's was made with this key
-            _store_key_id(session, my_key)
+            _store_key_id(ctx, my_key)
         reporter.notice(f"Adopted task {match.task_id} for {row.id} ({match.reason}).")
         outcomes.append(ResumeOutcome(row.id, note=f"adopted task {match.task_id} ({match.reason})"))
     for row in remaining:
-        outcomes.append(ResumeOutcome(row.id, note=_unresolved_note(session, row, unsure, not_adopted, now)))
+        outcomes.append(ResumeOutcome(row.id, note=_unresolved_note(ctx, row, unsure, not_adopted, now)))
     return outcomes
 
 
-def _unresolved_note(session: Session, row: LedgerRow, unsure: list[Evidence], not_adopted: str, now: datetime) -> str:
+def _unresolved_note(ctx: TaskContext, row: LedgerRow, unsure: list[Evidence], not_adopted: str, now: datetime) -> str:
     """No proven task for this row: wait, prove none was created, or end it as possibly billed."""
     unbilled = [e for e in unsure if e.status in ("FAILED", "CANCELED")]
     if len(unbilled) < len(unsure):
@@ -436,7 +382,7 @@ def _unresolved_note(session: Session, row: LedgerRow, unsure: list[Evidence], n
             + "; ".join(f"task {e.task_id} may be this request's but cannot be checked yet: {e.reason}" for e in unsure)
             + ". Run `qwenvid resume` again once it has finished, or adopt it with `qwenvid status <task_id>`."
         )
-        _save_candidates(session, row.id, ids, note)
+        _save_candidates(ctx, row.id, ids, note)
         return note + not_adopted
     sent = _sent(row)
     window_end = sent + WINDOW_AFTER
@@ -446,15 +392,15 @@ def _unresolved_note(session: Session, row: LedgerRow, unsure: list[Evidence], n
             f"until {window_end:%H:%M} UTC. Run `qwenvid resume` again after that; do not submit again before."
             + not_adopted
         )
-    gone = _retention_exceeded(session, row, now)
+    gone = _retention_exceeded(ctx, row, now)
     if gone:
-        session.ledger.mark_outcome_unknown(row.id, f"possibly billed: {gone}")
-        _set_code(session, row.id)
+        ctx.ledger.mark_outcome_unknown(row.id, f"possibly billed: {gone}")
+        _set_code(ctx, row.id)
         return (
             f"unknown, possibly billed: {gone}, so whether this submit created a task cannot be proven. "
             "Check the task list or the bill in the DashScope console before submitting it again." + not_adopted
         )
-    session.ledger.mark_rejected(
+    ctx.ledger.mark_rejected(
         row.id, "NotCreated", "the submit created no task (the account task list was checked within its retention)"
     )
     if unbilled:
@@ -462,35 +408,31 @@ def _unresolved_note(session: Session, row: LedgerRow, unsure: list[Evidence], n
     return "no task was created (checked the account task list); it is safe to submit again." + not_adopted
 
 
-def _retention_exceeded(session: Session, row: LedgerRow, now: datetime) -> str | None:
+def _retention_exceeded(ctx: TaskContext, row: LedgerRow, now: datetime) -> str | None:
     """Why the task list can no longer prove absence for this row, or None when it still can."""
     window_start = _sent(row) - WINDOW_BEFORE
     if now - window_start >= RETENTION - RETENTION_MARGIN:
         return f"the service keeps tasks for 24 h and this submit was at {_sent(row):%Y-%m-%d %H:%M} UTC"
     # A witness: a task this ledger knows, sent before this submit. If the service has forgotten it, its
     # retention is shorter than 24 h here (an emulator with expire:task), and the list proves nothing.
-    witness = _witness(session, _sent(row), now)
-    if witness is not None and session.client.get_task(witness).status == "UNKNOWN":
+    witness = _witness(ctx, _sent(row), now)
+    if witness is not None and ctx.client.get_task(witness).status == "UNKNOWN":
         return f"the service no longer knows task {witness}, which is older than this submit"
     return None
 
 
-def _witness(session: Session, before: datetime, now: datetime) -> str | None:
-    for other in session.ledger.list(status=["PENDING", "RUNNING", "SUCCEEDED", "FAILED", "CANCELED"], limit=200):
-        if other.task_id and other.origin != "emulated" and session._here(other):
+def _witness(ctx: TaskContext, before: datetime, now: datetime) -> str | None:
+    for other in ctx.ledger.list(status=["PENDING", "RUNNING", "SUCCEEDED", "FAILED", "CANCELED"], limit=200):
+        if other.task_id and other.origin != "emulated" and ctx.here(other):
             sent = _sent(other)
             if sent <= before and now - sent < RETENTION - RETENTION_MARGIN:
                 return other.task_id
     return None
 
 
-def _set_code(session: Session, row_id: str) -> None:
+def _set_code(ctx: TaskContext, row_id: str) -> None:
     """Mark a row's unknown outcome final (it is not reconciled again; `tasks` still lists it)."""
-    conn = _connect(session)
-    try:
-        conn.execute("UPDATE tasks SET error_code = ? WHERE id = ?", (POSSIBLY_BILLED, row_id))
-    finally:
-        conn.close()
+    ctx.ledger.set_error_code(row_id, POSSIBLY_BILLED)
 
 
 def _elsewhere(row: LedgerRow) -> str:
@@ -513,56 +455,55 @@ def state_label(row: LedgerRow) -> str:
 # --------------------------------------------------------------------------- entry points
 
 
-def adopt_named(session: Session, task_id: str) -> LedgerRow | None:
+def adopt_named(ctx: TaskContext, task_id: str) -> LedgerRow | None:
     """`qwenvid status <task_id>` for a candidate a reconciliation listed: adopt it into that row."""
-    names = _rows_naming(session, task_id)
-    rows = [r for r in (session.ledger.get(name) for name in names) if r and r.local_state == "outcome_unknown"]
+    names = _rows_naming(ctx, task_id)
+    rows = [r for r in (ctx.ledger.get(name) for name in names) if r and r.local_state == "outcome_unknown"]
     if not rows:
         return None
     row = sorted(rows, key=_sent)[0]
-    info = session.client.get_task(task_id)
+    info = ctx.client.get_task(task_id)
     if info.status == "UNKNOWN":
         raise errors.QwenvidError(
             f"Task {task_id} is unknown to the service (expired or never existed); it was not adopted.",
             task_id=task_id,
         )
-    session.ledger.adopt(row.id, task_id, info.status)
-    _save_candidates(session, row.id, [], f"adopted {task_id} by hand")
-    return session.ledger.get(row.id)
+    ctx.ledger.adopt(row.id, task_id, info.status)
+    _save_candidates(ctx, row.id, [], f"adopted {task_id} by hand")
+    return ctx.ledger.get(row.id)
 
 
-def earlier_attempts(session: Session, plan: Plan, reporter: Reporter) -> list[ResumeOutcome]:
+def earlier_attempts(ctx: TaskContext, plan: Plan, reporter: Reporter) -> list[ResumeOutcome]:
     """Before a new submit: reconcile earlier outcome-unknown submits of the same request (no waiting)."""
-    from qwenvid.tasks.session import _fingerprint
+    from qwenvid.tasks.outcomes import plan_fingerprint
 
-    fingerprint = _fingerprint(plan)
+    fingerprint = plan_fingerprint(plan)
     rows = [
         r
-        for r in session.ledger.by_fingerprint(fingerprint)
+        for r in ctx.ledger.by_fingerprint(fingerprint)
         if r.local_state in ("outcome_unknown", "submitting") and r.task_id is None and r.origin != "emulated"
     ]
     if not rows:
         return []
-    return reconcile(session, reporter, rows=sorted(rows, key=_sent), wait=False)
+    return reconcile(ctx, reporter, rows=sorted(rows, key=_sent), wait=False)
 
 
-def resume(session: Session, options: RunOptions, reporter: Reporter) -> list[ResumeOutcome]:
+def resume(ctx: TaskContext, options: RunOptions, reporter: Reporter) -> list[ResumeOutcome]:
     """Reconcile, then follow and download every unfinished row that no other live process holds.
 
     The rows are followed all at once (their polls share the process's loop, their downloads overlap),
     each under its ledger claim.
     """
+    from qwenvid.tasks.follow import follow_row
     from qwenvid.tasks.poll_loop import Serialized, run_concurrently
-    from qwenvid.tasks.session import ResumeOutcome
-
-    timeout = options.timeout if options.timeout is not None else session.settings.wait_timeout
-    outcomes = reconcile(session, reporter, timeout=timeout)
-    claims = Claims(session.ledger.path)
+    timeout = options.timeout if options.timeout is not None else ctx.settings.wait_timeout
+    outcomes = reconcile(ctx, reporter, timeout=timeout)
+    claims = ctx.store.claims()
     shared = Serialized(reporter)
 
     def finish(row: LedgerRow) -> ResumeOutcome:
         ref = row.task_id or row.id
-        if not session._here(row):
+        if not ctx.here(row):
             return ResumeOutcome(ref, note=_elsewhere(row))
         claim = claims.try_acquire(row.id)
         if claim is None:
@@ -570,30 +511,30 @@ def resume(session: Session, options: RunOptions, reporter: Reporter) -> list[Re
             pid = f" (pid {holder.pid})" if holder else ""
             return ResumeOutcome(ref, note=f"another qwenvid process{pid} is following it")
         with claim:
-            current = session.ledger.get(row.id) or row
+            current = ctx.ledger.get(row.id) or row
             if current.video_path is not None:
                 return ResumeOutcome(ref, note=f"downloaded by another qwenvid process: {current.video_path}")
             try:
-                return ResumeOutcome(ref, result=session._follow_row(current, options, shared))
+                return ResumeOutcome(ref, result=follow_row(ctx, current, options, shared))
             except errors.Interrupted:
                 raise
             except errors.QwenvidError as exc:
                 return ResumeOutcome(ref, error=exc)
 
-    outcomes += run_concurrently(session.ledger.unfinished(), finish, workers=RESUME_WORKERS)
+    outcomes += run_concurrently(ctx.ledger.unfinished(), finish, workers=RESUME_WORKERS)
     return outcomes
 
 
-def hold_row(session: Session, row_id: str, timeout: float | None, reporter: Reporter | None = None) -> Claim:
+def hold_row(ctx: TaskContext, row_id: str, timeout: float | None, reporter: Reporter | None = None) -> Claim:
     """Claim a row to follow it, waiting up to `timeout` s for another process that follows it now."""
-    claims = Claims(session.ledger.path)
+    claims = ctx.store.claims()
     claim = claims.try_acquire(row_id)
     if claim is not None:
         return claim
     holder = claims.holder(row_id)
     if reporter is not None and holder is not None:
         reporter.notice(f"Another qwenvid process (pid {holder.pid}) is following {row_id}; waiting for it.")
-    claim = claims.wait_acquire(row_id, timeout=timeout or 0.0, sleep=session.sleep)
+    claim = claims.wait_acquire(row_id, timeout=timeout or 0.0, sleep=ctx.sleep)
     if claim is None:
         return claims.acquire(row_id)  # raises ClaimHeld naming the holder
     return claim

@@ -11,7 +11,7 @@ poll one task twenty times over. The answer is recorded as the run's own polls a
 estimates), so an ended task frees its slot at once and a live one keeps it; `resume` downloads the
 video later, as before.
 
-    probe = OrphanProbe(session, row.id, handoff=0.5)
+    probe = OrphanProbe(ctx, row.id, handoff=0.5)
     take_slot(pacer, row.id, model, base_url, expected_seconds=60, on_full=probe)
 """
 
@@ -22,8 +22,8 @@ from typing import TYPE_CHECKING
 from qwenvid.errors import QwenvidError
 
 if TYPE_CHECKING:
-    from qwenvid.store.claims import Claims
-    from qwenvid.tasks.session import Session
+    from qwenvid.store.seam import RowClaims
+    from qwenvid.tasks.context import TaskContext
 
 # The slot table and claims are read at most this often while waiting (cheap SQLite reads, /proc).
 LOOK_EVERY = 0.5
@@ -32,19 +32,17 @@ LOOK_EVERY = 0.5
 class OrphanProbe:
     """Called while a submit waits for a full model: polls the tasks of slots whose run is gone."""
 
-    def __init__(self, session: Session, holder: str, *, handoff: float) -> None:
-        self.session = session
+    def __init__(self, ctx: TaskContext, holder: str, *, handoff: float) -> None:
+        self.ctx = ctx
         self.holder = holder  # the waiting run's own slot holder id (its ledger row)
         self.handoff = handoff
         self.polls = 0  # queries made for others' tasks (tests, benchmarks)
-        self._claims: Claims | None = None  # made at the first look: a submit that never waits pays nothing
+        self._claims: RowClaims | None = None  # made at the first look: a submit that never waits pays nothing
         self._next_look = float("-inf")
         self._due: dict[str, float] = {}
 
     def __call__(self, model: str, service: str) -> None:
-        from qwenvid.store.claims import Claims
-
-        pacer = self.session._pacer()  # the session's own pacer: its clock, its ledger file
+        pacer = self.ctx.pacer()  # the context's own pacer: its clock, its ledger file
         now = pacer.clock()
         if now < self._next_look:
             return
@@ -52,22 +50,26 @@ class OrphanProbe:
         if pacer.first_waiter(model, service) != self.holder:
             return  # another waiting run looks after the slots (one poll per task, not one per waiter)
         if self._claims is None:
-            self._claims = Claims(self.session.ledger.path, clock=pacer.clock)
+            self._claims = self.ctx.store.claims(clock=pacer.clock)
         for holder, submitted_at in pacer.holders(model, service):
             if now < self._due.get(holder, float("-inf")) or self._claims.holder(holder) is not None:
                 continue  # not due yet, or a live process follows it (and will free the slot)
             try:
-                row = self.session.ledger.get(holder)
+                row = self.ctx.ledger.get(holder)
             except QwenvidError:
-                row = None  # an ambiguous prefix: not one of the session's rows
+                row = None  # an ambiguous prefix: not one of this ledger's rows
+            if row is not None and row.id == holder and row.local_state in ("created", "rejected"):
+                # Its run died before the request left (or it was closed since): no task holds this slot.
+                pacer.release(holder)
+                continue
             if row is None or row.id != holder or not row.task_id:
-                # A plan's slot (not a ledger row), or a run that died mid-submit: its lease frees it.
+                # Not a ledger row, or a run that died mid-submit (a task may exist): its lease frees it.
                 self._due[holder] = float("inf")
                 continue
             self._due[holder] = now + self._interval(now - submitted_at)
             self.polls += 1
             try:
-                self.session._poll_once(row)  # recorded as the run's own poll would be: an end frees the slot
+                self.ctx.poll_once(row)  # recorded as the run's own poll would be: an end frees the slot
             except QwenvidError:
                 pass  # unreachable, throttled, ...: the next look tries again
 

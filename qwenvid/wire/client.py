@@ -234,8 +234,20 @@ class DashScopeClient:
 
     # -- submit -----------------------------------------------------------------------------------
 
-    def submit(self, endpoint_path: str, body: dict[str, Any], *, oss_resolve: bool = False) -> SubmitResult:
-        """Create a task. Retried only when nothing can have been created; see the module docstring."""
+    def submit(
+        self,
+        endpoint_path: str,
+        body: dict[str, Any],
+        *,
+        oss_resolve: bool = False,
+        on_retry: Callable[[float], None] | None = None,
+    ) -> SubmitResult:
+        """Create a task. Retried only when nothing can have been created; see the module docstring.
+
+        `on_retry(delay)` replaces the pause before a retry (a 429, or a request that never connected):
+        the caller waits `delay` seconds itself, knowing no task exists meanwhile (qwenvid/tasks/submit.py).
+        """
+        pause = self._sleep if on_retry is None else on_retry
         headers = self._auth_headers({"Content-Type": "application/json", "X-DashScope-Async": "enable"})
         if oss_resolve:
             headers["X-DashScope-OssResourceResolve"] = "enable"
@@ -250,7 +262,7 @@ class DashScopeClient:
             except _NEVER_SENT as exc:
                 if self._retry.gives_up(attempt, exc):
                     raise self._network_error("submit the task", exc, attempt) from exc
-                self._sleep(self._retry.delay(attempt))
+                pause(self._retry.delay(attempt))
                 attempt += 1
                 continue
             except httpx.HTTPError as exc:
@@ -258,7 +270,7 @@ class DashScopeClient:
             self._log(response)
             # After a 429 nothing was created: retry, but not past the command's deadline.
             if response.status_code == 429 and attempt < self._retry.max_retries and not expired():
-                self._sleep(self._retry.delay(attempt, parse_retry_after(response.headers)))
+                pause(self._retry.delay(attempt, parse_retry_after(response.headers)))
                 attempt += 1
                 continue
             if response.status_code >= 500:

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import struct
 import wave
+import zlib
 from pathlib import Path
 
 from PIL import Image
 
 from tests.support.videos import make_mp4
 
-__all__ = ["make_image", "make_mp4", "make_wav"]
+__all__ = ["huge_png", "make_image", "make_mp4", "make_wav"]
 
 
 def make_image(
@@ -38,4 +40,25 @@ def make_wav(path: Path, seconds: float = 3.0, *, rate: int = 8000) -> Path:
         out.setsampwidth(2)
         out.setframerate(rate)
         out.writeframes(b"\x00\x00" * round(seconds * rate))
+    return path
+
+
+def huge_png(path: Path, width: int, height: int, *, data: bool = True) -> Path:
+    """A black bilevel PNG of any size, written without ever holding its pixels (a "decompression bomb").
+
+    `data=False` leaves the pixel data out (the header alone: enough for anything that must not decode it).
+    """
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body) & 0xFFFFFFFF)
+
+    row = b"\x00" * (1 + (width + 7) // 8)  # filter byte + 1 bit per pixel
+    packer = zlib.compressobj(9)
+    pixels = b""
+    if data:
+        block = row * 1000
+        pixels = b"".join(packer.compress(block) for _ in range(height // 1000))
+        pixels += packer.compress(row * (height % 1000)) + packer.flush()
+    header = struct.pack(">IIBBBBB", width, height, 1, 0, 0, 0, 0)
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", pixels) + chunk(b"IEND", b""))
     return path

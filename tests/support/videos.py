@@ -16,10 +16,13 @@ def make_mp4(
     seconds: float = 1.0,
     fps: int = 30,
     audio: bool = False,
+    faststart: bool = False,
 ) -> Path:
-    """Write an H.264 MP4 of solid frames (plus a silent AAC track when `audio`)."""
+    """Write an H.264 MP4 of solid frames (plus a silent AAC track when `audio`); `faststart` puts the index
+    first, as Wan's results have it (so the first half of the file still opens)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    with av.open(str(path), mode="w") as container:
+    options = {"movflags": "faststart"} if faststart else {}
+    with av.open(str(path), mode="w", options=options) as container:
         video = container.add_stream("libx264", rate=fps)
         video.width = width
         video.height = height

@@ -25,6 +25,10 @@ class ClipError(ValidationError):
     """A media file cannot be read, or an output cannot be written, as asked (exit 2)."""
 
 
+class IncompleteClip(ClipError):
+    """A media file whose data ends before the length its own index declares (truncated)."""
+
+
 def require_file(path: Path, what: str) -> None:
     if path.is_dir():
         raise ClipError(f"{path} is a folder; give a {what} file.", field=what, value=str(path))
@@ -36,20 +40,25 @@ def require_file(path: Path, what: str) -> None:
 
 def open_input(path: str | Path, what: str = "video") -> Any:
     """An input container with the track `what` needs; ClipError (one line) for anything else."""
-    import av
+    from qwenvid.media.safe_open import check_complete, open_container
 
     path = Path(path)
     require_file(path, what)
     try:
-        container = av.open(str(path), mode="r")
-    except (OSError, av.FFmpegError, UnicodeDecodeError) as exc:
-        raise ClipError(f"{path}: not a readable {what} ({_short(exc)})", field=what, value=str(path)) from None
+        container = open_container(path, field=what, what=what, named=False)
+    except ValidationError as exc:
+        raise ClipError(exc.message, field=what, value=str(path)) from None
     tracks = container.streams.video if what == "video" else container.streams.audio
     name = str(container.format.name)
     if not tracks or (what == "video" and (name.endswith("_pipe") or name in ("image2", "apng", "webp"))):
         container.close()
         problem = "it is a still image" if tracks else f"no {what} track"
         raise ClipError(f"{path}: not a readable {what} ({problem})", field=what, value=str(path))
+    try:
+        check_complete(path, field=what, what=what)  # half a clip must not be joined as 0.07 s
+    except ValidationError as exc:
+        container.close()
+        raise IncompleteClip(exc.message, field=what, value=str(path), hint=exc.hint) from None
     return container
 
 

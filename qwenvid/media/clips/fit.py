@@ -152,11 +152,25 @@ def _limits(spec: ModelSpec, kind: str, role: str) -> ImageLimits | VideoLimits 
 def _fit_image(source: Path, out: Path, limits: ImageLimits) -> list[str]:
     from PIL import Image, ImageOps
 
+    from qwenvid.media.safe_open import load_image, open_image
+
     changes: list[str] = []
-    with Image.open(source) as opened:
-        image = ImageOps.exif_transpose(opened)
-        image.load()
+    with open_image(source, field="image") as opened:
         original_format = str(opened.format or "")
+        box = (limits.max_px, limits.max_px)
+        opened.draft(opened.mode if opened.mode in ("RGB", "L") else None, box)  # JPEG: decode at a smaller scale
+        load_image(opened, source)  # refuses what would not fit in memory, in one line
+        # A very large image shrinks first (cheaply, by whole factors), so nothing below copies it at full size.
+        factor = min(opened.size[0] // box[0], opened.size[1] // box[1]) if max(opened.size) > 2 * box[0] else 1
+        if factor > 1 and opened.mode in ("L", "LA", "RGB", "RGBA", "I", "F"):
+            reduced = opened.reduce(factor)
+        elif factor > 1:  # bilevel and palette images: reduce() does not take them; nearest keeps their mode
+            reduced = opened.resize((opened.size[0] // factor, opened.size[1] // factor), Image.Resampling.NEAREST)
+        else:
+            reduced = opened
+        full_size = opened.size
+        image = ImageOps.exif_transpose(reduced)
+        image.load()
     has_alpha = image.mode in ("RGBA", "LA", "PA", "RGBa", "La") or "transparency" in image.info
     if has_alpha and not limits.alpha_allowed:
         flat = Image.new("RGB", image.size, (255, 255, 255))
@@ -170,6 +184,8 @@ def _fit_image(source: Path, out: Path, limits: ImageLimits) -> list[str]:
     scaled_w, scaled_h = _scaled_size(width, height, target_w, target_h)
     if (scaled_w, scaled_h) != (width, height):
         image = image.resize((scaled_w, scaled_h), Image.Resampling.LANCZOS)
+        if factor > 1:
+            width, height = full_size
         changes.append(f"resized {width}x{height} -> {scaled_w}x{scaled_h}")
     if (target_w, target_h) != (scaled_w, scaled_h):
         canvas = Image.new(image.mode, (target_w, target_h))

@@ -6,7 +6,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from qwenvid.media.clips._av import ClipError, frame_rate, open_input, require_file, stream_seconds
+from qwenvid.errors import ValidationError
+from qwenvid.media.clips._av import ClipError, IncompleteClip, frame_rate, open_input, require_file, stream_seconds
 
 
 @dataclass(frozen=True)
@@ -102,12 +103,12 @@ def audio_info(path: str | Path) -> AudioFileInfo:
 
 def image_info(path: str | Path) -> ImageFileInfo:
     """Describe an image file (Pillow reads the header only)."""
-    from PIL import Image, UnidentifiedImageError
+    from qwenvid.media.safe_open import open_image
 
     path = Path(path)
     require_file(path, "image")
     try:
-        with Image.open(path) as image:
+        with open_image(path, field="image") as image:
             return ImageFileInfo(
                 path=str(path),
                 format=str(image.format or ""),
@@ -117,24 +118,26 @@ def image_info(path: str | Path) -> ImageFileInfo:
                 alpha=image.mode in ("RGBA", "LA", "PA", "RGBa", "La") or "transparency" in image.info,
                 size=path.stat().st_size,
             )
-    except (UnidentifiedImageError, OSError) as exc:
-        raise ClipError(f"{path}: not a readable image ({exc})", field="image", value=str(path)) from None
+    except ValidationError as exc:
+        raise ClipError(exc.message, field="image", value=str(path)) from None
 
 
 def media_info(path: str | Path) -> MediaFileInfo:
     """Whatever `path` is: an image (Pillow), a video, or an audio file (PyAV)."""
-    from PIL import Image, UnidentifiedImageError
+    from qwenvid.media.safe_open import open_image
 
     path = Path(path)
     require_file(path, "media")
     try:
-        with Image.open(path) as image:
-            image.verify()
+        with open_image(path, field="media") as image:
+            image.verify()  # checks the data without decoding the pixels
         return image_info(path)
-    except (UnidentifiedImageError, OSError):
+    except (ValidationError, OSError, SyntaxError):
         pass
     try:
         return video_info(path)
+    except IncompleteClip:
+        raise  # a video, but not all of it: say so, not "not a readable file"
     except ClipError as video_error:
         try:
             return audio_info(path)

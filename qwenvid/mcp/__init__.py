@@ -1,0 +1,1 @@
+"""qwenvid for agents: a Model Context Protocol server (`qwenvid mcp`); only `server.py` imports the MCP SDK."""
