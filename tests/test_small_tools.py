@@ -228,3 +228,13 @@ def test_the_output_name_template_names_the_video(cli: EmulatorThread) -> None:
     typo = run("config", "set", "output_name", "{modle}")
     assert typo.exit_code == 2 and "did you mean 'mode" in typo.stderr
     assert run("config", "set", "output_name", "plain").exit_code == 2  # no field: every video the same name
+
+
+def test_tasks_remote_filters_and_pages_say_what_they_found(cli: EmulatorThread) -> None:
+    assert run("t2v", "A kitten", *SMALL).exit_code == 0
+    listed = json.loads(run("tasks", "--remote", "--model", "wan2.1-t2v-turbo", "--json").stdout)
+    assert [t["model_name"] for t in listed["tasks"]] == ["wan2.1-t2v-turbo"]
+    none = run("tasks", "--remote", "--status", "FAILED")
+    assert "lists no FAILED tasks for that window" in none.stderr
+    past = run("tasks", "--remote", "--page", "2")
+    assert "Page 2 is past the end: the service lists 1 task(s)" in past.stderr

@@ -346,7 +346,7 @@ def tasks(
             task_page = opened.session.list_remote(
                 start=start, end=end, model=model, status=status_filter, page_no=page, page_size=page_size
             )
-            _print_remote(state.out, task_page)
+            _print_remote(state.out, task_page, status=status_filter, model=model)
             return
         rows = opened.session.list_local(
             status=status_filter, mode=mode, model=model, since=start, until=end, limit=None if plan else limit
@@ -465,7 +465,7 @@ def _print_local(out: Output, rows: list[Any], *, wide: bool = False) -> None:
     out.info(f"{len(rows)} task(s); {billed:g} billed seconds in total.")
 
 
-def _print_remote(out: Output, task_page: Any) -> None:
+def _print_remote(out: Output, task_page: Any, *, status: str | None = None, model: str | None = None) -> None:
     items = list(task_page.items)
     if out.json:
         out.result_json(
@@ -483,7 +483,8 @@ def _print_remote(out: Output, task_page: Any) -> None:
         if total and page_no and page_no > 1:
             out.info(f"Page {page_no} is past the end: the service lists {total} task(s) for that window.")
         else:
-            out.info("The service lists no tasks for that window (it keeps them for 24 h).")
+            which = " ".join(part for part in (status, "tasks", f"of {model}" if model else "") if part)
+            out.info(f"The service lists no {which} for that window (it keeps them for 24 h).")
         return
     rows = []
     for item in items:
