@@ -11,6 +11,7 @@ import pytest
 from tests.support.fixtures import *  # noqa: F403  (shared fixtures: emulator, clocks, canary key)
 
 REAL_KEY_VARS = ("DASHSCOPE_API_KEY", "QWEN_API_KEY", "QWEN_BASE_URL", "QWEN_REGION", "DASHSCOPE_HTTP_BASE_URL",
+                 "QWENVID_EMULATOR",  # the emulator as default (product.md §3.1) is each test's own choice
                  # a developer's own bucket must not catch the tests' uploads (qwenvid/config/oss.py)
                  "QWEN_TMP_OSS_BUCKET", "QWEN_TMP_OSS_REGION", "QWEN_TMP_OSS_ENDPOINT", "QWEN_TMP_OSS_PREFIX",
                  "QWEN_TMP_OSS_URL_EXPIRES", "QWEN_TMP_OSS_AK_ID", "QWEN_TMP_OSS_AK_SECRET", "OSS_ACCESS_KEY_ID",

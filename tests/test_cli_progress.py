@@ -117,7 +117,7 @@ COST = CostEstimate(model="wan2.6-t2v", billable_seconds=15, tier="1080P")
         (
             CostEstimate("wan2.6-t2v", 5, "720P", amount=0.5, currency="USD", rate_source="x"),
             False,
-            ["0.5 USD (your price table)"],
+            ["0.50 USD (your price table)"],
             [],
         ),
         # Under the emulator the notice still says what a real run bills and where the prices are.
@@ -193,7 +193,7 @@ def test_rich_queued_clock_advances_before_the_first_poll() -> None:
     reporter = RichReporter(capture_console(), clock=clock, auto_refresh=False)
     reporter.phase("queued", "t-123")
     clock.now += 7
-    assert "0:07 waiting for a slot" in screen(reporter)
+    assert "0:07 queued on the service" in screen(reporter)  # PENDING is the service's queue, not a local slot
 
 
 def test_rich_done_line_shows_the_whole_path() -> None:

@@ -316,7 +316,7 @@ def test_resume_finishes_detached_tasks(cli: EmulatorThread) -> None:
 def test_models_table_and_json() -> None:
     table = run("models")
     assert table.exit_code == 0 and "wan2.7-i2v" in table.stdout and "wan2.6-t2v\tyes\t" in table.stdout
-    data = json.loads(run("models", "--mode", "kf2v", "--json").stdout)
+    data = json.loads(run("models", "--mode", "kf2v", "--json").stdout)["models"]
     # kf2v models, and the all-in-one models that serve kf2v too (Wan 3.0)
     assert all(m["mode"] == "kf2v" or "kf2v" in m["modes"] for m in data) and any(m["default"] for m in data)
 

@@ -104,7 +104,7 @@ def test_listed_regions_are_the_ones_region_accepts() -> None:
     assert set(SELECTABLE_REGIONS) == set(REGIONS)
     piped = invoke(["models"]).stdout  # type: ignore[attr-defined]
     listed = {region.strip() for line in piped.splitlines()[1:] for region in line.split("\t")[-1].split(",")}
-    as_json = json.loads(invoke(["models", "--json"]).stdout)  # type: ignore[attr-defined]
+    as_json = json.loads(invoke(["models", "--json"]).stdout)["models"]  # type: ignore[attr-defined]
     listed |= {region for model in as_json for region in model["regions"]}
     assert listed <= set(REGIONS)
     for region in listed:

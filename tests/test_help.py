@@ -134,7 +134,7 @@ def test_a_command_runs_even_when_another_one_was_guessed() -> None:
         ),
         (
             ["--base-url", "http://h/api/v1", "t2v", "x", "--json"],
-            ["--base-url", "http://h/api/v1", "t2v", "x", "--json"],
+            ["--base-url", "http://h/api/v1", "--json", "t2v", "x"],
         ),
         (["t2v", "--", "--emulator"], ["t2v", "--", "--emulator"]),  # after --, a prompt is a prompt
         (["--help"], ["--help"]),

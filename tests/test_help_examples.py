@@ -19,7 +19,7 @@ from tests.support.media_files import make_image, make_mp4, make_wav
 
 GROUP = typer.main.get_command(app)
 GENERATION = {"t2v", "i2v", "kf2v", "r2v", "vace", "generate", "s2v", "animate"}
-EXISTING_TASK = {"status", "fetch", "cancel"}  # their examples name tasks that exist only in someone's account
+EXISTING_TASK = {"status", "fetch", "cancel", "open"}  # their examples name tasks that exist only in someone's account
 LONG_RUNNING = {"emulator", "wizard", "mcp"}  # servers and an interactive flow: the example must parse
 EXAMPLE_PLANS = Path(__file__).resolve().parents[1] / "examples"
 

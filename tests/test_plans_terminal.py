@@ -67,10 +67,13 @@ def test_one_confirmation_for_the_whole_plan_on_a_terminal(
     assert live_emulator.state.task_count() == 0
 
 
-def test_a_200_step_view_stays_a_screenful() -> None:
+def test_a_200_step_view_stays_a_screenful_and_its_time_left_counts_every_waiting_step() -> None:
     console = Console(width=100, record=True, file=open(os.devnull, "w"))  # noqa: SIM115
-    view = RichPlanProgress(Output(_console=console), 200, 1000.0, auto_refresh=False)
-    statuses = ["running"] * 40 + ["done"] * 100 + ["queued"] * 20 + ["failed"] * 3
+    now = [1000.0]
+    view = RichPlanProgress(
+        Output(_console=console), 200, 1000.0, auto_refresh=False, started_at=900.0, clock=lambda: now[0]
+    )
+    statuses = ["running"] * 5 + ["done"] * 100 + ["ready"] * 55 + ["failed"] * 3
     for n, status in enumerate(statuses):
         view.records[f"shot-{n}"] = SimpleNamespace(
             id=f"shot-{n}",
@@ -80,17 +83,29 @@ def test_a_200_step_view_stays_a_screenful() -> None:
             op=None,
             kind="generate",
             billable_seconds=5.0,
-            estimate=60.0 if status in ("running", "queued") else None,
+            depends_on=[],
+            started_at=980.0 if status == "running" else None,
+            elapsed=None,
+            estimate=60.0 if status == "running" else None,
         )
+        view.estimates[f"shot-{n}"] = 60.0
         if status in ("done", "failed"):
             view.recent.append(f"shot-{n}")
-    console.print(view.render())
-    lines = console.export_text().splitlines()
+
+    def screen() -> list[str]:
+        console.print(view.render())
+        return console.export_text().splitlines()
+
+    lines = screen()
     assert len(lines) <= 2 + MAX_ACTIVE_ROWS + 1 + MAX_RECENT_ROWS + 1
-    assert "103/200 steps" in lines[0] and "500/1000 s billable" in lines[0]
-    assert "~12:00 left" in lines[0]  # 60 unfinished wan2.6-t2v tasks, 5 at a time, ~60 s each
-    assert "running 40" in lines[1] and "waiting 37" in lines[1]
-    assert any("and 52 more" in line for line in lines)
+    assert "103/200 steps" in lines[0] and "500/1000 s billable" in lines[0] and "1:40 elapsed" in lines[0]
+    # 5 running with 40 s left each, then 55 waiting for wan2.6-t2v's 5 slots: 11 waves of ~60 s.
+    assert "~11:40 left" in lines[0]
+    assert "running 5" in lines[1] and "waiting for a slot 55" in lines[1] and "planned 37" in lines[1]
+    assert any("and 52 more" in line and "waiting for a slot" in line for line in lines)
+    assert any("0:20 / ~1:00 (estimate)" in line for line in lines)  # the step's own time, the same clock
+    now[0] += 30
+    assert "~11:10 left" in screen()[0]  # time passes: the plan's time left goes down with it
 
 
 # -- extend ------------------------------------------------------------------------------------------

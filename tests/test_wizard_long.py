@@ -23,8 +23,7 @@ def long_keys(clip: Path, *, method: int = 0) -> str:
         + pick(method)
         + (ENTER if method != 1 else "")  # the segments' tier: the default (vace has one tier, no question)
         + typed("The road goes on")
-        + typed("Night falls")
-        + ENTER  # no more prompts
+        + typed("Night falls")  # 4 s to 12 s is 2 segments: 2 prompts, and no third question
         + ENTER  # no soundtrack
     )
 
@@ -44,6 +43,7 @@ def test_long_video_dry_run_shows_the_plan_and_the_command(
     assert result.exit_code == 0, result.stderr
     assert "long video: " in result.stderr and "2 new segment(s)" in result.stderr, result.stderr
     assert "segment-1" in result.stderr and "segment-2" in result.stderr
+    assert "2 new segment(s) of about 5 s: one prompt each" in result.stderr
     expected = (
         f"qwenvid extend {clip} --to 12 --method continue --prompt 'The road goes on' --prompt 'Night falls' "
         "--resolution 720P --dry-run"

@@ -13,12 +13,12 @@ import typer
 from typer._click import exceptions as click  # Typer's own (vendored) Click: its exceptions are raised
 from typer.core import TyperGroup
 
-from qwenvid.cli._boundary import environment_error, silence_stdout, undecodable_argument
+from qwenvid.cli._boundary import environment_error, silence_stdout, stdout_is_devnull, undecodable_argument
 from qwenvid.cli._complete import completion_callback, with_completion_shell
 from qwenvid.cli._metavars import plain_metavars
 from qwenvid.cli._output import Output, clean
 from qwenvid.cli._session import CliState
-from qwenvid.errors import ExitCode, QwenvidError, UsageError, scrub
+from qwenvid.errors import ExitCode, QwenvidError, StillRunning, UsageError, scrub
 
 EXIT_CODES_HELP = (
     "Exit codes: 0 done, 1 other error, 2 usage or validation, 3 authentication, 4 throttled or quota, "
@@ -45,14 +45,21 @@ def report_error(exc: BaseException, out: Output) -> int:
                     extra=getattr(exc, "extra", None),
                 )
             )
-        out.error(exc.message, exc.hint)
+        if isinstance(exc, StillRunning):
+            # An outcome, not an error (asked for with --detach, or a wait that ended): said, never "Error:".
+            out.info(exc.message)
+            if exc.hint:
+                out.info(f"Next: {exc.hint}")
+        else:
+            out.error(exc.message, exc.hint)
         return int(exc.exit_code)
     # A bug, not a user error: say so briefly; the traceback is one flag away.
     if out.json:
         from qwenvid.cli._envelope import envelope
 
         out.result_json(envelope(error=exc, exit_code=int(ExitCode.ERROR)))
-    out.error(f"unexpected {type(exc).__name__}: {clean(exc)}", "Run again with --debug (or QWENVID_DEBUG=1).")
+    hint = "The traceback is above." if out.debug else "Run again with --debug (or QWENVID_DEBUG=1)."
+    out.error(f"unexpected {type(exc).__name__}: {clean(exc)}", hint)
     return int(ExitCode.ERROR)
 
 
@@ -107,12 +114,20 @@ class QwenvidGroup(TyperGroup):
             from typer.completion import completion_init
 
             completion_init()  # the shells' completion classes (add_completion=False skips registering them)
-        argv = with_completion_shell(list(sys.argv[1:] if args is None else args))
+        argv = hoist_global_options(with_completion_shell(list(sys.argv[1:] if args is None else args)))
+        _ARGV[:] = argv
         undecodable = undecodable_argument(argv)
         if undecodable is not None:
             sys.exit(report_error(undecodable, Output(json="--json" in argv, debug=_debug_requested(argv))))
+        was_devnull = stdout_is_devnull()
         try:
             code = super().main(argv, prog_name, complete_var, False, windows_expand_args, **extra)
+        except SystemExit as exc:
+            # Rich meets a closed pipe (`qwenvid --help | head -1`) by sending stdout to /dev/null and exiting 1;
+            # the reader has what it wanted, as with our own listings: a quiet success.
+            if exc.code != 1 or was_devnull or not stdout_is_devnull():
+                raise
+            code = 0
         except click.NoArgsIsHelpError:
             code = int(ExitCode.USAGE)  # the help was shown; exit as for any other usage error
         except click.UsageError as exc:
@@ -150,11 +165,18 @@ class QwenvidGroup(TyperGroup):
         return sorted(names, key=lambda name: order.index(name) if name in order else len(order))
 
 
+# The command line being run (after hoisting): eager callbacks such as --version look at it for --json.
+_ARGV: list[str] = []
+
+
 def _print_version(value: bool) -> None:
     if value:
         from importlib.metadata import version
 
-        sys.stdout.write(f"qwenvid {version('qwenvid')}\n")
+        if "--json" in _ARGV[: _ARGV.index("--") if "--" in _ARGV else None]:
+            Output(json=True).result_json({"name": "qwenvid", "version": version("qwenvid")})
+        else:
+            sys.stdout.write(f"qwenvid {version('qwenvid')}\n")
         raise typer.Exit(0)
 
 
@@ -171,8 +193,14 @@ def global_options(
     emulator: Annotated[
         bool,
         typer.Option(
-            "--emulator", help="Run against an in-process emulator on a free local port: free, no key needed."
+            "--emulator",
+            help="Run against an in-process emulator on a free local port: free, no key needed "
+            "(by default too with QWENVID_EMULATOR=1 or `emulator = true` in config.toml).",
         ),
+    ] = False,
+    no_emulator: Annotated[
+        bool,
+        typer.Option("--no-emulator", help="Use the real service for this command, whatever QWENVID_EMULATOR says."),
     ] = False,
     emulator_realistic: Annotated[
         bool,
@@ -251,6 +279,8 @@ def global_options(
 
         enable_debug_logging()
     faults = tuple(emulator_fault or ())
+    if no_emulator and (emulator or emulator_realistic or faults):
+        raise typer.BadParameter("cannot be combined with --emulator options.", param_hint="'--no-emulator'")
     if faults:
         from qwenvid.emulator.faults import parse_fault
         from qwenvid.errors import ValidationError
@@ -263,11 +293,13 @@ def global_options(
     from qwenvid.requests.model_ids import allow_unknown_models
 
     allow_unknown_models(allow_unknown_model)  # set for every command, so one run's choice never leaks into the next
+    inherited = ctx.obj if isinstance(ctx.obj, CliState) else None  # `qwenvid cost` runs a command inside
     ctx.obj = CliState(
+        cost_only=inherited.cost_only if inherited else False,
         base_url=base_url,
         region=region,
         workspace=workspace,
-        emulator=emulator or emulator_realistic or bool(faults),
+        emulator_flag=False if no_emulator else (True if emulator or emulator_realistic or faults else None),
         emulator_realistic=emulator_realistic,
         emulator_faults=faults,
         out=Output(json=json_out, quiet=quiet, debug=debug),
@@ -348,6 +380,11 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "cast": ("cast", "The cast: named characters kept the same from shot to shot (add, list, show, remove)."),
     "story": ("story", "A paragraph to a narrated film: a storyboard written as a plan file, then the plan run."),
     "pick": ("pick", "Choose the take of a step that later steps build on; picking itself pays nothing."),
+    "cost": (
+        "cost_cmd",
+        "The cost of a command without running it: billable seconds, tier, and an amount from your price table.",
+    ),
+    "open": ("open_cmd", "Play or show a task's video (or a plan's folder) with the system's viewer."),
     "wizard": (
         "wizard",
         "Guided flow: mode, model, inputs and options, each checked as you answer; then the same run as the "
@@ -357,9 +394,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
 # Global options that take a value: the word after them is not a command name.
 _VALUE_OPTIONS = frozenset({"--base-url", "--region", "--emulator-fault", "--workspace"})
 # Global options people also write after the command (`qwenvid t2v "..." --emulator`); main() moves them
-# in front of it, where Typer expects them. `--json` is not here: every command that prints has its own.
+# in front of it, where Typer expects them; `--json` too, so that it works in both places for every command.
 _GLOBAL_FLAGS = frozenset(
-    {"--emulator", "--emulator-realistic", "--debug", "--quiet", "-q", "--no-preview", "--allow-unknown-model"}
+    {"--emulator", "--no-emulator", "--emulator-realistic", "--debug", "--quiet", "-q", "--no-preview", "--json",
+     "--allow-unknown-model"}
 )
 
 

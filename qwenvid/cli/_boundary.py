@@ -62,3 +62,12 @@ def silence_stdout() -> None:
         os.dup2(devnull, sys.stdout.fileno())
     except (OSError, ValueError):  # stdout is not a real file (a test runner's buffer): nothing to redirect
         pass
+
+
+def stdout_is_devnull() -> bool:
+    """True when stdout is /dev/null (where `silence_stdout`, or Rich after a closed pipe, sends it)."""
+    try:
+        here, null = os.fstat(sys.stdout.fileno()), os.stat(os.devnull)
+    except (OSError, ValueError, AttributeError):  # no real stdout (a test runner's buffer)
+        return False
+    return (here.st_dev, here.st_ino) == (null.st_dev, null.st_ino)

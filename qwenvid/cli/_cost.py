@@ -31,19 +31,28 @@ def billable_text(cost: Any) -> str:
     return text
 
 
-def cost_lines(cost: Any, *, emulated: bool) -> list[str]:
-    """The notice itself: billable seconds, tier, model, pricing link; an amount only from the user's table."""
+def amount_text(amount: float, currency: str | None) -> str:
+    """An amount of money with two decimals at least, so that 0.50 and 0.75 line up ("0.50 USD")."""
+    text = f"{amount:.2f}" if round(amount, 2) == amount else f"{amount:.6f}".rstrip("0")
+    return text + (f" {currency}" if currency else "")
+
+
+def cost_lines(cost: Any, *, emulated: bool, emulator_source: str | None = None) -> list[str]:
+    """The notice itself: billable seconds, tier, model, pricing link; an amount only from the user's table.
+
+    `emulator_source` says where the emulator setting came from (product.md §3.1), e.g. "QWENVID_EMULATOR env".
+    """
     what = billable_text(cost)
     if cost.tier:
         what += f" at {cost.tier}"
     what += f" on {cost.model}"
     notes = [f"  Note: {note}" for note in getattr(cost, "notes", ())]
     if emulated:
-        return [f"Cost: free (local emulator). A real run: {what}. Official prices: {cost.pricing_url}", *notes]
+        why = f", chosen by {emulator_source}" if emulator_source and emulator_source != "--emulator" else ""
+        return [f"Cost: free (local emulator{why}). A real run: {what}. Official prices: {cost.pricing_url}", *notes]
     lines = [f"Cost: {what}. Official prices: {cost.pricing_url}", *notes]
     if cost.amount is not None:
-        currency = f" {cost.currency}" if cost.currency else ""
-        lines.append(f"Estimated amount: {cost.amount:g}{currency} (your price table)")
+        lines.append(f"Estimated amount: {amount_text(cost.amount, cost.currency)} (your price table)")
     return lines
 
 
@@ -82,7 +91,7 @@ def decline(out: Output) -> None:
     """The user said no: not an error, but nothing was made, so the exit code is 1."""
     import typer
 
-    text = f"{NOTHING_SUBMITTED} (you answered no; nothing was spent)"
+    text = f"You answered no. {NOTHING_SUBMITTED}"
     if out.json:
         from qwenvid.cli._envelope import plain_error_envelope
 
@@ -99,6 +108,7 @@ def confirm_cost(
     emulated: bool,
     yes: bool,
     pause_display: Callable[[], None] = lambda: None,
+    emulator_source: str | None = None,
 ) -> None:
     """Show the notice; ask above the threshold; refuse (exit 7) when nobody can answer.
 
@@ -107,7 +117,7 @@ def confirm_cost(
     asking = above_threshold(cost, settings=settings, emulated=emulated) and not yes
     if asking:
         pause_display()
-    for line in cost_lines(cost, emulated=emulated):
+    for line in cost_lines(cost, emulated=emulated, emulator_source=emulator_source):
         out.notice(line)
     for line in budget_lines(cost, settings=settings, emulated=emulated):
         out.notice(line)

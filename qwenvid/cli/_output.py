@@ -7,7 +7,7 @@ import logging
 import os
 import re
 import sys
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -71,6 +71,7 @@ class Output:
         keep_whole: Collection[str] = (),
         shorten: str | None = None,
         unbounded: bool = False,
+        drop: Sequence[str] = (),
     ) -> None:
         """A listing on stdout: a Rich table for a person, tab-separated lines (never cut) for a pipe.
 
@@ -88,17 +89,23 @@ class Output:
         from rich.table import Table
 
         console = Console(highlight=False)
-        if shorten is not None:
+        columns, cells, hidden = _narrow(columns, cells, drop, console.width, shorten)
+        if shorten is not None and shorten in columns:
             cells = _shorten_column(columns, cells, shorten, console.width)
         if unbounded:
             console = Console(highlight=False, width=max(console.width, _natural_width(columns, cells)))
         table = Table(box=None, header_style="bold", pad_edge=False)
-        for column in columns:
+        for index, column in enumerate(columns):
             whole = unbounded or column in keep_whole or column == shorten
-            table.add_column(column, no_wrap=whole, overflow="ellipsis" if whole else "fold")
+            # A wrapped cell breaks between words ("1:1/ 3:4"), never inside one: the column is as wide as its
+            # longest word.
+            table.add_column(column, no_wrap=whole, overflow="ellipsis" if whole else "fold",
+                             min_width=None if whole else _longest_word(cells, index))  # fmt: skip
         for row in cells:
             table.add_row(*row, style=None)
         console.print(table)
+        if hidden:
+            self.info(f"({', '.join(hidden)} not shown: the terminal is too narrow; a pipe or --json has every column)")
 
     # -- stderr: everything else ------------------------------------------------------------
     def _plain(self, line: str) -> bool:
@@ -142,6 +149,33 @@ def _natural_width(columns: list[str], cells: list[list[str]]) -> int:
     """Width of a table whose cells never wrap."""
     widths = [max(len(column), *(len(row[i]) for row in cells)) for i, column in enumerate(columns)]
     return sum(widths) + _COLUMN_GAP * (len(columns) - 1)
+
+
+def _longest_word(cells: list[list[str]], index: int) -> int:
+    return min(24, max((len(word) for row in cells for word in row[index].split()), default=1))
+
+
+def _narrow(
+    columns: list[str], cells: list[list[str]], drop: Sequence[str], width: int, shorten: str | None
+) -> tuple[list[str], list[list[str]], list[str]]:
+    """Drop the `drop` columns, in that order, while the table's words cannot fit `width` side by side."""
+    hidden: list[str] = []
+
+    def needed() -> int:
+        words = [len(column) for column in columns]
+        for i, column in enumerate(columns):
+            longest = 12 if column == shorten else max((len(w) for row in cells for w in row[i].split()), default=1)
+            words[i] = max(words[i], min(24, longest))
+        return sum(words) + _COLUMN_GAP * (len(columns) - 1)
+
+    for name in drop:
+        if needed() <= width or name not in columns:
+            continue
+        at = columns.index(name)
+        columns = [c for i, c in enumerate(columns) if i != at]
+        cells = [[c for i, c in enumerate(row) if i != at] for row in cells]
+        hidden.append(name)
+    return columns, cells, hidden
 
 
 def _shorten_column(columns: list[str], cells: list[list[str]], name: str, width: int) -> list[list[str]]:

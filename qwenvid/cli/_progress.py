@@ -251,7 +251,8 @@ class RichReporter(BaseReporter):
                 f"{clock_text(elapsed)} / ~{clock_text(self._estimate)} (estimate), {remaining}",
             ]
         elif self._phase == "queued":
-            cells.append(f"{clock_text(elapsed)} waiting for a slot")
+            # PENDING: the task is accepted and queued on the service (not a local slot wait, which says so itself).
+            cells.append(f"{clock_text(elapsed)} queued on the service")
         elif self._phase in ("uploading", "downloading"):
             if self._total:
                 cells.append(ProgressBar(total=self._total, completed=self._done, width=30))

@@ -34,11 +34,41 @@ class CliState:
     base_url: str | None = None
     region: str | None = None
     workspace: str | None = None  # --workspace ID: the workspace host of the region
-    emulator: bool = False
+    # --emulator (True), --no-emulator (False), or neither (None: QWENVID_EMULATOR, then config `emulator`).
+    emulator_flag: bool | None = None
     emulator_realistic: bool = False  # --emulator-realistic: the models' documented render times
     emulator_faults: tuple[str, ...] = ()  # --emulator-fault SPEC, already checked
     out: Output = field(default_factory=Output)
     preview: bool = True  # --no-preview turns the thumbnail strip under a finished video off
+    cost_only: bool = False  # `qwenvid cost COMMAND ...`: the command's --dry-run prints its cost, not its requests
+    _emulator: tuple[bool, str] | None = field(default=None, repr=False)
+
+    def __init__(self, *, emulator: bool | None = None, **fields: Any) -> None:
+        """`emulator=True` is `--emulator` (tests and the app build a state this way)."""
+        for item in dataclasses.fields(self):
+            default = item.default_factory() if item.default_factory is not dataclasses.MISSING else item.default
+            setattr(self, item.name, fields.pop(item.name, default))
+        if fields:
+            raise TypeError(f"unknown CliState fields {sorted(fields)}")
+        if emulator is not None:
+            self.emulator_flag = emulator or None
+
+    def _resolve_emulator(self) -> tuple[bool, str]:
+        if self._emulator is None:
+            from qwenvid.cli._emulator_default import resolve_emulator
+
+            self._emulator = resolve_emulator(self.emulator_flag, self.base_url)
+        return self._emulator
+
+    @property
+    def emulator(self) -> bool:
+        """Run on the in-process emulator: --emulator, else (no explicit base URL) QWENVID_EMULATOR or config."""
+        return self._resolve_emulator()[0]
+
+    @property
+    def emulator_source(self) -> str:
+        """Where that choice came from, for the cost notice ("--emulator", "QWENVID_EMULATOR env", ...)."""
+        return self._resolve_emulator()[1]
 
     def estimate(self, emulated: bool) -> float | None:
         """The render estimate the progress bar starts from: None lets the session use the model's own."""
@@ -104,14 +134,38 @@ def _open_session(state: CliState) -> Iterator[OpenSession]:
     try:
         settings = dataclasses.replace(
             load_settings(state, api_key=_EMULATOR_KEY, base_url=emulator.base_url),
-            key_source="--emulator (any key works there)",
-            base_url_source="--emulator",
+            key_source=f"{state.emulator_source} (any key works there)",
+            base_url_source=state.emulator_source,
         )
         session = Session(settings, emulated=True, **INJECTED.get("session", {}))
         try:
             yield OpenSession(session, settings, emulated=True, emulator=emulator)
         finally:
-            session.close()
+            try:
+                if getattr(session, "_ledger", None) is not None:  # a dry run never opened it: leave it unmade
+                    end_emulated_rows(session.ledger, emulator.base_url)
+            finally:
+                session.close()
     finally:
         # The command is over: the server winds down on its own (~0.1 s) rather than while the user waits.
         emulator.stop(wait=False)
+
+
+def end_emulated_rows(ledger: Any, base_url: str) -> None:
+    """The in-process emulator stops with its command: its tasks end with it, in the ledger too.
+
+    A row it leaves unfinished (Ctrl-C while a task was queued) would otherwise stay PENDING for ever,
+    with `resume` (which skips emulated rows) and `status --wait` (which asks for a key) no help.
+    """
+    from qwenvid.store.ledger import TERMINAL_STATUSES
+
+    why = "the in-process emulator (--emulator) stopped with its command, and its task with it"
+    try:
+        rows = [row for row in ledger.list() if row.origin == "emulated" and row.base_url == base_url]
+    except Exception:  # noqa: BLE001 - the ledger was never opened or is gone: nothing to end
+        return
+    for row in rows:
+        if row.task_id is not None and row.remote_status not in TERMINAL_STATUSES:
+            ledger.update_remote(row.id, "UNKNOWN", error_code="EmulatorStopped", error_message=why)
+        elif row.task_id is None and row.local_state in ("created", "submitting", "outcome_unknown"):
+            ledger.mark_rejected(row.id, "EmulatorStopped", why)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import shlex
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
@@ -234,7 +236,9 @@ class Prompter:
         except FixableInputError as refused:
             self.note(refused.message)
         target = free_output(path, kind)
-        if not self.confirm(f"Fix it now ({fit_command(answer, spec.id, role)} -o {target.name})?", default=True):
+        shown = shlex.quote(os.path.relpath(target) if not os.path.relpath(target).startswith("..") else str(target))
+        # The command shown writes exactly where the fitted file goes (a name alone would land in the cwd).
+        if not self.confirm(f"Fix it now ({fit_command(answer, spec.id, role)} -o {shown})?", default=True):
             return None
         result = fit_input(path, target, model=spec.id, role=role)  # type: ignore[arg-type]
         self.note(f"Fitted {path.name}: " + "; ".join(result.changes) + f". Using {result.path}")
@@ -589,27 +593,32 @@ def ask_audio(ask: Prompter, spec: ModelSpec) -> dict[str, Any]:
 def ask_long_video(ask: Prompter) -> Any:
     """The long-video recipe: a clip, a target length, how to continue, a prompt per segment, a soundtrack."""
     from qwenvid.media.inputs import inspect_video
-    from qwenvid.plans.extend import ExtendRequest
+    from qwenvid.plans.extend import ExtendRequest, segment_count, segment_seconds
 
-    video = clean_path(ask.text("Video to extend (a local MP4)", file_check("video", None, "VIDEO")))
+    video = clean_path(ask.text("Video to extend (a local MP4)", file_check("video", None, "VIDEO"), paths=True))
     info = inspect_video(Path(video).expanduser())
     length = info.duration
     target = int(
         ask.text(
             f"Target length in seconds (it is {length:g} s now)",
-            int_check("--to", int(length) + 1, 600, optional=False),
+            int_check("Target length", int(length) + 1, 600, optional=False),  # the question's words, not a flag
         )
     )
     method = ask.choose("How should each segment continue the last?", EXTEND_METHODS)
     resolution = ask_segment_tier(ask, method, info.width, info.height)
+    count = segment_count(method, length, float(target))
+    ask.note(f"{count} new segment(s) of about {segment_seconds(method)} s: one prompt each, in order")
     prompts: list[str] = []
-    while True:
-        label = f"Prompt for segment {len(prompts) + 1}" + (" (empty: the same story goes on)" if prompts else "")
-        text = ask.text(label, text_check("--prompt", max_chars=800, required=not prompts))
+    while len(prompts) < count:  # never a question more than there are segments
+        label = f"Prompt for segment {len(prompts) + 1} of {count}"
+        label += " (empty: the same story goes on)" if prompts else ""
+        text = ask.text(label, text_check("The prompt", max_chars=800, required=not prompts))
         if not text.strip():
             break
         prompts.append(text.strip())
-    audio = clean_path(ask.text("Soundtrack (wav/mp3, optional)", file_check("audio", None, "--audio", required=False)))
+    audio = clean_path(
+        ask.text("Soundtrack (wav/mp3, optional)", file_check("audio", None, "Soundtrack", required=False), paths=True)
+    )
     return ExtendRequest(
         video=Path(video).expanduser(),
         target_seconds=float(target),

@@ -9,7 +9,7 @@ import typer
 from qwenvid.cli._help import examples
 from qwenvid.cli._options import JsonOpt
 from qwenvid.cli._session import load_settings, state_of
-from qwenvid.errors import ConfigError
+from qwenvid.errors import ConfigError, QwenvidError
 
 CONFIG_SUMMARY = "Show the settings and where each one comes from; get, set or unset a key of config.toml."
 CONFIG_EXAMPLES = examples(
@@ -24,9 +24,10 @@ CONFIG_EXAMPLES = examples(
 KeyArg = Annotated[
     str,
     typer.Argument(
-        help="A key: region, base_url, output_dir, confirm_above_seconds, wait_timeout, query_qps, "
-        "prices.currency, prices.MODEL (or prices.default) or prices.MODEL.TIER (e.g. 720P); your own upload "
-        "bucket: oss_bucket, oss_region, oss_endpoint, oss_prefix, oss_url_expires (credentials: environment or .env)."
+        help="A key: region, base_url, output_dir, confirm_above_seconds, wait_timeout, query_qps (at most 20), "
+        "preview, emulator, output_name, prices.currency, prices.MODEL (or prices.default) or prices.MODEL.TIER "
+        "(e.g. 720P); your own upload bucket: oss_bucket, oss_region, oss_endpoint, oss_prefix, oss_url_expires "
+        "(credentials: environment or .env)."
     ),
 ]
 
@@ -46,11 +47,15 @@ def config(ctx: typer.Context, json_out: JsonOpt = False) -> None:
         show(ctx, json_out)
 
 
-@config_app.command(epilog=examples("qwenvid config path"))
+@config_app.command(epilog=examples("qwenvid config path", "qwenvid config path --json"))
 def path(ctx: typer.Context) -> None:
     """Print where the config file is (it may not exist yet: every key is optional)."""
     state = state_of(ctx)
-    state.out.result(str(load_settings(state).config_path))
+    target = load_settings(state).config_path
+    if state.out.json:
+        state.out.result_json({"config_file": str(target), "exists": target.is_file()})
+        return
+    state.out.result(str(target))
 
 
 @config_app.command(epilog=examples("qwenvid config show", "qwenvid config show --json"))
@@ -76,18 +81,41 @@ def show(ctx: typer.Context, json_out: JsonOpt = False) -> None:
     state.out.info('[prices]: currency = "USD", then MODEL = rate per second, or MODEL = { 720P = rate, ... }.')
 
 
-@config_app.command(epilog=examples("qwenvid config get region", "qwenvid config get wait_timeout"))
+@config_app.command(
+    epilog=examples(
+        "qwenvid config get region",
+        "qwenvid config get confirm_above_seconds",
+        "qwenvid config get region --json",
+    )
+)
 def get(ctx: typer.Context, key: KeyArg) -> None:
     """Print the value in effect for one key."""
-    from qwenvid.config.file import effective
+    from qwenvid.config.file import check_key, effective, price_lookup
 
     state = state_of(ctx)
+    settings = load_settings(state)
     wanted = "[prices]" if key in ("prices", "[prices]") else key
-    for row in effective(load_settings(state)):
-        if row.key == wanted:
-            state.out.result(row.value)
-            return
-    raise ConfigError(f"Unknown config key {key!r}.", hint="`qwenvid config show` lists every key.")
+    found = next(((row.value, row.source) for row in effective(settings) if row.key == wanted), None)
+    if found is None and key.startswith(("prices.", "[prices].")):
+        check_key(key)
+        value = price_lookup(settings, key)
+        if value is None:
+            from qwenvid.suggest import did_you_mean
+
+            known = ["prices.currency", "prices.default", *(f"prices.{name}" for name in settings.prices or {})]
+            raise QwenvidError(  # exit 1, as `git config --get` of an unset key: nothing wrong, just nothing there
+                f"{key} is not set{did_you_mean(key, known)}.",
+                hint="`qwenvid config show` lists the prices in effect; `config set` sets one.",
+            )
+        found = (value, "config file")
+    if found is None:
+        check_key(key)  # an unknown key, with "did you mean"
+        raise ConfigError(f"Unknown config key {key!r}.", hint="`qwenvid config show` lists every key.")
+    value, source = found
+    if state.out.json:
+        state.out.result_json({"key": key, "value": value, "source": source})
+        return
+    state.out.result(value)
 
 
 @config_app.command(
@@ -102,6 +130,9 @@ def set_(ctx: typer.Context, key: KeyArg, value: Annotated[str, typer.Argument(h
     state = state_of(ctx)
     target = load_settings(state).config_path
     set_value(target, key, value)
+    if state.out.json:
+        state.out.result_json({"key": key, "value": value, "config_file": str(target), "changed": True})
+        return
     state.out.info(f"Set {key} = {value} in {target}.")
 
 
@@ -112,7 +143,10 @@ def unset(ctx: typer.Context, key: KeyArg) -> None:
 
     state = state_of(ctx)
     target = load_settings(state).config_path
-    if unset_value(target, key):
+    removed = unset_value(target, key)
+    if state.out.json:
+        state.out.result_json({"key": key, "value": None, "config_file": str(target), "changed": removed})
+    elif removed:
         state.out.info(f"Removed {key} from {target}.")
     else:
         state.out.info(f"{key} is not set in {target}; nothing changed.")

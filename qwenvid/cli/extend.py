@@ -32,10 +32,18 @@ one is reused). It runs as a plan (output/qwenvid/extend-NAME/), so re-running n
 
 def extend(
     ctx: typer.Context,
-    video: Annotated[Path, typer.Argument(help="The video to extend (local MP4).", show_default=False)],
+    video_arg: Annotated[
+        str, typer.Argument(metavar="VIDEO", help="The video to extend (local MP4).", show_default=False)
+    ],
     to: Annotated[float, typer.Option("--to", help="Target length in seconds.", min=1, show_default=False)],
     prompt: Annotated[
-        list[str] | None, typer.Option("--prompt", "-p", help="What happens next; repeat: one per segment, in order.")
+        list[str] | None,
+        typer.Option(
+            "--prompt",
+            "-p",
+            help="What happens next; repeat: one per segment, in order. Default: the clip's own prompt "
+            "(its sidecar or ledger row), else asked on a terminal.",
+        ),
     ] = None,
     method: Annotated[
         str,
@@ -76,6 +84,8 @@ def extend(
     pay_again: PayAgainOpt = False,
     json_out: JsonOpt = False,
 ) -> None:
+    from qwenvid.cli._extend_source import default_prompts, local_clip
+    from qwenvid.cli._session import load_settings
     from qwenvid.cli.run import run_plan
     from qwenvid.errors import ValidationError
     from qwenvid.media.inputs import inspect_video
@@ -83,13 +93,15 @@ def extend(
     from qwenvid.plans.parse import plan_from_data
 
     state = state_of(ctx, json_out)
+    video = local_clip(video_arg)
     if audio is not None and not audio.is_file():
         raise ValidationError(f"--audio {audio}: no such file", field="audio")
     info = inspect_video(video, field="VIDEO")
+    prompts = list(prompt or []) or default_prompts(video, load_settings(state), state.out)
     request = ExtendRequest(
         video=video,
         target_seconds=to,
-        prompts=list(prompt or []),
+        prompts=prompts,
         method=method,
         model=model,
         segment_seconds=segment,

@@ -11,7 +11,7 @@ from typing import Annotated, Any
 
 import typer
 
-from qwenvid.cli._cost import confirm_cost, decline, paused_notice, pay_again_asker
+from qwenvid.cli._cost import confirm_cost, cost_lines, decline, paused_notice, pay_again_asker
 from qwenvid.cli._help import examples
 from qwenvid.cli._options import (
     INPUTS,
@@ -198,8 +198,16 @@ def run_request(state: CliState, request: Any, flags: RunFlags, before_submit: A
             plan = opened.session.plan(request)
             for warning in [*plan.warnings, *_region_warnings(plan.model, opened)]:
                 out.warning(warning)
+            free = opened.emulated
             if flags.dry_run:
                 reporter.close()
+                if state.cost_only:
+                    from qwenvid.cli.cost_cmd import print_cost
+
+                    print_cost(out, plan.cost, free=free, source=state.emulator_source)
+                    return
+                for line in cost_lines(plan.cost, emulated=free, emulator_source=state.emulator_source):
+                    out.notice(line)  # the cost of the command, without running it (stderr)
                 out.result_json(opened.session.dry_run(plan))
                 return
             if opened.emulated and flags.detach:
@@ -233,6 +241,7 @@ def run_request(state: CliState, request: Any, flags: RunFlags, before_submit: A
                         emulated=opened.emulated,
                         yes=flags.yes,
                         pause_display=reporter.close,
+                        emulator_source=state.emulator_source,
                     )
                 )
             if plan.local_inputs:  # what leaves the machine, before the first upload (product.md §3.1)
@@ -305,6 +314,8 @@ def emulated_hint(exc: QwenvidError) -> None:
             "The in-process emulator stopped with this command, and its task with it; "
             "run the command again (it is free)."
         )
+        # Nor may the message say the task goes on somewhere: it ended with its emulator.
+        exc.message = exc.message.replace("it keeps running on the server", "it ended with the in-process emulator")
 
 
 def interrupted(task_id: str | None) -> Interrupted:

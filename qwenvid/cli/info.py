@@ -44,7 +44,8 @@ def models(
     state = state_of(ctx, json_out)
     specs = [spec for spec in MODELS if mode is None or spec.serves(mode)]  # type: ignore[arg-type]
     if state.out.json:
-        state.out.result_json([_model_json(spec, spec.id == DEFAULT_MODELS.get(spec.mode)) for spec in specs])
+        models = [_model_json(spec, spec.id == DEFAULT_MODELS.get(spec.mode)) for spec in specs]
+        state.out.result_json({"models": models, "count": len(models)})  # one object, as every --json prints
         return
 
     def row(spec: Any) -> list[str]:
@@ -59,14 +60,15 @@ def models(
         ]
 
     columns = ["model", "default", "mode", "takes", "durations", "audio", "regions"]
+    whole, drop = {"model", "mode"}, ("regions", "default", "audio")  # narrow terminals: never cut, dropped first
     if not sys.stdout.isatty():  # a pipe keeps one table with its columns
-        state.out.table(columns, [row(spec) for spec in specs], keep_whole={"model", "mode"})
+        state.out.table(columns, [row(spec) for spec in specs], keep_whole=whole, drop=drop)
     else:  # a person sees the families, newest first, each with what it accepts
         for family in sorted({spec.family for spec in specs}, key=_family_order):
             members = [spec for spec in specs if spec.family == family]
             sys.stdout.write(f"\n{_family_heading(family, members)}\n")
             sys.stdout.flush()
-            state.out.table(columns, [row(spec) for spec in members], keep_whole={"model", "mode"})
+            state.out.table(columns, [row(spec) for spec in members], keep_whole=whole, drop=drop)
     state.out.info("Details: `qwenvid models --json`. Unknown model ids are passed through with a warning.")
     if any(FRA in spec.regions for spec in specs):
         state.out.info(
@@ -106,9 +108,10 @@ def _family_heading(family: str, members: list[Any]) -> str:
 def _resolution_text(spec: Any) -> str:
     if spec.resolution_field == "size":
         return "--size " + " ".join(spec.sizes)
-    text = "--resolution " + "/".join(spec.resolutions)
+    # "/ " lets a narrow table wrap between choices, never inside "3:4" (a pipe gets the same text).
+    text = "--resolution " + "/ ".join(spec.resolutions)
     if spec.resolution_field == "resolution+ratio":
-        text += " --ratio " + "/".join(spec.ratios)
+        text += " --ratio " + "/ ".join(spec.ratios)
     return text
 
 
@@ -152,9 +155,10 @@ def doctor(
     if contract or record_dir is not None:
         _contract(state, record_dir)
         return
+    wrote_env = None
     if write_env:
-        path = write_env_placeholder(Path.cwd() / ".env")
-        out.info(f"Wrote {path} (readable by you only). Put your key after DASHSCOPE_API_KEY=.")
+        wrote_env = write_env_placeholder(Path.cwd() / ".env")
+        out.info(f"Wrote {wrote_env} (readable by you only). Put your key after DASHSCOPE_API_KEY=.")
     with open_session(state) as opened:  # with --emulator: the in-process emulator is what gets checked
         report = _doctor_report(opened.settings)
         report["ledger_ok"], report["ledger_detail"] = check_ledger(opened.settings.ledger_path)
@@ -164,6 +168,8 @@ def doctor(
         from qwenvid.tasks.uploads import doctor_uploads
 
         report.update(doctor_uploads(opened.session))  # which upload path; a bucket is written to and cleaned
+    report["wrote_env"] = str(wrote_env) if wrote_env else None
+    report["emulator_default"] = state.emulator_source if state.emulator else None
     if out.json:
         out.result_json(report)
     else:
@@ -257,7 +263,8 @@ def _reachable(base_url: str) -> tuple[bool, str]:
             response = send_bounded(client, "GET", base_url, budget=10.0, limit=1 << 20)
     except httpx.HTTPError as exc:
         return False, f"{type(exc).__name__}: {exc}"
-    return True, f"HTTP {response.status_code}"
+    # Any HTTP answer means the service is there; the base URL itself is no endpoint, so 404 is what it says.
+    return True, f"the service answered with HTTP {response.status_code}"
 
 
 def _key_accepted(session: Any) -> tuple[bool | None, str]:
@@ -287,6 +294,8 @@ def _print_doctor(out: Output, report: dict[str, Any]) -> None:
         f"Region:       {report['region']} (from {report['region_source']})",
         f"Workspace:    {report['workspace_id'] or 'none (the shared host of the region)'}",
         f"Base URL:     {report['base_url']} (from {report['base_url_source']})",
+        *([f"Emulator:     the in-process emulator by default (from {report['emulator_default']})"]
+          if report.get("emulator_default") else []),
         f"Reachable:    {mark(report['reachable'])} ({report['reach_detail']})",
     ]
     if report["key_accepted"] is not None or report.get("key_detail"):
@@ -307,9 +316,19 @@ def _print_doctor(out: Output, report: dict[str, Any]) -> None:
     for warning in report["warnings"]:
         out.warning(warning)
     if not report["key_set"]:
+        if report.get("wrote_env"):
+            out.info(f"Next: put your key in {report['wrote_env']} (after DASHSCOPE_API_KEY=), then run doctor again.")
+        else:
+            out.info(
+                "Next: export DASHSCOPE_API_KEY=sk-... (or `qwenvid doctor --write-env`), or try `qwenvid --emulator`."
+            )
+    elif report["key_kind"] == "coding-plan" or report["key_accepted"] is False:
         out.info(
-            "Next: export DASHSCOPE_API_KEY=sk-... (or `qwenvid doctor --write-env`), or try `qwenvid --emulator`."
+            f"Next: create a standard key in the Model Studio console (API keys) for {report['region']} and set "
+            "DASHSCOPE_API_KEY to it (keys are region-specific: --region or QWEN_REGION picks the region)."
         )
+    elif not report["reachable"]:
+        out.info("Next: check the network (or a proxy) and the base URL; `--debug` shows where the request went.")
 
 
 def register(app: typer.Typer) -> None:

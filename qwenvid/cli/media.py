@@ -156,6 +156,8 @@ def tail(
 
     out = state_of(ctx, json_out).out
     result = tail_clip(video, _stem_output(video, f"tail{seconds:g}s.mp4", output), seconds=seconds, overwrite=force)
+    if result.duration < seconds - 0.05:  # said, not silently clamped
+        out.warning(f"{video} is only {result.duration:.2f} s long: the whole clip was kept, not {seconds:g} s.")
     _done(out, result, _clip_text(result))
 
 
@@ -285,6 +287,11 @@ def preview(
     from qwenvid.cli._preview import can_draw, strip_for, summary_line
 
     out = state_of(ctx).out
+    if out.json:  # pictures are for people: a script gets the facts the strip would show, as one object
+        from qwenvid.media.clips import media_info
+
+        out.result_json({**media_info(video).to_dict(), "thumbnails": frames, "summary": summary_line(video)})
+        return
     console = Console(highlight=False)
     if not sys.stdout.isatty() or not can_draw(console):
         # Pictures are for people; a pipe gets nothing on stdout, and the facts once on stderr.

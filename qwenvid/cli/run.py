@@ -37,6 +37,7 @@ RUN_EXAMPLES = examples(
     "qwenvid run prompts.txt --model wan2.6-t2v --duration 5 --size 1280*720 --max-seconds 120",
     "qwenvid run batch.jsonl --json > manifest.json",
     "qwenvid run story.toml --force continued --events -",
+    "qwenvid run --init my-story.toml",
 )
 
 RUN_HELP = """Run a plan: many generations and multi-step chains from one file.
@@ -67,6 +68,10 @@ def run(
     name: Annotated[
         str | None, typer.Option("--name", help="Plan name (the output folder). Default: the file's name.")
     ] = None,
+    init: Annotated[
+        bool,
+        typer.Option("--init", help="Write a commented starter plan to PLAN (.toml, or .json naming its schema)."),
+    ] = False,
     model: ModelOpt = None,
     duration: DurationOpt = None,
     size: SizeOpt = None,
@@ -118,6 +123,9 @@ def run(
     from qwenvid.plans.parse import load_plan
 
     state = state_of(ctx, json_out)
+    if init:
+        _init_plan(state.out, plan_file)
+        return
     defaults = _defaults(
         model=model,
         duration=duration,
@@ -144,6 +152,24 @@ def run(
         pay_again=pay_again,
         allow_outside=allow_outside,
     )
+
+
+def _init_plan(out: Output, path: Path) -> None:
+    """`run --init FILE`: a starter plan, never over an existing file."""
+    from qwenvid.plans.scaffold import SCHEMA_FILE, scaffold
+
+    if path.suffix.lower() not in (".toml", ".json"):
+        raise ValidationError(f"--init writes a .toml or .json plan, not {path.name!r}.", hint="e.g. story.toml")
+    try:
+        with path.open("x", encoding="utf-8") as handle:
+            handle.write(scaffold(path))
+    except FileExistsError:
+        raise ValidationError(f"{path} already exists; --init never overwrites a plan.") from None
+    if out.json:
+        out.result_json({"plan": str(path), "schema": str(SCHEMA_FILE)})
+        return
+    out.result(str(path))
+    out.info(f"Wrote a starter plan. Check and cost it: qwenvid run {path} --dry-run. Schema: {SCHEMA_FILE}")
 
 
 def _checked(out: Output, make: Any) -> Any:
@@ -181,8 +207,8 @@ def run_plan(
     `own_files` are files the user named on the command line: they may lie outside the plan's folder."""
     from qwenvid.cli._plan_progress import make_plan_progress
     from qwenvid.config import require_key
-    from qwenvid.plans.execute import check_plan_folder, dry_run_requests, execute, prepare
-    from qwenvid.plans.manifest import EventSink
+    from qwenvid.plans.execute import check_plan_folder, distinct_name, dry_run_requests, execute, prepare
+    from qwenvid.plans.manifest import EventSink, resumed_start
     from qwenvid.plans.outbound import outside, plan_outbound
     from qwenvid.plans.scheduler import SchedulerOptions, exit_status
 
@@ -190,6 +216,7 @@ def run_plan(
     with open_session(state) as opened:
         session = opened.session
         output_dir = output or opened.settings.output_dir
+        spec = distinct_name(spec, Path(output_dir))
         prepared, backend, finder = _checked(
             out, lambda: prepare(session, spec, Path(output_dir), force=force, emulated=opened.emulated)
         )
@@ -201,13 +228,21 @@ def run_plan(
         check_plan_folder(Path(output_dir), spec.name)
         _check_events_target(events)
         _check_max_seconds(prepared.new_seconds, max_seconds)
+        if dry_run and state.cost_only:  # `qwenvid cost run PLAN`: the cost is the whole answer
+            from qwenvid.cli.cost_cmd import print_plan_cost
+
+            print_plan_cost(out, prepared, free=opened.emulated, source=state.emulator_source)
+            return
         uploads = plan_outbound(prepared)
         # The cast's files are the user's own choice (product.md §3.1), like files named on the command line.
         far = outside(uploads, spec.base_dir, (*own_files, *(Path(p) for p in prepared.spec.cast_files)))
         if dry_run:
             # Like a single run's --dry-run: the requests on stdout (one object); the table for people on stderr.
+            _print_preview(
+                out, prepared, emulated=opened.emulated, source=state.emulator_source, table=not out.json,
+                settings=opened.settings,
+            )
             if not out.json:
-                _print_preview(out, prepared, emulated=opened.emulated, settings=opened.settings)
                 story_costs(out, prepared.spec, opened.settings, emulated=opened.emulated)
             _list_uploads(out, uploads, far, allowed=allow_outside, dry_run=True)
             preview = prepared.preview_json(dry_run_requests(session, prepared))
@@ -218,7 +253,7 @@ def run_plan(
             out.result_json(preview)
             return
         require_key(opened.settings)
-        _print_preview(out, prepared, emulated=opened.emulated, settings=opened.settings)
+        _print_preview(out, prepared, emulated=opened.emulated, source=state.emulator_source, settings=opened.settings)
         story_costs(out, prepared.spec, opened.settings, emulated=opened.emulated)
         _list_uploads(out, uploads, far, allowed=allow_outside, dry_run=False)
         if far and not allow_outside:
@@ -231,10 +266,15 @@ def run_plan(
         )
         if repaid:
             _check_max_seconds(new_seconds, max_seconds)
-        _confirm(out, opened.settings, new_seconds, emulated=opened.emulated, yes=yes, always=always_ask)
+        _confirm(
+            out, opened.settings, prepared, seconds=new_seconds, emulated=opened.emulated, yes=yes, always=always_ask
+        )
         sink = EventSink(events)
         visible = sum(1 for sp in prepared.steps.values() if not sp.step.hidden)
-        progress = make_plan_progress(out, visible, new_seconds)
+        steps, estimates = plan_view_steps(prepared, emulated=opened.emulated)
+        progress = make_plan_progress(
+            out, visible, new_seconds, steps=steps, estimates=estimates, started_at=resumed_start(prepared.folder)
+        )
         options = SchedulerOptions(
             fail_fast=fail_fast,
             timeout=timeout,
@@ -315,12 +355,83 @@ def _check_max_seconds(new_seconds: float, max_seconds: float | None) -> None:
         )
 
 
-def _print_preview(out: Output, prepared: PreparedPlan, *, emulated: bool, settings: Any = None) -> None:
-    """The cost preview: billable seconds per step and model/tier, what is reused, the total, the prices link."""
-    from rich.table import Table
+def plan_view_steps(prepared: PreparedPlan, *, emulated: bool) -> tuple[list[Any], dict[str, float]]:
+    """Every step as the view first shows it (planned), and each generation's expected seconds before its
+    task has its own estimate (the emulator's timing, else the model's documented prior)."""
+    from qwenvid.plans.manifest import StepRecord
+    from qwenvid.plans.prepare import step_mode
+    from qwenvid.requests.priors import cold_prior
 
+    steps, estimates = [], {}
+    for sid in prepared.order:
+        sp = prepared.steps[sid]
+        model = sp.cost.model if sp.cost else None
+        steps.append(
+            StepRecord(id=sid, kind=sp.step.kind, mode=step_mode(sp), op=sp.step.op, model=model,
+                       hidden=sp.step.hidden, depends_on=list(sp.step.depends_on), status="waiting")
+        )  # fmt: skip
+        if sp.step.kind != "generate" or sp.found is not None and sp.found.state == "done":
+            continue
+        if emulated:
+            estimates[sid] = EMULATOR_ESTIMATE_SECONDS
+            continue
+        request = sp.request
+        estimates[sid] = cold_prior(
+            model,
+            duration=getattr(request, "duration", None),
+            size=getattr(request, "size", None),
+            resolution=getattr(request, "resolution", None),
+        ).seconds
+    return steps, estimates
+
+
+def _print_preview(
+    out: Output,
+    prepared: PreparedPlan,
+    *,
+    emulated: bool,
+    source: str | None = None,
+    table: bool = True,
+    settings: Any = None,
+) -> None:
+    """The cost preview: billable seconds per step and model/tier, what is reused, the total, the prices link,
+    and how much of each budget the plan uses."""
     if out.quiet:
         return
+    if table:
+        _preview_table(out, prepared)
+    out.notice(plan_cost_line(prepared, emulated=emulated, source=source))
+    if settings is not None and settings.budget is not None:
+        from qwenvid.tasks.budget import preview_lines
+
+        amount, _currency = prepared.new_amount
+        for line in preview_lines(settings, prepared.new_seconds, amount, emulated=emulated):
+            out.notice(line)
+
+
+def plan_cost_line(prepared: PreparedPlan, *, emulated: bool, source: str | None = None) -> str:
+    """`Cost: 30 s billable (...); 2 steps reused (0 s). Estimated amount: ...`: the plan's one cost line."""
+    from qwenvid.cli._cost import amount_text
+
+    preview = prepared.preview_json()
+    by_model = ", ".join(f"{k}: {v:g} s" for k, v in preview["billable_seconds_by_model"].items())
+    reused = prepared.reused_steps
+    total = f"{prepared.new_seconds:g} s billable" + (f" ({by_model})" if by_model else "")
+    if reused:
+        total += f"; {reused} step{'s' if reused != 1 else ''} reused (0 s)"
+    if emulated:
+        why = f", chosen by {source}" if source and source != "--emulator" else ""
+        return f"Cost: free (local emulator{why}). A real run: {total}."
+    amount, currency = prepared.new_amount
+    priced = f" Estimated amount: {amount_text(amount, currency)} (your price table)." if amount is not None else ""
+    return f"Cost: {total}. Official prices: {preview['pricing_url']}{priced}"
+
+
+def _preview_table(out: Output, prepared: PreparedPlan) -> None:
+    from rich.table import Table
+
+    from qwenvid.plans.prepare import step_mode
+
     table = Table(title=f"Plan {prepared.spec.name}: {prepared.folder}", show_edge=False, title_justify="left")
     for column in ("step", "what", "model / tier", "billable s", "status"):
         table.add_column(column, justify="right" if column == "billable s" else "left")
@@ -331,7 +442,7 @@ def _print_preview(out: Output, prepared: PreparedPlan, *, emulated: bool, setti
             table.add_row(f"… {len(steps) - shown} more", "", "", "", "")
             break
         step = sp.step
-        what = step.mode or "" if step.kind == "generate" else step.op or ""
+        what = (step_mode(sp) or "") if step.kind == "generate" else (step.op or "")
         model = f"{sp.cost.model} {sp.cost.tier or ''}".strip() if sp.cost else ""
         status = {"done": "reused", "in_flight": "in flight (followed)", "unknown": "reconcile first",
                   "elsewhere": f"done on {sp.found.host if sp.found else ''}"}.get(  # fmt: skip
@@ -340,23 +451,6 @@ def _print_preview(out: Output, prepared: PreparedPlan, *, emulated: bool, setti
         table.add_row(step.id, what, model, f"{sp.new_seconds:g}" if step.kind == "generate" else "", status)
         shown += 1
     out.rich(table)
-    preview = prepared.preview_json()
-    by_model = ", ".join(f"{k}: {v:g} s" for k, v in preview["billable_seconds_by_model"].items())
-    reused = preview["reused"]
-    total = f"{prepared.new_seconds:g} s billable" + (f" ({by_model})" if by_model else "")
-    if reused:
-        total += f"; {reused} step{'s' if reused != 1 else ''} reused (0 s)"
-    if emulated:
-        out.notice(f"Cost: free (local emulator). A real run: {total}.")
-    else:
-        out.notice(f"Cost: {total}. Official prices: {preview['pricing_url']}")
-    if settings is not None and settings.budget is not None:
-        from qwenvid.tasks.budget import preview_lines
-
-        amounts = [sp.cost.amount for sp in prepared.steps.values() if sp.cost is not None and sp.new_seconds]
-        amount = sum(a for a in amounts if a is not None) if any(a is not None for a in amounts) else None
-        for line in preview_lines(settings, prepared.new_seconds, amount, emulated=emulated):
-            out.notice(line)
 
 
 def _pay_again_steps(out: Output, prepared: PreparedPlan, backend: Any, *, pay_again: bool) -> frozenset[str]:
@@ -371,14 +465,26 @@ def _pay_again_steps(out: Output, prepared: PreparedPlan, backend: Any, *, pay_a
     names = [f"{row} (step {sid})" for sid, row in unsettled.items()]
     what = "step " + ", ".join(unsettled) + " of this plan"
     if not decide(names, pay_again=pay_again, ask=pay_again_asker(), what=what):
-        out.info("Nothing was submitted. (you answered no; nothing was spent)")
-        raise typer.Exit(1)
+        from qwenvid.cli._cost import decline
+
+        decline(out)
     return frozenset(unsettled)
 
 
-def _confirm(out: Output, settings: Any, seconds: float, *, emulated: bool, yes: bool, always: bool = False) -> None:
-    from qwenvid.cli._cost import is_interactive
+def _confirm(
+    out: Output,
+    settings: Any,
+    prepared: PreparedPlan,
+    *,
+    seconds: float | None = None,
+    emulated: bool,
+    yes: bool,
+    always: bool = False,
+) -> None:
+    """Ask above the threshold; `seconds` counts steps paid for again on purpose too (default: the new ones)."""
+    from qwenvid.cli._cost import amount_text, decline, is_interactive
 
+    seconds = prepared.new_seconds if seconds is None else seconds
     threshold = getattr(settings, "confirm_above_seconds", None)
     if yes or (not always and (emulated or threshold is None or seconds <= threshold)):
         return
@@ -390,12 +496,14 @@ def _confirm(out: Output, settings: Any, seconds: float, *, emulated: bool, yes:
             else "Making the film needs a yes, and there is no terminal to ask on.",
             hint="Add --yes to run it anyway, or raise confirm_above_seconds in config.toml.",
         )
-    question = f"Run the plan and pay for {seconds:g} s?" if not emulated else "Run the plan (free: local emulator)?"
+    amount, currency = prepared.new_amount
+    priced = f", about {amount_text(amount, currency)} by your price table" if amount is not None else ""
+    paying = f"Run the plan and pay for {seconds:g} s{priced}?"
+    question = "Run the plan (free: local emulator)?" if emulated else paying
     # Enter means yes only where the plan is free or under the threshold (asked because `always` said so).
     default = always and (emulated or threshold is None or seconds <= threshold)
     if not typer.confirm(question, default=default, err=True):
-        out.info("Nothing was submitted.")
-        raise typer.Exit(1)
+        decline(out)
 
 
 def _report(out: Output, manifest: Any, *, events: str | None) -> None:

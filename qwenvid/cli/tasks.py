@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import sys
 from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Any
@@ -49,6 +50,8 @@ TASKS_EXAMPLES = examples(
     "qwenvid tasks --status FAILED --since 2026-01-01",
     "qwenvid tasks --mode t2v --model wan2.6-t2v --json",
     "qwenvid tasks --remote --since 2026-01-31T08:00",
+    "qwenvid tasks --remote --status SUCCEEDED --model wan2.6-t2v",
+    "qwenvid tasks prune --dry-run",
 )
 RESUME_EXAMPLES = examples("qwenvid resume", "qwenvid resume --timeout 600 --json")
 
@@ -235,12 +238,18 @@ def cancel(ctx: typer.Context, ref: TaskRefArg, json_out: JsonOpt = False) -> No
             if unknown is not None:
                 raise unknown from None
             status = report.remote.status if report.remote else "not PENDING"
+            task_id = report.remote.task_id if report.remote else ref
+            if status in ("SUCCEEDED", "FAILED", "CANCELED"):
+                hint = f"It has already ended: `qwenvid status {task_id}` shows how."
+                if status == "SUCCEEDED":
+                    hint = f"It has already ended with a video: `qwenvid fetch {task_id}` downloads it."
+            else:
+                hint = f"A running task finishes (and is billed) on its own: `qwenvid status {task_id} --wait`."
             raise QwenvidError(
-                f"Task {report.remote.task_id if report.remote else ref} is {status}: only a PENDING task can be "
-                "canceled.",
+                f"Task {task_id} is {status}: only a PENDING task can be canceled.",
                 code=exc.code,
                 task_id=report.remote.task_id if report.remote else None,
-                hint="A running task finishes (and is billed) on its own; follow it with `qwenvid status ID --wait`.",
+                hint=hint,
             ) from None
     if state.out.json:
         state.out.result_json({"task": ref, "canceled": True, "request_id": request_id})
@@ -268,6 +277,18 @@ def parse_when(value: str | None, *, end: bool = False) -> datetime | None:
 
 def tasks(
     ctx: typer.Context,
+    action: Annotated[
+        str | None,
+        typer.Argument(
+            metavar="[forget ID... | prune]",
+            help="forget: remove these rows from the ledger; prune: remove every row that is noise (failed, "
+            "canceled, expired, never submitted, emulator runs). Billed and unfinished rows always stay.",
+            show_default=False,
+        ),
+    ] = None,
+    refs: Annotated[list[str] | None, typer.Argument(metavar="", hidden=True, show_default=False)] = None,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="With prune: remove without asking.")] = False,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="With forget or prune: list what would go.")] = False,
     status_filter: Annotated[
         str | None,
         typer.Option(
@@ -314,13 +335,18 @@ def tasks(
 ) -> None:
     """List your tasks from the local ledger (with billed-seconds totals), or the account's with --remote."""
     state = state_of(ctx, json_out)
+    if action is not None:
+        from qwenvid.cli.tasks_tidy import tidy
+
+        tidy(state, action, list(refs or []), yes=yes, dry_run=dry_run)
+        return
     start, end = parse_when(since), parse_when(until, end=True)
     with open_session(state) as opened:
         if remote:
             task_page = opened.session.list_remote(
                 start=start, end=end, model=model, status=status_filter, page_no=page, page_size=page_size
             )
-            _print_remote(state.out, task_page)
+            _print_remote(state.out, task_page, status=status_filter, model=model)
             return
         rows = opened.session.list_local(
             status=status_filter, mode=mode, model=model, since=start, until=end, limit=None if plan else limit
@@ -387,6 +413,15 @@ def _shown_path(path: str | None) -> str:
     return path
 
 
+# Below this width the task column shows an id's first 8 characters, which every command takes as a reference.
+NARROW_COLUMNS = 100
+
+
+def _task_ref(row: Any, *, short: bool) -> str:
+    ref = row.task_id or row.id
+    return ref[:8] if short and row.task_id else ref
+
+
 def _print_local(out: Output, rows: list[Any], *, wide: bool = False) -> None:
     from qwenvid.tasks.reconcile import state_label
 
@@ -412,16 +447,25 @@ def _print_local(out: Output, rows: list[Any], *, wide: bool = False) -> None:
         # One id column (the task id, or the local id before there is one): both fit a 120-column terminal
         # only when something else gives way, and the ids and model names must never break.
         columns = ["task", "status", "model", "created (UTC)", "billed s", "video"]
+        narrow = shutil.get_terminal_size().columns < NARROW_COLUMNS
         cells = [
-            [row.task_id or row.id, state, row.model or "-", shown(row.created_at, label=False)[:16],
+            [_task_ref(row, short=narrow), state, row.model or "-", shown(row.created_at, label=False)[:16],
              _billed_text(row, short=True), _shown_path(row.video_path)]
             for row, state in zip(rows, status, strict=True)
         ]  # fmt: skip
-        out.table(columns, cells, keep_whole={"task", "status", "model", "created (UTC)", "billed s"}, shorten="video")
+        out.table(
+            columns,
+            cells,
+            keep_whole={"task", "status", "model", "created (UTC)", "billed s"},
+            shorten="video",
+            drop=("video", "created (UTC)", "billed s"),  # the status and the id stay, however narrow
+        )
+        if narrow:
+            out.info("Task ids are cut to their first 8 characters (enough for status, fetch and open).")
     out.info(f"{len(rows)} task(s); {billed:g} billed seconds in total.")
 
 
-def _print_remote(out: Output, task_page: Any) -> None:
+def _print_remote(out: Output, task_page: Any, *, status: str | None = None, model: str | None = None) -> None:
     items = list(task_page.items)
     if out.json:
         out.result_json(
@@ -434,7 +478,13 @@ def _print_remote(out: Output, task_page: Any) -> None:
         )
         return
     if not items:
-        out.info("The service lists no tasks for that window (it keeps them for 24 h).")
+        total = int(getattr(task_page, "total", 0) or 0)
+        page_no = getattr(task_page, "page_no", None)
+        if total and page_no and page_no > 1:
+            out.info(f"Page {page_no} is past the end: the service lists {total} task(s) for that window.")
+        else:
+            which = " ".join(part for part in (status, "tasks", f"of {model}" if model else "") if part)
+            out.info(f"The service lists no {which} for that window (it keeps them for 24 h).")
         return
     rows = []
     for item in items:

@@ -138,6 +138,8 @@ def summary_lines(request: Any) -> list[str]:
         if name == "function" or value is None or value == []:
             continue
         shown = ", ".join(str(item) for item in value) if isinstance(value, list) else str(value)
+        if isinstance(value, bool):
+            shown = "on" if value else "off"  # "audio: on", never Python's "True"
         if name == "duration":
             shown = "the input's length" if value == 0 else f"{value} s"
         lines.append(f"  {name.replace('_', ' ')}: {shown}")

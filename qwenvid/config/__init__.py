@@ -50,6 +50,7 @@ DEFAULT_CONFIRM_ABOVE_SECONDS = 10.0
 DEFAULT_WAIT_TIMEOUT = 1800.0
 # The account-wide query limit is 20 QPS (§4.2); 15 leaves headroom for other tools of the same account.
 DEFAULT_QUERY_QPS = 15.0
+MAX_QUERY_QPS = 20.0  # the account's own limit: a higher setting would only earn 429s
 
 # Values people leave in a copied `.env.example`; sending them would only earn a confusing 401.
 PLACEHOLDER_KEYS = frozenset({"sk-your-key-here", "sk-xxx", "sk-...", "your-api-key", "<your-api-key>"})
@@ -65,6 +66,9 @@ CONFIG_KEYS: dict[str, str] = {
     "wait_timeout": "seconds to wait for a task before detaching (default 1800)",
     "query_qps": "status queries per second across all tasks in flight (default 15; the account limit is 20)",
     "preview": "true/false: a thumbnail strip under a finished video on a terminal (default true)",
+    "emulator": "true/false: run every command on the in-process emulator (free; default false; --no-emulator)",
+    "output_name": "how videos are named, e.g. \"{date}_{model}_{prompt}\" (fields: date, time, mode, model, task, "
+    "task_id, prompt; default {date}-{time}_{mode}_{model}_{task}_{prompt})",
     **OSS_CONFIG_KEYS,
     "[prices]": 'your own per-second rates: currency = "USD", then model = rate or model = { 720P = rate, ... }',
     "ledger_url": LEDGER_URL_HELP,
@@ -123,6 +127,8 @@ class Settings:
     wait_timeout: float = DEFAULT_WAIT_TIMEOUT
     query_qps: float = DEFAULT_QUERY_QPS
     preview: bool = True
+    emulator: bool = False  # config `emulator = true`: the in-process emulator by default (QWENVID_EMULATOR too)
+    output_name: str | None = None  # config `output_name`: the file name template (qwenvid/config/naming.py)
     prices: dict[str, Any] | None = None
     env_file: Path | None = None
     warnings: tuple[str, ...] = ()
@@ -237,8 +243,10 @@ def load_settings(
         output_dir=_resolve_output_dir(config, layers.config_path, cwd),
         confirm_above_seconds=number("confirm_above_seconds", DEFAULT_CONFIRM_ABOVE_SECONDS),
         wait_timeout=number("wait_timeout", DEFAULT_WAIT_TIMEOUT, positive=True),
-        query_qps=number("query_qps", DEFAULT_QUERY_QPS, positive=True),
+        query_qps=number("query_qps", DEFAULT_QUERY_QPS, positive=True, maximum=MAX_QUERY_QPS),
         preview=_config_bool(config, "preview", True, config_path=layers.config_path),
+        emulator=_config_bool(config, "emulator", False, config_path=layers.config_path),
+        output_name=_output_name(config, layers.config_path),
         prices=(prices := _read_prices(config, layers.config_path)),
         budget=read_budget(config, layers.config_path, prices),
         ledger_url=(shared := resolve_ledger_url(layers))[0],
@@ -446,14 +454,34 @@ def _resolve_output_dir(config: Mapping[str, Any], config_path: Path, cwd: Path)
 
 
 def _config_number(
-    config: Mapping[str, Any], name: str, default: float, *, config_path: Path, positive: bool = False
+    config: Mapping[str, Any],
+    name: str,
+    default: float,
+    *,
+    config_path: Path,
+    positive: bool = False,
+    maximum: float | None = None,
 ) -> float:
     value = config.get(name, default)
     if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
         raise ConfigError(f"{config_path}: `{name}` must be a number, not {value!r}.")
-    if value < 0 or (positive and value == 0):
-        raise ConfigError(f"{config_path}: `{name}` must be {'above' if positive else 'at least'} 0, not {value}.")
+    if value < 0 or (positive and value == 0) or (maximum is not None and value > maximum):
+        low = "above 0" if positive else "at least 0"
+        allowed = f"{low} and at most {maximum:g}" if maximum is not None else low
+        raise ConfigError(f"{config_path}: `{name}` must be {allowed}, not {value:g}.")
     return float(value)
+
+
+def _output_name(config: Mapping[str, Any], config_path: Path) -> str | None:
+    value = config.get("output_name")
+    if value is None:
+        return None
+    from qwenvid.config.naming import template_problem
+
+    problem = "must be text" if not isinstance(value, str) else template_problem(value)
+    if problem is not None:
+        raise ConfigError(f"{config_path}: `output_name` {problem}.")
+    return str(value)
 
 
 def _config_bool(config: Mapping[str, Any], name: str, default: bool, *, config_path: Path) -> bool:

@@ -21,7 +21,7 @@ from qwenvid.errors import ConfigError
 from qwenvid.privacy import private_umask
 
 # Keys `config set` writes as text; every other plain key takes the kind of its Settings field.
-TEXT_KEYS = ("region", "base_url", "output_dir", "ledger_url", *OSS_TEXT_KEYS)
+TEXT_KEYS = ("region", "base_url", "output_dir", "output_name", "ledger_url", *OSS_TEXT_KEYS)
 PLAIN_KEYS = tuple(key for key in CONFIG_KEYS if key not in ("api_key", "[prices]", "[budget]"))
 _TIER = re.compile(r"\d+P", re.IGNORECASE)
 
@@ -46,7 +46,7 @@ def effective(settings: Settings) -> list[Setting]:
         return "config file" if key in in_file else "default"
 
     prices = settings.prices or {}
-    price_text = ", ".join(f"{name} = {rate}" for name, rate in prices.items()) if prices else "(none)"
+    price_text = ", ".join(f"{name} = {price_value_text(rate)}" for name, rate in prices.items()) or "(none)"
     rows = [
         ("api_key", mask_key(settings.api_key), settings.key_source or "not set"),
         ("region", settings.region, settings.region_source),
@@ -77,6 +77,33 @@ def _budget_text(settings: Settings) -> str:
         return "(none)"
     parts = [f"{key} = {value:g}" for key, value in budget.limits()]
     return ", ".join([*parts, f"count_emulator = {str(budget.count_emulator).lower()}"])
+
+
+def price_value_text(rate: object) -> str:
+    """A `[prices]` entry as TOML would write it: `0.1`, `"USD"`, `{ 720P = 0.1, 1080P = 0.15 }`."""
+    if isinstance(rate, dict):
+        return "{ " + ", ".join(f"{tier} = {price_value_text(value)}" for tier, value in rate.items()) + " }"
+    if isinstance(rate, str):
+        return f'"{rate}"'
+    return _shown(rate)
+
+
+def price_lookup(settings: Settings, key: str) -> str | None:
+    """The value of `prices.…` in effect (`prices.default`, `prices.MODEL`, `prices.MODEL.TIER`), if set."""
+    parts = _split(key)
+    if parts[0] != "prices" or len(parts) < 2:
+        return None
+    value: Any = settings.prices or {}
+    for part in parts[1:]:
+        if not isinstance(value, dict) or part not in value:
+            return None
+        value = value[part]
+    return value if isinstance(value, str) else price_value_text(value)
+
+
+def check_key(key: str) -> None:
+    """A ConfigError (with "did you mean") unless `key` is one `config get/set/unset` knows."""
+    _known(_split(key))
 
 
 def _shown(value: object) -> str:
@@ -115,9 +142,13 @@ def _known(parts: tuple[str, ...]) -> None:
     if len(parts) == 2 and parts[0] == "budget" and parts[1] in BUDGET_KEYS:
         return
     if parts[0] not in PLAIN_KEYS and not (parts[0] == "prices" and len(parts) > 1):
+        from qwenvid.suggest import did_you_mean
+
         budget_keys = [f"budget.{key}" for key in BUDGET_KEYS]
-        keys = ", ".join([*PLAIN_KEYS, "prices.currency", "prices.MODEL", "prices.MODEL.TIER", *budget_keys])
-        raise ConfigError(f"Unknown config key {'.'.join(parts)!r}; known: {keys}.")
+        known = [*PLAIN_KEYS, "prices.currency", "prices.MODEL", "prices.MODEL.TIER", *budget_keys]
+        key = ".".join(parts)
+        close = did_you_mean(key, [*PLAIN_KEYS, "prices.currency", "prices.default", *budget_keys])
+        raise ConfigError(f"Unknown config key {key!r}{close}; known: {', '.join(known)}.")
 
 
 def _parse(parts: tuple[str, ...], text: str) -> Any:

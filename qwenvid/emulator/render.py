@@ -11,6 +11,7 @@ import struct
 import tempfile
 import textwrap
 import threading
+import time
 from array import array
 from dataclasses import asdict, dataclass
 from fractions import Fraction
@@ -325,13 +326,15 @@ class RenderCache:
     Padded copies go to `scratch` (default: `directory`), which is never shared.
     """
 
-    def __init__(self, directory: Path, scratch: Path | None = None, keep: int | None = None) -> None:
+    def __init__(
+        self, directory: Path, scratch: Path | None = None, keep: int | None = None, protect_seconds: float = 0.0
+    ) -> None:
         self.directory = directory
         self.scratch = scratch or directory
         self._guard = threading.Lock()
         self._locks: dict[str, threading.Lock] = {}
         if keep is not None:
-            prune_cache(directory, keep)
+            prune_cache(directory, keep, protect_seconds=protect_seconds)
 
     def path_for(self, job: RenderJob, padding_bytes: int = 0) -> Path:
         """The finished file for `job` (rendering it, and padding it, on first use)."""
@@ -365,16 +368,22 @@ def _touch(path: Path) -> None:
         pass  # a read-only cache still serves
 
 
-def prune_cache(directory: Path, keep: int) -> None:
-    """Delete all but the `keep` most recently used videos (and stale temporary files) in `directory`."""
+def prune_cache(directory: Path, keep: int, *, protect_seconds: float = 0.0) -> None:
+    """Delete all but the `keep` most recently used videos (and stale temporary files) in `directory`.
+
+    A video used within `protect_seconds` stays whatever the count: another emulator sharing the folder
+    (a running `qwenvid emulator`) may still serve it behind a result link that has not expired yet.
+    """
     try:
         entries = [(entry.stat().st_mtime, Path(entry.path)) for entry in os.scandir(directory)
                    if entry.is_file() and entry.name.endswith(".mp4")]
     except OSError:
         return  # no cache yet, or unreadable: nothing to prune
     entries.sort(reverse=True)
-    for _, path in entries[keep:]:
-        path.unlink(missing_ok=True)
+    oldest_protected = time.time() - protect_seconds
+    for used, path in entries[keep:]:
+        if used < oldest_protected:
+            path.unlink(missing_ok=True)
 
 
 def free_box_header(box_size: int) -> bytes:

@@ -225,7 +225,8 @@ class EmulatorState:
                     Path(shared).mkdir(parents=True, exist_ok=True)
             except OSError:
                 shared = None  # an unwritable cache folder only costs speed: render into the results folder
-        self.cache = (RenderCache(Path(shared), scratch=results, keep=self.config.render_cache_keep) if shared
+        self.cache = (RenderCache(Path(shared), scratch=results, keep=self.config.render_cache_keep,
+                                  protect_seconds=self.config.url_ttl_seconds) if shared
                       else RenderCache(results))
         self._executor = ThreadPoolExecutor(max_workers=max(1, self.config.render_workers),
                                             thread_name_prefix="qwenvid-render")

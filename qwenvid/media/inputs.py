@@ -73,6 +73,8 @@ def require_file(value: str | Path, field: str) -> int:
         raise ValidationError(f"{field} {text} is not a regular file.", field=field, value=text)
     if not os.access(path, os.R_OK):
         raise ValidationError(f"{field} {text}: permission denied (the file is not readable).", field=field, value=text)
+    if stat.st_size == 0:
+        raise ValidationError(f"{field} {text} is empty (0 bytes): nothing to send.", field=field, value=text)
     return stat.st_size
 
 

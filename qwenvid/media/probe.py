@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -35,10 +36,13 @@ def probe_video(path: str | Path) -> VideoProbe:
     import av  # heavy import, kept out of module import time
 
     path = Path(path)
+    if path.is_file() and path.stat().st_size == 0:
+        raise DownloadError(f"{path.name} is not a readable video: it is empty (0 bytes).")
     try:
         container = av.open(str(path), mode="r")
     except (OSError, av.FFmpegError) as exc:
-        raise DownloadError(f"{path.name} is not a readable video: {exc}") from exc
+        reason = re.sub(r"^\[Errno -?\d+\]\s*", "", str(exc))  # FFmpeg's errno is no help to a person
+        raise DownloadError(f"{path.name} is not a readable video: {reason}") from exc
     with container:
         if not container.streams.video:
             raise DownloadError(f"{path.name} has no video track.")

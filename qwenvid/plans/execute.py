@@ -22,6 +22,28 @@ def plan_folder(output_dir: Path, name: str) -> Path:
     return output_dir / name
 
 
+def distinct_name(spec: PlanSpec, output_dir: Path) -> PlanSpec:
+    """Two plan files with one stem (`batch.jsonl`, `batch.txt`) never share a folder and its manifest.
+
+    The first keeps the stem; another file whose stem finds a folder made by a different file gets
+    `STEM-SUFFIX` (`batch-txt`), on every run. A name given in the file or by --name is kept as it is.
+    """
+    import dataclasses
+    import json
+
+    if spec.source is None or spec.name != spec.source.stem:
+        return spec
+    try:
+        data = json.loads((plan_folder(output_dir, spec.name) / "manifest.json").read_text(encoding="utf-8"))
+        earlier = Path(str(data.get("source") or "")).name
+    except (OSError, ValueError, AttributeError):
+        return spec
+    if not earlier or earlier == spec.source.name:
+        return spec
+    suffix = spec.source.suffix.lstrip(".").lower() or "plan"
+    return dataclasses.replace(spec, name=f"{spec.name}-{suffix}")
+
+
 def check_plan_folder(output_dir: Path, name: str) -> None:
     """Refuse, before anything is paid for, a plan folder that cannot be created or written (exit 2)."""
     from qwenvid.errors import ValidationError

@@ -112,10 +112,28 @@ def plan_name_for(video: Path) -> str:
     return f"extend-{stem}"
 
 
-def extend_plan_data(request: ExtendRequest, source_seconds: float) -> dict[str, Any]:
-    """The plan (the same shape as a TOML plan file) that makes `request.video` `target_seconds` long."""
+def segment_seconds(method: str, model: str | None = None, wanted: int | None = None) -> int:
+    """Seconds each new segment adds: VACE video_extension always 5; else `wanted` (5) within the model's range."""
     from qwenvid.catalogue import get_model
 
+    if method == "vace":
+        return 5  # video_extension always makes 5 s
+    spec = get_model(model or DEFAULT_MODEL[method])
+    low = spec.durations.min if spec and spec.durations.min else 2
+    high = spec.durations.max if spec and spec.durations.max else 10
+    if spec is not None and spec.max_total_seconds is not None:  # Wan 3.0: the clip sent counts too
+        high = min(high, int(spec.max_total_seconds - TAIL_SECONDS))
+    return max(low, min(high, wanted or min(5, high)))
+
+
+def segment_count(method: str, source_seconds: float, target_seconds: float, model: str | None = None) -> int:
+    """How many new segments take a clip of `source_seconds` to `target_seconds` (the wizard asks that many prompts)."""
+    missing = target_seconds - source_seconds
+    return max(1, math.ceil(missing / segment_seconds(method, model))) if missing > 0 else 0
+
+
+def extend_plan_data(request: ExtendRequest, source_seconds: float) -> dict[str, Any]:
+    """The plan (the same shape as a TOML plan file) that makes `request.video` `target_seconds` long."""
     if request.method not in METHODS:
         raise ValidationError(f"--method {request.method!r}: allowed: {', '.join(METHODS)}", field="method")
     if not request.prompts:
@@ -126,17 +144,11 @@ def extend_plan_data(request: ExtendRequest, source_seconds: float) -> dict[str,
             f"{request.video} is already {source_seconds:g} s long; --to {request.target_seconds:g} adds nothing",
             field="to",
         )
+    from qwenvid.catalogue import get_model
+
     model = request.model or DEFAULT_MODEL[request.method]
     spec = get_model(model)
-    if request.method == "vace":
-        segment = 5  # video_extension always makes 5 s
-    else:
-        low = spec.durations.min if spec and spec.durations.min else 2
-        high = spec.durations.max if spec and spec.durations.max else 10
-        if spec is not None and spec.max_total_seconds is not None:  # Wan 3.0: the clip sent counts too
-            high = min(high, int(spec.max_total_seconds - TAIL_SECONDS))
-        segment = request.segment_seconds or min(5, high)
-        segment = max(low, min(high, segment))
+    segment = segment_seconds(request.method, model, request.segment_seconds)
     count = math.ceil(missing / segment)
     if count > MAX_SEGMENTS:
         raise ValidationError(f"--to {request.target_seconds:g} needs {count} segments; at most {MAX_SEGMENTS}")

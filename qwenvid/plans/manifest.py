@@ -123,6 +123,22 @@ def read_manifest(folder: Path) -> dict[str, dict[str, Any]]:
         return {}
 
 
+def resumed_start(folder: Path) -> float | None:
+    """When the unfinished run this one continues began (its manifest's `started_at`), else None.
+
+    A plan left running (--detach, --timeout, Ctrl-C) and run again is the same plan: its elapsed time
+    counts from the first start. A plan that had ended (done or failed) starts a new count.
+    """
+    try:
+        data = json.loads((folder / MANIFEST_NAME).read_text(encoding="utf-8"))
+        started = data.get("started_at")
+        if data.get("status") in ("running", "incomplete") and isinstance(started, int | float):
+            return float(started)
+    except (OSError, ValueError, TypeError, AttributeError):
+        pass
+    return None
+
+
 class EventSink:
     """One JSON object per line for every step event; to a file or stdout (`--events -`)."""
 

@@ -28,6 +28,7 @@ from qwenvid.plans.limits import (
 )
 from qwenvid.plans.model import GEN_MODES, MEDIA_OPS, STEP_ID, PlanSpec, Problem, Ref, Step, is_reference
 from qwenvid.plans.model import parse_reference as _parse_ref
+from qwenvid.suggest import did_you_mean
 
 MAX_PROBLEMS = 200  # a batch with more broken rows stops being read (the first ones say what is wrong)
 PLAN_SUFFIXES = (".toml", ".json", ".jsonl", ".ndjson", ".csv", ".txt")
@@ -56,6 +57,8 @@ class PlanInvalid(ValidationError):
     """The plan has problems; every one of them is listed (exit 2, nothing spent)."""
 
     def __init__(self, problems: list[Problem], source: str = "") -> None:
+        # In file order (a batch's rows top to bottom); problems without a line keep their place after them.
+        problems = sorted(problems, key=lambda p: (p.line is None, p.line or 0))
         self.problems = problems
         self.source = source
         count = len(problems)
@@ -147,14 +150,15 @@ def load_plan(
                     f"{source}: the plan file is larger than {MAX_DOCUMENT_BYTES >> 20} MB",
                     hint="Split the work into several plans, or list many requests in a .jsonl batch.",
                 )
-            data = _read_document(path.read_text(encoding="utf-8"), suffix, builder)
+            # utf-8-sig: Excel's "CSV UTF-8" (and Notepad) start a file with a BOM; it is not part of the plan
+            data = _read_document(path.read_text(encoding="utf-8-sig"), suffix, builder)
             if data is not None:
                 plan_name = plan_name or _plan_name(data, builder)
                 builder.document(data, dict(defaults or {}))
         else:
             # A batch is read a row at a time, after a quick count: a huge file is refused before any row is built.
             _check_row_count(path, suffix, source)
-            with path.open(encoding="utf-8", newline="") as stream:
+            with path.open(encoding="utf-8-sig", newline="") as stream:
                 for line, row in _read_rows(stream, suffix, builder):
                     builder.batch_row(row, line, dict(defaults or {}), prefix="row" if suffix == ".csv" else "line")
                     if len(builder.problems) >= MAX_PROBLEMS:
@@ -214,9 +218,25 @@ def plan_from_data(data: Mapping[str, Any], *, name: str, base_dir: Path) -> Pla
 _TOML_LINE = re.compile(r"\(at line (\d+), column \d+\)")
 
 
+def _no_duplicates(builder: _Builder) -> Any:
+    """A JSON object hook that reports a repeated key (JSON itself would silently keep the last one)."""
+
+    def pairs(items: list[tuple[str, Any]]) -> dict[str, Any]:
+        seen: dict[str, Any] = {}
+        for key, value in items:
+            if key in seen:
+                builder.problem(f"{key!r} appears twice in one object; JSON would keep only the last (rename one)")
+            seen[key] = value
+        return seen
+
+    return pairs
+
+
 def _read_document(text: str, suffix: str, builder: _Builder) -> dict[str, Any] | None:
     try:
-        data: Any = tomllib.loads(text) if suffix == ".toml" else json.loads(text)
+        data: Any = (
+            tomllib.loads(text) if suffix == ".toml" else json.loads(text, object_pairs_hook=_no_duplicates(builder))
+        )
     except RecursionError:
         builder.problem(f"tables or lists nest too deeply (at most {MAX_DEPTH} levels)")
         return None
@@ -242,7 +262,7 @@ def _read_document(text: str, suffix: str, builder: _Builder) -> dict[str, Any] 
 def _check_row_count(path: Path, suffix: str, source: str) -> None:
     """Refuse a batch with more rows than a plan may have steps, counting lines without parsing them."""
     rows = 0
-    with path.open(encoding="utf-8", newline="") as stream:
+    with path.open(encoding="utf-8-sig", newline="") as stream:
         lines: Iterable[Any] = csv.reader(stream) if suffix == ".csv" else stream
         for line in lines:
             text = line if isinstance(line, str) else ",".join(line)
@@ -363,8 +383,9 @@ class _Builder:
         self.problems.append(Problem(message, step, line))
 
     def document(self, data: dict[str, Any], cli_defaults: dict[str, Any]) -> None:
-        for key in sorted(set(data) - TOP_KEYS):
-            self.problem(f"unknown top-level key {key!r} (allowed: name, defaults, steps)")
+        for key in sorted(set(data) - TOP_KEYS - {"$schema"}):  # `$schema` names the schema for editors
+            hint = did_you_mean(key, TOP_KEYS)
+            self.problem(f"unknown top-level key {key!r}{hint} (allowed: name, defaults, steps)")
         defaults = data.get("defaults", {})
         if not isinstance(defaults, dict):
             self.problem("'defaults' must be a table")
@@ -437,7 +458,7 @@ class _Builder:
         allowed = generation_keys(mode) | STEP_KEYS
         bad = sorted(set(table) - allowed)
         for key in bad:
-            self.problem(f"unknown field {key!r}{_known_for(mode)}", sid, line)
+            self.problem(f"unknown field {key!r}{did_you_mean(key, allowed)}{_known_for(mode)}", sid, line)
         fields = {k: v for k, v in table.items() if k not in STEP_KEYS and k not in bad}
         fields = _with_defaults(fields, defaults, mode)
         output = table.get("output")
@@ -523,7 +544,9 @@ class _Builder:
             return
         params = MEDIA_PARAMS[op]
         for key in sorted(set(table) - set(params) - {"op", "output"}):
-            self.problem(f"unknown field {key!r} for op {op} (allowed: {', '.join(params)}, output)", sid, line)
+            suggestion = did_you_mean(key, [*params, "output"])
+            allowed = ", ".join(params)
+            self.problem(f"unknown field {key!r}{suggestion} for op {op} (allowed: {allowed}, output)", sid, line)
         for key in MEDIA_REQUIRED[op]:
             if table.get(key) in (None, "", []):
                 self.problem(f"op {op} needs {key!r}", sid, line)

@@ -75,6 +75,21 @@ class PreparedPlan:
     def new_seconds(self) -> float:
         return sum(sp.new_seconds for sp in self.steps.values())
 
+    @property
+    def new_amount(self) -> tuple[float | None, str | None]:
+        """The amount the new seconds cost by the user's price table, and its currency; None when any new
+        step has no rate there (a partial sum would understate it; qwenvid never invents a price)."""
+        new = [sp.cost for sp in self.steps.values() if sp.cost is not None and sp.new_seconds]
+        if not new or any(cost.amount is None for cost in new):
+            return None, None
+        return round(sum(cost.amount or 0.0 for cost in new), 6), new[0].currency
+
+    @property
+    def reused_steps(self) -> int:
+        """Steps whose finished output is reused (as the preview table shows them: visible steps only)."""
+        return sum(1 for sp in self.steps.values() if sp.found is not None and sp.found.state == "done"
+                   and not sp.step.hidden)  # fmt: skip
+
     def preview_json(self, dry_run: Mapping[str, Any] | None = None) -> dict[str, Any]:
         """One object: the plan, its steps (request, cost, reuse) and the totals."""
         steps = []
@@ -83,7 +98,7 @@ class PreparedPlan:
             entry: dict[str, Any] = {
                 "id": sid,
                 "kind": sp.step.kind,
-                "mode": sp.step.mode if sp.step.kind == "generate" else None,
+                "mode": step_mode(sp),
                 "op": sp.step.op,
                 "hidden": sp.step.hidden,
                 "depends_on": sp.step.depends_on,
@@ -109,12 +124,21 @@ class PreparedPlan:
             "folder": str(self.folder),
             "steps": steps,
             "generations": sum(1 for sp in self.steps.values() if sp.step.kind == "generate"),
-            "reused": sum(1 for sp in self.steps.values() if sp.found is not None),
+            "reused": self.reused_steps,
             "billable_seconds": self.new_seconds,
+            "amount": self.new_amount[0],
+            "currency": self.new_amount[1],
             "billable_seconds_by_model": by_model,
             "pricing_url": PRICING_URL,
             "warnings": self.warnings,
         }
+
+
+def step_mode(sp: StepPlan) -> str | None:
+    """A generation step's mode, also when the plan left it to be inferred (a batch's t2v rows)."""
+    if sp.step.kind != "generate":
+        return None
+    return sp.step.mode or getattr(sp.request, "mode", None)
 
 
 def prepare_plan(

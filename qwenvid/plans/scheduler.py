@@ -40,8 +40,10 @@ from qwenvid.plans.manifest import (
     EventSink,
     Manifest,
     StepRecord,
+    read_manifest,
+    resumed_start,
 )
-from qwenvid.plans.prepare import Found, PreparedPlan, StepPlan, step_identity
+from qwenvid.plans.prepare import Found, PreparedPlan, StepPlan, step_identity, step_mode
 from qwenvid.plans.resolve import resolved_fields
 from qwenvid.plans.steps import build_request
 
@@ -183,7 +185,7 @@ class PlanScheduler:
             record = StepRecord(
                 id=sid,
                 kind=step.kind,
-                mode=step.mode if step.kind == "generate" else None,
+                mode=step_mode(sp),
                 op=step.op,
                 model=sp.cost.model if sp.cost else None,
                 tier=sp.cost.tier if sp.cost else None,
@@ -200,6 +202,10 @@ class PlanScheduler:
             steps={sid: run.record for sid, run in self.runs.items()},
             picks=dict(self.spec.picks),
         )
+        # A plan continued after --detach/--timeout/Ctrl-C counts from its first start, and the steps it
+        # adopts in flight from when their tasks started (the previous manifest's clock, the same one).
+        self.manifest.started_at = resumed_start(self.folder) or self.manifest.started_at
+        self._earlier = read_manifest(self.folder) if resumed_start(self.folder) is not None else {}
         self._outputs: dict[str, str] = {}
         self._queue: deque[str] = deque()
         self._blocked: dict[str, float] = {}  # model -> clock time before which it gets no submit
@@ -291,8 +297,12 @@ class PlanScheduler:
         for key, value in fields.items():
             setattr(record, key, value)
         now = time.time()
-        if status in (SUBMITTING, RUNNING, DOWNLOADING) and record.started_at is None:
-            record.started_at = now
+        # A step's time starts when its work does: the task accepted (queued), or the media step running;
+        # never while it waits for a submit slot, so steps submitted together show equal times.
+        if status in (QUEUED, RUNNING, DOWNLOADING) and record.started_at is None:
+            earlier = self._earlier.get(record.id, {}) if record.task_id else {}
+            same_task = earlier.get("task_id") == record.task_id and isinstance(earlier.get("started_at"), int | float)
+            record.started_at = float(earlier["started_at"]) if same_task else now
         if record.finished:
             record.finished_at = now
             if record.started_at is not None:
@@ -326,7 +336,7 @@ class PlanScheduler:
             if not other.record.finished and other.task is None and other.future is None:
                 if sid in self._queue:
                     self._queue.remove(sid)
-                self._set(other, SKIPPED, error=f"skipped: its input {run.record.id!r} failed")
+                self._set(other, SKIPPED, error=f"its input {run.record.id!r} failed")
 
     def _budget_stop(self, run: _Run, exc: errors.BudgetExceeded) -> None:
         """A step would cross a [budget] limit: it and every step not yet submitted stop here (exit 11);

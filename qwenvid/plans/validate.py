@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -105,10 +106,18 @@ def _check_generation(plan: PlanSpec, plan_dir: Path, step: Step, built: dict[st
         if built is not None:
             built[step.id] = request
     except ValidationError as exc:
-        return [Problem(exc.message, step.id)]
+        return [Problem(as_plan_fields(exc.message), step.id)]
     except (TypeError, ValueError) as exc:
         return [Problem(f"bad field value: {exc}", step.id)]
     return []
+
+
+_FLAG = re.compile(r"(?<![\w-])--([a-z][a-z0-9]*(?:-[a-z0-9]+)*)")
+
+
+def as_plan_fields(message: str) -> str:
+    """A request check speaks of flags (`--duration 7`); in a plan the same thing is a field (`duration 7`)."""
+    return _FLAG.sub(lambda found: found.group(1).replace("-", "_"), message)
 
 
 def _missing_files(plan: PlanSpec, step: Step) -> list[Problem]:

@@ -695,7 +695,10 @@ def _warnings(req: BaseRequest, spec: ModelSpec) -> list[str]:
 def _check_model_mode(req: BaseRequest, spec: ModelSpec) -> None:
     if not spec.serves(req.mode):
         ids = _join(s.id for s in models_for_mode(req.mode))
-        raise _error(f"{spec.id} is a {spec.mode} model; {req.mode} models: {ids}", "model", req.model, ids)
+        article = "an" if spec.mode[0] in "aeiou" else "a"  # "an i2v model"
+        error = _error(f"{spec.id} is {article} {spec.mode} model; {req.mode} models: {ids}", "model", req.model, ids)
+        error.hint = f"Run it with `qwenvid {spec.mode}`, or choose one of the {req.mode} models."
+        raise error
     if isinstance(req, VaceRequest):
         names = _join([*VACE_FUNCTIONS, INSTRUCT])
         if req.function not in VACE_FUNCTIONS:

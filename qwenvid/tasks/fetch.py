@@ -146,13 +146,14 @@ def download_task(
                 info.video_url,
                 target,
                 http=http,
-                name_hint=_name_hint(row, task_id),
+                name_hint=_name_hint(row, task_id, getattr(ctx.settings, "output_name", None)),
                 expect=_expectation(row),
                 on_progress=lambda done, total: reporter.transfer(Phase.DOWNLOADING, done, total),
                 sleep=ctx.sleep,
                 resume_key=task_id,  # a .part an interrupted run left for this task is continued
                 sha256=row.video_sha256,
                 overwrite=options.overwrite and options.output is not None,
+                on_notice=reporter.notice,
             )
     except errors.DownloadError as exc:
         ctx.ledger.set_download_error(row.id, exc.message)
@@ -200,11 +201,12 @@ def download_task(
     return out
 
 
-def _name_hint(row: LedgerRow, task_id: str) -> str:
+def _name_hint(row: LedgerRow, task_id: str, template: str | None = None) -> str:
+    from qwenvid.config.naming import render_name
+
     created = datetime.fromisoformat(str(row.created_at))  # the ledger writes UTC
     created = (created if created.tzinfo else created.replace(tzinfo=UTC)).astimezone(UTC)
-    stamp = created.strftime("%Y%m%d-%H%M%S")
-    return "_".join(part for part in (stamp, row.mode, row.model, task_id[:8], row.prompt or "") if part)
+    return render_name(template, created=created, mode=row.mode, model=row.model, task_id=task_id, prompt=row.prompt)
 
 
 def _expectation(row: LedgerRow) -> Any:

@@ -187,9 +187,13 @@ class Session(TaskContext):
         from qwenvid.tasks.video_file import verified_video
         from qwenvid.wire.client import check_task_id  # a malformed id is refused, never stored
 
-        row = self.ledger.get(ref) or self.ledger.record_external(
-            check_task_id(ref), base_url=self.settings.base_url
-        )
+        row = self.ledger.get(ref)
+        if row is None:
+            # A task this ledger never saw is asked about first: an id the service does not know leaves no row.
+            info = self.client.get_task(check_task_id(ref))
+            if info.status == "UNKNOWN":
+                raise errors.task_failure(info.status, info.code, info.message, task_id=info.task_id or ref)
+            row = self.ledger.record_external(info.task_id or ref, base_url=self.settings.base_url)
         task_id = task_id_of(row)
         wait = options.timeout if options.timeout is not None else self.settings.wait_timeout
         with hold_row(self, row.id, wait, reporter):

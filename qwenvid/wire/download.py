@@ -460,8 +460,12 @@ def download_video(
     resume_key: str | None = None,
     sha256: str | None = None,
     overwrite: bool = False,
+    on_notice: Callable[[str], None] | None = None,
 ) -> DownloadResult:
     """Download a result video to `dest`, verify it, and return where it is and what it holds.
+
+    `on_notice` hears the notices that belong before the transfer (continuing a `.part`) as they happen;
+    without it they come back in `notices` with the rest.
 
     A `.part` that an earlier, interrupted run left for the same result (same `resume_key`, else
     the same URL path) is continued with `Range`. `sha256`, when known, must match the file.
@@ -489,7 +493,11 @@ def download_video(
         notices.append(f"{wanted} already exists; saving as {final.name} instead (qwenvid never overwrites).")
     progress = _Progress(handle, _hash_existing(handle, slot.inherited), slot.inherited, inherited=slot.inherited)
     if slot.inherited:
-        notices.append(f"Continuing {part.name} from byte {slot.inherited:,} (left by an earlier run).")
+        continuing = f"Continuing {part.name} from byte {slot.inherited:,} (left by an earlier run)."
+        if on_notice is not None:
+            on_notice(continuing)  # said before the transfer, not after "Downloaded"
+        else:
+            notices.append(continuing)
     transfer = _Transfer(url, http, progress, on_progress, retries, sleep, chunk_size, limits, part)
     started = time.perf_counter()
     try:

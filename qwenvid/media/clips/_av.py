@@ -35,6 +35,8 @@ def require_file(path: Path, what: str) -> None:
         raise ClipError(f"{path} is a folder; give a {what} file.", field=what, value=str(path))
     if not path.is_file():
         raise ClipError(f"{path}: no such {what} file", field=what, value=str(path))
+    if path.stat().st_size == 0:  # FFmpeg would only say "[Errno 1094995529] Invalid data"
+        raise ClipError(f"{path} is empty (0 bytes); give a {what} file.", field=what, value=str(path))
 
 
 def open_input(path: str | Path, what: str = "video") -> Any:

@@ -21,6 +21,9 @@ from qwenvid.media.clips._av import (
     video_frames,
 )
 
+# An end this far past the last frame is a frame's rounding, not a mistake (a 5 s clip ends at 4.967 s).
+PAST_END_SLACK = 0.05
+
 
 @dataclass(frozen=True)
 class ClipResult:
@@ -71,11 +74,20 @@ def trim(
         raise ClipError(
             f"--start {start:g} is at or past the end of {path} ({length:.2f} s)", field="start", value=start
         )
+    if length and end is not None and end > length + PAST_END_SLACK:
+        asked = f"--end {end:g}" if duration is None else f"--start + --duration ({end:g} s)"
+        raise ClipError(
+            f"{asked} is past the end of {path} ({length:.2f} s); allowed: up to {length:.2f} "
+            "(or leave --end out to keep everything after --start)",
+            field="end",
+            value=end,
+        )
     return _cut(path, out, start, end)
 
 
 def tail(video: str | Path, output: str | Path, *, seconds: float, overwrite: bool = False) -> ClipResult:
-    """The last `seconds` of a clip (the whole clip when it is shorter), e.g. for VACE video_extension (<= 3 s)."""
+    """The last `seconds` of a clip (the whole clip when it is shorter: the result's `duration` says so, and
+    `qwenvid media tail` warns), e.g. for VACE video_extension (<= 3 s)."""
     path = Path(video)
     if seconds <= 0:
         raise ClipError(f"--seconds {seconds:g} must be more than 0", field="seconds", value=seconds)
