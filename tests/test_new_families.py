@@ -310,12 +310,12 @@ def test_models_groups_the_families_on_a_terminal() -> None:
 
 
 def test_models_json_gains_family_and_a_mode_filter_finds_all_in_one_models() -> None:
-    listed = json.loads(run("models", "--json").stdout)
+    listed = json.loads(run("models", "--json").stdout)["models"]
     assert {item["id"]: item["family"] for item in listed}["wan3.0-video"] == "wan3.0"
     assert all(item["family"] for item in listed)
     horse = next(item for item in listed if item["id"] == "happyhorse-1.1-t2v")
     assert horse["watermark_default"] is True
-    i2v = [item["id"] for item in json.loads(run("models", "--mode", "i2v", "--json").stdout)]
+    i2v = [item["id"] for item in json.loads(run("models", "--mode", "i2v", "--json").stdout)["models"]]
     assert "wan3.0-video" in i2v and "happyhorse-1.1-i2v" in i2v and "wan2.6-t2v" not in i2v
 
 

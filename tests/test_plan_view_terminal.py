@@ -100,7 +100,8 @@ def test_narrow_listings_at_60_columns_keep_the_status_and_whole_words(cli_home_
     assert tasks.finish(timeout=60) == 0
     screen = tasks.screen()
     assert "SUCCEEDED" in screen and "status" in screen and "…" not in screen.split("\n")[1], screen
-    models = Terminal("models", env={"QWENVID_HOME": str(cli_home_with_a_task)}, cwd=cli_home_with_a_task, columns=60)
+    home = {"QWENVID_HOME": str(cli_home_with_a_task)}
+    models = Terminal("models", env=home, cwd=cli_home_with_a_task, columns=60, rows=300)  # every family on screen
     assert models.finish(timeout=60) == 0
     lines = models.screen_.display
     assert any("3:4" in line for line in lines) and not any(line.rstrip().endswith("3:") for line in lines)

@@ -771,6 +771,9 @@ def create_app(config: EmulatorConfig | None = None, clock: Clock | None = None,
         Route("/{bucket}/{key:path}", own_bucket, methods=["GET", "HEAD", "PUT", "DELETE", "POST"]),
     ]
     app = Starlette(routes=routes, exception_handlers={404: not_found, 405: not_found})
+    # The bucket's path-style route matches "/nowhere/": Starlette would answer "/nowhere" with a 307 to it,
+    # where the real service says 404. Every route that takes a trailing slash lists it (above).
+    app.router.redirect_slashes = False
     app.state.emulator = state
     app.state.story_files = {}
     return app

@@ -36,7 +36,7 @@ RETRY = 0.01
 # name): the CLI's own tables say the same (tests/test_startup_gate.py keeps them equal), but this runs
 # before the CLI and Typer are imported.
 GENERATION_COMMANDS = frozenset({"t2v", "i2v", "kf2v", "r2v", "vace", "generate"})
-VALUE_OPTIONS = frozenset({"--base-url", "--region", "--emulator-fault"})
+VALUE_OPTIONS = frozenset({"--base-url", "--region", "--emulator-fault", "--workspace"})
 _HELP = frozenset({"--help", "-h"})
 
 _lock = threading.Lock()
