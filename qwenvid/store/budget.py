@@ -7,7 +7,10 @@ nothing. The check and the reservation happen in one write transaction (`BEGIN I
 advisory transaction lock on PostgreSQL), so of two processes racing for the last of a budget
 exactly one gets it. The submit writes its ledger row right after and then drops the reservation
 (the row counts from then on); a reservation whose process died, or older than RESERVATION_TTL, no
-longer counts. Emulator runs count only with `count_emulator = true`.
+longer counts. Emulator runs count only with `count_emulator = true`. Amounts also count the
+non-video calls already made (story_costs, face_checks: storyboard tokens, narration characters,
+portraits, face checks) at the user's rates; such a call reserves an amount only (Need.video False)
+before it is made.
 
 Table `budget_reservations` in the ledger file (created on first use; the ledger's schema version
 is not changed).
@@ -27,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 from qwenvid.errors import BudgetExceeded
 from qwenvid.requests.cost import estimate_cost, is_free_service
 from qwenvid.store.connect import connect
+from qwenvid.store.extra_costs import ensure_tables, extra_amount_used
 from qwenvid.store.sqlite_tx import write_transaction
 
 if TYPE_CHECKING:
@@ -55,6 +59,7 @@ class Need:
     seconds: float
     amount: float | None
     emulated: bool = False
+    video: bool = True  # a non-video call (storyboard, narration, portrait, face check) counts toward amounts only
 
 
 @dataclass(frozen=True)
@@ -133,6 +138,8 @@ def refusal(standing: Standing, need: Need, currency: str | None) -> BudgetExcee
     """The one-line refusal for the first limit the run would cross, else None."""
     for key, limit, used in standing.lines:
         amount = key.endswith("_amount")
+        if not amount and not need.video:
+            continue
         run = (need.amount or 0.0) if amount else need.seconds
         so_far = used.amount if amount else used.seconds
         if so_far + run > limit + 1e-9:
@@ -169,6 +176,7 @@ class SqliteBudgetBook:
             conn = connect(self.path, timeout=30.0, isolation_level=None)
         conn.row_factory = sqlite3.Row
         conn.execute(SCHEMA)
+        ensure_tables(conn)
         return conn
 
     def _used(self, conn: sqlite3.Connection, now: datetime, budget: Budget, prices: Any) -> dict[str, Used]:
@@ -179,6 +187,8 @@ class SqliteBudgetBook:
         for name, start in windows(now).items():
             rows = conn.execute(f"SELECT {TASK_COLUMNS} FROM tasks WHERE created_at >= ?", (iso(start),)).fetchall()
             used = tally(rows, prices, count_emulator=budget.count_emulator)
+            extra, _ = extra_amount_used(conn, iso(start), prices, count_emulator=budget.count_emulator)
+            used = Used(used.seconds, used.amount + extra, used.in_flight)
             held = [r for r in live if r["created_at"] >= iso(start)]
             result[name] = Used(
                 used.seconds + sum(r["seconds"] for r in held),
