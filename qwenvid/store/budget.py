@@ -37,6 +37,10 @@ if TYPE_CHECKING:
     from qwenvid.config.budget import Budget
 
 RESERVATION_TTL = timedelta(minutes=2)  # a submit writes its row within moments of reserving
+# A group hold (`--takes N`: all N at once) lasts while its takes render one after another; its process dying
+# ends it on this host at once, elsewhere (a shared ledger) after this long.
+GROUP_TTL = timedelta(hours=3)
+GROUP_PREFIX = "group-"
 ZERO = frozenset({"FAILED", "CANCELED"})
 
 SCHEMA = """
@@ -202,7 +206,8 @@ class SqliteBudgetBook:
         from qwenvid.store.ledger import iso
 
         rows = conn.execute(
-            "SELECT * FROM budget_reservations WHERE created_at >= ?", (iso(now - RESERVATION_TTL),)
+            "SELECT * FROM budget_reservations WHERE created_at >= ? OR (id LIKE ? AND created_at >= ?)",
+            (iso(now - RESERVATION_TTL), GROUP_PREFIX + "%", iso(now - GROUP_TTL)),
         ).fetchall()
         here = host_id()
         return [r for r in rows if r["host"] != here or process_alive(int(r["pid"]), None)]
@@ -214,25 +219,45 @@ class SqliteBudgetBook:
         finally:
             conn.close()
 
-    def reserve(self, budget: Budget, prices: Any, need: Need) -> str:
-        """Check every limit and hold `need` in one transaction; raises BudgetExceeded (nothing held) if crossed."""
+    def reserve(self, budget: Budget, prices: Any, need: Need, *, group: bool = False) -> str:
+        """Check every limit and hold `need` in one transaction; raises BudgetExceeded (nothing held) if crossed.
+
+        `group`: a hold for several submits at once (`--takes N`), drawn down by `draw` as each one's row is
+        written, and released (what is left of it) at the end; it lasts up to GROUP_TTL, not RESERVATION_TTL."""
         from qwenvid.store.ledger import iso
 
         conn = self._connect()
         try:
             with write_transaction(conn):
                 now = self._clock()
-                conn.execute("DELETE FROM budget_reservations WHERE created_at < ?", (iso(now - RESERVATION_TTL),))
+                conn.execute(
+                    "DELETE FROM budget_reservations WHERE created_at < ? AND (id NOT LIKE ? OR created_at < ?)",
+                    (iso(now - RESERVATION_TTL), GROUP_PREFIX + "%", iso(now - GROUP_TTL)),
+                )
                 standing = standing_from(self._used(conn, now, budget, prices), budget)
                 refused = refusal(standing, need, _currency(prices))
                 if refused is not None:
                     raise refused
-                token = secrets.token_hex(8)
+                token = (GROUP_PREFIX if group else "") + secrets.token_hex(8)
                 conn.execute(
                     "INSERT INTO budget_reservations (id, created_at, host, pid, seconds, amount) VALUES (?,?,?,?,?,?)",
                     (token, iso(now), _host(), os.getpid(), need.seconds, need.amount or 0.0),
                 )
                 return token
+        finally:
+            conn.close()
+
+    def draw(self, token: str, need: Need) -> None:
+        """One submit of a group hold has written its row (it counts now): the group holds that much less."""
+        conn = self._connect()
+        try:
+            with write_transaction(conn):
+                row = conn.execute("SELECT seconds, amount FROM budget_reservations WHERE id = ?", (token,)).fetchone()
+                if row is not None:
+                    conn.execute(
+                        "UPDATE budget_reservations SET seconds = ?, amount = ? WHERE id = ?",
+                        (max(float(row[0]) - need.seconds, 0.0), max(float(row[1]) - (need.amount or 0.0), 0.0), token),
+                    )
         finally:
             conn.close()
 
