@@ -4,6 +4,7 @@ spent is counted by the user's rates, and a priced call is checked and held befo
 from __future__ import annotations
 
 import json
+import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -131,6 +132,8 @@ def test_spend_and_the_budget_agree_on_what_non_video_calls_cost(logged_cli: lis
     section = report["emulator"]
     narration = [cost for cost in section["other_costs"] if cost["kind"] == "narration"]
     assert narration[0]["amount"] == pytest.approx(10.4)
+    shown = run("spend").stdout
+    assert "narration (qwen3-tts-flash): 104 characters in 4 call(s); 10.40 USD at your prices" in shown
     spent = (section["total"]["amount"] or 0.0) + sum(cost["amount"] or 0.0 for cost in section["other_costs"])
     store = open_store(isolated_env / "ledger.sqlite3")
     try:
@@ -139,3 +142,26 @@ def test_spend_and_the_budget_agree_on_what_non_video_calls_cost(logged_cli: lis
         store.close()
     assert used.amount == pytest.approx(spent)
     assert used.amount > 10.4  # the videos count too, at the default rate
+
+
+def test_a_face_check_that_would_cross_the_daily_amount_is_refused_before_it_is_made(
+    logged_cli: list[str], isolated_env: Path, tmp_path: Path
+) -> None:
+    from PIL import ImageDraw
+
+    from tests.support.media_files import make_wav
+
+    configure(isolated_env, daily_amount=0.4)  # one face check costs 0.5 USD
+    photo = tmp_path / "speaker.png"
+    image = Image.new("RGB", (480, 640), "wheat")
+    ImageDraw.Draw(image).ellipse((120, 160, 360, 480), fill="sienna")
+    image.save(photo)
+    speech = make_wav(tmp_path / "hello.wav", 2.0)
+    result = run("s2v", "--image", str(photo), "--speech", str(speech), "--yes")
+    assert result.exit_code == 11, result.stderr
+    errors = [line for line in result.stderr.splitlines() if line.startswith("Error:")]
+    assert len(errors) == 1 and "(0.50 USD) would cross budget.daily_amount = 0.40 USD" in errors[0], errors
+    assert [line for line in logged_cli if "face-detect" in line or "video-synthesis" in line] == []
+    with sqlite3.connect(isolated_env / "ledger.sqlite3") as conn:
+        assert conn.execute("SELECT count(*) FROM face_checks").fetchone() == (0,)  # nothing checked or billed
+        assert conn.execute("SELECT count(*) FROM tasks").fetchone() == (0,)

@@ -148,7 +148,8 @@ class SpendReport:
 
     @property
     def has_amounts(self) -> bool:
-        return self.billed.total.amount is not None or self.emulator.total.amount is not None
+        sections = (self.billed, self.emulator)
+        return any(s.total.amount is not None or any(c.amount is not None for c in s.other) for s in sections)
 
     def to_json(self) -> dict[str, Any]:
         return {
