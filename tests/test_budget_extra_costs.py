@@ -165,3 +165,30 @@ def test_a_face_check_that_would_cross_the_daily_amount_is_refused_before_it_is_
     with sqlite3.connect(isolated_env / "ledger.sqlite3") as conn:
         assert conn.execute("SELECT count(*) FROM face_checks").fetchone() == (0,)  # nothing checked or billed
         assert conn.execute("SELECT count(*) FROM tasks").fetchone() == (0,)
+
+
+@pytest.mark.parametrize(
+    ("price", "args", "path"),
+    [
+        ('"wan2.6-t2i" = 0.5', ("cast", "add", "Ada", "--describe", "a grey-haired lighthouse keeper"),
+         "multimodal-generation/generation "),
+        ('"qwen3.7-flash" = 1000000.0', ("story", PARAGRAPH, "--resolution", "480P", "--yes"), "chat/completions"),
+    ],
+    ids=["portrait", "storyboard"],
+)  # fmt: skip
+def test_a_portrait_or_storyboard_that_would_cross_the_daily_amount_is_not_asked_for(
+    make_emulator: EmulatorFactory, manual_clock: ManualClock, canary_key: str, monkeypatch: pytest.MonkeyPatch,
+    isolated_env: Path, price: str, args: tuple[str, ...], path: str,
+) -> None:  # fmt: skip
+    lines: list[str] = []
+    use_emulator(make_emulator(clock=manual_clock, request_log=lines.append), manual_clock, canary_key, monkeypatch)
+    isolated_env.mkdir(parents=True, exist_ok=True)
+    (isolated_env / "config.toml").write_text(
+        f'[prices]\ncurrency = "USD"\n{price}\n\n[budget]\ndaily_amount = 0.4\ncount_emulator = true\n'
+    )  # a portrait is 0.5 USD; the storyboard's prompt alone is well over 0.4 USD at 1 USD a token
+    result = run(*args)
+    assert result.exit_code == 11, result.stderr
+    errors = [line for line in result.stderr.splitlines() if line.startswith("Error:")]
+    assert len(errors) == 1 and "would cross budget.daily_amount = 0.40 USD" in errors[0], result.stderr
+    assert [line for line in lines if path in line] == []
+    assert story_costs.count(isolated_env / "ledger.sqlite3") == 0
