@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import sqlite3
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner, Result
 
 from qwenvid.cli import app
+from qwenvid.config.budget import Budget
 from qwenvid.emulator.server import EmulatorThread
+from qwenvid.errors import BudgetExceeded
+from qwenvid.store.budget import Need, SqliteBudgetBook
 from qwenvid.store.ledger import Ledger
 from tests.support.cli_emulator import SMALL
 
@@ -46,3 +51,42 @@ def test_takes_that_fit_run_and_leave_nothing_held(cli: EmulatorThread, isolated
     # The budget is now used up by the three takes' rows: one more second is refused.
     again = run("t2v", "A puppy", "--yes", *SMALL)
     assert again.exit_code == 11 and "15 s already used today (UTC)" in again.stderr
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def ledger_path(request: pytest.FixtureRequest, tmp_path: Path) -> Path:
+    folder = tmp_path / "state"
+    folder.mkdir(parents=True, exist_ok=True)
+    if request.param == "postgresql":  # a real server (tests/support/postgres.py), a fresh database per test
+        from qwenvid.config.ledger_url import marker_for
+        from qwenvid.store.pg_store import PgStore
+
+        marker = marker_for(folder, request.getfixturevalue("pg_url"))
+        PgStore(marker).close()  # the ledger's tables made
+        return marker
+    Ledger(folder / "ledger.sqlite3").close()
+    return folder / "ledger.sqlite3"
+
+
+def test_a_group_hold_lasts_while_its_takes_render_and_shrinks_as_each_is_written(ledger_path: Path) -> None:
+    now = [datetime(2026, 12, 7, 10, 0, tzinfo=UTC)]
+    book = SqliteBudgetBook(ledger_path, clock=lambda: now[0])
+    limit = Budget(daily_seconds=15)
+
+    def used() -> float:
+        return book.standing(limit, None).lines[0][2].seconds
+
+    group = book.reserve(limit, None, Need(15.0, None), group=True)
+    assert used() == 15.0
+    with pytest.raises(BudgetExceeded):
+        book.reserve(limit, None, Need(1.0, None))
+    now[0] += timedelta(minutes=30)  # far past a single submit's reservation time: the takes are still rendering
+    assert used() == 15.0
+    book.draw(group, Need(5.0, None))  # the first take's row is written (it counts from then on)
+    assert used() == 10.0
+    book.release(group)
+    assert used() == 0.0
+    other = book.reserve(limit, None, Need(5.0, None), group=True)
+    now[0] += timedelta(hours=4)  # a group whose process died on another machine ends after GROUP_TTL
+    assert used() == 0.0
+    book.release(other)
