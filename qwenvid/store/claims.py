@@ -74,6 +74,7 @@ def host_id() -> str:
     return os.environ.get(HOST_VAR) or socket.gethostname()
 
 
+
 def process_start(pid: int) -> str | None:
     """An identity for the process `pid` that changes when the pid is reused (Linux: its start tick).
 
@@ -176,7 +177,9 @@ class Claim:
     def __enter__(self) -> Claim:
         return self
 
-    def __exit__(self, kind: type[BaseException] | None, value: BaseException | None, tb: TracebackType | None) -> None:
+    def __exit__(
+        self, kind: type[BaseException] | None, value: BaseException | None, tb: TracebackType | None
+    ) -> None:
         self.release()
 
 

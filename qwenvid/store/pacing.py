@@ -227,26 +227,18 @@ class SubmitPacer:
 
     def waiting(self, model: str, service: str) -> int:
         """Runs waiting right now for a running slot of `model` on `service`."""
-        row = (
-            self._conn()
-            .execute(
-                "SELECT COUNT(*) FROM slot_waiters WHERE model = ? AND service = ? AND seen_at > ?",
-                (model, service, self.clock() - WAITER_FRESH),
-            )
-            .fetchone()
-        )
+        row = self._conn().execute(
+            "SELECT COUNT(*) FROM slot_waiters WHERE model = ? AND service = ? AND seen_at > ?",
+            (model, service, self.clock() - WAITER_FRESH),
+        ).fetchone()
         return int(row[0])
 
     def first_waiter(self, model: str, service: str) -> str | None:
         """The one waiting run (lowest holder id among the fresh) that looks after others' slots, if any."""
-        row = (
-            self._conn()
-            .execute(
-                "SELECT MIN(holder) FROM slot_waiters WHERE model = ? AND service = ? AND seen_at > ?",
-                (model, service, self.clock() - WAITER_FRESH),
-            )
-            .fetchone()
-        )
+        row = self._conn().execute(
+            "SELECT MIN(holder) FROM slot_waiters WHERE model = ? AND service = ? AND seen_at > ?",
+            (model, service, self.clock() - WAITER_FRESH),
+        ).fetchone()
         return None if row is None or row[0] is None else str(row[0])
 
     def answered(self, holder: str) -> None:
@@ -386,15 +378,8 @@ def take_slot(
     lease = 1.5 * max(expected_seconds, 1.0) + RENEW_SECONDS
     service = service.rstrip("/")
     return pacer.acquire(
-        holder,
-        model=canonical,
-        service=service,
-        rate=rate,
-        concurrency=concurrency,
-        lease=lease,
-        on_wait=on_wait,
-        on_full=None if on_full is None else lambda: on_full(canonical, service),
-        deadline=deadline,
+        holder, model=canonical, service=service, rate=rate, concurrency=concurrency, lease=lease,
+        on_wait=on_wait, on_full=None if on_full is None else lambda: on_full(canonical, service), deadline=deadline,
     )
 
 

@@ -49,9 +49,8 @@ def burn_subtitles(video: Path, cues: Sequence[Cue], output: Path) -> Path:
                         for line in lines:
                             box = draw.textbbox((0, 0), line, font=font)
                             x = (width - (box[2] - box[0])) // 2
-                            draw.text(
-                                (x, y), line, font=font, fill=(255, 255, 255), stroke_width=2, stroke_fill=(0, 0, 0)
-                            )
+                            draw.text((x, y), line, font=font, fill=(255, 255, 255), stroke_width=2,
+                                      stroke_fill=(0, 0, 0))
                             y += int(size * 1.3)
                         frame = av.VideoFrame.from_image(image)
                     encoder.add_frame(frame)

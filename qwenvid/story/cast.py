@@ -16,22 +16,8 @@ CAST_FILE = "cast.toml"
 NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,39}$")
 # Qwen TTS preset voices (dashscope-api-story.md §3.4): the narration voice of a character.
 TTS_VOICES = (
-    "Cherry",
-    "Serena",
-    "Ethan",
-    "Chelsie",
-    "Momo",
-    "Vivian",
-    "Moon",
-    "Maia",
-    "Kai",
-    "Nofish",
-    "Bella",
-    "Jennifer",
-    "Ryan",
-    "Katerina",
-    "Aiden",
-    "Eldric Sage",
+    "Cherry", "Serena", "Ethan", "Chelsie", "Momo", "Vivian", "Moon", "Maia", "Kai", "Nofish", "Bella",
+    "Jennifer", "Ryan", "Katerina", "Aiden", "Eldric Sage",
 )
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp")
 VOICE_SUFFIXES = (".wav", ".mp3", ".m4a", ".aac")

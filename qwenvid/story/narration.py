@@ -57,7 +57,7 @@ def read_narration(data: Any, steps: Sequence[str]) -> Narration:
     lines = []
     for index, item in enumerate(data.get("lines") or [], start=1):
         if not isinstance(item, Mapping) or not isinstance(item.get("text"), str) or not item["text"].strip():
-            raise ValidationError(f'[[narration.lines]] #{index} needs text = "..."')
+            raise ValidationError(f"[[narration.lines]] #{index} needs text = \"...\"")
         shot = item.get("shot")
         if shot not in steps:
             raise ValidationError(f"[[narration.lines]] #{index}: shot {shot!r} is not a step of the plan")

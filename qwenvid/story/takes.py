@@ -108,7 +108,9 @@ def apply_picks(spec: Any, picks: Mapping[str, int], *, problem: Callable[[str, 
         if new_id in steps:
             continue  # the same derived part of the picked take, asked for twice
         steps[new_id] = dataclasses.replace(step, id=new_id, fields=_rename(step.fields, chosen), refs=refs)
-    return dataclasses.replace(spec, steps=steps, picks=dict(chosen), problems=problems)
+    return dataclasses.replace(
+        spec, steps=steps, picks=dict(chosen), problems=problems
+    )
 
 
 def takes_sheet(videos: list[Path], output: Path, *, labels: list[str] | None = None, thumb_width: int = 320) -> Path:
