@@ -128,3 +128,33 @@ def test_a_plan_s2v_step_whose_face_check_fails_is_not_submitted(cli: EmulatorTh
     assert "did not pass" in result.stderr and "Traceback" not in result.stderr
     assert cli.state.tasks == []
     assert _face_rows() == [("wan2.2-s2v-detect", 0)]
+
+
+# ---- the s2v cost bills the speech's real length (the longest, 20 s, only when it is unknown) ----
+
+
+def test_the_s2v_cost_notice_bills_the_local_speech_length(tmp_path: Path) -> None:
+    photo = face(tmp_path / "p.png")
+    speech = str(make_wav(tmp_path / "s.wav", 3.0))
+    local = run("--base-url", CLOSED, "s2v", "--image", photo, "--speech", speech, "--dry-run")
+    assert local.exit_code == 0, local.stderr
+    assert "Cost: 3 s billable at 480P on wan2.2-s2v" in local.stderr
+    far = run("--base-url", CLOSED, "s2v", "--image", photo, "--speech", "https://x/a.mp3", "--dry-run")
+    assert far.exit_code == 0, far.stderr
+    assert "Cost: 20 s billable at 480P on wan2.2-s2v" in far.stderr  # a URL's length is unknown: the longest
+
+
+def test_a_plans_s2v_steps_bill_their_speech_length(tmp_path: Path) -> None:
+    face(tmp_path / "p.png")
+    make_wav(tmp_path / "s.wav", 3.0)
+    plan = write_plan(
+        tmp_path / "plan.json",
+        {
+            "talk": {"model": "wan2.2-s2v", "image": "p.png", "speech": "s.wav"},
+            "far": {"model": "wan2.2-s2v", "image": "p.png", "speech": "https://x/a.mp3"},
+        },
+    )
+    result = run("--base-url", CLOSED, "run", str(plan), "--dry-run", "--json")
+    assert result.exit_code == 0, result.stderr
+    seconds = {step["id"]: step["billable_seconds"] for step in json.loads(result.stdout)["steps"]}
+    assert seconds == {"talk": 3.0, "far": 20.0}
