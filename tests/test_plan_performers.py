@@ -56,6 +56,7 @@ def test_plan_steps_send_the_s2v_and_animate_bodies(tmp_path: Path) -> None:
     result = run("--base-url", CLOSED, "run", str(plan), "--dry-run", "--json")
     assert result.exit_code == 0, result.stderr
     bodies = {step["id"]: step["request"]["payload"] for step in json.loads(result.stdout)["steps"]}
+    assert "Note: face check first for talk, sung: 1 image each on wan2.2-s2v-detect" in result.stderr
     assert bodies["talk"] == {
         "model": "wan2.2-s2v",
         "input": {"image_url": "https://x/p.jpg", "audio_url": "https://x/a.mp3"},

@@ -227,6 +227,12 @@ def run_plan(
             out.warning(warning)
         for note in prepared.spec.notes:  # the cast's model, prompts as sent
             out.notice(note)
+        faces = [sid for sid, sp in prepared.steps.items() if getattr(sp.request, "mode", None) == "s2v"]
+        if faces:  # a cost beside the videos' seconds, paid before each step's submit
+            out.notice(
+                f"Note: face check first for {', '.join(faces)}: 1 image each on wan2.2-s2v-detect, billed per "
+                "image whether it passes or not (a verdict already in the ledger is not checked again)"
+            )
         # Every refusal a real run would meet before paying, a dry run meets too.
         check_plan_folder(Path(output_dir), spec.name)
         _check_events_target(events)
