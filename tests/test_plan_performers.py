@@ -11,6 +11,7 @@ from typing import Any
 
 import av
 import jsonschema
+import pytest
 from typer.testing import CliRunner, Result
 
 from qwenvid.cli import app
@@ -159,3 +160,27 @@ def test_a_plans_s2v_steps_bill_their_speech_length(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.stderr
     seconds = {step["id"]: step["billable_seconds"] for step in json.loads(result.stdout)["steps"]}
     assert seconds == {"talk": 3.0, "far": 20.0}
+
+
+def test_whoever_runs_a_plan_its_s2v_steps_are_face_checked(cli: EmulatorThread, tmp_path: Path) -> None:
+    """The library's prepare (used by the MCP server and `pick` too) adds the face check, not only `qwenvid run`."""
+    from types import SimpleNamespace
+
+    from qwenvid.config import load_settings
+    from qwenvid.errors import ValidationError
+    from qwenvid.plans.execute import prepare
+    from qwenvid.plans.parse import load_plan
+    from qwenvid.tasks.session import Session
+
+    flat(tmp_path / "wall.png")
+    make_wav(tmp_path / "hello.wav", 1.0)
+    plan = write_plan(
+        tmp_path / "plan.json", {"talk": {"model": "wan2.2-s2v", "image": "wall.png", "speech": "hello.wav"}}
+    )
+    with Session(load_settings()) as session:
+        prepared, backend, _finder = prepare(session, load_plan(plan), tmp_path / "out")
+        attempt = SimpleNamespace(plan=SimpleNamespace(request=prepared.steps["talk"].request))
+        with pytest.raises(ValidationError, match="did not pass"):
+            for guard in backend.guards:
+                guard(session, attempt)
+    assert cli.state.tasks == [] and _face_rows() == [("wan2.2-s2v-detect", 0)]

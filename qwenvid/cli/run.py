@@ -211,17 +211,15 @@ def run_plan(
     from qwenvid.plans.manifest import EventSink, resumed_start
     from qwenvid.plans.outbound import outside, plan_outbound
     from qwenvid.plans.scheduler import SchedulerOptions, exit_status
-    from qwenvid.tasks.face_check import face_guard
 
     out = state.out
     with open_session(state) as opened:
         session = opened.session
         output_dir = output or opened.settings.output_dir
         spec = distinct_name(spec, Path(output_dir))
-        # s2v steps are face-checked before they are paid for (a verdict cached per image, as `qwenvid s2v`).
-        face = face_guard(session, out.notice)
         prepared, backend, finder = _checked(
-            out, lambda: prepare(session, spec, Path(output_dir), force=force, emulated=opened.emulated, guards=[face])
+            out,
+            lambda: prepare(session, spec, Path(output_dir), force=force, emulated=opened.emulated, notice=out.notice),
         )
         for warning in prepared.warnings:
             out.warning(warning)
