@@ -477,7 +477,7 @@ def test_what_is_not_offered_yet_is_refused_rather_than_dropped(tmp_path: Path) 
     plan = tmp_path / "talk.jsonl"
     plan.write_text('{"id": "s", "model": "wan2.2-s2v", "image": "https://x/a.png"}\n', encoding="utf-8")
     planned = run("--base-url", CLOSED, "run", str(plan), "--dry-run")
-    assert planned.exit_code == 2 and "cannot run in a plan yet; use `qwenvid s2v`" in planned.stderr
+    assert planned.exit_code == 2 and "wan2.2-s2v needs speech (wav/mp3" in planned.stderr  # plans take s2v steps now
 
 
 def test_the_emulator_reads_wan3_leniently_and_fails_overlong_speech(cli: EmulatorThread, tmp_path: Path) -> None:

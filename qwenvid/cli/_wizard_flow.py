@@ -59,6 +59,13 @@ MODE_CHOICES: tuple[tuple[Mode, str], ...] = (
     ),
 )
 
+# Modes with commands of their own (`qwenvid s2v`, `qwenvid animate`), offered last so the others keep their place.
+PERFORMER_CHOICES: tuple[tuple[Mode, str], ...] = (
+    ("s2v", "s2v      speech to video: a photo talks or sings your speech track (face check first, billed per image)"),
+    ("animate", "animate  copy a video's motion onto a character (move), or swap the person in a video (mix)"),
+)
+QUALITY_CHOICES: tuple[tuple[str, str], ...] = (("std", "std (default)"), ("pro", "pro (priced higher)"))
+
 # Not a mode of one request: a plan of several (`qwenvid extend`), offered after the modes.
 LONG_VIDEO = ("long", "long  a long video: continue a clip segment by segment, then join them (qwenvid extend)")
 EXTEND_METHODS: tuple[tuple[str, str], ...] = (
@@ -109,6 +116,7 @@ INPUT_SLOTS: dict[str, tuple[MediaKind, str, str, str]] = {
     "mask_video": ("video", "video", "--mask-video", "Mask video (white = edit, black = keep)"),
     "first_clip": ("video", "clip", "--first-clip", "First clip (mp4, <=3 s)"),
     "last_clip": ("video", "clip", "--last-clip", "Last clip (mp4, <=3 s)"),
+    "speech": ("audio", "audio", "--speech", "Speech: what they say or sing (wav/mp3, 1-20 s)"),
 }
 
 _ALLOWED_LOCATIONS = "a local file path or a URL (http://, https://, oss://)"
@@ -260,12 +268,14 @@ def build_request(note: Callable[[str], None] | None = None, **pt_kwargs: Any) -
     ask = Prompter(note or (lambda _text: None), pt_kwargs)
     from qwenvid.cli._wizard_story import STORY, ask_story
 
-    choice: str = ask.choose("What do you want to make?", (*MODE_CHOICES, LONG_VIDEO, STORY))
+    choice: str = ask.choose("What do you want to make?", (*MODE_CHOICES, LONG_VIDEO, STORY, *PERFORMER_CHOICES))
     if choice == LONG_VIDEO[0]:
         return ask_long_video(ask)
     if choice == STORY[0]:
         return ask_story(ask)
     mode: Mode = choice  # type: ignore[assignment]
+    if mode in ("s2v", "animate"):
+        return ask_performer(ask, mode)
     function = ask.choose("Which VACE function?", FUNCTION_CHOICES) if mode == "vace" else None
     spec = choose_model(ask, mode, function)
     values: dict[str, Any] = {"model": spec.id}
@@ -296,6 +306,23 @@ def make_request(mode: Mode, function: str | None, values: dict[str, Any]) -> Ba
         return VaceRequest(function=str(function), **given)
     cls: type[BaseRequest] = {"t2v": T2VRequest, "i2v": I2VRequest, "kf2v": KF2VRequest, "r2v": R2VRequest}[mode]
     return cls(**given)
+
+
+def ask_performer(ask: Prompter, mode: Mode) -> BaseRequest:
+    """s2v (a photo + speech) or animate (a character + a motion video, std or pro), as `qwenvid s2v|animate`."""
+    from qwenvid.requests.performer_requests import AnimateRequest, S2VRequest
+
+    spec = choose_model(ask, mode, None)
+    if mode == "s2v":
+        image = ask.file("image", spec, message="Photo of the speaker (one clear face, 400-7000 px)")
+        speech = ask.file("speech", spec)
+        resolution = ask_resolution(ask, spec, None).get("resolution")
+        ask.note("Face check: wan2.2-s2v-detect looks at the photo before the video is paid for (billed per image)")
+        return S2VRequest(model=spec.id, image=image, speech=speech, resolution=resolution)
+    image = ask.file("image", spec, message="The character (one person facing the camera)")
+    video = ask.file("video", spec, message="The motion video (mp4/avi/mov, 2-30 s)")
+    quality = ask.choose("Quality (the price tier)", QUALITY_CHOICES)
+    return AnimateRequest(model=spec.id, image=image, video=video, quality=quality)
 
 
 def choose_model(ask: Prompter, mode: Mode, function: str | None) -> ModelSpec:

@@ -218,12 +218,19 @@ def run_plan(
         output_dir = output or opened.settings.output_dir
         spec = distinct_name(spec, Path(output_dir))
         prepared, backend, finder = _checked(
-            out, lambda: prepare(session, spec, Path(output_dir), force=force, emulated=opened.emulated)
+            out,
+            lambda: prepare(session, spec, Path(output_dir), force=force, emulated=opened.emulated, notice=out.notice),
         )
         for warning in prepared.warnings:
             out.warning(warning)
         for note in prepared.spec.notes:  # the cast's model, prompts as sent
             out.notice(note)
+        faces = [sid for sid, sp in prepared.steps.items() if getattr(sp.request, "mode", None) == "s2v"]
+        if faces:  # a cost beside the videos' seconds, paid before each step's submit
+            out.notice(
+                f"Note: face check first for {', '.join(faces)}: 1 image each on wan2.2-s2v-detect, billed per "
+                "image whether it passes or not (a verdict already in the ledger is not checked again)"
+            )
         # Every refusal a real run would meet before paying, a dry run meets too.
         check_plan_folder(Path(output_dir), spec.name)
         _check_events_target(events)

@@ -64,6 +64,9 @@ OPTIONS: dict[str, str] = {
     "left_scale": "--left-scale",
     "right_scale": "--right-scale",
     "audio_setting": "--audio-setting",
+    "speech": "--speech",
+    "quality": "--quality",
+    "check_image": "--check-image",
 }
 POSITIONAL = frozenset({"prompt", "function"})
 
@@ -109,12 +112,16 @@ def equivalent_argv(request: Any, state: CliState, *, dry_run: bool = False, out
         argv.append("--quiet")
     argv.append(request.mode)
     positionals = [str(request.function)] if request.mode == "vace" else []
+    if request.mode == "animate":  # `qwenvid animate move|mix`: the kind names the model
+        positionals = [str(request.model).removeprefix("wan2.2-animate-")]
     if request.prompt:
         positionals.append(request.prompt)
     options: list[str] = []
     for field in dataclasses.fields(request):
         value = getattr(request, field.name)
         if field.name in POSITIONAL or value is None or value == []:
+            continue
+        if field.name == "model" and request.mode == "animate":
             continue
         options += _option_words(field.name, value)
     if dry_run:
@@ -228,9 +235,18 @@ def wizard(
             decline(state.out)
         # The summary showed the cost notice and asked; the run neither repeats nor asks again.
         flags = RunFlags(dry_run=dry_run, output=output, overwrite=overwrite, cost_confirmed=True)
-        run_request(state, request, flags)
+        run_request(state, request, flags, before_submit=_face_check(request))
     finally:
         state.out.info("The same as a command: " + shlex.join(argv))
+
+
+def _face_check(request: Any) -> Any:
+    """s2v's face check before the submit, as `qwenvid s2v` runs it (its verdict cached per image)."""
+    if request.mode != "s2v":
+        return None
+    from qwenvid.tasks.face_check import ensure_face
+
+    return lambda session, out: ensure_face(session, str(request.image), out.notice)
 
 
 def register(app: typer.Typer) -> None:

@@ -68,11 +68,16 @@ def prepare(
     force: frozenset[str] = frozenset(),
     emulated: bool = False,
     guards: Sequence[Guard] = (),
+    notice: Callable[[str], None] | None = None,
 ) -> tuple[PreparedPlan, LedgerBackend, ManifestFinder]:
     """Validate and cost the plan, and find what earlier runs left (needs the ledger, not the network).
 
-    `guards` are checked before each step's submit (qwenvid/tasks/submit.py), after the process-wide ones.
+    `guards` are checked before each step's submit (qwenvid/tasks/submit.py), after the process-wide ones;
+    s2v steps always get their face check (its lines go to `notice`), whoever runs the plan.
     """
+    from qwenvid.tasks.face_check import face_guard
+
+    guards = (*guards, face_guard(session, notice or (lambda _line: None)))
     folder = plan_folder(output_dir, spec.name)
     if spec.takes:
         from qwenvid.plans.model import Problem

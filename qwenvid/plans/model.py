@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 MEDIA_OPS = ("trim", "tail", "frame", "concat", "add_audio")
-GEN_MODES = ("t2v", "i2v", "kf2v", "r2v", "vace")
+GEN_MODES = ("t2v", "i2v", "kf2v", "r2v", "vace", "s2v", "animate")
 StepKind = Literal["generate", "media"]
 
 # A step id: letters, digits, `_` and `-` (a file name on every system, and no `:` which starts a reference part).

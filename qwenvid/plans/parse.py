@@ -73,6 +73,7 @@ class PlanInvalid(ValidationError):
 
 
 def _request_field_names() -> dict[str, frozenset[str]]:
+    from qwenvid.requests import performer_requests as performers
     from qwenvid.requests import shapes as requests
 
     def names(*classes: type) -> frozenset[str]:
@@ -84,6 +85,8 @@ def _request_field_names() -> dict[str, frozenset[str]]:
         "kf2v": names(requests.KF2VRequest),
         "r2v": names(requests.R2VRequest),
         "vace": names(requests.VaceRequest, requests.VideoEditRequest) | {"function"},
+        "s2v": names(performers.S2VRequest),
+        "animate": names(performers.AnimateRequest),
     }
 
 
@@ -669,6 +672,8 @@ def infer_mode(fields: Mapping[str, Any]) -> str:
     model = fields.get("model")
     spec = get_model(str(model)) if model else None
     if spec is not None and not spec.modes:  # an all-in-one model (Wan 3.0): its inputs say which mode
+        return spec.mode
+    if spec is not None and spec.mode in ("s2v", "animate"):  # their inputs would read as i2v or vace
         return spec.mode
     if fields.get("function") or fields.get("video") or fields.get("first_clip") or fields.get("mask_image"):
         return "vace"

@@ -250,6 +250,10 @@ def step_cost(
         return value
 
     map_inputs(step, measure)
+    if model_spec.mode == "s2v":  # as long as the speech: its real length, the longest only for a URL
+        from qwenvid.requests.performer_requests import speech_seconds
+
+        edited = speech_seconds(request)
     if getattr(request, "function", None) == "video_extension":
         edited = None  # its clips are context, not the video edited: the output is always 5 s
     seconds = billable_seconds(model_spec, params.get("duration"), reference, input_video_seconds=edited)

@@ -42,7 +42,7 @@ VIDEO_FIELDS = frozenset(
         "reference_video_urls",
     }
 )
-AUDIO_FIELDS = frozenset({"driving_audio", "audio_file", "ref_voices", "audio_url", "driving_audio_url"})
+AUDIO_FIELDS = frozenset({"speech", "driving_audio", "audio_file", "ref_voices", "audio_url", "driving_audio_url"})
 ANY_FIELDS = frozenset({"refs", "reference_urls"})
 INPUT_FIELDS = IMAGE_FIELDS | VIDEO_FIELDS | AUDIO_FIELDS | ANY_FIELDS | {"media"}
 # Media step parameters that are inputs, and their kind.
@@ -140,20 +140,23 @@ def build_request(step: Step, fields: Mapping[str, Any]) -> Any:
     )
     if instruct:
         values.pop("function", None)
-    if mode not in ("t2v", "i2v", "kf2v", "r2v", "vace"):
+    if mode in ("s2v", "animate"):
+        from qwenvid.requests import performer_requests
+
+        cls: Any = performer_requests.S2VRequest if mode == "s2v" else performer_requests.AnimateRequest
+    elif mode in ("t2v", "i2v", "kf2v", "r2v", "vace"):
+        cls_name = {
+            "t2v": "T2VRequest",
+            "i2v": "I2VRequest",
+            "kf2v": "KF2VRequest",
+            "r2v": "R2VRequest",
+            "vace": "VideoEditRequest" if instruct else "VaceRequest",
+        }[mode]
+        cls = getattr(requests, cls_name)
+    else:
         raise ValidationError(
-            f"{values['model']} ({mode}) cannot run in a plan yet; use `qwenvid {mode}` for it",
-            field="model",
-            value=values["model"],
+            f"{values['model']} ({mode}) cannot run in a plan", field="model", value=values["model"]
         )
-    cls_name = {
-        "t2v": "T2VRequest",
-        "i2v": "I2VRequest",
-        "kf2v": "KF2VRequest",
-        "r2v": "R2VRequest",
-        "vace": "VideoEditRequest" if instruct else "VaceRequest",
-    }[mode]
-    cls = getattr(requests, cls_name)
     names = {f.name for f in dataclasses.fields(cls)}
     skill = {k: v for k, v in values.items() if k in SKILL_KEYS and k not in names}
     direct = {k: v for k, v in values.items() if k in names}

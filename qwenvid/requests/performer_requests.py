@@ -107,3 +107,19 @@ def animate_model(kind: str) -> str:
         allowed = ", ".join(ANIMATE_KINDS)
         raise ValidationError(f"animate {kind!r} is not a kind; allowed: {allowed}", field="KIND", allowed=allowed)
     return ANIMATE_KINDS[kind]
+
+
+def speech_seconds(request: object) -> float | None:
+    """The length of an s2v request's local speech file (what it is billed for); None for a URL or no speech."""
+    from pathlib import Path
+
+    from qwenvid.media.inputs import inspect_audio
+    from qwenvid.requests.shapes import is_url
+
+    speech = getattr(request, "speech", None)
+    if not isinstance(speech, str) or is_url(speech) or speech.startswith(("@", "data:", "oss://")):
+        return None
+    path = Path(speech).expanduser()
+    if not path.is_file():
+        return None
+    return inspect_audio(path, field="--speech").duration or None

@@ -59,3 +59,15 @@ def ensure_face(session: Any, image: str, notice: Callable[[str], None]) -> Face
             hint=REFUSED_HINT,
         )
     return verdict
+
+
+def face_guard(session: Any, notice: Callable[[str], None]) -> Callable[[Any, Any], None]:
+    """A submit guard (qwenvid/tasks/submit.py) that face-checks every s2v request before it is paid for."""
+
+    def guard(_ctx: Any, attempt: Any) -> None:
+        request = attempt.plan.request
+        image = getattr(request, "image", None)
+        if getattr(request, "mode", None) == "s2v" and isinstance(image, str):
+            ensure_face(session, image, notice)
+
+    return guard

@@ -77,6 +77,10 @@ class Session(TaskContext):
             cost = estimate_cost(request.model, float(duration), resolution or tier_of_size(size or ""), None)
             return Plan(request, None, payload, inputs, list(warnings), cost)
         reference_seconds, input_seconds = _input_video_seconds(inputs)
+        if spec.mode == "s2v":  # as long as the speech: its real length, the longest only for a URL
+            from qwenvid.requests.performer_requests import speech_seconds
+
+            input_seconds = speech_seconds(request)
         check_total_seconds(spec, params.get("duration"), reference_seconds + (input_seconds or 0.0))
         seconds = billable_seconds(
             spec, params.get("duration"), reference_seconds, input_video_seconds=input_seconds
