@@ -47,8 +47,15 @@ def after_plan(state: CliState, settings: Any, spec: Any, manifest: Any) -> Call
         return lambda: out.warning(
             "The narration waits for the film: run the same command again when every step is done."
         )
+    from qwenvid.tasks.extra_budget import ExtraBudget
+
     finished = finish_film(
-        spec, manifest, api_key=settings.api_key, base_url=settings.base_url, ledger=settings.ledger_path
+        spec,
+        manifest,
+        api_key=settings.api_key,
+        base_url=settings.base_url,
+        ledger=settings.ledger_path,
+        budget=ExtraBudget(settings),
     )
     if finished is None:
         return lambda: None

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import sys
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
@@ -69,7 +70,6 @@ def run_takes(state: CliState, request: Any, flags: Any, takes: int, run_request
     """Confirm N x the cost once, run the takes one after another, print one path a line (or one JSON object)."""
     from qwenvid.cli._cost import confirm_cost
     from qwenvid.cli._session import open_session
-    from qwenvid.errors import QwenvidError
 
     out = state.out
     seeds = take_seeds(request.seed, takes)
@@ -95,6 +95,27 @@ def run_takes(state: CliState, request: Any, flags: Any, takes: int, run_request
             if not out.quiet:
                 out.notice(f"{takes} takes:")
             confirm_cost(total, settings=opened.settings, out=out, emulated=opened.emulated, yes=flags.yes)
+    with _budget_for_all(state, flags, requests):  # all N takes within [budget], or none is sent (exit 11)
+        _run_each(state, requests, flags, run_request)
+
+
+def _budget_for_all(state: CliState, flags: Any, requests: list[Any]) -> AbstractContextManager[None]:
+    from qwenvid.cli._session import open_session
+    from qwenvid.requests.cost import is_free_service
+    from qwenvid.tasks.budget import hold_all
+
+    with open_session(state, timeout=flags.timeout) as opened:
+        costs = [opened.session.plan(r).cost for r in requests]
+        emulated = opened.emulated or is_free_service(opened.settings.base_url)
+        settings = opened.settings
+    amounts = [c.amount for c in costs]
+    amount = None if any(a is None for a in amounts) else sum(a or 0.0 for a in amounts)
+    return hold_all(settings, float(sum(c.billable_seconds for c in costs)), amount, emulated=emulated)
+
+
+def _run_each(state: CliState, requests: list[Any], flags: Any, run_request: Callable[..., Any]) -> None:
+    from qwenvid.errors import QwenvidError
+
     collected: list[Any] = []
     failures: list[QwenvidError] = []
     original = state.out

@@ -96,6 +96,7 @@ def _portrait(state: object, description: str, folder: Path) -> Path:
     from qwenvid.requests.cost import is_free_service
     from qwenvid.story.costs import cost_lines
     from qwenvid.story.portrait import make_portrait, portrait_cost
+    from qwenvid.tasks.extra_budget import ExtraBudget
 
     out = state.out  # type: ignore[attr-defined]
     with open_session(state) as opened:  # type: ignore[arg-type]
@@ -112,6 +113,7 @@ def _portrait(state: object, description: str, folder: Path) -> Path:
             ledger=settings.ledger_path,
             description=description,
             target=staged,
+            budget=ExtraBudget(settings, emulated=emulated),
         )
     if reused:
         out.info("Portrait reused from an earlier run of the same description (nothing paid).")

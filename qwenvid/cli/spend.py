@@ -70,7 +70,8 @@ def _print(out: Output, report: Any) -> None:
         for group in ("model", "tier", "mode", "plan"):
             _group_table(group, section.lines(group), currency)
         for cost in section.other:
-            _plain(f"  {cost.kind} ({cost.model}): {cost.units:g} {cost.unit} in {cost.calls} call(s)")
+            priced = "" if cost.amount is None else f"; {_money(cost.amount, currency)} at your prices"
+            _plain(f"  {cost.kind} ({cost.model}): {cost.units:g} {cost.unit} in {cost.calls} call(s){priced}")
     if report.has_amounts:
         _plain(f"Amounts are from {report.to_json()['amount_source']}.")
     _plain("Failed and canceled tasks are billed nothing; tasks in flight show only their estimate.")

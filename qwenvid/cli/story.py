@@ -127,6 +127,7 @@ def make_story(
             require_key(settings)
             emulated = opened.emulated or is_free_service(settings.base_url)
             from qwenvid.story.board import body_for
+            from qwenvid.tasks.extra_budget import ExtraBudget
 
             seed = random.SystemRandom().randrange(1, 2**31) if rewrite else None
             for line in cost_lines(estimate(body_for(request, model=chat_model, seed=seed), chat_model),
@@ -144,6 +145,7 @@ def make_story(
                 model=chat_model,
                 seed=seed,
                 burn_subtitles=burn_subtitles,
+                budget=ExtraBudget(settings, emulated=emulated),
             )
         for line in cost_lines(written.cost, prices=settings.prices, emulated=emulated):
             out.notice(line)

@@ -42,32 +42,28 @@ def spend_report(
 
 
 def other_costs(settings: Settings, *, since: datetime | None, until: datetime | None) -> list[OtherCost]:
-    """Non-video costs (the `story_costs` table another part of qwenvid writes), per kind, model and unit."""
-    from qwenvid.requests.cost import is_free_service
+    """Non-video costs (story_costs and face_checks), per kind, model and unit, each priced as the budgets price it."""
     from qwenvid.store.connect import connect, is_shared
+    from qwenvid.store.extra_costs import ensure_tables, extra_rows
     from qwenvid.store.ledger import iso
 
     if not is_shared(settings.ledger_path) and not settings.ledger_path.is_file():
         return []
-    where, params = ["1 = 1"], []
-    if since is not None:
-        where.append("created_at >= ?")
-        params.append(iso(since))
-    if until is not None:
-        where.append("created_at < ?")
-        params.append(iso(until))
     conn = connect(settings.ledger_path, timeout=30.0, isolation_level=None)
     try:
-        rows = conn.execute(
-            f"SELECT kind, model, unit, service, sum(units), count(*) FROM story_costs WHERE {' AND '.join(where)} "
-            "GROUP BY kind, model, unit, service ORDER BY kind, model",
-            params,
-        ).fetchall()
-    except sqlite3.Error:  # no such table: nothing but videos was ever paid for here
+        ensure_tables(conn)
+        rows = extra_rows(conn, None if since is None else iso(since), None if until is None else iso(until))
+    except sqlite3.Error:  # a read-only or foreign ledger file: nothing but videos to show
         return []
     finally:
         conn.close()
-    return [
-        OtherCost(kind, model, unit, float(units), int(calls), emulated=is_free_service(service))
-        for kind, model, unit, service, units, calls in rows
-    ]
+    groups: dict[tuple[str, str, str, bool], OtherCost] = {}
+    for row in sorted(rows, key=lambda r: (r.kind, r.model)):
+        key = (row.kind, row.model, row.unit, row.emulated)
+        found = groups.get(key) or OtherCost(row.kind, row.model, row.unit, 0.0, 0, emulated=row.emulated)
+        value = row.amount(settings.prices)
+        amount = found.amount if value is None else (found.amount or 0.0) + value
+        groups[key] = OtherCost(
+            row.kind, row.model, row.unit, found.units + row.units, found.calls + 1, row.emulated, amount
+        )
+    return list(groups.values())

@@ -93,9 +93,14 @@ class OtherCost:
     units: float
     calls: int
     emulated: bool
+    amount: float | None = None  # at the user's rates (the same the amount budgets count); None: unpriced
 
     def to_json(self) -> dict[str, Any]:
-        return {"kind": self.kind, "model": self.model, "unit": self.unit, "units": self.units, "calls": self.calls}
+        amount = None if self.amount is None else round(self.amount, 6)
+        return {
+            "kind": self.kind, "model": self.model, "unit": self.unit, "units": self.units, "calls": self.calls,
+            "amount": amount,
+        }  # fmt: skip
 
 
 @dataclass
@@ -143,7 +148,8 @@ class SpendReport:
 
     @property
     def has_amounts(self) -> bool:
-        return self.billed.total.amount is not None or self.emulator.total.amount is not None
+        sections = (self.billed, self.emulator)
+        return any(s.total.amount is not None or any(c.amount is not None for c in s.other) for s in sections)
 
     def to_json(self) -> dict[str, Any]:
         return {

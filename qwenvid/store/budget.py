@@ -7,7 +7,10 @@ nothing. The check and the reservation happen in one write transaction (`BEGIN I
 advisory transaction lock on PostgreSQL), so of two processes racing for the last of a budget
 exactly one gets it. The submit writes its ledger row right after and then drops the reservation
 (the row counts from then on); a reservation whose process died, or older than RESERVATION_TTL, no
-longer counts. Emulator runs count only with `count_emulator = true`.
+longer counts. Emulator runs count only with `count_emulator = true`. Amounts also count the
+non-video calls already made (story_costs, face_checks: storyboard tokens, narration characters,
+portraits, face checks) at the user's rates; such a call reserves an amount only (Need.video False)
+before it is made.
 
 Table `budget_reservations` in the ledger file (created on first use; the ledger's schema version
 is not changed).
@@ -27,12 +30,17 @@ from typing import TYPE_CHECKING, Any
 from qwenvid.errors import BudgetExceeded
 from qwenvid.requests.cost import estimate_cost, is_free_service
 from qwenvid.store.connect import connect
+from qwenvid.store.extra_costs import ensure_tables, extra_amount_used
 from qwenvid.store.sqlite_tx import write_transaction
 
 if TYPE_CHECKING:
     from qwenvid.config.budget import Budget
 
 RESERVATION_TTL = timedelta(minutes=2)  # a submit writes its row within moments of reserving
+# A group hold (`--takes N`: all N at once) lasts while its takes render one after another; its process dying
+# ends it on this host at once, elsewhere (a shared ledger) after this long.
+GROUP_TTL = timedelta(hours=3)
+GROUP_PREFIX = "group-"
 ZERO = frozenset({"FAILED", "CANCELED"})
 
 SCHEMA = """
@@ -55,6 +63,7 @@ class Need:
     seconds: float
     amount: float | None
     emulated: bool = False
+    video: bool = True  # a non-video call (storyboard, narration, portrait, face check) counts toward amounts only
 
 
 @dataclass(frozen=True)
@@ -133,6 +142,8 @@ def refusal(standing: Standing, need: Need, currency: str | None) -> BudgetExcee
     """The one-line refusal for the first limit the run would cross, else None."""
     for key, limit, used in standing.lines:
         amount = key.endswith("_amount")
+        if not amount and not need.video:
+            continue
         run = (need.amount or 0.0) if amount else need.seconds
         so_far = used.amount if amount else used.seconds
         if so_far + run > limit + 1e-9:
@@ -169,6 +180,7 @@ class SqliteBudgetBook:
             conn = connect(self.path, timeout=30.0, isolation_level=None)
         conn.row_factory = sqlite3.Row
         conn.execute(SCHEMA)
+        ensure_tables(conn)
         return conn
 
     def _used(self, conn: sqlite3.Connection, now: datetime, budget: Budget, prices: Any) -> dict[str, Used]:
@@ -179,6 +191,8 @@ class SqliteBudgetBook:
         for name, start in windows(now).items():
             rows = conn.execute(f"SELECT {TASK_COLUMNS} FROM tasks WHERE created_at >= ?", (iso(start),)).fetchall()
             used = tally(rows, prices, count_emulator=budget.count_emulator)
+            extra, _ = extra_amount_used(conn, iso(start), prices, count_emulator=budget.count_emulator)
+            used = Used(used.seconds, used.amount + extra, used.in_flight)
             held = [r for r in live if r["created_at"] >= iso(start)]
             result[name] = Used(
                 used.seconds + sum(r["seconds"] for r in held),
@@ -192,7 +206,8 @@ class SqliteBudgetBook:
         from qwenvid.store.ledger import iso
 
         rows = conn.execute(
-            "SELECT * FROM budget_reservations WHERE created_at >= ?", (iso(now - RESERVATION_TTL),)
+            "SELECT * FROM budget_reservations WHERE created_at >= ? OR (id LIKE ? AND created_at >= ?)",
+            (iso(now - RESERVATION_TTL), GROUP_PREFIX + "%", iso(now - GROUP_TTL)),
         ).fetchall()
         here = host_id()
         return [r for r in rows if r["host"] != here or process_alive(int(r["pid"]), None)]
@@ -204,25 +219,45 @@ class SqliteBudgetBook:
         finally:
             conn.close()
 
-    def reserve(self, budget: Budget, prices: Any, need: Need) -> str:
-        """Check every limit and hold `need` in one transaction; raises BudgetExceeded (nothing held) if crossed."""
+    def reserve(self, budget: Budget, prices: Any, need: Need, *, group: bool = False) -> str:
+        """Check every limit and hold `need` in one transaction; raises BudgetExceeded (nothing held) if crossed.
+
+        `group`: a hold for several submits at once (`--takes N`), drawn down by `draw` as each one's row is
+        written, and released (what is left of it) at the end; it lasts up to GROUP_TTL, not RESERVATION_TTL."""
         from qwenvid.store.ledger import iso
 
         conn = self._connect()
         try:
             with write_transaction(conn):
                 now = self._clock()
-                conn.execute("DELETE FROM budget_reservations WHERE created_at < ?", (iso(now - RESERVATION_TTL),))
+                conn.execute(
+                    "DELETE FROM budget_reservations WHERE created_at < ? AND (id NOT LIKE ? OR created_at < ?)",
+                    (iso(now - RESERVATION_TTL), GROUP_PREFIX + "%", iso(now - GROUP_TTL)),
+                )
                 standing = standing_from(self._used(conn, now, budget, prices), budget)
                 refused = refusal(standing, need, _currency(prices))
                 if refused is not None:
                     raise refused
-                token = secrets.token_hex(8)
+                token = (GROUP_PREFIX if group else "") + secrets.token_hex(8)
                 conn.execute(
                     "INSERT INTO budget_reservations (id, created_at, host, pid, seconds, amount) VALUES (?,?,?,?,?,?)",
                     (token, iso(now), _host(), os.getpid(), need.seconds, need.amount or 0.0),
                 )
                 return token
+        finally:
+            conn.close()
+
+    def draw(self, token: str, need: Need) -> None:
+        """One submit of a group hold has written its row (it counts now): the group holds that much less."""
+        conn = self._connect()
+        try:
+            with write_transaction(conn):
+                row = conn.execute("SELECT seconds, amount FROM budget_reservations WHERE id = ?", (token,)).fetchone()
+                if row is not None:
+                    conn.execute(
+                        "UPDATE budget_reservations SET seconds = ?, amount = ? WHERE id = ?",
+                        (max(float(row[0]) - need.seconds, 0.0), max(float(row[1]) - (need.amount or 0.0), 0.0), token),
+                    )
         finally:
             conn.close()
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from qwenvid.store.sqlite_tx import write_transaction
 
-_SCHEMA = """
+SCHEMA = """
 CREATE TABLE IF NOT EXISTS face_checks (
     image_key TEXT NOT NULL,      -- sha256 of a local image, or the URL checked
     service TEXT NOT NULL,        -- the base URL: a verdict of the emulator is not one of the service
@@ -49,7 +49,7 @@ class FaceChecks:
         from qwenvid.store.connect import connect
 
         conn = connect(self.path, timeout=30, isolation_level=None)  # SQLite, or the shared ledger (both backends)
-        conn.execute(_SCHEMA)
+        conn.execute(SCHEMA)
         return conn
 
     def get(self, image_key: str, service: str) -> FaceVerdict | None:

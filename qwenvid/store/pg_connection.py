@@ -204,6 +204,20 @@ def connect(url: str) -> PgConnection:
     return PgConnection(url, raw)
 
 
+def quick_rows(url: str, sql: str, params: tuple[Any, ...], *, timeout: float) -> list[tuple[Any, ...]]:
+    """One read on a fresh connection that gives up within about `timeout` seconds (connect, then the query):
+    for shell completion, which must never hang. OSError when the server cannot answer in time, or at all."""
+    psycopg = psycopg_module()
+    seconds = max(1, round(timeout))  # libpq counts whole seconds
+    try:
+        with psycopg.connect(
+            url, autocommit=True, connect_timeout=seconds, options=f"-c statement_timeout={int(timeout * 1000)}"
+        ) as raw:
+            return [tuple(row) for row in raw.execute(sql, params).fetchall()]
+    except psycopg.Error as exc:
+        raise OSError(_first_line(exc)) from None
+
+
 def close_pools() -> None:
     with _pools_lock:
         for pool in _pools.values():

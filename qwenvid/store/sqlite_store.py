@@ -98,12 +98,25 @@ def file_lock(path: Path) -> Iterator[None]:
             fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
 
 
-def recent_refs(ledger_path: Path, limit: int = 200) -> list[tuple[str, str | None, str | None, str | None, str]]:
+def recent_refs(
+    ledger_path: Path, limit: int = 200, *, timeout: float = 2.0
+) -> list[tuple[str, str | None, str | None, str | None, str]]:
     """(local id, task id, model, remote status, local state) of the newest rows, read-only and never creating
-    the ledger: for shell completion, which must be quick and must not write. Raises OSError or the backend's
-    error when it cannot be read."""
+    the ledger: for shell completion, which must be quick and must not write. A shared ledger is read too, within
+    `timeout` seconds (connect and query), so a slow or unreachable server never hangs the shell. Raises OSError
+    when it cannot be read."""
     import sqlite3
 
+    from qwenvid.store.connect import is_shared
+
+    if is_shared(ledger_path):
+        from qwenvid.config.ledger_url import shared_url
+        from qwenvid.store.pg_connection import quick_rows
+
+        url = shared_url(ledger_path)
+        assert url is not None
+        sql = "SELECT id, task_id, model, remote_status, local_state FROM tasks ORDER BY created_at DESC LIMIT %s"
+        return [(r[0], r[1], r[2], r[3], r[4]) for r in quick_rows(url, sql, (limit,), timeout=timeout)]
     if not ledger_path.is_file():
         return []
     try:

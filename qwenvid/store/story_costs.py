@@ -12,21 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from qwenvid.store.sqlite_tx import write_transaction
-
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS story_costs (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    kind TEXT NOT NULL,
-    identity TEXT NOT NULL,
-    service TEXT NOT NULL,
-    model TEXT NOT NULL,
-    units REAL NOT NULL,
-    unit TEXT NOT NULL,
-    detail TEXT NOT NULL,
-    created_at TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS story_costs_identity ON story_costs(identity, service);
-"""
+from qwenvid.store.story_costs_schema import SCHEMA
 
 
 @dataclass(frozen=True)

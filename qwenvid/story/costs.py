@@ -6,12 +6,13 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from qwenvid.requests.cost import PRICING_URL, is_free_service
+from qwenvid.requests.extra_rates import RATE_UNITS, extra_amount
 
-# What one price-table rate means, per unit kind (README "From an idea to a film").
-RATE_UNITS = {"images": (1, "image"), "characters": (10_000, "10,000 characters"), "tokens": (1_000_000, "1M tokens")}
+if TYPE_CHECKING:
+    from qwenvid.tasks.extra_budget import ExtraBudget
 
 
 @dataclass(frozen=True)
@@ -29,19 +30,13 @@ class ExtraCost:
 
     def amount(self, prices: Mapping[str, Any] | None) -> tuple[float, str | None] | None:
         """An amount only from the user's price table: model = rate, or { INPUT = r, OUTPUT = r } for tokens."""
-        if not prices:
+        value = extra_amount(
+            self.model, self.unit, self.units, prices, input_units=self.input_units, output_units=self.output_units
+        )
+        if value is None:
             return None
-        entry = prices.get(self.model)
-        per = RATE_UNITS[self.unit][0]
-        currency = prices.get("currency") if isinstance(prices.get("currency"), str) else None
-        if isinstance(entry, int | float):
-            return round(float(entry) * self.units / per, 6), currency
-        if isinstance(entry, Mapping) and self.unit == "tokens" and self.input_units is not None:
-            rate_in, rate_out = entry.get("INPUT"), entry.get("OUTPUT")
-            if isinstance(rate_in, int | float) and isinstance(rate_out, int | float):
-                total = (rate_in * self.input_units + rate_out * (self.output_units or 0)) / per
-                return round(float(total), 6), currency
-        return None
+        currency = (prices or {}).get("currency")
+        return value, currency if isinstance(currency, str) else None
 
 
 def units_text(cost: ExtraCost) -> str:
@@ -76,6 +71,22 @@ def service_of(base_url: str) -> str:
     return "emulator" if is_free_service(base_url) else base_url.rstrip("/")
 
 
+def reusable(
+    ledger: Path,
+    *,
+    kind: str,
+    model: str,
+    body: Mapping[str, Any],
+    base_url: str,
+    usable: Callable[[dict[str, Any]], bool],
+) -> dict[str, Any] | None:
+    """The earlier result of this very call on this service if it is still usable, else None (it must be paid)."""
+    from qwenvid.store import story_costs
+
+    found = story_costs.find(ledger, story_costs.identity_of(kind, model, dict(body)), service_of(base_url))
+    return found.detail if found is not None and usable(found.detail) else None
+
+
 def reuse_or_call(
     ledger: Path,
     *,
@@ -85,17 +96,28 @@ def reuse_or_call(
     base_url: str,
     usable: Callable[[dict[str, Any]], bool],
     call: Callable[[], tuple[float, str, dict[str, Any]]],
+    budget: ExtraBudget | None = None,
+    planned: ExtraCost | None = None,
 ) -> tuple[dict[str, Any], bool]:
     """The earlier result of this very call if it is still usable (its files still there), else call and record.
 
-    `call` returns (units, unit, detail); detail holds what later runs need (paths, usage), never a secret."""
+    `call` returns (units, unit, detail); detail holds what later runs need (paths, usage), never a secret.
+    With `budget` and the `planned` cost, the call is first checked and held against the amount budgets (exit 11,
+    nothing called), the hold released once its row is recorded."""
     from qwenvid.store import story_costs
 
     identity = story_costs.identity_of(kind, model, dict(body))
     service = service_of(base_url)
-    found = story_costs.find(ledger, identity, service)
-    if found is not None and usable(found.detail):
-        return found.detail, True
-    units, unit, detail = call()
-    story_costs.record(ledger, story_costs.CostRecord(kind, identity, service, model, units, unit, detail))
+    earlier = reusable(ledger, kind=kind, model=model, body=body, base_url=base_url, usable=usable)
+    if earlier is not None:
+        return earlier, True
+    if budget is None or planned is None:
+        units, unit, detail = call()
+        story_costs.record(ledger, story_costs.CostRecord(kind, identity, service, model, units, unit, detail))
+        return detail, False
+    with budget.hold(
+        planned.model, planned.unit, planned.units, input_units=planned.input_units, output_units=planned.output_units
+    ):
+        units, unit, detail = call()
+        story_costs.record(ledger, story_costs.CostRecord(kind, identity, service, model, units, unit, detail))
     return detail, False

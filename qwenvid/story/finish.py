@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
 from qwenvid.errors import ValidationError
 from qwenvid.story.narration import Cue, place, speak, srt_text, write_track
+
+if TYPE_CHECKING:
+    from qwenvid.tasks.extra_budget import ExtraBudget
 
 FINAL_NAME = "final.mp4"
 
@@ -59,6 +62,7 @@ def finish_film(
     base_url: str,
     ledger: Path,
     transport: httpx.BaseTransport | None = None,
+    budget: ExtraBudget | None = None,
 ) -> Finished | None:
     """Speak the lines (reusing earlier ones), lay them under the film, write final.mp4 and final.srt."""
     from qwenvid.media.clips.audio import add_audio
@@ -68,7 +72,9 @@ def finish_film(
         return None
     folder = Path(manifest.folder)
     film = _file_of(manifest, narration.film)
-    spoken = speak(narration, api_key=api_key, base_url=base_url, ledger=ledger, folder=folder, transport=transport)
+    spoken = speak(
+        narration, api_key=api_key, base_url=base_url, ledger=ledger, folder=folder, transport=transport, budget=budget
+    )
     cues = place(spoken, shot_starts(spec, manifest, narration.film))
     track = write_track(spoken, cues, folder / "narration" / "track.wav")
     final = folder / FINAL_NAME

@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import hashlib
 import wave
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
 from qwenvid.errors import ValidationError
 from qwenvid.story.costs import ExtraCost, reuse_or_call
 from qwenvid.wire.speech import MAX_CHARACTERS, TTS_MODEL, speech_body, synthesize
+
+if TYPE_CHECKING:
+    from qwenvid.tasks.extra_budget import ExtraBudget
 
 GAP_SECONDS = 0.25  # between two lines that would otherwise touch
 
@@ -97,11 +100,17 @@ def speak(
     ledger: Path,
     folder: Path,
     transport: httpx.BaseTransport | None = None,
+    budget: ExtraBudget | None = None,
 ) -> list[Spoken]:
-    """Each line's WAV in `folder/narration/`; a line spoken before (same text, voice, model) is reused."""
-    from qwenvid.wire.story_http import download
+    """Each line's WAV in `folder/narration/`; a line spoken before (same text, voice, model) is reused.
 
-    spoken = []
+    With `budget`, every line still to be spoken is checked and held at once against the amount budgets before
+    the first is spoken (exit 11, nothing spoken): a narration is paid whole or not at all."""
+    from contextlib import nullcontext
+
+    from qwenvid.story.costs import reusable
+
+    planned = []
     for line in narration.lines:
         body = speech_body(line.text, line.voice, model=narration.model)
         key = hashlib.sha256(repr(sorted(body.items())).encode("utf-8")).hexdigest()[:20]
@@ -110,13 +119,45 @@ def speak(
         def usable(detail: dict[str, Any], target: Path = target) -> bool:
             return target.is_file() or Path(str(detail.get("path", ""))).is_file()
 
+        planned.append((line, body, target, usable))
+    to_speak = [
+        item for item in planned
+        if reusable(ledger, kind="narration", model=narration.model, body=item[1], base_url=base_url,
+                    usable=item[3]) is None
+    ]  # fmt: skip
+    characters = float(sum(len(item[0].text) for item in to_speak))
+    hold = nullcontext() if budget is None or not to_speak else budget.hold(narration.model, "characters", characters)
+    with hold:
+        return _speak(narration, planned, api_key=api_key, base_url=base_url, ledger=ledger, transport=transport)
+
+
+def _speak(
+    narration: Narration,
+    planned: Sequence[tuple[Line, dict[str, Any], Path, Callable[[dict[str, Any]], bool]]],
+    *,
+    api_key: str | None,
+    base_url: str,
+    ledger: Path,
+    transport: httpx.BaseTransport | None,
+) -> list[Spoken]:
+    from qwenvid.wire.story_http import download
+
+    spoken = []
+    for line, body, target, usable in planned:
+
         def call(body: dict[str, Any] = body, target: Path = target) -> tuple[float, str, dict[str, Any]]:
             result = synthesize(api_key, base_url, body, transport=transport)
             download(result.url, target, transport=transport)
             return float(result.characters), "characters", {"path": str(target), "request_id": result.request_id}
 
         detail, reused = reuse_or_call(
-            ledger, kind="narration", model=narration.model, body=body, base_url=base_url, usable=usable, call=call
+            ledger,
+            kind="narration",
+            model=narration.model,
+            body=body,
+            base_url=base_url,
+            usable=usable,
+            call=call,
         )
         if not target.is_file():
             import shutil

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
 from qwenvid.story.costs import ExtraCost, reuse_or_call
 from qwenvid.wire.images import PORTRAIT_MODEL, generate_image, portrait_body
+
+if TYPE_CHECKING:
+    from qwenvid.tasks.extra_budget import ExtraBudget
 
 
 def portrait_prompt(description: str) -> str:
@@ -31,6 +34,7 @@ def make_portrait(
     description: str,
     target: Path,
     transport: httpx.BaseTransport | None = None,
+    budget: ExtraBudget | None = None,
 ) -> tuple[Path, bool]:
     """Write the portrait PNG to `target`; (path, reused). The same description again costs nothing."""
     from qwenvid.wire.story_http import download
@@ -56,7 +60,15 @@ def make_portrait(
         return float(result.image_count), "images", {"path": str(keep), "request_id": result.request_id}
 
     detail, reused = reuse_or_call(
-        ledger, kind="portrait", model=str(body["model"]), body=body, base_url=base_url, usable=usable, call=call
+        ledger,
+        kind="portrait",
+        model=str(body["model"]),
+        body=body,
+        base_url=base_url,
+        usable=usable,
+        call=call,
+        budget=budget,
+        planned=portrait_cost(str(body["model"])),
     )
     import shutil
 

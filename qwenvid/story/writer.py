@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
 from qwenvid.story.board import BoardRequest, Look, body_for, plan_text, read_board, speaker_voices
 from qwenvid.story.costs import ExtraCost, reuse_or_call
 from qwenvid.wire.chat import CHAT_MODEL, complete
+
+if TYPE_CHECKING:
+    from qwenvid.tasks.extra_budget import ExtraBudget
 
 LOOKS = {
     "480P": Look("wan2.1-t2v-turbo", "832*480", "wan2.1-i2v-turbo", "480P"),
@@ -46,6 +49,7 @@ def write_storyboard(
     seed: int | None = None,
     burn_subtitles: bool = False,
     transport: httpx.BaseTransport | None = None,
+    budget: ExtraBudget | None = None,
 ) -> Written:
     """Ask for the shot list (JSON schema, thinking off) and write it as a plan; the same request again is reused."""
     body = body_for(request, model=model, seed=seed)
@@ -64,7 +68,15 @@ def write_storyboard(
         return float(result.prompt_tokens + result.completion_tokens), "tokens", detail
 
     detail, reused = reuse_or_call(
-        ledger, kind="storyboard", model=model, body=body, base_url=base_url, usable=usable, call=call
+        ledger,
+        kind="storyboard",
+        model=model,
+        body=body,
+        base_url=base_url,
+        usable=usable,
+        call=call,
+        budget=budget,
+        planned=estimate(body, model),
     )
     if detail.get("finish_reason") == "length":
         from qwenvid.errors import ValidationError

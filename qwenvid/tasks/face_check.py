@@ -10,6 +10,7 @@ from typing import Any
 from qwenvid.errors import ValidationError
 from qwenvid.requests.performers import FACE_DETECT_MODEL
 from qwenvid.store.face_checks import FaceChecks, FaceVerdict
+from qwenvid.tasks.extra_budget import ExtraBudget
 
 REFUSED_HINT = "Use a clear photo of one person facing the camera, face fully visible (400-7000 px)."
 
@@ -33,19 +34,20 @@ def ensure_face(session: Any, image: str, notice: Callable[[str], None]) -> Face
         notice(f"Face check: {said} (cached from {verdict.checked_at}; not checked or billed again)")
     else:
         notice(f"Face check: 1 {FACE_DETECT_MODEL} call, billed per image whether it passes or not…")
-        url = image
-        if "://" not in image and not image.startswith("data:"):
-            url = session.client.upload_file(Path(image), FACE_DETECT_MODEL)
-        body = session.client.face_detect(url)
-        output = body["output"]
-        verdict = FaceVerdict(
-            check_pass=output.get("check_pass") is True,
-            humanoid=output.get("humanoid") if isinstance(output.get("humanoid"), bool) else None,
-            code=output.get("code") or None,
-            message=output.get("message") or None,
-            request_id=body.get("request_id"),
-        )
-        store.put(key, service, FACE_DETECT_MODEL, verdict)
+        with ExtraBudget(session.settings).hold(FACE_DETECT_MODEL, "images", 1.0):  # exit 11 before the call
+            url = image
+            if "://" not in image and not image.startswith("data:"):
+                url = session.client.upload_file(Path(image), FACE_DETECT_MODEL)
+            body = session.client.face_detect(url)
+            output = body["output"]
+            verdict = FaceVerdict(
+                check_pass=output.get("check_pass") is True,
+                humanoid=output.get("humanoid") if isinstance(output.get("humanoid"), bool) else None,
+                code=output.get("code") or None,
+                message=output.get("message") or None,
+                request_id=body.get("request_id"),
+            )
+            store.put(key, service, FACE_DETECT_MODEL, verdict)
         notice("Face check: passed" if verdict.check_pass else "Face check: did not pass")
     if not verdict.check_pass:
         reason = f" ({verdict.code}: {verdict.message})" if verdict.code or verdict.message else ""
