@@ -58,7 +58,9 @@ def test_one_confirmation_for_the_whole_plan_on_a_terminal(
     env = terminal_env(live_emulator, tmp_path / "h", canary_key)
     args = ["run", str(EXAMPLES / "batch.jsonl"), "--model", "wan2.1-t2v-turbo", "--size", "832*480"]
     terminal = Terminal(*args, env=env, cwd=tmp_path, columns=100, stdout=tmp_path / "stdout.txt")
-    terminal.wait_for("Run the plan and pay for 20 s?")  # visible before anything is typed
+    # Visible before anything is typed; a loopback base URL bills nothing, so no "pay" (issue 17).
+    shown = terminal.wait_for("Run the plan: 20 s (free: a local emulator at 127.0.0.1)?")
+    assert "pay for" not in shown
     terminal.type("n\r")
     code = terminal.finish(120)
     assert code == 1, terminal.text
