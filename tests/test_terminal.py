@@ -187,3 +187,19 @@ def test_wizard_completes_file_paths_with_tab(paid: dict[str, str]) -> None:
     term.wait_for("Prompt")  # the completed path was accepted
     term.interrupt()
     assert term.finish() == 130
+
+
+def test_a_one_liner_with_lines_printed_mid_display_leaves_no_stale_progress_line(
+    paid: dict[str, str], live_emulator: EmulatorThread
+) -> None:
+    """Issue 17: --debug logs a line per request while the live line is drawn; each goes above it, and only
+    the finished line stays (no frame of "Queued …"/"Rendering …" in the scrollback)."""
+    term = Terminal("--debug", "t2v", "A short kitten", *SMALL, "--yes", env=paid, cwd=Path.cwd(),
+                    rows=12)  # fmt: skip
+    assert term.finish(120) == 0, term.text
+    lines = term.scrollback()
+    assert "\x1b[?25l" in term.output  # the live line was started (Rich hides the cursor under it)
+    assert sum("debug: httpx" in line for line in lines) >= 3, "\n".join(lines)
+    phases = ("⠋ Validating", "Submitting", "Queued ", "Rendering ", "Downloading", "queued on the service")
+    stale = [line for line in lines if any(phase in line for phase in phases)]
+    assert not stale, "\n".join(lines)

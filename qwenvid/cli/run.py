@@ -286,8 +286,12 @@ def run_plan(
             manifest, _stats = execute(
                 session, prepared, backend, finder, options=options, events=sink, on_change=progress.update
             )
-        except (KeyboardInterrupt, Interrupted):
+        except BaseException as exc:
+            # Whatever ends the plan, the live view is cleared before the error is said: a view left running
+            # stays in the scrollback as a stale frame under the error.
             progress.close()
+            if not isinstance(exc, (KeyboardInterrupt, Interrupted)):
+                raise
             sink.close()
             raise Interrupted(
                 f"Stopped waiting for plan {spec.name!r}; submitted tasks keep running on the server.",
