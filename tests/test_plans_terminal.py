@@ -58,7 +58,9 @@ def test_one_confirmation_for_the_whole_plan_on_a_terminal(
     env = terminal_env(live_emulator, tmp_path / "h", canary_key)
     args = ["run", str(EXAMPLES / "batch.jsonl"), "--model", "wan2.1-t2v-turbo", "--size", "832*480"]
     terminal = Terminal(*args, env=env, cwd=tmp_path, columns=100, stdout=tmp_path / "stdout.txt")
-    terminal.wait_for("Run the plan and pay for 20 s?")  # visible before anything is typed
+    # Visible before anything is typed; a loopback base URL bills nothing, so no "pay" (issue 17).
+    shown = terminal.wait_for("Run the plan: 20 s (free: a local emulator at 127.0.0.1)?")
+    assert "pay for" not in shown
     terminal.type("n\r")
     code = terminal.finish(120)
     assert code == 1, terminal.text
@@ -164,3 +166,23 @@ def test_readme_story_on_the_in_process_emulator(tmp_path: Path) -> None:
     assert Path(result.stdout.strip()).name == "final.mp4"
     assert "Cost: free (local emulator)" in result.stderr
     _ = EmulatorConfig  # the in-process emulator runs with its defaults
+
+
+@pytest.mark.slow
+def test_no_stale_progress_line_in_the_scrollback_after_lines_printed_mid_display(
+    live_emulator: EmulatorThread, tmp_path: Path, canary_key: str
+) -> None:
+    """Issue 17: lines printed while the live view is drawn (here --debug's request log, a line per poll) go
+    above it, and the view is cleared at the end: no frame of it is left in the scrollback, on a short screen."""
+    env = terminal_env(live_emulator, tmp_path / "h", canary_key)
+    args = ["--debug", "run", str(EXAMPLES / "batch.jsonl"), "--model", "wan2.1-t2v-turbo", "--size", "832*480",
+            "--yes"]  # fmt: skip
+    terminal = Terminal(*args, env=env, cwd=tmp_path, columns=100, rows=12, stdout=tmp_path / "stdout.txt")
+    assert terminal.finish(120) == 0, terminal.text
+    lines = terminal.scrollback()
+    assert "\x1b[" in terminal.output and "/4 steps" in terminal.text  # the view was drawn live, lines came
+    assert sum("debug: httpx" in line for line in lines) >= 4, "\n".join(lines)  # printed while it was drawn
+    stale = [line for line in lines if "/4 steps" in line or "waiting for a slot" in line or "billable" in line
+             and "elapsed" in line]  # fmt: skip
+    assert not stale, "\n".join(lines)
+    assert any("Plan batch: 4 done" in line for line in lines)

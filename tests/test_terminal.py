@@ -17,6 +17,8 @@ pytestmark = pytest.mark.slow
 KEY = "sk-terminal-0123456789abcdef"
 SMALL = ("--model", "wan2.1-t2v-turbo", "--size", "832*480")
 ENTER, DOWN = "\r", "\x1b[B"
+# A loopback base URL bills nothing (the ledger says free), so the question asks without "pay" (issue 17).
+QUESTION = "Submit 5 s (free: a local emulator at 127.0.0.1)? [y/N]"
 TURBO = [spec.id for spec in models_for_mode("t2v")].index("wan2.1-t2v-turbo")
 
 
@@ -40,10 +42,12 @@ def test_the_question_is_visible_before_the_answer_and_yes_submits(
     paid: dict[str, str], live_emulator: EmulatorThread
 ) -> None:
     term = one_liner(paid, "--detach")
-    shown = term.wait_for("Submit and pay for 5 s")
+    shown = term.wait_for(QUESTION)
     # The notice and the question are on the screen, not hidden under a live spinner.
     assert "Cost: 5 s billable at 480P on wan2.1-t2v-turbo. Official prices: https://" in shown
-    assert "(above your 3 s threshold)? [y/N]" in shown
+    assert "Asked because it is above your 3 s threshold." in shown
+    assert "Nothing is billed here (free: a local emulator at 127.0.0.1)" in shown
+    assert "pay" not in shown.lower()  # no word of paying for a run that bills nothing
     assert "Validating" not in shown
     assert live_emulator.state.task_count() == 0
     term.type("y" + ENTER)
@@ -53,7 +57,7 @@ def test_the_question_is_visible_before_the_answer_and_yes_submits(
 
 def test_no_at_the_question_is_plain_and_submits_nothing(paid: dict[str, str], live_emulator: EmulatorThread) -> None:
     term = one_liner(paid)
-    term.wait_for("Submit and pay for 5 s")
+    term.wait_for(QUESTION)
     term.type(ENTER)  # the default above the threshold is no
     assert term.finish() == 1
     assert "Nothing was submitted" in term.screen()
@@ -65,7 +69,7 @@ def test_no_with_json_is_still_the_one_object(paid: dict[str, str], live_emulato
     import json
 
     term = one_liner(paid, "--json")
-    term.wait_for("Submit and pay for 5 s")
+    term.wait_for(QUESTION)
     term.type("n" + ENTER)
     assert term.finish() == 1
     text = term.raw.decode()
@@ -77,7 +81,7 @@ def test_ctrl_c_at_the_question_exits_130_with_nothing_submitted(
     paid: dict[str, str], live_emulator: EmulatorThread
 ) -> None:
     term = one_liner(paid)
-    term.wait_for("Submit and pay for 5 s")
+    term.wait_for(QUESTION)
     term.interrupt()
     assert term.finish() == 130
     assert "nothing was submitted" in term.screen().lower()
@@ -183,3 +187,19 @@ def test_wizard_completes_file_paths_with_tab(paid: dict[str, str]) -> None:
     term.wait_for("Prompt")  # the completed path was accepted
     term.interrupt()
     assert term.finish() == 130
+
+
+def test_a_one_liner_with_lines_printed_mid_display_leaves_no_stale_progress_line(
+    paid: dict[str, str], live_emulator: EmulatorThread
+) -> None:
+    """Issue 17: --debug logs a line per request while the live line is drawn; each goes above it, and only
+    the finished line stays (no frame of "Queued …"/"Rendering …" in the scrollback)."""
+    term = Terminal("--debug", "t2v", "A short kitten", *SMALL, "--yes", env=paid, cwd=Path.cwd(),
+                    rows=12)  # fmt: skip
+    assert term.finish(120) == 0, term.text
+    lines = term.scrollback()
+    assert "\x1b[?25l" in term.output  # the live line was started (Rich hides the cursor under it)
+    assert sum("debug: httpx" in line for line in lines) >= 3, "\n".join(lines)
+    phases = ("⠋ Validating", "Submitting", "Queued ", "Rendering ", "Downloading", "queued on the service")
+    stale = [line for line in lines if any(phase in line for phase in phases)]
+    assert not stale, "\n".join(lines)

@@ -65,6 +65,25 @@ def budget_lines(cost: Any, *, settings: Any, emulated: bool) -> list[str]:
     return preview_lines(settings, float(cost.billable_seconds), cost.amount, emulated=emulated)
 
 
+def free_host(settings: Any) -> str | None:
+    """The host of a loopback base URL (an emulator started separately), which bills nothing; else None.
+
+    Such a run is still asked about above the threshold (it stands in for the service), but never as paying.
+    """
+    from urllib.parse import urlsplit
+
+    from qwenvid.requests.cost import is_free_service
+
+    base_url = getattr(settings, "base_url", None)
+    if not is_free_service(base_url):
+        return None
+    return urlsplit(str(base_url)).hostname or "localhost"
+
+
+def free_words(host: str) -> str:
+    return f"free: a local emulator at {host}"
+
+
 def above_threshold(cost: Any, *, settings: Any, emulated: bool) -> bool:
     """The one rule: a run that bills more than confirm_above_seconds needs a yes (the emulator bills nothing)."""
     threshold = getattr(settings, "confirm_above_seconds", None)
@@ -117,8 +136,12 @@ def confirm_cost(
     asking = above_threshold(cost, settings=settings, emulated=emulated) and not yes
     if asking:
         pause_display()
+    host = None if emulated else free_host(settings)
     for line in cost_lines(cost, emulated=emulated, emulator_source=emulator_source):
         out.notice(line)
+    if host is not None and asking:  # said only where it is asked: a free run under the threshold stays quiet
+        out.notice(f"Nothing is billed here ({free_words(host)}); a real service would bill the above.")
+        out.notice(f"Asked because it is above your {seconds_text(settings.confirm_above_seconds)} threshold.")
     for line in budget_lines(cost, settings=settings, emulated=emulated):
         out.notice(line)
     if not asking:
@@ -132,6 +155,8 @@ def confirm_cost(
         )
     billed, limit = seconds_text(cost.billable_seconds), seconds_text(threshold)
     question = f"Submit and pay for {billed} (above your {limit} threshold)?"
+    if host is not None:  # the ledger records it as free: the question must not say "pay"
+        question = f"Submit {billed} ({free_words(host)})?"
     if not ask_yes_no(question, default=False):
         decline(out)
 

@@ -198,9 +198,22 @@ class _ScrubbingFormatter(logging.Formatter):
         return clean(super().format(record))
 
 
+class _CurrentStderr(logging.StreamHandler):
+    """Writes to whatever sys.stderr is at each record, not the stream of the moment it was made: while a live
+    display runs, Rich puts a proxy there that prints above the display (a line past it would stay behind in
+    the scrollback as a stale frame of the display)."""
+
+    def __init__(self) -> None:
+        logging.Handler.__init__(self)
+
+    @property
+    def stream(self) -> Any:
+        return sys.stderr
+
+
 def enable_debug_logging() -> None:
     """--debug: qwenvid's and httpx's request logs on stderr (method, path, status, request id)."""
-    handler = logging.StreamHandler(sys.stderr)
+    handler = _CurrentStderr()
     handler.setFormatter(_ScrubbingFormatter("debug: %(name)s: %(message)s"))
     for name in ("qwenvid", "httpx"):
         logger = logging.getLogger(name)

@@ -293,8 +293,12 @@ def run_plan(
             manifest, _stats = execute(
                 session, prepared, backend, finder, options=options, events=sink, on_change=progress.update
             )
-        except (KeyboardInterrupt, Interrupted):
+        except BaseException as exc:
+            # Whatever ends the plan, the live view is cleared before the error is said: a view left running
+            # stays in the scrollback as a stale frame under the error.
             progress.close()
+            if not isinstance(exc, (KeyboardInterrupt, Interrupted)):
+                raise
             sink.close()
             raise Interrupted(
                 f"Stopped waiting for plan {spec.name!r}; submitted tasks keep running on the server.",
@@ -489,7 +493,7 @@ def _confirm(
     always: bool = False,
 ) -> None:
     """Ask above the threshold; `seconds` counts steps paid for again on purpose too (default: the new ones)."""
-    from qwenvid.cli._cost import amount_text, decline, is_interactive
+    from qwenvid.cli._cost import amount_text, decline, free_host, free_words, is_interactive
 
     seconds = prepared.new_seconds if seconds is None else seconds
     threshold = getattr(settings, "confirm_above_seconds", None)
@@ -506,6 +510,8 @@ def _confirm(
     amount, currency = prepared.new_amount
     priced = f", about {amount_text(amount, currency)} by your price table" if amount is not None else ""
     paying = f"Run the plan and pay for {seconds:g} s{priced}?"
+    if (host := free_host(settings)) is not None:  # a loopback base URL bills nothing: no "pay" in the question
+        paying = f"Run the plan: {seconds:g} s ({free_words(host)})?"
     question = "Run the plan (free: local emulator)?" if emulated else paying
     # Enter means yes only where the plan is free or under the threshold (asked because `always` said so).
     default = always and (emulated or threshold is None or seconds <= threshold)

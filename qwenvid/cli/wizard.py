@@ -157,7 +157,7 @@ def review(state: CliState, request: Any, *, dry_run: bool, pt_kwargs: dict[str,
     """Show the summary, the warnings and the cost notice; ask whether to go on."""
     import questionary
 
-    from qwenvid.cli._cost import above_threshold, budget_lines, cost_lines, submit_default
+    from qwenvid.cli._cost import above_threshold, budget_lines, cost_lines, free_host, free_words, submit_default
     from qwenvid.tasks.session import Session
 
     out = state.out
@@ -177,7 +177,9 @@ def review(state: CliState, request: Any, *, dry_run: bool, pt_kwargs: dict[str,
         return bool(questionary.confirm(question, default=True, **pt_kwargs).unsafe_ask())
     # The same rule as the one-liners' question: above confirm_above_seconds, Enter means no.
     if above_threshold(plan.cost, settings=settings, emulated=state.emulator):
-        out.notice(f"This is above your confirmation threshold of {settings.confirm_above_seconds:g} s.")
+        host = free_host(settings)
+        free = f" ({free_words(host)}: nothing is billed)" if host is not None else ""
+        out.notice(f"This is above your confirmation threshold of {settings.confirm_above_seconds:g} s{free}.")
     default = submit_default(plan.cost, settings=settings, emulated=state.emulator)
     return bool(questionary.confirm("Submit it?", default=default, **pt_kwargs).unsafe_ask())
 

@@ -54,6 +54,17 @@ def question(cost: Any, settings: Any) -> str:
     amount = f" (about {cost.amount:g} {cost.currency or ''} by your price table)".replace(" )", ")") if (
         cost.amount is not None
     ) else ""
+    from urllib.parse import urlsplit
+
+    from qwenvid.requests.cost import is_free_service
+
+    base_url = getattr(settings, "base_url", None)
+    if is_free_service(base_url):  # a loopback emulator stands in for the service: nothing is billed
+        host = urlsplit(str(base_url)).hostname or "localhost"
+        return (
+            f"An agent asks qwenvid to make a video on {cost.model}: {what}, above your confirmation "
+            f"threshold of {settings.confirm_above_seconds:g} s (free: a local emulator at {host}). Submit?"
+        )
     return (
         f"An agent asks qwenvid to make a video on {cost.model}: {what}{amount}, above your confirmation "
         f"threshold of {settings.confirm_above_seconds:g} s. Prices: {cost.pricing_url}. Submit and pay?"

@@ -2,7 +2,8 @@
 
 Run it as a script (pytest does not collect `bench_*.py`):
 
-    python tests/benchmarks/bench_reliability.py [--kills 30] [--reruns 5] [--skews 6] [--seed N]
+    python tests/benchmarks/bench_reliability.py [--kills 30] [--reruns 5] [--skews 6] [--backoff-kills 5]
+        [--only-backoff] [--seed N]
 
 Everything is real: a `qwenvid emulator` process, `qwenvid` console-script processes, one ledger file.
 
@@ -19,7 +20,12 @@ Everything is real: a `qwenvid emulator` process, `qwenvid` console-script proce
    the client's clock moved by a random amount (between 12 min slow and 8 min fast, with the test-only
    QWENVID_TEST_CLOCK_SKEW), a lost answer, 11 minutes pass on both clocks, the same command again.
    Counted: tasks created vs intended, duplicates, and rows wrongly closed as "not created".
-6. `resume` until everything is finished. A submit that created nothing can only be proven so after its
+6. Kills during a 429 back-off (default 5): the submit is answered 429 with a Retry-After of 4 s, the
+   run is SIGKILLed while it waits to try again (no request in flight), then at once `resume` and the
+   same command again. Counted per command: the row's state after the kill, whether `resume` said
+   "Nothing to resume", the rerun's exit code and the tasks made (goal: exactly 1, rerun exit 0).
+   `--only-backoff` runs this scenario alone (then 7).
+7. `resume` until everything is finished. A submit that created nothing can only be proven so after its
    10-minute reconciliation window: rows still waiting for their window get their submit time moved back
    11 minutes in the ledger (time travel instead of waiting). A task wrongly called "not created" that
    way would show up as "lost" below.
@@ -163,6 +169,35 @@ class Bench:
         process.communicate(timeout=30)
         return hit
 
+    def kill_in_backoff(self, retry_after: float = 4.0) -> dict[str, Any]:
+        """A 429 on the submit (Retry-After `retry_after`), SIGKILL while the client backs off, then at once
+        `resume` and the same command again (what a user does); what each said and the tasks of that command."""
+        self.arm(f"throttle:submit:1:{retry_after:g}")
+        process = self.generation("t2v", "--yes")
+        prompt = self.prompts[-1]
+        deadline = time.monotonic() + 30
+        hit = False
+        while process.poll() is None and time.monotonic() < deadline:
+            if not self.control("/__emulator/faults")["faults"]:  # the 429 went out: the client is backing off
+                hit = True
+                break
+            time.sleep(0.02)
+        time.sleep(self.rng.uniform(0.2, retry_after * 0.6))  # well inside the back-off
+        killed = process.poll() is None
+        if killed:
+            process.kill()
+        process.communicate(timeout=30)
+        row = self.row_of(prompt)
+        after_kill = row["local_state"] if row else None
+        self.arm()
+        resume = self.start("resume")
+        _, resume_err = resume.communicate(timeout=120)
+        again = self.start("t2v", prompt, "--model", MODEL, "--size", "832*480", "--yes")
+        again.communicate(timeout=120)
+        return {"hit": hit and killed, "row after kill": after_kill,
+                "resume said nothing to resume": "Nothing to resume" in resume_err,
+                "rerun exit": again.returncode, "tasks": self.prompt_counts().get(prompt, 0)}
+
     def submit_fault(self, spec: str) -> int:
         self.arm(spec)
         process = self.generation()
@@ -205,19 +240,25 @@ class Bench:
 
     # -- figures
 
-    def figures(self) -> dict[str, int]:
-        state = self.control("/__emulator/state")
-        tasks = state["tasks"]
-        rows = self.rows()
-        owned = {r["task_id"]: r for r in rows if r["task_id"]}
+    def prompt_counts(self) -> Counter[str]:
+        """How many tasks the service made per command (its prompt)."""
+        owned = {r["task_id"]: r for r in self.rows() if r["task_id"]}
         per_prompt: Counter[str] = Counter()
         with httpx.Client(base_url=self.base_url, headers={"Authorization": f"Bearer {KEY}"}, timeout=10) as client:
-            for task in tasks:
+            for task in self.control("/__emulator/state")["tasks"]:
                 info = client.get(f"/tasks/{task['task_id']}").json()["output"]
                 prompt = info.get("orig_prompt")
                 if prompt is None and task["task_id"] in owned:
                     prompt = owned[task["task_id"]]["prompt"]
                 per_prompt[prompt or task["task_id"]] += 1
+        return per_prompt
+
+    def figures(self) -> dict[str, int]:
+        state = self.control("/__emulator/state")
+        tasks = state["tasks"]
+        rows = self.rows()
+        owned = {r["task_id"]: r for r in rows if r["task_id"]}
+        per_prompt = self.prompt_counts()
         lost = sum(1 for t in tasks if t["task_id"] not in owned)
         lost += sum(1 for t in tasks if t["status"] == "SUCCEEDED" and t["task_id"] in owned
                     and not owned[t["task_id"]]["video_path"])
@@ -290,6 +331,8 @@ def main() -> int:
     parser.add_argument("--kills", type=int, default=30)
     parser.add_argument("--reruns", type=int, default=5, help="--pay-again-less reruns after a lost answer")
     parser.add_argument("--skews", type=int, default=6, help="lost answers with the client's clock off")
+    parser.add_argument("--backoff-kills", type=int, default=5, help="SIGKILLs during a 429 back-off")
+    parser.add_argument("--only-backoff", action="store_true", help="run the back-off kills alone (quick)")
     parser.add_argument("--seed", type=int, default=None)
     args = parser.parse_args()
     seed = args.seed if args.seed is not None else random.randrange(10**6)
@@ -305,16 +348,23 @@ def main() -> int:
         base_url = emulator.stdout.readline().strip()
         with tempfile.TemporaryDirectory(prefix="qwenvid-bench-") as folder:
             bench = Bench(Path(folder), base_url, rng)
-            phases = [rng.choice(("upload", "submit", "poll", "download")) for _ in range(args.kills)]
-            hits = Counter(phase for phase in phases if bench.kill_in(phase))
-            # What a user does after crashes. It also frees the running slots the killed runs' tasks held
-            # (submit pacing keeps them until a poll sees those tasks end), or the next runs would wait.
-            bench.arm()
-            bench.start("resume", "--json").communicate(timeout=300)
-            codes = {spec: bench.submit_fault(spec) for spec in SUBMIT_FAULTS}
-            bench.live_runs_with_two_resumes()
-            reruns = Counter(bench.rerun_without_pay_again() for _ in range(args.reruns))
-            skewed = clock_skew_runs(Path(folder), rng, args.skews)
+            backoff = [bench.kill_in_backoff() for _ in range(args.backoff_kills)]
+            phases: list[str] = []
+            hits: Counter[str] = Counter()
+            codes: dict[str, int] = {}
+            reruns: Counter[int] = Counter()
+            skewed: dict[str, Any] | None = None
+            if not args.only_backoff:
+                phases = [rng.choice(("upload", "submit", "poll", "download")) for _ in range(args.kills)]
+                hits = Counter(phase for phase in phases if bench.kill_in(phase))
+                # What a user does after crashes. It also frees the running slots the killed runs' tasks held
+                # (submit pacing keeps them until a poll sees those tasks end), or the next runs would wait.
+                bench.arm()
+                bench.start("resume", "--json").communicate(timeout=300)
+                codes = {spec: bench.submit_fault(spec) for spec in SUBMIT_FAULTS}
+                bench.live_runs_with_two_resumes()
+                reruns = Counter(bench.rerun_without_pay_again() for _ in range(args.reruns))
+                skewed = clock_skew_runs(Path(folder), rng, args.skews)
             bench.finish()
             figures = bench.figures()
     finally:
@@ -323,17 +373,27 @@ def main() -> int:
             emulator.wait(timeout=10)
         except subprocess.TimeoutExpired:
             emulator.kill()
-    print(f"seed {seed}; {args.kills} kills, landed in: {dict(hits)} (of {dict(Counter(phases))})")
-    print("submit faults -> exit codes: " + ", ".join(f"{spec}={code}" for spec, code in codes.items()))
+    print(f"seed {seed}")
+    if not args.only_backoff:
+        print(f"{args.kills} kills, landed in: {dict(hits)} (of {dict(Counter(phases))})")
+        print("submit faults -> exit codes: " + ", ".join(f"{spec}={code}" for spec, code in codes.items()))
     print(f"tasks created vs intended: {figures['created']} / {figures['intended']}")
     for name in ("duplicates", "lost", "duplicate downloads", "orphan .part", "unresolved rows"):
         print(f"{name + ':':<22}{figures[name]}")
-    print(f"--pay-again-less reruns -> exit codes: {dict(reruns)} (7: refused to pay twice)")
-    print("clock skew: " + ", ".join(f"{name} {value}" for name, value in skewed.items()))
+    if backoff:
+        print(f"kills during a 429 back-off: {len(backoff)}, inside the back-off: {sum(b['hit'] for b in backoff)}; "
+              f"row after the kill: {dict(Counter(str(b['row after kill']) for b in backoff))}; "
+              f"resume at once said 'Nothing to resume': {sum(b['resume said nothing to resume'] for b in backoff)}; "
+              f"rerun exit codes: {dict(Counter(b['rerun exit'] for b in backoff))}; "
+              f"tasks per command right after: {dict(Counter(b['tasks'] for b in backoff))} (goal: all 1)")
+    if not args.only_backoff:
+        print(f"--pay-again-less reruns -> exit codes: {dict(reruns)} (7: refused to pay twice)")
+        print("clock skew: " + ", ".join(f"{name} {value}" for name, value in (skewed or {}).items()))
     print(f"wall time: {time.monotonic() - began:.0f} s (2 shared cores: timings are noisy)")
     goals = ("duplicates", "lost", "duplicate downloads", "orphan .part", "unresolved rows")
-    skew_ok = skewed["duplicates"] == 0 and skewed["wrongly not created"] == 0
-    return 0 if all(figures[name] == 0 for name in goals) and skew_ok else 1
+    skew_ok = skewed is None or (skewed["duplicates"] == 0 and skewed["wrongly not created"] == 0)
+    backoff_ok = all(b["tasks"] == 1 and b["rerun exit"] == 0 for b in backoff)
+    return 0 if all(figures[name] == 0 for name in goals) and skew_ok and backoff_ok else 1
 
 
 if __name__ == "__main__":

@@ -49,7 +49,8 @@ class Terminal:
         environment = {k: v for k, v in os.environ.items() if k not in ("NO_COLOR", "COLUMNS", "LINES")}
         # pyte draws but does not answer cursor-position requests; tell prompt_toolkit not to ask.
         environment |= {"TERM": "xterm-256color", "PROMPT_TOOLKIT_NO_CPR": "1", **env}
-        self.screen_ = pyte.Screen(columns, rows)
+        # A history screen keeps what scrolled off the top: the scrollback a person can scroll back to.
+        self.screen_ = pyte.HistoryScreen(columns, rows, history=10_000)
         self.stream = pyte.ByteStream(self.screen_)
         self.child = pexpect.spawn(
             argv[0], [*argv[1:], *args], env=environment, cwd=str(cwd), dimensions=(rows, columns), timeout=30
@@ -84,6 +85,12 @@ class Terminal:
 
     def screen(self) -> str:
         return "\n".join(line.rstrip() for line in self.screen_.display)
+
+    def scrollback(self) -> list[str]:
+        """Every line a person can see now or scroll back to: the history above the screen, then the screen."""
+        columns = self.screen_.columns
+        above = ["".join(row[x].data for x in range(columns)).rstrip() for row in self.screen_.history.top]
+        return [*above, *(line.rstrip() for line in self.screen_.display)]
 
     def wait_for(self, text: str, timeout: float = 30) -> str:
         """Wait until `text` is visible on the screen; return the screen."""
