@@ -54,10 +54,11 @@ def test_time_left_goes_down_and_waiting_steps_are_on_screen(
     (tmp_path / "four.toml").write_text(PLAN, encoding="utf-8")
     env = plan_env(slow_emulator, tmp_path, canary_key)
     term = Terminal("run", "four.toml", "--yes", env=env, cwd=tmp_path, columns=120)
+    # The live view is up once it shows the time left (the preview table before it names no such thing).
+    first = seconds_left(term.wait_for(" left", timeout=60))
     # wan2.1-t2v-turbo runs 2 tasks at a time: two steps wait for a slot, and the view says so.
-    screen = term.wait_for("waiting for a slot", timeout=60)
+    screen = term.wait_for("waiting for a slot", timeout=30)
     assert "running" in screen or "queued on the service" in screen
-    first = seconds_left(term.wait_for(" left", timeout=30))
     assert first is not None
     time.sleep(2.5)
     term.pump(0.3)
