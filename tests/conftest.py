@@ -15,7 +15,9 @@ REAL_KEY_VARS = ("DASHSCOPE_API_KEY", "QWEN_API_KEY", "QWEN_BASE_URL", "QWEN_REG
                  # a developer's own bucket must not catch the tests' uploads (qwenvid/config/oss.py)
                  "QWEN_TMP_OSS_BUCKET", "QWEN_TMP_OSS_REGION", "QWEN_TMP_OSS_ENDPOINT", "QWEN_TMP_OSS_PREFIX",
                  "QWEN_TMP_OSS_URL_EXPIRES", "QWEN_TMP_OSS_AK_ID", "QWEN_TMP_OSS_AK_SECRET", "OSS_ACCESS_KEY_ID",
-                 "OSS_ACCESS_KEY_SECRET", "OSS_SESSION_TOKEN")
+                 "OSS_ACCESS_KEY_SECRET", "OSS_SESSION_TOKEN",
+                 # a developer's shared ledger, workspace, host id or test clock must not reach the tests either
+                 "QWENVID_LEDGER_URL", "QWENVID_HOST_ID", "QWEN_WORKSPACE_ID", "QWENVID_TEST_CLOCK_SKEW")
 
 
 @pytest.fixture(autouse=True)
