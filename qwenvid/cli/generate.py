@@ -362,6 +362,7 @@ T2V_EXAMPLES = examples(
     "qwenvid t2v --prompt-file prompt.txt --duration 10",
     'echo "A kitten in the snow" | qwenvid t2v - --dry-run',
     'qwenvid --emulator t2v "A kitten running in the moonlight"',
+    'qwenvid t2v "Film this story" --model wan3.0-video --doc prompt.txt',
 )
 
 
