@@ -150,6 +150,23 @@ AudioFileOpt = Annotated[
         "--audio-file", help="Custom soundtrack: a local wav/mp3 (3-30 s, max 15 MB) or a URL.", rich_help_panel=INPUTS
     ),
 ]
+DocOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--doc",
+        help="Wan 3.0: a document to read (docx/doc/xlsx/xls/pptx/ppt/pdf/txt/key/pages/numbers/md, max 100 MB), "
+        "a local path or URL. Not with --link or frames; needs prompt extension.",
+        rich_help_panel=INPUTS,
+    ),
+]
+LinkOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--link",
+        help="Wan 3.0: a public web page URL to read. Not with --doc or frames; needs prompt extension.",
+        rich_help_panel=INPUTS,
+    ),
+]
 ShotTypeOpt = Annotated[
     str | None,
     typer.Option("--shot-type", help="single or multi (multi-shot; needs prompt extension on).", rich_help_panel=GEN),

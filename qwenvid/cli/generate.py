@@ -18,10 +18,12 @@ from qwenvid.cli._options import (
     AudioFileOpt,
     AudioOpt,
     DetachOpt,
+    DocOpt,
     DryRunOpt,
     DurationOpt,
     FileOpt,
     JsonOpt,
+    LinkOpt,
     ModelOpt,
     NegativePromptOpt,
     OptionalPromptArg,
@@ -360,6 +362,7 @@ T2V_EXAMPLES = examples(
     "qwenvid t2v --prompt-file prompt.txt --duration 10",
     'echo "A kitten in the snow" | qwenvid t2v - --dry-run',
     'qwenvid --emulator t2v "A kitten running in the moonlight"',
+    'qwenvid t2v "Film this story" --model wan3.0-video --doc prompt.txt',
 )
 
 
@@ -379,6 +382,8 @@ def t2v(
     audio: AudioOpt = None,
     audio_file: AudioFileOpt = None,
     shot_type: ShotTypeOpt = None,
+    doc: DocOpt = None,
+    link: LinkOpt = None,
     request_json: RequestOpt = None,
     file: FileOpt = None,
     dry_run: DryRunOpt = False,
@@ -400,7 +405,7 @@ def t2v(
     values = common_values(
         model, prompt, negative_prompt, duration, size, resolution, ratio, seed, prompt_extend, watermark
     )
-    values |= {"audio": audio, "audio_file": audio_file, "shot_type": shot_type}
+    values |= {"audio": audio, "audio_file": audio_file, "shot_type": shot_type, "doc": doc, "link": link}
     request = request_of("T2VRequest", values, read_skill_json(flags), "t2v")
     run_story_request(state_of(ctx, json_out), request, flags, cast=cast, model=model, takes=takes)
 
@@ -582,6 +587,8 @@ def r2v(
     watermark: WatermarkOpt = None,
     audio: AudioOpt = None,
     shot_type: ShotTypeOpt = None,
+    doc: DocOpt = None,
+    link: LinkOpt = None,
     request_json: RequestOpt = None,
     file: FileOpt = None,
     dry_run: DryRunOpt = False,
@@ -609,6 +616,8 @@ def r2v(
         "first_frame": first_frame,
         "audio": audio,
         "shot_type": shot_type,
+        "doc": doc,
+        "link": link,
     }
     request = request_of("R2VRequest", values, read_skill_json(flags), "r2v")
     run_story_request(state_of(ctx, json_out), request, flags, cast=cast, model=model, takes=takes)

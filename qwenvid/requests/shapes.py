@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 from qwenvid.catalogue import (
     DEFAULT_MODELS,
@@ -33,6 +33,7 @@ from qwenvid.catalogue import (
 from qwenvid.errors import ValidationError
 from qwenvid.requests.fields import check_request_fields, check_skill_json
 from qwenvid.requests.validation import URL_PREFIXES, check_body
+from qwenvid.requests.wan3_docs import check_doc_link, media_items
 
 # ---------------------------------------------------------------------------------------------
 # Request types
@@ -61,6 +62,8 @@ class BaseRequest:
     audio: bool | None = None
     audio_file: str | None = None
     shot_type: str | None = None
+    doc: str | None = None  # Wan 3.0 only: a document (local path or URL), sent as a `file` media item
+    link: str | None = None  # Wan 3.0 only: a public web page, sent as a `link` media item
 
     def __post_init__(self) -> None:
         self.model = (self.model or "").strip() or self.default_model()
@@ -229,7 +232,7 @@ class LocalInput:
 
     field: str
     path: str
-    kind: MediaKind
+    kind: MediaKind | Literal["document"]
     size: int
     option: str = ""  # the CLI option it came from, for messages
 
@@ -353,7 +356,10 @@ def _wan3_slots(req: BaseRequest) -> Iterator[_Slot]:
 
 def _build_wan3(req: BaseRequest, spec: ModelSpec | None, url: _Urls) -> tuple[dict[str, Any], dict[str, Any]]:
     inputs = _texts(req)
-    media = [{"type": slot.wire.removeprefix("media."), "url": url(slot.value)} for slot in _wan3_slots(req)]
+    media: list[dict[str, Any]] = [
+        {"type": slot.wire.removeprefix("media."), "url": url(slot.value)} for slot in _wan3_slots(req)
+    ]
+    media += media_items(req, url)
     if media:
         inputs["media"] = media
     params = _common_parameters(req, spec)
@@ -373,6 +379,10 @@ def local_inputs(req: BaseRequest) -> list[LocalInput]:
         path = Path(slot.value).expanduser()
         size = path.stat().st_size if path.is_file() else -1
         found.append(LocalInput(slot.wire, slot.value, slot.kind, size, option(slot.attr)))
+    doc = getattr(req, "doc", None)
+    if doc and not is_url(doc) and doc not in seen:
+        path = Path(doc).expanduser()
+        found.append(LocalInput("media.file", doc, "document", path.stat().st_size if path.is_file() else -1, "--doc"))
     return found
 
 
@@ -629,6 +639,7 @@ def validate_request(req: BaseRequest, *, check_files: bool = True) -> list[str]
     req = _normalized(req)
     spec = get_model(req.model)
     _check_urls(req, spec)
+    check_doc_link(req, spec)
     if spec is None:
         from qwenvid.catalogue import all_model_ids
         from qwenvid.requests.model_ids import unknown_model_warning
@@ -1284,14 +1295,12 @@ def request_from_skill_json(
     if flat.get("audio_url"):
         common["audio_file"] = flat["audio_url"]
     media = _media_by_type(flat)
-    unsupported = sorted({kind for kind, _item in media if kind in ("file", "link")})
-    if unsupported:  # never dropped silently: the request would not be the one written
-        raise ValidationError(
-            f"media of type {' and '.join(unsupported)} (Wan 3.0 documents and web pages) cannot be sent by "
-            "qwenvid yet; leave them out or submit that request another way",
-            field="media",
-            value=unsupported,
-        )
+    for wire, attr in (("file", "doc"), ("link", "link")):
+        urls = [item.get("url") for kind, item in media if kind == wire]
+        if len(urls) > 1:  # never dropped silently: the request would not be the one written
+            raise ValidationError(f"media holds {len(urls)} {wire} items; Wan 3.0 takes at most one", field="media")
+        if urls:
+            common[attr] = urls[0]
     first = {kind: item.get("url") for kind, item in reversed(media)}
     model = _model_id(flat)
     if detected == "vace":
