@@ -132,7 +132,7 @@ def check_complete(path: str | Path, *, field: str, what: str = "video") -> None
         ends, counts, broken = _read_to_end(container)
         # The track's own declared length against its own packets; without one (WebM, MKV), the container's
         # length against the longest track (so a video shorter than its sound is not taken for truncated).
-        declared = _declared_seconds(container, stream)
+        declared = declared_seconds(container, stream)
         end = ends.get(stream.index, 0.0) if own else max(ends.values(), default=0.0)
         packets = counts.get(stream.index, 0)
         frames = int(stream.frames or 0)
@@ -156,7 +156,8 @@ def check_complete(path: str | Path, *, field: str, what: str = "video") -> None
     _complete[key] = None
 
 
-def _declared_seconds(container: Any, stream: Any) -> float:
+def declared_seconds(container: Any, stream: Any) -> float:
+    """A stream's own duration when the muxer wrote one, else the container's (what the file claims)."""
     if stream.duration is not None and stream.time_base is not None and stream.duration > 0:
         return float(stream.duration * stream.time_base)
     if container.duration is not None and container.duration > 0:

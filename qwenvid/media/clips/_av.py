@@ -108,11 +108,9 @@ def frame_rate(stream: Any) -> Fraction:
 
 def stream_seconds(container: Any, stream: Any) -> float:
     """A stream's own duration when the muxer wrote one, else the container's."""
-    if stream.duration is not None and stream.time_base is not None and stream.duration > 0:
-        return float(stream.duration * stream.time_base)
-    if container.duration is not None and container.duration > 0:
-        return float(container.duration) / 1_000_000
-    return 0.0
+    from qwenvid.media.safe_open import declared_seconds
+
+    return declared_seconds(container, stream)
 
 
 def even(value: int) -> int:
