@@ -102,6 +102,24 @@ def test_every_front_end_offers_pay_again() -> None:
 
     from qwenvid.cli import app
 
-    for command in (["t2v"], ["generate"], ["run"], ["extend"]):
+    for command in (["t2v"], ["generate"], ["run"], ["extend"], ["s2v"], ["animate", "move"]):
         shown = CliRunner().invoke(app, [*command, "--help"], env={"COLUMNS": "200"})
         assert "--pay-again" in shown.stdout, command
+
+
+def test_animate_after_exit_6_does_not_pay_twice(service: EmulatorThread, tmp_path: Path) -> None:
+    from tests.support.media_files import make_image, make_mp4
+
+    make_image(tmp_path / "person.png", 720, 1280)
+    make_mp4(tmp_path / "motion.mp4", width=360, height=640, seconds=2.0)
+    command = ["animate", "move", "--image", "person.png", "--video", "motion.mp4", "--yes"]
+    service.arm("drop-after-create:1")
+    assert qv(tmp_path, service.base_url, *command).returncode == 6
+    refusal(qv(tmp_path, service.base_url, *command, "--json"))
+    assert len(service.state.tasks) == 1
+    # --pay-again gets past the guard; animate runs one task at a time, so the new one waits for the first's
+    # slot until --timeout ends the wait with nothing submitted (exit 5 NotSubmitted), not PayAgainRequired.
+    again = qv(tmp_path, service.base_url, *command, "--pay-again", "--timeout", "1", "--json")
+    assert again.returncode == 5, again.stderr
+    assert json.loads(again.stdout)["error"]["type"] == "NotSubmitted"
+    assert len(service.state.tasks) == 1

@@ -15,6 +15,7 @@ from qwenvid.cli._options import (
     ModelOpt,
     OutputOpt,
     OverwriteOpt,
+    PayAgainOpt,
     ResolutionOpt,
     TimeoutOpt,
     WatermarkOpt,
@@ -52,6 +53,7 @@ def s2v(
     output: OutputOpt = None,
     overwrite: OverwriteOpt = False,
     yes: YesOpt = False,
+    pay_again: PayAgainOpt = False,
     json_out: JsonOpt = False,
 ) -> None:
     """Make a photo talk or sing from a speech track (wan2.2-s2v, after a face check).
@@ -62,7 +64,7 @@ def s2v(
     from qwenvid.requests.performer_requests import S2VRequest
     from qwenvid.tasks.face_check import ensure_face
 
-    flags = RunFlags(None, None, dry_run, detach, timeout, output, yes, overwrite=overwrite)
+    flags = RunFlags(None, None, dry_run, detach, timeout, output, yes, overwrite=overwrite, pay_again=pay_again)
     request = S2VRequest(model=model or "", resolution=resolution, image=image, speech=speech)
 
     def face_check(session: Any, out: Any) -> None:
@@ -100,6 +102,7 @@ def animate(
     output: OutputOpt = None,
     overwrite: OverwriteOpt = False,
     yes: YesOpt = False,
+    pay_again: PayAgainOpt = False,
     json_out: JsonOpt = False,
 ) -> None:
     """Copy a video's motion onto a character (move) or put it into the video (mix).
@@ -108,7 +111,7 @@ def animate(
     """
     from qwenvid.requests.performer_requests import AnimateRequest, animate_model
 
-    flags = RunFlags(None, None, dry_run, detach, timeout, output, yes, overwrite=overwrite)
+    flags = RunFlags(None, None, dry_run, detach, timeout, output, yes, overwrite=overwrite, pay_again=pay_again)
     request = AnimateRequest(
         model=animate_model(kind), image=image, video=video, quality=quality, check_image=check_image,
         watermark=watermark,
